@@ -1,0 +1,174 @@
+/**
+ * The committed fixtures, as data: each names its records and the faults injected into it, so tests assert
+ * the scan finds exactly the injected faults (with their keys) and `make-fixtures.ts` regenerates the files.
+ */
+import sharp from 'sharp';
+import { caffeKey, encodeDatum, mnistDatum, rng, type KV } from './caffe.js';
+import type { FindingKind } from '../../src/types.js';
+
+export interface ExpectedFault {
+  kind: FindingKind;
+  /** Record key, or undefined for file-level findings. */
+  key?: string;
+}
+
+export interface Damage {
+  /** Truncate data.mdb to this fraction of its pages. */
+  truncateTo?: number;
+  /** Overwrite the n-th leaf page (0-based, in file order) with seeded garbage. */
+  garbageLeaf?: number;
+}
+
+export interface FixtureSpec {
+  /** Folder under fixtures/. */
+  dir: string;
+  description: string;
+  records: () => Promise<KV[]>;
+  faults: ExpectedFault[];
+  damage?: Damage;
+}
+
+const N_DEMO_MNIST = 600;
+
+/** Injected faults of the float-feature fixtures: key → what is wrong. */
+function floatRecords(n: number, seed: number, faults: Record<number, 'nan' | 'posinf' | 'neginf' | 'fp16_overflow' | 'constant_sample' | 'packed'>): KV[] {
+  const next = rng(seed);
+  const out: KV[] = [];
+  for (let i = 0; i < n; i++) {
+    const v = new Float32Array(3 * 8 * 8);
+    for (let j = 0; j < v.length; j++) v[j] = (next() - 0.5) * 4;
+    const f = faults[i];
+    if (f === 'nan') { v[5] = NaN; v[40] = NaN; }
+    if (f === 'posinf') v[7] = Infinity;
+    if (f === 'neginf') v[9] = -Infinity;
+    if (f === 'fp16_overflow') v[11] = 70000;
+    if (f === 'constant_sample') v.fill(0.5);
+    out.push([caffeKey(i), encodeDatum({ channels: 3, height: 8, width: 8, floatData: v, label: i % 5, packed: f === 'packed' })]);
+  }
+  return out;
+}
+
+function floatFaults(faults: Record<number, string>): ExpectedFault[] {
+  return Object.entries(faults).filter(([, k]) => k !== 'packed').map(([i, kind]) => ({ kind: kind as FindingKind, key: caffeKey(Number(i)) }));
+}
+
+const DEMO_FLOAT_FAULTS = { 17: 'nan', 101: 'posinf', 230: 'neginf', 311: 'fp16_overflow', 402: 'nan' } as const;
+const FLOAT_FAULTS = { 3: 'nan', 8: 'posinf', 13: 'neginf', 21: 'fp16_overflow', 34: 'constant_sample', 55: 'packed', 56: 'nan' } as const;
+
+async function jpeg(seed: number, width: number, height: number, channels: 1 | 3 = 3): Promise<Uint8Array> {
+  const next = rng(seed);
+  const px = new Uint8Array(width * height * channels);
+  // Smooth gradients plus noise: compresses like a photo, not like noise.
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) for (let c = 0; c < channels; c++) {
+    px[(y * width + x) * channels + c] = (x * 3 + y * 2 + c * 40 + next() * 30) & 0xff;
+  }
+  const img = sharp(px, { raw: { width, height, channels } });
+  return new Uint8Array(await (channels === 1 ? img.toColourspace('b-w') : img).jpeg({ quality: 90 }).toBuffer());
+}
+
+export const FIXTURES: FixtureSpec[] = [
+  {
+    dir: 'demo/mnist_lmdb',
+    description: `${N_DEMO_MNIST} Fashion-MNIST-sized raw Datums (1×28×28) with two blank images, a short record and a negative label`,
+    records: async () => {
+      const next = rng(1);
+      const out: KV[] = [];
+      for (let i = 0; i < N_DEMO_MNIST; i++) {
+        let v = mnistDatum(i, Math.floor(next() * 10), next);
+        if (i === 42 || i === 377) v = encodeDatum({ channels: 1, height: 28, width: 28, data: new Uint8Array(784), label: 3, encoded: false });
+        if (i === 128) v = encodeDatum({ channels: 1, height: 28, width: 28, data: new Uint8Array(700).fill(9).map((x, j) => x + (j % 7)), label: 1, encoded: false });
+        if (i === 500) v = encodeDatum({ channels: 1, height: 28, width: 28, data: new Uint8Array(784).map((_, j) => j & 0xff), label: -1, encoded: false });
+        out.push([caffeKey(i), v]);
+      }
+      return out;
+    },
+    faults: [
+      { kind: 'constant_sample', key: caffeKey(42) },
+      { kind: 'constant_sample', key: caffeKey(377) },
+      { kind: 'shape_mismatch', key: caffeKey(128) },
+      { kind: 'label_out_of_range', key: caffeKey(500) },
+    ],
+  },
+  {
+    dir: 'demo/features_lmdb',
+    description: '500 float Datums (3×8×8 float_data) with NaN, ±Inf and a float16 overflow',
+    records: async () => floatRecords(500, 2, DEMO_FLOAT_FAULTS),
+    faults: floatFaults(DEMO_FLOAT_FAULTS),
+  },
+  {
+    dir: 'lmdb/clean',
+    description: '300 clean raw Datums',
+    records: async () => {
+      const next = rng(3);
+      return Array.from({ length: 300 }, (_, i): KV => [caffeKey(i), mnistDatum(i, i % 10, next)]);
+    },
+    faults: [],
+  },
+  {
+    dir: 'lmdb/float-faults',
+    description: '64 float Datums: NaN, +Inf, -Inf, float16 overflow, a constant sample; one packed float_data',
+    records: async () => floatRecords(64, 4, FLOAT_FAULTS),
+    faults: floatFaults(FLOAT_FAULTS),
+  },
+  {
+    dir: 'lmdb/bad-records',
+    description: 'Datums with a truncated varint, a length past the end, a wrong wire type, a shape mismatch; opaque values',
+    records: async () => {
+      const next = rng(5);
+      const good = (i: number): KV => [caffeKey(i), mnistDatum(i, i % 10, next)];
+      const out: KV[] = Array.from({ length: 40 }, (_, i) => good(i));
+      out[5] = [caffeKey(5), Uint8Array.from([0x08, 0x81, 0x80, 0x80])];                 // varint runs off the end
+      out[9] = [caffeKey(9), Uint8Array.from([0x08, 0x01, 0x22, 0x7f, 1, 2, 3])];       // data length past the end
+      out[12] = [caffeKey(12), Uint8Array.from([0x08, 0x01, 0x25, 1, 2, 3, 4])];        // field 4 as fixed32
+      out[20] = [caffeKey(20), encodeDatum({ channels: 3, height: 28, width: 28, data: new Uint8Array(784).map((_, j) => j & 0xff), label: 2 })];
+      out[30] = [caffeKey(30), new TextEncoder().encode('{"not": "a datum"}')];       // opaque: counted, not an error
+      return out;
+    },
+    faults: [
+      { kind: 'bad_record', key: caffeKey(5) },
+      { kind: 'bad_record', key: caffeKey(9) },
+      { kind: 'bad_record', key: caffeKey(12) },
+      { kind: 'shape_mismatch', key: caffeKey(20) },
+    ],
+  },
+  {
+    dir: 'lmdb/encoded',
+    description: 'Encoded JPEG Datums (convert_imageset --encoded): good ones, a truncated one, garbage, a blank image',
+    records: async () => {
+      const out: KV[] = [];
+      for (let i = 0; i < 24; i++) {
+        let img = await jpeg(100 + i, 32, 32);
+        if (i === 6) img = img.subarray(0, Math.floor(img.length / 2));
+        if (i === 11) img = Uint8Array.from([0xff, 0xd8, 0xff, ...new Uint8Array(500).map((_, j) => (j * 37) & 0xff)]);
+        if (i === 15) img = new Uint8Array(await sharp({ create: { width: 32, height: 32, channels: 3, background: '#808080' } }).jpeg().toBuffer());
+        out.push([caffeKey(i, `img${i}.jpg`), encodeDatum({ data: img, label: i % 4, encoded: true })]);
+      }
+      return out;
+    },
+    faults: [
+      { kind: 'truncated_image', key: caffeKey(6, 'img6.jpg') },
+      { kind: 'corrupt_image', key: caffeKey(11, 'img11.jpg') },
+      { kind: 'constant_sample', key: caffeKey(15, 'img15.jpg') },
+    ],
+  },
+  {
+    dir: 'lmdb/truncated',
+    description: '2000 raw Datums, data.mdb cut to 60% of its pages',
+    records: async () => {
+      const next = rng(6);
+      return Array.from({ length: 2000 }, (_, i): KV => [caffeKey(i), mnistDatum(i, i % 10, next)]);
+    },
+    faults: [{ kind: 'corrupt_file' }, { kind: 'record_count_mismatch' }],
+    damage: { truncateTo: 0.6 },
+  },
+  {
+    dir: 'lmdb/page-damaged',
+    description: '400 raw Datums; the 5th leaf page overwritten with garbage',
+    records: async () => {
+      const next = rng(7);
+      return Array.from({ length: 400 }, (_, i): KV => [caffeKey(i), mnistDatum(i, i % 10, next)]);
+    },
+    faults: [{ kind: 'corrupt_file' }, { kind: 'record_count_mismatch' }],
+    damage: { garbageLeaf: 4 },
+  },
+];

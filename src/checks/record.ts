@@ -1,0 +1,188 @@
+/**
+ * Per-record analysis inside a worker: decides what a key/value record holds (Caffe Datum, encoded image,
+ * or something opaque), runs the record checks on it and keeps the partition's running tallies.
+ */
+import { DatumDecoder, looksLikeDatum, type Datum } from '../decode/datum.js';
+import { decodeImage, sniffImage, type ImageResult } from '../decode/image.js';
+import { createStats, type Kernel, type ScanStats } from '../kernels/scan.js';
+import type { AnalyzeOptions, PartitionResult, ShapeTally } from '../pool/protocol.js';
+import type { KvRecord } from '../readers/types.js';
+import type { Finding } from '../types.js';
+import { FindingSink } from './findings.js';
+import { formatKey } from './keys.js';
+import { labelRangeProblem } from './labels.js';
+import { DEFAULT_SEVERITY } from './severity.js';
+import { accumulate, createAccumulator } from './stats.js';
+import { valueFindings, type RecordLocator } from './values.js';
+
+interface PendingImage {
+  promise: Promise<ImageResult>;
+  index: number;
+  key: Uint8Array;
+  /** The Datum's label when the image came from an encoded Datum (already recorded in storage order). */
+  what: string;
+}
+
+export class PartitionAnalyzer {
+  private readonly sink: FindingSink;
+  private readonly decoder = new DatumDecoder();
+  private readonly stats = createAccumulator();
+  private readonly scratch: ScanStats = createStats();
+  private readonly shapes: Record<string, ShapeTally> = {};
+  private labels = new Int32Array(1024);
+  private labelled = 0;
+  private explicitLabels = 0;
+  private records = 0;
+  private bytes = 0;
+  private datums = 0;
+  private images = 0;
+  private opaque = 0;
+  /** Image decodes in flight, oldest first: results are taken in record order so output is deterministic. */
+  private readonly pending: PendingImage[] = [];
+
+  constructor(private readonly kernel: Kernel, private readonly options: AnalyzeOptions) {
+    this.sink = new FindingSink(options.maxExamples);
+  }
+
+  /** Reader damage (a broken page, a bad block): kept as is. */
+  damage(findings: readonly Finding[]): void {
+    for (const f of findings) this.sink.add(f, f.count ?? 1);
+  }
+
+  /** Analyses one key/value record. Returns a promise only when it had to wait for image decodes. */
+  kv(rec: KvRecord): Promise<void> | undefined {
+    this.records++;
+    this.bytes += rec.value.length;
+    const value = rec.value;
+    if (sniffImage(value) !== null) {
+      this.images++;
+      return this.queueImage(value, rec.index, rec.key, 'the image');
+    }
+    if (!looksLikeDatum(value)) {
+      this.opaque++;
+      return undefined;
+    }
+    const r = this.decoder.decode(value);
+    if (!r.ok) {
+      this.sink.add({ kind: 'bad_record', severity: DEFAULT_SEVERITY.bad_record,
+        message: `Value is not a valid Caffe Datum: ${r.reason}.`, ...this.loc(rec.index, rec.key) });
+      return undefined;
+    }
+    this.datums++;
+    return this.datum(r.datum, rec.index, rec.key);
+  }
+
+  private datum(d: Datum, index: number, key: Uint8Array): Promise<void> | undefined {
+    this.pushLabel(d.label);
+    if (d.hasLabel) this.explicitLabels++;
+    const bad = labelRangeProblem(d.label, this.options.numClasses);
+    if (bad !== null) {
+      this.sink.add({ kind: 'label_out_of_range', severity: DEFAULT_SEVERITY.label_out_of_range,
+        message: `Datum has ${bad}.`, label: d.label, ...this.loc(index, key) });
+    }
+    if (d.encoded) {
+      if (d.data === null || d.data.length === 0) {
+        this.sink.add({ kind: 'bad_record', severity: DEFAULT_SEVERITY.bad_record,
+          message: 'Encoded Datum holds no image data.', ...this.loc(index, key) });
+        return undefined;
+      }
+      this.images++;
+      return this.queueImage(d.data, index, key, 'the encoded image');
+    }
+    const expected = d.channels * d.height * d.width;
+    const shape = `${d.channels}×${d.height}×${d.width}`;
+    if (d.data !== null && d.data.length > 0) {
+      if (expected !== d.data.length) {
+        this.mismatch(index, key, `Datum declares ${shape} = ${expected} values but data holds ${d.data.length} bytes.`);
+      }
+      this.scan(d.data, index, key, 'data', false);
+    } else if (d.floatData !== null) {
+      if (expected !== d.floatData.length) {
+        this.mismatch(index, key, `Datum declares ${shape} = ${expected} values but float_data holds ${d.floatData.length}.`);
+      }
+      this.scan(d.floatData, index, key, 'float_data', true);
+    } else if (expected > 0) {
+      this.mismatch(index, key, `Datum declares ${shape} = ${expected} values but holds neither data nor float_data.`);
+    } else {
+      this.sink.add({ kind: 'bad_record', severity: DEFAULT_SEVERITY.bad_record,
+        message: 'Datum is empty: no shape, no data, no float_data.', ...this.loc(index, key) });
+      return undefined;
+    }
+    this.tallyShape(d.channels, d.height, d.width, index, key);
+    return undefined;
+  }
+
+  private scan(data: Uint8Array | Float32Array, index: number, key: Uint8Array, what: string, isFloat: boolean): void {
+    const s = this.kernel.scan(data, this.scratch);
+    accumulate(this.stats, s);
+    // Most records are clean: look for findings only when the stats say there is one.
+    if (s.nan + s.posinf + s.neginf + s.fp16Overflow > 0 || (s.count >= 2 && s.min === s.max)) {
+      for (const f of valueFindings(s, this.loc(index, key), what, isFloat)) this.sink.add(f, f.count ?? 1);
+    }
+  }
+
+  private mismatch(index: number, key: Uint8Array, message: string): void {
+    this.sink.add({ kind: 'shape_mismatch', severity: DEFAULT_SEVERITY.shape_mismatch, message, ...this.loc(index, key) });
+  }
+
+  private tallyShape(channels: number, height: number, width: number, index: number, key: Uint8Array): void {
+    const id = `${channels}×${height}×${width}`;
+    let t = this.shapes[id];
+    if (t === undefined) t = this.shapes[id] = { channels, height, width, count: 0, examples: [] };
+    t.count++;
+    if (t.examples.length < this.options.maxExamples) t.examples.push(this.loc(index, key) as { index: number; key?: string });
+  }
+
+  private queueImage(bytes: Uint8Array, index: number, key: Uint8Array, what: string): Promise<void> | undefined {
+    // The reader reuses its buffers after we return: sharp must get its own copy.
+    const copy = Uint8Array.prototype.slice.call(bytes);
+    this.pending.push({
+      promise: decodeImage(copy, { limitInputPixels: this.options.limitInputPixels }),
+      index, key: Uint8Array.prototype.slice.call(key), what,
+    });
+    return this.pending.length >= this.options.imageConcurrency ? this.takeImage() : undefined;
+  }
+
+  private async takeImage(): Promise<void> {
+    const p = this.pending.shift();
+    if (p === undefined) return;
+    const r = await p.promise;
+    const loc = this.loc(p.index, p.key);
+    if (!r.ok) {
+      this.sink.add({ kind: r.kind, severity: DEFAULT_SEVERITY[r.kind], message: `Image ${r.reason}.`, ...loc });
+      return;
+    }
+    if (r.warning !== undefined) {
+      this.sink.add({ kind: 'corrupt_image', severity: 'warning', message: `Image ${r.warning}.`, ...loc });
+    }
+    this.scan(r.pixels, p.index, p.key, `${p.what} (${r.width}×${r.height}, ${r.channels} channels)`, false);
+    this.tallyShape(r.channels, r.height, r.width, p.index, p.key);
+  }
+
+  private pushLabel(label: number): void {
+    if (this.labelled === this.labels.length) {
+      const next = new Int32Array(this.labels.length * 2);
+      next.set(this.labels);
+      this.labels = next;
+    }
+    this.labels[this.labelled++] = label;
+  }
+
+  private loc(index: number, key: Uint8Array): RecordLocator {
+    return { key: formatKey(key), index };
+  }
+
+  async finish(): Promise<PartitionResult> {
+    while (this.pending.length > 0) await this.takeImage();
+    const findings = this.sink.findings;
+    // Stable sort: record findings by index, reader damage (which has no index) after them in the order met.
+    findings.sort((a, b) => (a.index ?? Number.MAX_SAFE_INTEGER) - (b.index ?? Number.MAX_SAFE_INTEGER));
+    return {
+      records: this.records, bytes: this.bytes, findings, findingCounts: this.sink.counts,
+      severityCounts: this.sink.severities,
+      labels: this.labels.slice(0, this.labelled), labelled: this.labelled, explicitLabels: this.explicitLabels,
+      stats: this.stats, shapes: this.shapes, datums: this.datums, images: this.images, opaque: this.opaque,
+      kernel: this.kernel.backend,
+    };
+  }
+}

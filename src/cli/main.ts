@@ -1,0 +1,118 @@
+#!/usr/bin/env node
+/** The `nanscan` command: argument parsing, output files, progress and exit codes. Wiring only. */
+import { writeFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { ScanError } from '../errors.js';
+import type { ScanOptions, ScanProgress } from '../options.js';
+import { renderJson } from '../report/json.js';
+import { renderText } from '../report/text.js';
+import { scan, VERSION } from '../scan.js';
+
+/** Exit code when the scanner could not do its job: usage errors, missing paths (DESIGN.md, CLI contract). */
+const EXIT_USAGE = 2;
+
+interface CliOptions {
+  json?: string;
+  batchSize: number;
+  numClasses?: number;
+  workers?: number;
+  failOn: 'error' | 'warning' | 'none';
+  maxExamples: number;
+  limitInputPixels?: number;
+  progress: boolean;
+  quiet?: boolean;
+  color?: boolean;
+}
+
+function intArg(name: string, min: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`Expected an integer >= ${min} for ${name}.`);
+    return n;
+  };
+}
+
+export function createProgram(): Command {
+  const program = new Command('nanscan')
+    .description('Find what makes training go NaN, before training starts.')
+    .version(VERSION)
+    .exitOverride()
+    .showHelpAfterError('(add --help for usage)');
+  program
+    .command('scan')
+    .description('Scan datasets (LMDB folders, or folders holding them) and report what would break training.')
+    .argument('<path...>', 'dataset folders or files, or folders to search for datasets')
+    .option('--json <file>', "write the JSON report to <file> ('-' for stdout)")
+    .option('--batch-size <n>', 'training batch size, for the label analysis', intArg('--batch-size', 1), 64)
+    .option('--num-classes <n>', 'labels must lie in [0, n)', intArg('--num-classes', 1))
+    .option('--workers <n>', 'worker threads (0: scan in the main thread)', intArg('--workers', 0))
+    .addOption(new Option('--fail-on <level>', 'lowest severity that makes the exit code 1')
+      .choices(['error', 'warning', 'none']).default('error'))
+    .option('--max-examples <n>', 'findings kept per kind and dataset (counts stay exact)', intArg('--max-examples', 0), 20)
+    .option('--limit-input-pixels <n>', 'images declaring more pixels are reported, not decoded', intArg('--limit-input-pixels', 1))
+    .option('--no-progress', 'no progress display on stderr')
+    .option('--no-color', 'no colours in the text report')
+    .option('-q, --quiet', 'print no text report (exit code and --json files only)')
+    .action(async (paths: string[], o: CliOptions) => {
+      process.exitCode = await runScan(paths, o);
+    });
+  return program;
+}
+
+async function runScan(paths: string[], o: CliOptions): Promise<number> {
+  const showProgress = o.progress && !o.quiet && process.stderr.isTTY === true;
+  const options: ScanOptions = {
+    batchSize: o.batchSize, failOn: o.failOn, maxExamples: o.maxExamples,
+    ...(o.numClasses !== undefined ? { numClasses: o.numClasses } : {}),
+    ...(o.workers !== undefined ? { workers: o.workers } : {}),
+    ...(o.limitInputPixels !== undefined ? { limitInputPixels: o.limitInputPixels } : {}),
+    ...(showProgress ? { onProgress: progressLine() } : {}),
+  };
+  const report = await scan(paths, options);
+  if (showProgress) process.stderr.write('\r\u001b[K');
+  if (o.json !== undefined) {
+    const json = renderJson(report);
+    if (o.json === '-') process.stdout.write(json);
+    else writeFileSync(o.json, json);
+  }
+  if (!o.quiet && o.json !== '-') {
+    process.stdout.write(renderText(report, { color: o.color !== false && process.stdout.isTTY === true }));
+  }
+  return report.exitCode;
+}
+
+/** A one-line progress display, redrawn at most 10 times a second. */
+function progressLine(): (p: ScanProgress) => void {
+  const t0 = performance.now();
+  let last = 0;
+  return (p) => {
+    const now = performance.now();
+    if (now - last < 100) return;
+    last = now;
+    const rate = p.records / ((now - t0) / 1000);
+    const pct = p.expectedRecords ? ` ${Math.min(100, (100 * p.records) / p.expectedRecords).toFixed(0)}%` : '';
+    const eta = p.expectedRecords && rate > 0 ? `, ETA ${Math.max(0, (p.expectedRecords - p.records) / rate).toFixed(0)} s` : '';
+    process.stderr.write(`\r\u001b[K[${p.datasetsDone}/${p.datasets}] ${p.dataset}: ${p.records.toLocaleString('en-US')} records` +
+      `${pct} (${Math.round(rate).toLocaleString('en-US')}/s${eta})`);
+  };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await createProgram().parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version end with code 0; every usage error is exit 2.
+      return e.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
+    if (e instanceof ScanError) {
+      process.stderr.write(`error: ${e.message}\n`);
+      return EXIT_USAGE;
+    }
+    process.stderr.write(`nanscan failed unexpectedly. Please report this with the output below.\n${(e as Error).stack ?? String(e)}\n`);
+    return EXIT_USAGE;
+  }
+}
+
+process.exitCode = await main(process.argv);

@@ -1,0 +1,86 @@
+/**
+ * Discovery: walks the paths the user gave and finds the datasets in them. A database folder is one dataset
+ * and is never descended into. Unrecognised files are listed as skipped, not reported as errors.
+ */
+import { existsSync, promises as fsp, type Dirent } from 'node:fs';
+import path from 'node:path';
+import { ScanError } from './errors.js';
+import type { Source, SourceFormat } from './readers/types.js';
+import type { SkippedPath } from './types.js';
+
+export interface Discovery {
+  sources: Source[];
+  skipped: SkippedPath[];
+}
+
+/** LMDB keeps its data in `data.mdb` (and a `lock.mdb` we never touch). */
+const LMDB_DATA = 'data.mdb';
+
+/**
+ * Finds datasets under `paths`. Display paths keep the form the user typed (relative stays relative).
+ * @throws ScanError `SCAN_SOURCE_NOT_FOUND` when a given path does not exist.
+ */
+export async function discover(paths: readonly string[], cwd: string): Promise<Discovery> {
+  const out: Discovery = { sources: [], skipped: [] };
+  const seen = new Set<string>();
+  for (const p of paths) {
+    const abs = path.resolve(cwd, p);
+    if (!existsSync(abs)) throw new ScanError('SCAN_SOURCE_NOT_FOUND', `Path '${p}' does not exist.`);
+  }
+  for (const p of paths) await visit(path.resolve(cwd, p), p, out, seen);
+  return out;
+}
+
+async function visit(abs: string, shown: string, out: Discovery, seen: Set<string>): Promise<void> {
+  let real: string;
+  let stat;
+  try {
+    real = await fsp.realpath(abs);
+    stat = await fsp.stat(real);
+  } catch (e) {
+    out.skipped.push({ path: shown, reason: `cannot be read: ${(e as Error).message}` });
+    return;
+  }
+  // Symlink loops and a path given twice: every real file or folder is visited once.
+  if (seen.has(real)) return;
+  seen.add(real);
+  if (stat.isFile()) {
+    if (path.basename(abs) === LMDB_DATA) {
+      add(out, 'lmdb', path.dirname(abs), path.dirname(shown), seen);
+      return;
+    }
+    out.skipped.push({ path: shown, reason: 'not a recognised dataset format' });
+    return;
+  }
+  if (!stat.isDirectory()) {
+    out.skipped.push({ path: shown, reason: 'not a regular file or folder' });
+    return;
+  }
+  let entries: Dirent[];
+  try {
+    entries = await fsp.readdir(abs, { withFileTypes: true });
+  } catch (e) {
+    out.skipped.push({ path: shown, reason: `cannot be listed: ${(e as Error).message}` });
+    return;
+  }
+  const format = detectFolder(entries);
+  if (format !== null) {
+    add(out, format, abs, shown, seen);
+    return;
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) await visit(path.join(abs, e.name), path.join(shown, e.name), out, seen);
+}
+
+/** A folder is a database when it holds the format's marker file. */
+function detectFolder(entries: readonly Dirent[]): SourceFormat | null {
+  if (entries.some((e) => e.name === LMDB_DATA && !e.isDirectory())) return 'lmdb';
+  return null;
+}
+
+function add(out: Discovery, format: SourceFormat, abs: string, shown: string, seen: Set<string>): void {
+  const key = `${format}:${abs}`;
+  if (seen.has(key)) return;
+  seen.add(key);
+  out.sources.push({ format, path: shown === '' ? '.' : shown, absPath: abs });
+}

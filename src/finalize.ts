@@ -1,0 +1,96 @@
+/** Merges a dataset's partition results (in partition order) into its report, then runs dataset-level checks. */
+import { checkShapes } from './checks/consistency.js';
+import { FindingSink } from './checks/findings.js';
+import { labelHistogram } from './checks/labels.js';
+import { DEFAULT_SEVERITY } from './checks/severity.js';
+import { createAccumulator, finishStats, mergeAccumulators } from './checks/stats.js';
+import type { PartitionResult, ShapeTally } from './pool/protocol.js';
+import type { Source, SourceInfo } from './readers/types.js';
+import type { DatasetReport, Finding } from './types.js';
+
+export interface DatasetInput {
+  source: Source;
+  info: SourceInfo | null;
+  /** Findings about the dataset as a whole (open failures, failed partitions). */
+  findings: Finding[];
+  /** One entry per partition, in partition order; null when the partition could not be read. */
+  results: (PartitionResult | null)[];
+  durationMs: number;
+  maxExamples: number;
+  numClasses: number | null;
+  batchSize: number;
+}
+
+export function finalizeDataset(d: DatasetInput): DatasetReport {
+  const sink = new FindingSink(d.maxExamples);
+  for (const f of d.info?.findings ?? []) sink.add(f, f.count ?? 1);
+  for (const f of d.findings) sink.add(f, f.count ?? 1);
+
+  const stats = createAccumulator();
+  const shapes: Record<string, ShapeTally> = {};
+  const labelParts: Int32Array[] = [];
+  let records = 0;
+  let bytes = 0;
+  let explicitLabels = 0;
+  let complete = d.results.every((r) => r !== null) && d.findings.length === 0;
+  for (const r of d.results) {
+    if (r === null) continue;
+    // Record indexes are partition-local until the records of earlier partitions are counted.
+    const base = records;
+    for (const f of r.findings) sink.keep(f.index === undefined ? f : { ...f, index: f.index + base });
+    sink.mergeCounts(r.findingCounts, r.severityCounts);
+    if (r.findingCounts.corrupt_file) complete = false;
+    mergeAccumulators(stats, r.stats);
+    for (const [id, t] of Object.entries(r.shapes)) {
+      const into = (shapes[id] ??= { channels: t.channels, height: t.height, width: t.width, count: 0, examples: [] });
+      into.count += t.count;
+      for (const ex of t.examples) {
+        if (into.examples.length < d.maxExamples) into.examples.push({ ...ex, index: ex.index + base });
+      }
+    }
+    labelParts.push(r.labels.subarray(0, r.labelled));
+    explicitLabels += r.explicitLabels;
+    records += r.records;
+    bytes += r.bytes;
+  }
+
+  checkShapes(shapes, sink);
+
+  const declared = d.info?.declaredRecords;
+  if (declared !== undefined && declared !== records) {
+    complete = false;
+    sink.add({
+      kind: 'record_count_mismatch', severity: DEFAULT_SEVERITY.record_count_mismatch,
+      message: `The database declares ${declared} records but ${records} could be read` +
+        `${declared > records ? `: ${declared - records} are unreachable` : ''}.`,
+      file: d.source.path, count: Math.abs(declared - records),
+    });
+  }
+
+  let labels = null;
+  if (explicitLabels > 0) {
+    const all = new Int32Array(labelParts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of labelParts) { all.set(p, at); at += p.length; }
+    labels = labelHistogram(all, d.numClasses, d.batchSize);
+  }
+
+  const report: DatasetReport = {
+    path: d.source.path,
+    format: d.source.format,
+    records,
+    bytes: d.info?.bytes ?? bytes,
+    durationMs: Math.round(d.durationMs),
+    complete,
+    labels,
+    stats: finishStats(stats),
+    findingCounts: sink.counts,
+    severityCounts: sink.severities,
+    findings: sink.findings,
+  };
+  if (declared !== undefined) report.declaredRecords = declared;
+  if (Object.keys(shapes).length > 0) {
+    report.shapes = Object.fromEntries(Object.entries(shapes).sort().map(([k, t]) => [k, t.count]));
+  }
+  return report;
+}

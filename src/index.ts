@@ -1,0 +1,11 @@
+/** nanscan's public library API: re-exports only. */
+export { scan, VERSION } from './scan.js';
+export { ScanError, type ErrorCode } from './errors.js';
+export type { ScanOptions, ScanProgress, FailOn } from './options.js';
+export { FINDING_KINDS } from './types.js';
+export type {
+  DatasetReport, Finding, FindingKind, LabelReport, Report, ReportOptions, ReportSummary, Severity, SkippedPath,
+  ValueStats,
+} from './types.js';
+export { renderText } from './report/text.js';
+export { renderJson } from './report/json.js';

@@ -1,0 +1,75 @@
+/** ScanOptions: validated once, at the public edge, before any I/O. */
+import { availableParallelism } from 'node:os';
+import { DEFAULT_LIMIT_INPUT_PIXELS } from './decode/image.js';
+import { invalidOption } from './errors.js';
+
+export type FailOn = 'error' | 'warning' | 'none';
+
+export interface ScanOptions {
+  /** Batch size of the training job, for the label analysis. Default 64. */
+  batchSize?: number;
+  /** Number of classes; labels outside [0, numClasses) are findings. Default: inferred. */
+  numClasses?: number | null;
+  /** Lowest severity that makes the report's exitCode 1. Default 'error'. */
+  failOn?: FailOn;
+  /** Findings kept per kind per dataset (counts are always exact). Default 20. */
+  maxExamples?: number;
+  /** Worker threads; 0 scans in this thread. Default: one per core. */
+  workers?: number;
+  /** Images declaring more pixels are reported, not decoded. Default 50,000,000. */
+  limitInputPixels?: number;
+  /** Use the scalar kernel instead of wasm SIMD (also NANSCAN_FORCE_JS_KERNEL=1). */
+  forceJsKernel?: boolean;
+  /** Folder display paths are relative to. Default process.cwd(). */
+  cwd?: string;
+  /** Called as records are read: for progress displays. */
+  onProgress?: (p: ScanProgress) => void;
+}
+
+export interface ScanProgress {
+  dataset: string;
+  datasetsDone: number;
+  datasets: number;
+  records: number;
+  bytes: number;
+  /** Records expected in total, when the formats declare counts. */
+  expectedRecords: number | null;
+}
+
+export type ResolvedOptions = Required<Omit<ScanOptions, 'onProgress' | 'numClasses'>> & {
+  numClasses: number | null;
+  onProgress: ScanOptions['onProgress'];
+};
+
+const FAIL_ON: readonly FailOn[] = ['error', 'warning', 'none'];
+
+export function parseOptions(o: ScanOptions = {}): ResolvedOptions {
+  if (typeof o !== 'object' || o === null) throw invalidOption('options', 'an object', o);
+  return {
+    batchSize: int(o.batchSize, 'batchSize', 64, 1, 1 << 24),
+    numClasses: o.numClasses === undefined || o.numClasses === null ? null : int(o.numClasses, 'numClasses', 0, 1, 2 ** 31 - 1),
+    failOn: oneOf(o.failOn, 'failOn', 'error', FAIL_ON),
+    maxExamples: int(o.maxExamples, 'maxExamples', 20, 0, 1_000_000),
+    workers: int(o.workers, 'workers', Math.max(1, availableParallelism()), 0, 256),
+    limitInputPixels: int(o.limitInputPixels, 'limitInputPixels', DEFAULT_LIMIT_INPUT_PIXELS, 1, Number.MAX_SAFE_INTEGER),
+    forceJsKernel: o.forceJsKernel ?? process.env.NANSCAN_FORCE_JS_KERNEL === '1',
+    cwd: o.cwd ?? process.cwd(),
+    onProgress: o.onProgress,
+  };
+}
+
+function int(v: unknown, name: string, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw invalidOption(name, `integer between ${min} and ${max}`, v);
+  }
+  return v;
+}
+
+function oneOf<T extends string>(v: unknown, name: string, dflt: T, allowed: readonly T[]): T {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
+    throw invalidOption(name, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, v);
+  }
+  return v as T;
+}

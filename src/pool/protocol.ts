@@ -1,0 +1,64 @@
+/** Messages between the main thread and workers. Everything here survives structured clone. */
+import type { StatsAccumulator } from '../checks/stats.js';
+import type { Partition, Source } from '../readers/types.js';
+import type { Finding, FindingKind, Severity } from '../types.js';
+
+/** Options the per-record analysis needs; JSON-safe. */
+export interface AnalyzeOptions {
+  maxExamples: number;
+  limitInputPixels: number;
+  /** Encoded images decoded concurrently per worker (sharp runs them on the libuv pool). */
+  imageConcurrency: number;
+  forceJsKernel: boolean;
+  /** --num-classes, for per-record label range checks. */
+  numClasses: number | null;
+}
+
+/** Records of one shape ("C×H×W"), with the first few locators for findings. */
+export interface ShapeTally {
+  channels: number;
+  height: number;
+  width: number;
+  count: number;
+  examples: { index: number; key?: string }[];
+}
+
+/** What a worker returns for one partition. `index` fields in findings and shapes are partition-local. */
+export interface PartitionResult {
+  records: number;
+  bytes: number;
+  findings: Finding[];
+  findingCounts: Partial<Record<FindingKind, number>>;
+  severityCounts: Record<Severity, number>;
+  /** Labels in storage order; `labelled` of them are meaningful (the rest of the buffer is spare). */
+  labels: Int32Array;
+  labelled: number;
+  /** Records whose Datum set the label field (Caffe reads an absent label as 0). */
+  explicitLabels: number;
+  stats: StatsAccumulator;
+  shapes: Record<string, ShapeTally>;
+  datums: number;
+  images: number;
+  opaque: number;
+  kernel: 'wasm-simd' | 'js';
+}
+
+export interface TaskMessage {
+  type: 'task';
+  taskId: number;
+  source: Source;
+  partition: Partition;
+  options: AnalyzeOptions;
+}
+
+export interface CloseMessage {
+  type: 'close';
+  sourcePath: string;
+}
+
+export type ToWorker = TaskMessage | CloseMessage;
+
+export type FromWorker =
+  | { type: 'result'; taskId: number; result: PartitionResult }
+  | { type: 'progress'; records: number; bytes: number }
+  | { type: 'error'; taskId: number; message: string; stack?: string };

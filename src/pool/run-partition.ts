@@ -1,0 +1,61 @@
+/** Reads one partition and analyses every record in it. Runs in a worker, or in-process with `workers: 0`. */
+import { PartitionAnalyzer } from '../checks/record.js';
+import type { Kernel } from '../kernels/scan.js';
+import { loadReader } from '../readers/registry.js';
+import type { Partition, Reader, Source } from '../readers/types.js';
+import type { AnalyzeOptions, PartitionResult } from './protocol.js';
+
+/** Open readers by source path: a worker usually reads several partitions of the same source. */
+export class ReaderCache {
+  private readonly open = new Map<string, Promise<Reader>>();
+
+  get(source: Source): Promise<Reader> {
+    let r = this.open.get(source.absPath);
+    if (r === undefined) {
+      r = loadReader(source.format).then((m) => m.open(source));
+      this.open.set(source.absPath, r);
+    }
+    return r;
+  }
+
+  async close(absPath: string): Promise<void> {
+    const r = this.open.get(absPath);
+    this.open.delete(absPath);
+    if (r) (await r.catch(() => undefined))?.close();
+  }
+
+  async closeAll(): Promise<void> {
+    for (const p of [...this.open.keys()]) await this.close(p);
+  }
+}
+
+export interface ProgressSink {
+  (records: number, bytes: number): void;
+}
+
+/** How often, in records, a partition reports progress. */
+const PROGRESS_EVERY = 8192;
+
+export async function runPartition(
+  reader: Reader, partition: Partition, kernel: Kernel, options: AnalyzeOptions, progress?: ProgressSink,
+): Promise<PartitionResult> {
+  const analyzer = new PartitionAnalyzer(kernel, options);
+  let sinceProgress = 0;
+  let bytesSince = 0;
+  for await (const batch of reader.read(partition)) {
+    if (batch.damage) analyzer.damage(batch.damage);
+    for (const rec of batch.records) {
+      bytesSince += rec.value.length;
+      const wait = analyzer.kv(rec);
+      if (wait) await wait;
+    }
+    sinceProgress += batch.records.length;
+    if (progress && sinceProgress >= PROGRESS_EVERY) {
+      progress(sinceProgress, bytesSince);
+      sinceProgress = 0;
+      bytesSince = 0;
+    }
+  }
+  if (progress && sinceProgress > 0) progress(sinceProgress, bytesSince);
+  return analyzer.finish();
+}

@@ -1,0 +1,17 @@
+/** Format id → reader module, imported lazily so a format's dependencies load only when it is scanned. */
+import { ScanError } from '../errors.js';
+import type { ReaderModule, SourceFormat } from './types.js';
+
+const LOADERS: Record<SourceFormat, (() => Promise<ReaderModule>) | undefined> = {
+  lmdb: async () => (await import('./lmdb/index.js')).lmdbReader,
+  leveldb: undefined,
+  hdf5: undefined,
+  'image-folder': undefined,
+  'image-list': undefined,
+};
+
+export async function loadReader(format: SourceFormat): Promise<ReaderModule> {
+  const load = LOADERS[format];
+  if (load === undefined) throw new ScanError('SCAN_SOURCE_UNRECOGNISED', `No reader for format '${format}' yet.`);
+  return load();
+}

@@ -1,0 +1,93 @@
+/** Text reporter for people at a terminal: a summary per dataset, findings grouped by kind with examples. */
+import type { DatasetReport, Finding, FindingKind, Report } from '../types.js';
+
+export interface TextOptions {
+  color: boolean;
+  /** Example findings printed per kind (the JSON keeps --max-examples). */
+  examplesPerKind?: number;
+}
+
+const ANSI = { red: 31, yellow: 33, green: 32, dim: 2, bold: 1, cyan: 36 } as const;
+
+export function renderText(report: Report, options: TextOptions): string {
+  const c = (style: keyof typeof ANSI, s: string): string => (options.color ? `\u001b[${ANSI[style]}m${s}\u001b[0m` : s);
+  const perKind = options.examplesPerKind ?? 3;
+  const out: string[] = [];
+  const s = report.summary;
+  out.push(c('bold', `nanscan ${report.tool.version}`) +
+    c('dim', ` · ${plural(s.datasets, 'dataset')}, ${num(s.records)} records, ${bytes(s.bytes)} in ` +
+      `${seconds(report.durationMs)} (kernel: ${report.kernel})`));
+  for (const d of report.datasets) {
+    out.push('');
+    out.push(datasetHeader(d, c));
+    const kinds = Object.keys(d.findingCounts) as FindingKind[];
+    for (const kind of kinds.sort((a, b) => severityRank(d, a) - severityRank(d, b) || (a < b ? -1 : 1))) {
+      const examples = d.findings.filter((f) => f.kind === kind);
+      const sev = examples[0]?.severity ?? 'error';
+      const mark = sev === 'error' ? c('red', '✖') : c('yellow', '⚠');
+      out.push(`  ${mark} ${kind.padEnd(24)} ${num(d.findingCounts[kind] ?? 0).padStart(8)}`);
+      for (const f of examples.slice(0, perKind)) out.push(`      ${c('dim', locator(f))}${f.message}`);
+      const more = (d.findingCounts[kind] ?? 0) - Math.min(perKind, examples.length);
+      if (more > 0) out.push(c('dim', `      … and ${num(more)} more`));
+    }
+    if (d.labels) {
+      const h = d.labels.histogram;
+      const shown = Object.entries(h).slice(0, 12).map(([k, n]) => `${k}:${num(n)}`).join(' ');
+      const rest = Object.keys(h).length > 12 ? ` … (${Object.keys(h).length} labels)` : '';
+      out.push(c('dim', `  labels: ${d.labels.numClasses} classes (${d.labels.numClassesSource}); ${shown}${rest}`));
+    }
+    if (d.stats && d.stats.min !== null) {
+      const st = d.stats;
+      out.push(c('dim', `  values: min ${fmt(st.min)}, max ${fmt(st.max)}, mean ${fmt(st.mean)}, std ${fmt(st.std)}`));
+    }
+  }
+  if (report.skipped.length > 0) {
+    out.push('');
+    out.push(c('dim', `Skipped ${plural(report.skipped.length, 'path')} that are not datasets:`));
+    for (const sk of report.skipped.slice(0, 10)) out.push(c('dim', `  ${sk.path}: ${sk.reason}`));
+    if (report.skipped.length > 10) out.push(c('dim', `  … and ${report.skipped.length - 10} more`));
+  }
+  out.push('');
+  if (report.datasets.length === 0) out.push(c('yellow', 'No dataset found in the given paths.'));
+  const tally = `${plural(s.errors, 'error')}, ${plural(s.warnings, 'warning')}`;
+  if (s.errors + s.warnings === 0) out.push(c('green', `✔ No problems found.`));
+  else out.push((s.errors > 0 ? c('red', '✖ ') : c('yellow', '⚠ ')) + c('bold', tally) +
+    c('dim', ` (--fail-on ${report.options.failOn}: exit ${report.exitCode})`));
+  return `${out.join('\n')}\n`;
+}
+
+function datasetHeader(d: DatasetReport, c: (s: keyof typeof ANSI, t: string) => string): string {
+  const declared = d.declaredRecords !== undefined && d.declaredRecords !== d.records ? ` of ${num(d.declaredRecords)} declared` : '';
+  const status = d.severityCounts.error > 0 ? c('red', '✖') : d.severityCounts.warning > 0 ? c('yellow', '⚠') : c('green', '✔');
+  return `${status} ${c('bold', d.path)} ${c('cyan', d.format)} ` +
+    c('dim', `${num(d.records)} records${declared}, ${bytes(d.bytes)}${d.complete ? '' : ', incomplete'}`);
+}
+
+function severityRank(d: DatasetReport, kind: FindingKind): number {
+  return d.findings.find((f) => f.kind === kind)?.severity === 'warning' ? 1 : 0;
+}
+
+function locator(f: Finding): string {
+  const parts: string[] = [];
+  if (f.file !== undefined) parts.push(f.line !== undefined ? `${f.file}:${f.line}` : f.file);
+  if (f.key !== undefined) parts.push(`key ${f.key}`);
+  if (f.field !== undefined) parts.push(`field ${f.field}`);
+  if (f.index !== undefined) parts.push(`#${f.index}`);
+  if (f.page !== undefined) parts.push(`page ${f.page}`);
+  if (f.offset !== undefined) parts.push(`offset ${f.offset}`);
+  return parts.length > 0 ? `${parts.join(' ')}: ` : '';
+}
+
+const num = (n: number): string => n.toLocaleString('en-US');
+const plural = (n: number, w: string): string => `${num(n)} ${w}${n === 1 ? '' : 's'}`;
+const seconds = (ms: number): string => (ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`);
+const fmt = (x: number | null): string => (x === null ? '–' : Number.isInteger(x) ? String(x) : x.toPrecision(5));
+
+function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return `${v.toFixed(1)} ${units[i]}`;
+}

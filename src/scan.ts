@@ -1,0 +1,166 @@
+/** Orchestration: discover → open and plan each dataset → run partitions on the pool → finalize → report. */
+import { readFileSync } from 'node:fs';
+import pLimit from 'p-limit';
+import { DEFAULT_SEVERITY } from './checks/severity.js';
+import { discover } from './discover.js';
+import { ScanError } from './errors.js';
+import { finalizeDataset } from './finalize.js';
+import { loadKernel } from './kernels/scan.js';
+import { parseOptions, type ResolvedOptions, type ScanOptions } from './options.js';
+import { InProcessPool, WorkerPool, type Pool } from './pool/pool.js';
+import type { AnalyzeOptions, PartitionResult } from './pool/protocol.js';
+import { loadReader } from './readers/registry.js';
+import type { Reader, Source, SourceInfo } from './readers/types.js';
+import type { DatasetReport, Finding, FindingKind, Report } from './types.js';
+
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+/** Partitions per worker: enough for load balance when partitions differ in size, few enough to plan cheaply. */
+const PARTITIONS_PER_WORKER = 4;
+
+/** Datasets scanned at once: one being planned or finalized while another keeps the workers busy. */
+const DATASETS_IN_FLIGHT = 2;
+
+/**
+ * Scans datasets (folders or files) and returns the report. Damage in the data becomes findings; the promise
+ * rejects only when the scan itself cannot run.
+ *
+ * @example
+ * ```ts
+ * import { scan } from 'nanscan';
+ * const report = await scan('data/train_lmdb', { batchSize: 32 });
+ * if (report.exitCode !== 0) console.log(report.summary.findingCounts);
+ * ```
+ * @throws ScanError `SCAN_INVALID_OPTION` for bad options, `SCAN_SOURCE_NOT_FOUND` for a missing path.
+ */
+export async function scan(paths: string | readonly string[], options?: ScanOptions): Promise<Report> {
+  const opts = parseOptions(options);
+  const list = typeof paths === 'string' ? [paths] : [...paths];
+  if (list.length === 0) throw new ScanError('SCAN_INVALID_OPTION', 'No path to scan.');
+  const started = new Date();
+  const t0 = performance.now();
+  const found = await discover(list, opts.cwd);
+  const kernel = loadKernel({ forceJs: opts.forceJsKernel });
+
+  const progress = createProgress(opts, found.sources.length);
+  const pool: Pool = opts.workers === 0
+    ? new InProcessPool(progress.onRecords)
+    : new WorkerPool(Math.min(opts.workers, 256), progress.onRecords);
+  let datasets: DatasetReport[];
+  try {
+    const limit = pLimit(DATASETS_IN_FLIGHT);
+    datasets = await Promise.all(found.sources.map((s) => limit(async () => {
+      const r = await scanDataset(s, pool, opts, progress.setDataset);
+      progress.datasetDone();
+      return r;
+    })));
+  } finally {
+    await pool.destroy();
+  }
+  return buildReport(datasets, found.skipped, opts, started, performance.now() - t0, kernel.backend);
+}
+
+async function scanDataset(
+  source: Source, pool: Pool, opts: ResolvedOptions, onStart: (s: Source, expected: number | undefined) => void,
+): Promise<DatasetReport> {
+  const t0 = performance.now();
+  const findings: Finding[] = [];
+  let info: SourceInfo | null = null;
+  let results: (PartitionResult | null)[] = [];
+  let reader: Reader | undefined;
+  try {
+    reader = await (await loadReader(source.format)).open(source);
+    info = reader.info();
+    onStart(source, info.declaredRecords);
+    const partitions = reader.plan(Math.max(1, opts.workers) * PARTITIONS_PER_WORKER);
+    const analyze: AnalyzeOptions = {
+      maxExamples: opts.maxExamples, limitInputPixels: opts.limitInputPixels, imageConcurrency: 4,
+      forceJsKernel: opts.forceJsKernel, numClasses: opts.numClasses,
+    };
+    results = await Promise.all(partitions.map((partition) =>
+      pool.run({ source, partition, options: analyze }).catch((e: unknown) => {
+        findings.push(problem('io_error', source,
+          `Could not read part ${partition.index + 1} of ${partitions.length} of the dataset: ${(e as Error).message}`));
+        return null;
+      })));
+  } catch (e) {
+    if (e instanceof ScanError && e.code === 'SCAN_CORRUPT_SOURCE') findings.push(problem('corrupt_file', source, e.message));
+    else findings.push(problem('io_error', source, `Could not open the dataset: ${(e as Error).message}`));
+  } finally {
+    reader?.close();
+    pool.closeSource(source.absPath);
+  }
+  return finalizeDataset({
+    source, info, findings, results, durationMs: performance.now() - t0,
+    maxExamples: opts.maxExamples, numClasses: opts.numClasses, batchSize: opts.batchSize,
+  });
+}
+
+function problem(kind: FindingKind, source: Source, message: string): Finding {
+  return { kind, severity: DEFAULT_SEVERITY[kind], message, file: source.path };
+}
+
+function buildReport(
+  datasets: DatasetReport[], skipped: Report['skipped'], opts: ResolvedOptions, started: Date, durationMs: number,
+  kernel: Report['kernel'],
+): Report {
+  const findingCounts: Partial<Record<FindingKind, number>> = {};
+  let errors = 0;
+  let warnings = 0;
+  for (const d of datasets) {
+    for (const [k, n] of Object.entries(d.findingCounts) as [FindingKind, number][]) findingCounts[k] = (findingCounts[k] ?? 0) + n;
+    errors += d.severityCounts.error;
+    warnings += d.severityCounts.warning;
+  }
+  const failing = opts.failOn === 'none' ? 0 : opts.failOn === 'warning' ? errors + warnings : errors;
+  return {
+    tool: { name: 'nanscan', version: VERSION },
+    schemaVersion: 1,
+    startedAt: started.toISOString(),
+    durationMs: Math.round(durationMs),
+    options: {
+      batchSize: opts.batchSize, numClasses: opts.numClasses, failOn: opts.failOn, maxExamples: opts.maxExamples,
+      workers: opts.workers,
+    },
+    summary: {
+      datasets: datasets.length,
+      records: datasets.reduce((n, d) => n + d.records, 0),
+      bytes: datasets.reduce((n, d) => n + d.bytes, 0),
+      errors, warnings, findingCounts: sortKeys(findingCounts), skipped: skipped.length,
+    },
+    datasets,
+    skipped,
+    kernel,
+    exitCode: failing > 0 ? 1 : 0,
+  };
+}
+
+function sortKeys<T>(o: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+function createProgress(opts: ResolvedOptions, datasets: number): {
+  onRecords: (records: number, bytes: number) => void;
+  setDataset: (s: Source, expected: number | undefined) => void;
+  datasetDone: () => void;
+} {
+  let records = 0;
+  let bytes = 0;
+  let done = 0;
+  let current = '';
+  let expected: number | null = 0;
+  const emit = (): void => opts.onProgress?.({
+    dataset: current, datasetsDone: done, datasets, records, bytes, expectedRecords: expected,
+  });
+  return {
+    onRecords: (r, b) => { records += r; bytes += b; emit(); },
+    setDataset: (s, n) => {
+      current = s.path;
+      expected = expected === null || n === undefined ? null : expected + n;
+      emit();
+    },
+    datasetDone: () => { done++; emit(); },
+  };
+}
