@@ -23,8 +23,8 @@ export interface DatasetInput {
 
 export function finalizeDataset(d: DatasetInput): DatasetReport {
   const sink = new FindingSink(d.maxExamples);
-  for (const f of d.info?.findings ?? []) sink.add(f, f.count ?? 1);
-  for (const f of d.findings) sink.add(f, f.count ?? 1);
+  for (const f of d.info?.findings ?? []) sink.add(f);
+  for (const f of d.findings) sink.add(f);
 
   const stats = createAccumulator();
   const shapes: Record<string, ShapeTally> = {};
@@ -32,11 +32,12 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
   let records = 0;
   let bytes = 0;
   let explicitLabels = 0;
+  let nonIntegerLabels = 0;
   let complete = d.results.every((r) => r !== null) && d.findings.length === 0;
   for (const r of d.results) {
     if (r === null) continue;
     // Record indexes are partition-local until the records of earlier partitions are counted.
-    const base = records;
+    const base = r.localIndexes ? records : 0;
     for (const f of r.findings) sink.keep(f.index === undefined ? f : { ...f, index: f.index + base });
     sink.mergeCounts(r.findingCounts, r.severityCounts);
     if (r.findingCounts.corrupt_file) complete = false;
@@ -50,6 +51,7 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
     }
     labelParts.push(r.labels.subarray(0, r.labelled));
     explicitLabels += r.explicitLabels;
+    nonIntegerLabels += r.nonIntegerLabels;
     records += r.records;
     bytes += r.bytes;
   }
@@ -68,7 +70,8 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
   }
 
   let labels = null;
-  if (explicitLabels > 0) {
+  // Labels that are not all integers are regression targets: statistics only, no class analysis.
+  if (explicitLabels > 0 && nonIntegerLabels === 0) {
     const all = new Int32Array(labelParts.reduce((n, p) => n + p.length, 0));
     let at = 0;
     for (const p of labelParts) { all.set(p, at); at += p.length; }

@@ -11,9 +11,9 @@ export class FindingSink {
 
   constructor(private readonly maxExamples: number) {}
 
-  /** Records `finding`; `weight` is how many occurrences it stands for in the counts (default 1). */
-  add(finding: Finding, weight = 1): void {
-    this.count(finding.kind, finding.severity, weight);
+  /** Records one finding: counted always, kept while its kind is under the cap. */
+  add(finding: Finding): void {
+    this.count(finding.kind, finding.severity, 1);
     this.keep(finding);
   }
 

@@ -6,14 +6,15 @@ import { DatumDecoder, looksLikeDatum, type Datum } from '../decode/datum.js';
 import { decodeImage, sniffImage, type ImageResult } from '../decode/image.js';
 import { createStats, type Kernel, type ScanStats } from '../kernels/scan.js';
 import type { AnalyzeOptions, PartitionResult, ShapeTally } from '../pool/protocol.js';
-import type { KvRecord } from '../readers/types.js';
+import type { KvRecord, NumericArray, RowsRecord } from '../readers/types.js';
 import type { Finding } from '../types.js';
 import { FindingSink } from './findings.js';
+import { scanIntegers } from './integers.js';
 import { formatKey } from './keys.js';
 import { labelRangeProblem } from './labels.js';
 import { DEFAULT_SEVERITY } from './severity.js';
 import { accumulate, createAccumulator } from './stats.js';
-import { valueFindings, type RecordLocator } from './values.js';
+import { FLOAT16_MAX, valueFindings, type RecordLocator } from './values.js';
 
 interface PendingImage {
   promise: Promise<ImageResult>;
@@ -37,6 +38,10 @@ export class PartitionAnalyzer {
   private datums = 0;
   private images = 0;
   private opaque = 0;
+  /** Label values that are not integers: the label field holds regression targets, not classes. */
+  private nonIntegerLabels = 0;
+  /** Key/value record indexes are partition-local; row indexes are absolute. */
+  private localIndexes = false;
   /** Image decodes in flight, oldest first: results are taken in record order so output is deterministic. */
   private readonly pending: PendingImage[] = [];
 
@@ -46,11 +51,12 @@ export class PartitionAnalyzer {
 
   /** Reader damage (a broken page, a bad block): kept as is. */
   damage(findings: readonly Finding[]): void {
-    for (const f of findings) this.sink.add(f, f.count ?? 1);
+    for (const f of findings) this.sink.add(f);
   }
 
   /** Analyses one key/value record. Returns a promise only when it had to wait for image decodes. */
   kv(rec: KvRecord): Promise<void> | undefined {
+    this.localIndexes = true;
     this.records++;
     this.bytes += rec.value.length;
     const value = rec.value;
@@ -70,6 +76,61 @@ export class PartitionAnalyzer {
     }
     this.datums++;
     return this.datum(r.datum, rec.index, rec.key);
+  }
+
+  /**
+   * Analyses a slab of array rows (HDF5). Each row is a record: values are scanned row by row so findings
+   * name the row. Rows of a label field feed the label analysis when they are single integer values.
+   */
+  rows(rec: RowsRecord): void {
+    const rowSize = rec.rowShape.reduce((a, b) => a * b, 1);
+    if (!rec.isLabel) this.records += rec.rows;
+    this.bytes += rec.data.byteLength;
+    const isFloat = rec.dtype === 'f16' || rec.dtype === 'f32' || rec.dtype === 'f64';
+    const loc = (row: number): RecordLocator => ({ file: rec.file, index: rec.firstRow + row, field: rec.field });
+    if (rowSize === 1) {
+      // One value a row: scan the slab at once (per-row calls would cost more than the scan), and find the
+      // rows of any special values only when the slab has some.
+      const s = this.scanAny(rec.data);
+      accumulate(this.stats, s);
+      if (s.nan + s.posinf + s.neginf + s.fp16Overflow > 0) {
+        for (let r = 0; r < rec.rows; r++) {
+          const v = Number(rec.data[r]!);
+          if (Number.isFinite(v) && Math.abs(v) <= FLOAT16_MAX) continue;
+          const one = this.scanAny(rec.data.subarray(r, r + 1));
+          for (const f of valueFindings(one, loc(r), `'${rec.field}'`, true)) this.sink.add(f);
+        }
+      }
+      if (rec.isLabel) this.rowLabels(rec.data, rec.rows);
+      return;
+    }
+    for (let r = 0; r < rec.rows; r++) {
+      const s = this.scanAny(rec.data.subarray(r * rowSize, (r + 1) * rowSize));
+      accumulate(this.stats, s);
+      if (s.nan + s.posinf + s.neginf + s.fp16Overflow > 0 || (s.count >= 2 && s.min === s.max)) {
+        for (const f of valueFindings(s, loc(r), `'${rec.field}'`, isFloat)) this.sink.add(f);
+      }
+    }
+  }
+
+  private scanAny(data: NumericArray): ScanStats {
+    if (data instanceof Float32Array || data instanceof Float64Array || data instanceof Uint8Array) {
+      return this.kernel.scan(data, this.scratch);
+    }
+    return scanIntegers(data, this.scratch);
+  }
+
+  private rowLabels(data: NumericArray, rows: number): void {
+    for (let r = 0; r < rows; r++) {
+      const v = Number(data[r]!);
+      if (Number.isNaN(v)) continue; // reported as a `nan` finding on the label field
+      if (!Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31) {
+        this.nonIntegerLabels++;
+        continue;
+      }
+      this.pushLabel(v);
+      this.explicitLabels++;
+    }
   }
 
   private datum(d: Datum, index: number, key: Uint8Array): Promise<void> | undefined {
@@ -117,7 +178,7 @@ export class PartitionAnalyzer {
     accumulate(this.stats, s);
     // Most records are clean: look for findings only when the stats say there is one.
     if (s.nan + s.posinf + s.neginf + s.fp16Overflow > 0 || (s.count >= 2 && s.min === s.max)) {
-      for (const f of valueFindings(s, this.loc(index, key), what, isFloat)) this.sink.add(f, f.count ?? 1);
+      for (const f of valueFindings(s, this.loc(index, key), what, isFloat)) this.sink.add(f);
     }
   }
 
@@ -182,7 +243,7 @@ export class PartitionAnalyzer {
       severityCounts: this.sink.severities,
       labels: this.labels.slice(0, this.labelled), labelled: this.labelled, explicitLabels: this.explicitLabels,
       stats: this.stats, shapes: this.shapes, datums: this.datums, images: this.images, opaque: this.opaque,
-      kernel: this.kernel.backend,
+      kernel: this.kernel.backend, nonIntegerLabels: this.nonIntegerLabels, localIndexes: this.localIndexes,
     };
   }
 }

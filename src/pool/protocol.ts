@@ -41,6 +41,10 @@ export interface PartitionResult {
   images: number;
   opaque: number;
   kernel: 'wasm-simd' | 'js';
+  /** Label values that were not integers (regression targets). */
+  nonIntegerLabels: number;
+  /** Whether finding and shape indexes are partition-local (key/value records) rather than absolute rows. */
+  localIndexes: boolean;
 }
 
 export interface TaskMessage {

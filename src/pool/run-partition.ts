@@ -45,9 +45,14 @@ export async function runPartition(
   for await (const batch of reader.read(partition)) {
     if (batch.damage) analyzer.damage(batch.damage);
     for (const rec of batch.records) {
-      bytesSince += rec.value.length;
-      const wait = analyzer.kv(rec);
-      if (wait) await wait;
+      if (rec.kind === 'kv') {
+        bytesSince += rec.value.length;
+        const wait = analyzer.kv(rec);
+        if (wait) await wait;
+      } else {
+        bytesSince += rec.data.byteLength;
+        analyzer.rows(rec);
+      }
     }
     sinceProgress += batch.records.length;
     if (progress && sinceProgress >= PROGRESS_EVERY) {

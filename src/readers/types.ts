@@ -37,7 +37,33 @@ export interface KvRecord {
   value: Uint8Array;
 }
 
-export type DataRecord = KvRecord;
+export type NumericArray =
+  | Float32Array | Float64Array | Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array
+  | BigInt64Array | BigUint64Array;
+
+/**
+ * A slab of consecutive rows of one numeric array (HDF5 dataset rows; rows along the first dimension are
+ * records). Unlike KvRecord indexes, `firstRow` is absolute: the row number within `file`'s dataset `field`.
+ * `data` holds `rows * rowSize` elements, row-major, and is a view valid until the iterator advances.
+ * float16 data arrives already widened to Float32Array (with `dtype: 'f16'`).
+ */
+export interface RowsRecord {
+  kind: 'rows';
+  /** Display path of the file holding the array. */
+  file: string;
+  /** The array's name within the file (HDF5 dataset path without the leading '/'). */
+  field: string;
+  dtype: 'f16' | 'f32' | 'f64' | 'i8' | 'u8' | 'i16' | 'u16' | 'i32' | 'u32' | 'i64' | 'u64';
+  /** Shape of one row (the dataset shape without its first dimension); [] for a 1-D dataset. */
+  rowShape: number[];
+  firstRow: number;
+  rows: number;
+  data: NumericArray;
+  /** Whether this field holds labels (named `label`/`labels`): its values feed the label analysis. */
+  isLabel: boolean;
+}
+
+export type DataRecord = KvRecord | RowsRecord;
 
 /**
  * What a read step yields: records (in order) and damage met on the way. Damage findings are complete

@@ -1,0 +1,151 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { caffeKey, mnistDatum, rng, writeLmdb, type KV } from '../../scripts/lib/caffe.js';
+import { FIXTURES } from '../../scripts/lib/fixture-spec.js';
+import { scan } from '../../src/index.js';
+import type { DatasetReport } from '../../src/types.js';
+import { ROOT, runCli, scanJson } from '../helpers/cli.js';
+import { hashTree } from '../helpers/tree.js';
+
+const FIXTURES_DIR = path.join(ROOT, 'fixtures');
+let before: string;
+
+beforeAll(() => { before = hashTree(FIXTURES_DIR); });
+afterAll(() => {
+  // The scanner never writes to a dataset: every scan in this file ran on the committed fixtures.
+  expect(hashTree(FIXTURES_DIR)).toBe(before);
+});
+
+/** (kind, key) pairs of the findings that point at a record. */
+const recordFindings = (d: DatasetReport): string[] =>
+  d.findings.filter((f) => f.key !== undefined).map((f) => `${f.kind} ${f.key}`).sort();
+
+describe('nanscan scan on the committed fixtures', () => {
+  for (const spec of FIXTURES) {
+    it(`reports exactly the injected faults of ${spec.dir}`, () => {
+      const { run, report } = scanJson([`fixtures/${spec.dir}`, '--max-examples', '1000']);
+      expect(report.datasets).toHaveLength(1);
+      const d = report.datasets[0]!;
+      expect(d.path).toBe(`fixtures/${spec.dir}`);
+      expect(d.format).toBe('lmdb');
+      const expectedKeys = spec.faults.filter((f) => f.key !== undefined).map((f) => `${f.kind} ${f.key}`).sort();
+      expect(recordFindings(d)).toEqual(expectedKeys);
+      expect(Object.keys(d.findingCounts).sort()).toEqual([...new Set(spec.faults.map((f) => f.kind))].sort());
+      // Every kept finding is counted; counts are exact when nothing was capped.
+      const total = Object.values(d.findingCounts).reduce((a, b) => a + b, 0);
+      expect(total).toBe(d.findings.length);
+      const errors = d.findings.some((f) => f.severity === 'error');
+      expect(run.status).toBe(errors ? 1 : 0);
+      expect(report.exitCode).toBe(run.status);
+    });
+  }
+
+  it('names the damaged page of a page-damaged data.mdb and reads every other page', () => {
+    const { report } = scanJson(['fixtures/lmdb/page-damaged']);
+    const d = report.datasets[0]!;
+    const corrupt = d.findings.find((f) => f.kind === 'corrupt_file')!;
+    expect(corrupt.file).toBe('fixtures/lmdb/page-damaged/data.mdb');
+    expect(corrupt.page).toBeGreaterThan(1);
+    expect(d.complete).toBe(false);
+    expect(d.declaredRecords).toBe(400);
+    // A 4 KiB leaf holds a handful of ~800-byte records: all the others are still read.
+    expect(d.records).toBeGreaterThanOrEqual(390);
+    expect(d.records).toBeLessThan(400);
+  });
+
+  it('reads what a truncated data.mdb still holds', () => {
+    const { report } = scanJson(['fixtures/lmdb/truncated']);
+    const d = report.datasets[0]!;
+    expect(d.declaredRecords).toBe(2000);
+    expect(d.records).toBeGreaterThan(0);
+    expect(d.records).toBeLessThan(2000);
+    expect(d.findings.find((f) => f.kind === 'corrupt_file')?.message).toMatch(/truncat/i);
+  });
+
+  it('finds every dataset under a folder and keeps their order', () => {
+    const { run, report } = scanJson(['fixtures']);
+    expect(run.status).toBe(1);
+    expect(report.datasets.map((d) => d.path)).toEqual(FIXTURES.map((s) => `fixtures/${s.dir}`).sort());
+    expect(report.summary.records).toBe(report.datasets.reduce((n, d) => n + d.records, 0));
+  });
+
+  it('exits 2 with a clear message for a path that does not exist', () => {
+    const run = runCli(['scan', 'fixtures/nope']);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain("Path 'fixtures/nope' does not exist.");
+  });
+
+  it('exits 2 on a usage error', () => {
+    expect(runCli(['scan', 'fixtures/lmdb/clean', '--fail-on', 'sometimes']).status).toBe(2);
+    expect(runCli(['scan']).status).toBe(2);
+  });
+
+  it('follows --fail-on', () => {
+    // demo/mnist_lmdb has errors and warnings; lmdb/encoded errors; a warning-only dataset is made below.
+    expect(runCli(['scan', 'fixtures/demo/mnist_lmdb', '--fail-on', 'none', '-q']).status).toBe(0);
+    expect(runCli(['scan', 'fixtures/demo/mnist_lmdb', '--fail-on', 'error', '-q']).status).toBe(1);
+    expect(runCli(['scan', 'fixtures/lmdb/clean', '--fail-on', 'warning', '-q']).status).toBe(0);
+  });
+
+  it('prints a readable text report naming keys and kinds', () => {
+    const run = runCli(['scan', 'fixtures/demo']);
+    expect(run.status).toBe(1);
+    expect(run.stdout).toContain('fixtures/demo/features_lmdb');
+    expect(run.stdout).toMatch(/nan\s+\d+/);
+    expect(run.stdout).toContain('key 00000017');
+    expect(run.stdout).toMatch(/\d+ errors?, \d+ warnings?/);
+    // Not a TTY: no colour codes, no progress line.
+    expect(run.stdout).not.toContain('\u001b[');
+    expect(run.stderr).toBe('');
+  });
+
+  it('caps examples per kind but never the counts', () => {
+    const { report } = scanJson(['fixtures/demo/features_lmdb', '--max-examples', '1']);
+    const d = report.datasets[0]!;
+    expect(d.findings.filter((f) => f.kind === 'nan')).toHaveLength(1);
+    expect(d.findingCounts.nan).toBe(2); // records 17 and 402
+    expect(d.findings.find((f) => f.kind === 'nan')!.count).toBe(2); // two NaN values in record 17
+    expect(d.stats!.nan).toBe(4);
+  });
+
+  it('gives the same report from the library as from the CLI, in-process and with workers', async () => {
+    const { report: cli } = scanJson(['fixtures/lmdb', '--max-examples', '50']);
+    for (const workers of [0, 1, 3]) {
+      const lib = await scan('fixtures/lmdb', { cwd: ROOT, maxExamples: 50, workers });
+      const strip = (d: DatasetReport): unknown => ({ ...d, durationMs: 0 });
+      expect(lib.datasets.map(strip)).toEqual(cli.datasets.map(strip));
+      expect(lib.summary).toEqual(cli.summary);
+    }
+  });
+});
+
+describe('a clean Caffe LMDB of 10,000 Fashion-MNIST-sized records', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'nanscan-clean-'));
+    const next = rng(2024);
+    const records: KV[] = [];
+    for (let i = 0; i < 10_000; i++) records.push([caffeKey(i), mnistDatum(i, Math.floor(next() * 10), next)]);
+    await writeLmdb(path.join(dir, 'train_lmdb'), records);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reports zero findings and exits 0', () => {
+    const treeBefore = hashTree(dir);
+    const { run, report } = scanJson([path.join(dir, 'train_lmdb')]);
+    expect(run.status).toBe(0);
+    const d = report.datasets[0]!;
+    expect(d.records).toBe(10_000);
+    expect(d.declaredRecords).toBe(10_000);
+    expect(d.findings).toEqual([]);
+    expect(d.complete).toBe(true);
+    expect(d.labels!.records).toBe(10_000);
+    expect(Object.values(d.labels!.histogram).reduce((a, b) => a + b, 0)).toBe(10_000);
+    expect(d.shapes).toEqual({ '1×28×28': 10_000 });
+    expect(d.stats!.min).toBe(0);
+    expect(d.stats!.max).toBe(255);
+    expect(hashTree(dir)).toBe(treeBefore);
+  });
+});
