@@ -2,7 +2,7 @@
  * Regenerates the committed fixtures under fixtures/ from scripts/lib/fixture-spec.ts, with the real liblmdb
  * (Debian's python3-lmdb). Deterministic: seeded data, fixed damage. Run: `npm run fixtures`.
  */
-import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { rng, writeLmdb } from './lib/caffe.js';
@@ -19,7 +19,11 @@ export async function makeFixture(root: string, spec: (typeof FIXTURES)[number])
   const dir = path.join(root, spec.dir);
   if (existsSync(dir)) rmSync(dir, { recursive: true });
   mkdirSync(dir, { recursive: true });
-  await writeLmdb(dir, await spec.records());
+  if (spec.records) await writeLmdb(dir, await spec.records());
+  for (const [rel, bytes] of (await spec.files?.()) ?? []) {
+    mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+    writeFileSync(path.join(dir, rel), bytes);
+  }
   if (spec.damage) damage(path.join(dir, 'data.mdb'), spec.damage);
   return dir;
 }

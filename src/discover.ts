@@ -5,6 +5,8 @@
 import { existsSync, promises as fsp, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { ScanError } from './errors.js';
+import { listImageFolder, looksLikeImageFolder } from './readers/image-folder.js';
+import { isImageList, listedImageFiles } from './readers/image-list.js';
 import type { Source, SourceFormat } from './readers/types.js';
 import type { SkippedPath } from './types.js';
 
@@ -20,7 +22,7 @@ const LMDB_DATA = 'data.mdb';
  * Finds datasets under `paths`. Display paths keep the form the user typed (relative stays relative).
  * @throws ScanError `SCAN_SOURCE_NOT_FOUND` when a given path does not exist.
  */
-export async function discover(paths: readonly string[], cwd: string): Promise<Discovery> {
+export async function discover(paths: readonly string[], cwd: string, options: { rootFolder?: string } = {}): Promise<Discovery> {
   const out: Discovery = { sources: [], skipped: [] };
   const seen = new Set<string>();
   for (const p of paths) {
@@ -28,7 +30,33 @@ export async function discover(paths: readonly string[], cwd: string): Promise<D
     if (!existsSync(abs)) throw new ScanError('SCAN_SOURCE_NOT_FOUND', `Path '${p}' does not exist.`);
   }
   for (const p of paths) await visit(path.resolve(cwd, p), p, out, seen);
+  claimListedFiles(out, options.rootFolder === undefined ? undefined : path.resolve(cwd, options.rootFolder));
   return out;
+}
+
+/**
+ * A list file is one dataset, and the files it names belong to it alone (DESIGN.md): image folders exclude
+ * them, and a folder left with no image of its own is not a dataset.
+ */
+function claimListedFiles(out: Discovery, rootFolder: string | undefined): void {
+  const claimed = new Set<string>();
+  for (const s of out.sources) {
+    if (s.format !== 'image-list') continue;
+    if (rootFolder !== undefined) s.rootFolder = rootFolder;
+    try {
+      for (const f of listedImageFiles(s.absPath, s.rootFolder)) claimed.add(f);
+    } catch {
+      // An unreadable list is reported when it is scanned.
+    }
+  }
+  if (claimed.size === 0) return;
+  out.sources = out.sources.filter((s) => {
+    if (s.format !== 'image-folder') return true;
+    const inside = [...claimed].filter((f) => f.startsWith(s.absPath + path.sep));
+    if (inside.length === 0) return true;
+    s.exclude = inside;
+    return listImageFolder(s.absPath, new Set(inside)).files.length > 0;
+  });
 }
 
 async function visit(abs: string, shown: string, out: Discovery, seen: Set<string>): Promise<void> {
@@ -49,6 +77,10 @@ async function visit(abs: string, shown: string, out: Discovery, seen: Set<strin
       add(out, 'lmdb', path.dirname(abs), path.dirname(shown), seen);
       return;
     }
+    if (isImageList(abs)) {
+      add(out, 'image-list', abs, shown, seen);
+      return;
+    }
     out.skipped.push({ path: shown, reason: 'not a recognised dataset format' });
     return;
   }
@@ -63,7 +95,9 @@ async function visit(abs: string, shown: string, out: Discovery, seen: Set<strin
     out.skipped.push({ path: shown, reason: `cannot be listed: ${(e as Error).message}` });
     return;
   }
-  const format = detectFolder(entries);
+  // A folder holding a list file is not itself an image folder: the list says what its images are.
+  const hasList = entries.some((e) => e.isFile() && isImageList(path.join(abs, e.name)));
+  const format = detectFolder(entries) ?? (!hasList && looksLikeImageFolder(abs) ? 'image-folder' : null);
   if (format !== null) {
     add(out, format, abs, shown, seen);
     return;

@@ -76,6 +76,7 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
     let at = 0;
     for (const p of labelParts) { all.set(p, at); at += p.length; }
     labels = labelHistogram(all, d.numClasses, d.batchSize);
+    if (d.info?.classNames) labels.classNames = d.info.classNames;
   }
 
   const report: DatasetReport = {

@@ -20,6 +20,8 @@ export interface ScanOptions {
   limitInputPixels?: number;
   /** Use the scalar kernel instead of wasm SIMD (also NANSCAN_FORCE_JS_KERNEL=1). */
   forceJsKernel?: boolean;
+  /** Folder that image-list paths are relative to (Caffe's root_folder). Default: each list's own folder. */
+  rootFolder?: string;
   /** Folder display paths are relative to. Default process.cwd(). */
   cwd?: string;
   /** Called as records are read: for progress displays. */
@@ -36,8 +38,9 @@ export interface ScanProgress {
   expectedRecords: number | null;
 }
 
-export type ResolvedOptions = Required<Omit<ScanOptions, 'onProgress' | 'numClasses'>> & {
+export type ResolvedOptions = Required<Omit<ScanOptions, 'onProgress' | 'numClasses' | 'rootFolder'>> & {
   numClasses: number | null;
+  rootFolder: string | undefined;
   onProgress: ScanOptions['onProgress'];
 };
 
@@ -54,6 +57,7 @@ export function parseOptions(o: ScanOptions = {}): ResolvedOptions {
     limitInputPixels: int(o.limitInputPixels, 'limitInputPixels', DEFAULT_LIMIT_INPUT_PIXELS, 1, Number.MAX_SAFE_INTEGER),
     forceJsKernel: o.forceJsKernel ?? process.env.NANSCAN_FORCE_JS_KERNEL === '1',
     cwd: o.cwd ?? process.cwd(),
+    rootFolder: o.rootFolder,
     onProgress: o.onProgress,
   };
 }

@@ -17,8 +17,12 @@ export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
 
-/** Partitions per worker: enough for load balance when partitions differ in size, few enough to plan cheaply. */
-const PARTITIONS_PER_WORKER = 4;
+/**
+ * Partitions per dataset, whatever the worker count: the report must not depend on how the work was split
+ * (damage met at a partition boundary is reported per partition), and 64 parts balance load on any machine
+ * this runs on while costing one small result message each.
+ */
+const PARTITIONS = 64;
 
 /** Datasets scanned at once: one being planned or finalized while another keeps the workers busy. */
 const DATASETS_IN_FLIGHT = 2;
@@ -41,7 +45,7 @@ export async function scan(paths: string | readonly string[], options?: ScanOpti
   if (list.length === 0) throw new ScanError('SCAN_INVALID_OPTION', 'No path to scan.');
   const started = new Date();
   const t0 = performance.now();
-  const found = await discover(list, opts.cwd);
+  const found = await discover(list, opts.cwd, opts.rootFolder === undefined ? {} : { rootFolder: opts.rootFolder });
   const kernel = loadKernel({ forceJs: opts.forceJsKernel });
 
   const progress = createProgress(opts, found.sources.length);
@@ -74,7 +78,7 @@ async function scanDataset(
     reader = await (await loadReader(source.format)).open(source);
     info = reader.info();
     onStart(source, info.declaredRecords);
-    const partitions = reader.plan(Math.max(1, opts.workers) * PARTITIONS_PER_WORKER);
+    const partitions = reader.plan(PARTITIONS);
     const analyze: AnalyzeOptions = {
       maxExamples: opts.maxExamples, limitInputPixels: opts.limitInputPixels, imageConcurrency: 4,
       forceJsKernel: opts.forceJsKernel, numClasses: opts.numClasses,

@@ -67,6 +67,8 @@ export interface LabelReport {
   numClasses: number;
   /** Whether numClasses came from --num-classes or was inferred as max label + 1. */
   numClassesSource: 'option' | 'inferred';
+  /** Class names by label, when labels come from class folders (sorted folder names, as torchvision does). */
+  classNames?: string[];
   batchSize: number;
   missingInBatches?: Record<string, { shuffled: number; sequential: number }>;
 }

@@ -3,6 +3,7 @@
  * the scan finds exactly the injected faults (with their keys) and `make-fixtures.ts` regenerates the files.
  */
 import sharp from 'sharp';
+import { crc32 } from 'node:zlib';
 import { caffeKey, encodeDatum, mnistDatum, rng, type KV } from './caffe.js';
 import type { FindingKind } from '../../src/types.js';
 
@@ -10,6 +11,10 @@ export interface ExpectedFault {
   kind: FindingKind;
   /** Record key, or undefined for file-level findings. */
   key?: string;
+  /** For file-based datasets: the file (relative to the fixture folder) and list line. */
+  file?: string;
+  line?: number;
+  severity?: 'error' | 'warning';
 }
 
 export interface Damage {
@@ -23,7 +28,13 @@ export interface FixtureSpec {
   /** Folder under fixtures/. */
   dir: string;
   description: string;
-  records: () => Promise<KV[]>;
+  format: 'lmdb' | 'image-folder' | 'image-list';
+  /** LMDB records. */
+  records?: () => Promise<KV[]>;
+  /** Files to write, relative to the fixture folder. */
+  files?: () => Promise<[string, Uint8Array][]>;
+  /** For list datasets: the list file, relative to the fixture folder (the dataset path). */
+  datasetFile?: string;
   faults: ExpectedFault[];
   damage?: Damage;
 }
@@ -66,10 +77,47 @@ async function jpeg(seed: number, width: number, height: number, channels: 1 | 3
   return new Uint8Array(await (channels === 1 ? img.toColourspace('b-w') : img).jpeg({ quality: 90 }).toBuffer());
 }
 
+async function png(seed: number, width: number, height: number, channels: 1 | 3 = 3): Promise<Uint8Array> {
+  const next = rng(seed);
+  const px = new Uint8Array(width * height * channels).map((_, i) => (i * 7 + next() * 40) & 0xff);
+  const img = sharp(px, { raw: { width, height, channels } });
+  return new Uint8Array(await (channels === 1 ? img.toColourspace('b-w') : img).png().toBuffer());
+}
+
+/** Offset of the first chunk of `type` in a PNG (chunks start at byte 8: length, type, data, CRC). */
+function pngChunk(b: Uint8Array, type: string): number {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  for (let at = 8; at + 8 <= b.length; at += 12 + v.getUint32(at)) {
+    if (String.fromCharCode(...b.subarray(at + 4, at + 8)) === type) return at;
+  }
+  throw new Error(`no ${type} chunk`);
+}
+
+/** A 67-byte PNG whose header declares width × height (with a valid IHDR CRC): a decompression bomb's header. */
+function pngHeader(width: number, height: number): Uint8Array {
+  const ihdr = new Uint8Array(13);
+  const v = new DataView(ihdr.buffer);
+  v.setUint32(0, width);
+  v.setUint32(4, height);
+  ihdr.set([8, 0, 0, 0, 0], 8); // 8-bit grayscale
+  const chunk = (type: string, data: Uint8Array): Uint8Array => {
+    const out = new Uint8Array(12 + data.length);
+    const dv = new DataView(out.buffer);
+    dv.setUint32(0, data.length);
+    out.set(new TextEncoder().encode(type), 4);
+    out.set(data, 8);
+    dv.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
+    return out;
+  };
+  const sig = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return Uint8Array.from([...sig, ...chunk('IHDR', ihdr), ...chunk('IDAT', Uint8Array.from([0x78, 0x9c, 0x03, 0, 0, 0, 0, 1])), ...chunk('IEND', new Uint8Array(0))]);
+}
+
 export const FIXTURES: FixtureSpec[] = [
   {
     dir: 'demo/mnist_lmdb',
     description: `${N_DEMO_MNIST} Fashion-MNIST-sized raw Datums (1×28×28) with two blank images, a short record and a negative label`,
+    format: 'lmdb',
     records: async () => {
       const next = rng(1);
       const out: KV[] = [];
@@ -92,12 +140,14 @@ export const FIXTURES: FixtureSpec[] = [
   {
     dir: 'demo/features_lmdb',
     description: '500 float Datums (3×8×8 float_data) with NaN, ±Inf and a float16 overflow',
+    format: 'lmdb',
     records: async () => floatRecords(500, 2, DEMO_FLOAT_FAULTS),
     faults: floatFaults(DEMO_FLOAT_FAULTS),
   },
   {
     dir: 'lmdb/clean',
     description: '300 clean raw Datums',
+    format: 'lmdb',
     records: async () => {
       const next = rng(3);
       return Array.from({ length: 300 }, (_, i): KV => [caffeKey(i), mnistDatum(i, i % 10, next)]);
@@ -107,12 +157,14 @@ export const FIXTURES: FixtureSpec[] = [
   {
     dir: 'lmdb/float-faults',
     description: '64 float Datums: NaN, +Inf, -Inf, float16 overflow, a constant sample; one packed float_data',
+    format: 'lmdb',
     records: async () => floatRecords(64, 4, FLOAT_FAULTS),
     faults: floatFaults(FLOAT_FAULTS),
   },
   {
     dir: 'lmdb/bad-records',
     description: 'Datums with a truncated varint, a length past the end, a wrong wire type, a shape mismatch; opaque values',
+    format: 'lmdb',
     records: async () => {
       const next = rng(5);
       const good = (i: number): KV => [caffeKey(i), mnistDatum(i, i % 10, next)];
@@ -134,6 +186,7 @@ export const FIXTURES: FixtureSpec[] = [
   {
     dir: 'lmdb/encoded',
     description: 'Encoded JPEG Datums (convert_imageset --encoded): good ones, a truncated one, garbage, a blank image',
+    format: 'lmdb',
     records: async () => {
       const out: KV[] = [];
       for (let i = 0; i < 24; i++) {
@@ -154,6 +207,7 @@ export const FIXTURES: FixtureSpec[] = [
   {
     dir: 'lmdb/truncated',
     description: '2000 raw Datums, data.mdb cut to 60% of its pages',
+    format: 'lmdb',
     records: async () => {
       const next = rng(6);
       return Array.from({ length: 2000 }, (_, i): KV => [caffeKey(i), mnistDatum(i, i % 10, next)]);
@@ -164,11 +218,85 @@ export const FIXTURES: FixtureSpec[] = [
   {
     dir: 'lmdb/page-damaged',
     description: '400 raw Datums; the 5th leaf page overwritten with garbage',
+    format: 'lmdb',
     records: async () => {
       const next = rng(7);
       return Array.from({ length: 400 }, (_, i): KV => [caffeKey(i), mnistDatum(i, i % 10, next)]);
     },
     faults: [{ kind: 'corrupt_file' }, { kind: 'record_count_mismatch' }],
     damage: { garbageLeaf: 4 },
+  },
+  {
+    dir: 'images/classes',
+    description: 'Class-per-folder image tree (bird, cat, dog) with every kind of broken image',
+    format: 'image-folder',
+    files: async () => {
+      const files: [string, Uint8Array][] = [];
+      const classes = ['bird', 'cat', 'dog'];
+      for (const [c, cls] of classes.entries()) {
+        for (let i = 0; i < 6; i++) files.push([`${cls}/${cls}${i}.jpg`, await jpeg(200 + 10 * c + i, 32, 32)]);
+      }
+      const photo = await jpeg(300, 32, 32);
+      // Cut at 50% of its bytes: no EOI marker.
+      files.push(['cat/cut-half.jpg', photo.subarray(0, Math.floor(photo.length / 2))]);
+      // Only the last 2 bytes (the EOI marker) cut.
+      files.push(['dog/cut-eoi.jpg', photo.subarray(0, photo.length - 2)]);
+      const p = await png(301, 32, 32);
+      // PNG cut at 60%: no IEND chunk.
+      files.push(['bird/cut.png', p.subarray(0, Math.floor(p.length * 0.6))]);
+      // One byte of the IDAT CRC flipped.
+      const badCrc = Uint8Array.from(p);
+      const idat = pngChunk(badCrc, 'IDAT');
+      const idatLen = new DataView(badCrc.buffer).getUint32(idat);
+      badCrc[idat + 8 + idatLen] = badCrc[idat + 8 + idatLen]! ^ 0xff;
+      files.push(['cat/bad-crc.png', badCrc]);
+      files.push(['dog/empty.jpg', new Uint8Array(0)]);
+      files.push(['bird/notes.jpg', new TextEncoder().encode('these are my notes, not a JPEG\n')]);
+      // 256 bytes of the entropy-coded data zeroed: decodes, with "Corrupt JPEG data" warnings.
+      const big = Uint8Array.from(await jpeg(302, 32, 32));
+      big.fill(0, Math.floor(big.length / 2), Math.floor(big.length / 2) + 256);
+      files.push(['dog/zeroed.jpg', big]);
+      files.push(['cat/gray.png', await png(303, 32, 32, 1)]);
+      files.push(['dog/larger.jpg', await jpeg(304, 48, 40)]);
+      files.push(['bird/blank.png', new Uint8Array(await sharp({ create: { width: 32, height: 32, channels: 3, background: '#336699' } }).png().toBuffer())]);
+      files.push(['cat/bomb.png', pngHeader(100_000, 100_000)]);
+      files.push(['README.txt', new TextEncoder().encode('Not an image: skipped.\n')]);
+      return files;
+    },
+    faults: [
+      { kind: 'truncated_image', file: 'cat/cut-half.jpg' },
+      { kind: 'truncated_image', file: 'dog/cut-eoi.jpg' },
+      { kind: 'truncated_image', file: 'bird/cut.png' },
+      { kind: 'corrupt_image', file: 'cat/bad-crc.png' },
+      { kind: 'corrupt_image', file: 'dog/empty.jpg' },
+      { kind: 'corrupt_image', file: 'bird/notes.jpg' },
+      { kind: 'corrupt_image', file: 'dog/zeroed.jpg', severity: 'warning' },
+      { kind: 'channel_mismatch', file: 'cat/gray.png' },
+      { kind: 'size_mismatch', file: 'dog/larger.jpg' },
+      { kind: 'constant_sample', file: 'bird/blank.png' },
+      { kind: 'oversized_image', file: 'cat/bomb.png' },
+    ],
+  },
+  {
+    dir: 'images/list',
+    description: 'A Caffe ImageData list: a missing file, a malformed line, a label beyond the rest',
+    format: 'image-list',
+    datasetFile: 'train.txt',
+    files: async () => {
+      const files: [string, Uint8Array][] = [];
+      const lines: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        files.push([`imgs/${i}.jpg`, await jpeg(400 + i, 24, 24)]);
+        lines.push(`imgs/${i}.jpg ${i % 3}`);
+      }
+      lines.splice(4, 0, 'imgs/missing.jpg 1');   // line 5: names a file that does not exist
+      lines.splice(7, 0, 'imgs/3.jpg one');        // line 8: label is not an integer
+      files.push(['train.txt', new TextEncoder().encode(lines.join('\n') + '\n')]);
+      return files;
+    },
+    faults: [
+      { kind: 'missing_file', file: 'imgs/missing.jpg', line: 5 },
+      { kind: 'bad_record', file: 'train.txt', line: 8 },
+    ],
   },
 ];

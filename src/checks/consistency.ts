@@ -18,12 +18,11 @@ export function checkShapes(shapes: Record<string, ShapeTally>, sink: FindingSin
     if (t === major) continue;
     const kind = t.channels !== major.channels ? 'channel_mismatch' : 'size_mismatch';
     const what = kind === 'channel_mismatch'
-      ? `${t.channels} channels where ${major.count} of ${total} records have ${major.channels}`
-      : `size ${t.height}×${t.width} where ${major.count} of ${total} records are ${major.height}×${major.width}`;
+      ? `${t.channels} channel${t.channels === 1 ? '' : 's'} where ${major.count} of ${total} records have ${major.channels}`
+      : `size ${t.height}×${t.width} (height×width) where ${major.count} of ${total} records are ${major.height}×${major.width}`;
     sink.count(kind, DEFAULT_SEVERITY[kind], t.count);
     for (const ex of t.examples) {
-      const f: Finding = { kind, severity: DEFAULT_SEVERITY[kind], message: `Record has ${what}.`, index: ex.index };
-      if (ex.key !== undefined) f.key = ex.key;
+      const f: Finding = { kind, severity: DEFAULT_SEVERITY[kind], message: `Record has ${what}.`, ...ex };
       sink.keep(f);
     }
   }

@@ -3,10 +3,10 @@
  * or something opaque), runs the record checks on it and keeps the partition's running tallies.
  */
 import { DatumDecoder, looksLikeDatum, type Datum } from '../decode/datum.js';
-import { decodeImage, sniffImage, type ImageResult } from '../decode/image.js';
+import { decodeImage, isConstantImage, sniffImage, type ImageResult } from '../decode/image.js';
 import { createStats, type Kernel, type ScanStats } from '../kernels/scan.js';
 import type { AnalyzeOptions, PartitionResult, ShapeTally } from '../pool/protocol.js';
-import type { KvRecord, NumericArray, RowsRecord } from '../readers/types.js';
+import type { FileRecord, KvRecord, NumericArray, RowsRecord } from '../readers/types.js';
 import type { Finding } from '../types.js';
 import { FindingSink } from './findings.js';
 import { scanIntegers } from './integers.js';
@@ -16,11 +16,17 @@ import { DEFAULT_SEVERITY } from './severity.js';
 import { accumulate, createAccumulator } from './stats.js';
 import { FLOAT16_MAX, valueFindings, type RecordLocator } from './values.js';
 
+/** Where a record is: turned into a finding's locator only when there is a finding (keys cost a decode). */
+interface Where {
+  index: number;
+  key?: Uint8Array;
+  file?: string;
+  line?: number;
+}
+
 interface PendingImage {
   promise: Promise<ImageResult>;
-  index: number;
-  key: Uint8Array;
-  /** The Datum's label when the image came from an encoded Datum (already recorded in storage order). */
+  where: Where;
   what: string;
 }
 
@@ -62,7 +68,7 @@ export class PartitionAnalyzer {
     const value = rec.value;
     if (sniffImage(value) !== null) {
       this.images++;
-      return this.queueImage(value, rec.index, rec.key, 'the image');
+      return this.queueImage(value, { index: rec.index, key: rec.key }, 'the image');
     }
     if (!looksLikeDatum(value)) {
       this.opaque++;
@@ -71,11 +77,11 @@ export class PartitionAnalyzer {
     const r = this.decoder.decode(value);
     if (!r.ok) {
       this.sink.add({ kind: 'bad_record', severity: DEFAULT_SEVERITY.bad_record,
-        message: `Value is not a valid Caffe Datum: ${r.reason}.`, ...this.loc(rec.index, rec.key) });
+        message: `Value is not a valid Caffe Datum: ${r.reason}.`, ...this.loc({ index: rec.index, key: rec.key }) });
       return undefined;
     }
     this.datums++;
-    return this.datum(r.datum, rec.index, rec.key);
+    return this.datum(r.datum, { index: rec.index, key: rec.key });
   }
 
   /**
@@ -133,74 +139,100 @@ export class PartitionAnalyzer {
     }
   }
 
-  private datum(d: Datum, index: number, key: Uint8Array): Promise<void> | undefined {
-    this.pushLabel(d.label);
-    if (d.hasLabel) this.explicitLabels++;
-    const bad = labelRangeProblem(d.label, this.options.numClasses);
+  /** Analyses one file of a folder or list: an image, or a finding saying what it is instead. */
+  file(rec: FileRecord): Promise<void> | undefined {
+    this.records++;
+    this.bytes += rec.bytes.length;
+    const where: Where = { index: rec.index, file: rec.file };
+    if (rec.line !== undefined) where.line = rec.line;
+    if (rec.label !== undefined) this.label(rec.label, where, 'Entry');
+    if (sniffImage(rec.bytes) === null) {
+      const what = rec.bytes.length === 0 ? 'is empty (0 bytes)' : `is not an image (starts with ${describeStart(rec.bytes)})`;
+      this.sink.add({ kind: 'corrupt_image', severity: DEFAULT_SEVERITY.corrupt_image, message: `File ${what}.`, ...this.loc(where) });
+      return undefined;
+    }
+    this.images++;
+    return this.queueImage(rec.bytes, where, 'the image');
+  }
+
+  private label(label: number, where: Where, what: string): void {
+    this.pushLabel(label);
+    this.explicitLabels++;
+    const bad = labelRangeProblem(label, this.options.numClasses);
     if (bad !== null) {
       this.sink.add({ kind: 'label_out_of_range', severity: DEFAULT_SEVERITY.label_out_of_range,
-        message: `Datum has ${bad}.`, label: d.label, ...this.loc(index, key) });
+        message: `${what} has ${bad}.`, label, ...this.loc(where) });
     }
+  }
+
+  private datum(d: Datum, where: Where): Promise<void> | undefined {
+    if (d.hasLabel) this.label(d.label, where, 'Datum');
+    // Caffe reads an absent label as 0: keep storage order complete without counting it as explicit.
+    else this.pushLabel(0);
     if (d.encoded) {
       if (d.data === null || d.data.length === 0) {
         this.sink.add({ kind: 'bad_record', severity: DEFAULT_SEVERITY.bad_record,
-          message: 'Encoded Datum holds no image data.', ...this.loc(index, key) });
+          message: 'Encoded Datum holds no image data.', ...this.loc(where) });
         return undefined;
       }
       this.images++;
-      return this.queueImage(d.data, index, key, 'the encoded image');
+      return this.queueImage(d.data, where, 'the encoded image');
     }
     const expected = d.channels * d.height * d.width;
     const shape = `${d.channels}×${d.height}×${d.width}`;
+    // A record whose shape disagrees with its bytes is reported as such, and kept out of the shape tally:
+    // its declared shape is not evidence of the dataset's.
+    let consistent = true;
     if (d.data !== null && d.data.length > 0) {
       if (expected !== d.data.length) {
-        this.mismatch(index, key, `Datum declares ${shape} = ${expected} values but data holds ${d.data.length} bytes.`);
+        consistent = false;
+        this.mismatch(where, `Datum declares ${shape} = ${expected} values but data holds ${d.data.length} bytes.`);
       }
-      this.scan(d.data, index, key, 'data', false);
+      this.scan(d.data, where, 'data', false);
     } else if (d.floatData !== null) {
       if (expected !== d.floatData.length) {
-        this.mismatch(index, key, `Datum declares ${shape} = ${expected} values but float_data holds ${d.floatData.length}.`);
+        consistent = false;
+        this.mismatch(where, `Datum declares ${shape} = ${expected} values but float_data holds ${d.floatData.length}.`);
       }
-      this.scan(d.floatData, index, key, 'float_data', true);
+      this.scan(d.floatData, where, 'float_data', true);
     } else if (expected > 0) {
-      this.mismatch(index, key, `Datum declares ${shape} = ${expected} values but holds neither data nor float_data.`);
+      this.mismatch(where, `Datum declares ${shape} = ${expected} values but holds neither data nor float_data.`);
+      return undefined;
     } else {
       this.sink.add({ kind: 'bad_record', severity: DEFAULT_SEVERITY.bad_record,
-        message: 'Datum is empty: no shape, no data, no float_data.', ...this.loc(index, key) });
+        message: 'Datum is empty: no shape, no data, no float_data.', ...this.loc(where) });
       return undefined;
     }
-    this.tallyShape(d.channels, d.height, d.width, index, key);
+    if (consistent) this.tallyShape(d.channels, d.height, d.width, where);
     return undefined;
   }
 
-  private scan(data: Uint8Array | Float32Array, index: number, key: Uint8Array, what: string, isFloat: boolean): void {
+  private scan(data: Uint8Array | Float32Array, where: Where, what: string, isFloat: boolean): void {
     const s = this.kernel.scan(data, this.scratch);
     accumulate(this.stats, s);
     // Most records are clean: look for findings only when the stats say there is one.
     if (s.nan + s.posinf + s.neginf + s.fp16Overflow > 0 || (s.count >= 2 && s.min === s.max)) {
-      for (const f of valueFindings(s, this.loc(index, key), what, isFloat)) this.sink.add(f);
+      for (const f of valueFindings(s, this.loc(where), what, isFloat)) this.sink.add(f);
     }
   }
 
-  private mismatch(index: number, key: Uint8Array, message: string): void {
-    this.sink.add({ kind: 'shape_mismatch', severity: DEFAULT_SEVERITY.shape_mismatch, message, ...this.loc(index, key) });
+  private mismatch(where: Where, message: string): void {
+    this.sink.add({ kind: 'shape_mismatch', severity: DEFAULT_SEVERITY.shape_mismatch, message, ...this.loc(where) });
   }
 
-  private tallyShape(channels: number, height: number, width: number, index: number, key: Uint8Array): void {
+  private tallyShape(channels: number, height: number, width: number, where: Where): void {
     const id = `${channels}×${height}×${width}`;
     let t = this.shapes[id];
     if (t === undefined) t = this.shapes[id] = { channels, height, width, count: 0, examples: [] };
     t.count++;
-    if (t.examples.length < this.options.maxExamples) t.examples.push(this.loc(index, key) as { index: number; key?: string });
+    if (t.examples.length < this.options.maxExamples) t.examples.push(this.loc(where) as ShapeTally['examples'][number]);
   }
 
-  private queueImage(bytes: Uint8Array, index: number, key: Uint8Array, what: string): Promise<void> | undefined {
-    // The reader reuses its buffers after we return: sharp must get its own copy.
+  private queueImage(bytes: Uint8Array, where: Where, what: string): Promise<void> | undefined {
+    // The reader may reuse its buffers after we return: sharp must get its own copy, and so must the key.
     const copy = Uint8Array.prototype.slice.call(bytes);
-    this.pending.push({
-      promise: decodeImage(copy, { limitInputPixels: this.options.limitInputPixels }),
-      index, key: Uint8Array.prototype.slice.call(key), what,
-    });
+    if (where.key !== undefined) where.key = Uint8Array.prototype.slice.call(where.key);
+    this.pending.push({ promise: decodeImage(copy, { limitInputPixels: this.options.limitInputPixels }), where, what });
     return this.pending.length >= this.options.imageConcurrency ? this.takeImage() : undefined;
   }
 
@@ -208,7 +240,7 @@ export class PartitionAnalyzer {
     const p = this.pending.shift();
     if (p === undefined) return;
     const r = await p.promise;
-    const loc = this.loc(p.index, p.key);
+    const loc = this.loc(p.where);
     if (!r.ok) {
       this.sink.add({ kind: r.kind, severity: DEFAULT_SEVERITY[r.kind], message: `Image ${r.reason}.`, ...loc });
       return;
@@ -216,8 +248,16 @@ export class PartitionAnalyzer {
     if (r.warning !== undefined) {
       this.sink.add({ kind: 'corrupt_image', severity: 'warning', message: `Image ${r.warning}.`, ...loc });
     }
-    this.scan(r.pixels, p.index, p.key, `${p.what} (${r.width}×${r.height}, ${r.channels} channels)`, false);
-    this.tallyShape(r.channels, r.height, r.width, p.index, p.key);
+    const what = `${p.what} (${r.width}×${r.height}, ${r.channels} channels)`;
+    const s = this.kernel.scan(r.pixels, this.scratch);
+    accumulate(this.stats, s);
+    // An image is constant when every pixel is the same colour, not only when every byte is equal.
+    if (isConstantImage(r.pixels, r.channels)) {
+      const colour = [...r.pixels.subarray(0, r.channels)].join(', ');
+      this.sink.add({ kind: 'constant_sample', severity: DEFAULT_SEVERITY.constant_sample,
+        message: `Every pixel of ${what} is (${colour}): zero variance.`, ...this.loc(p.where) });
+    }
+    this.tallyShape(r.channels, r.height, r.width, p.where);
   }
 
   private pushLabel(label: number): void {
@@ -229,8 +269,13 @@ export class PartitionAnalyzer {
     this.labels[this.labelled++] = label;
   }
 
-  private loc(index: number, key: Uint8Array): RecordLocator {
-    return { key: formatKey(key), index };
+  private loc(w: Where): RecordLocator {
+    const l: RecordLocator = {};
+    if (w.file !== undefined) l.file = w.file;
+    if (w.line !== undefined) l.line = w.line;
+    if (w.key !== undefined) l.key = formatKey(w.key);
+    l.index = w.index;
+    return l;
   }
 
   async finish(): Promise<PartitionResult> {
@@ -246,4 +291,11 @@ export class PartitionAnalyzer {
       kernel: this.kernel.backend, nonIntegerLabels: this.nonIntegerLabels, localIndexes: this.localIndexes,
     };
   }
+}
+
+/** The first bytes of a file that is not an image, for the message: printable text quoted, else hex. */
+function describeStart(b: Uint8Array): string {
+  const head = b.subarray(0, 16);
+  const text = String.fromCharCode(...head);
+  return /^[\x20-\x7e\t\r\n]+$/.test(text) ? `'${text.replace(/[\r\n\t]/g, ' ')}'` : `0x${Buffer.from(head).toString('hex')}`;
 }

@@ -19,6 +19,7 @@ interface CliOptions {
   failOn: 'error' | 'warning' | 'none';
   maxExamples: number;
   limitInputPixels?: number;
+  rootFolder?: string;
   progress: boolean;
   quiet?: boolean;
   color?: boolean;
@@ -50,6 +51,7 @@ export function createProgram(): Command {
       .choices(['error', 'warning', 'none']).default('error'))
     .option('--max-examples <n>', 'findings kept per kind and dataset (counts stay exact)', intArg('--max-examples', 0), 20)
     .option('--limit-input-pixels <n>', 'images declaring more pixels are reported, not decoded', intArg('--limit-input-pixels', 1))
+    .option('--root-folder <dir>', 'folder that image-list paths are relative to (default: the list file\'s folder)')
     .option('--no-progress', 'no progress display on stderr')
     .option('--no-color', 'no colours in the text report')
     .option('-q, --quiet', 'print no text report (exit code and --json files only)')
@@ -66,6 +68,7 @@ async function runScan(paths: string[], o: CliOptions): Promise<number> {
     ...(o.numClasses !== undefined ? { numClasses: o.numClasses } : {}),
     ...(o.workers !== undefined ? { workers: o.workers } : {}),
     ...(o.limitInputPixels !== undefined ? { limitInputPixels: o.limitInputPixels } : {}),
+    ...(o.rootFolder !== undefined ? { rootFolder: o.rootFolder } : {}),
     ...(showProgress ? { onProgress: progressLine() } : {}),
   };
   const report = await scan(paths, options);

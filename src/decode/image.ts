@@ -3,9 +3,9 @@
  *
  * Strictness (measured in ../shared/MEASURED.md §3): sharp's `metadata()` passes truncated and corrupt files,
  * so every image is fully decoded. A decode at `failOn: 'warning'` (the strictest level) that succeeds is
- * clean. When it fails, a missing end marker (JPEG EOI, PNG IEND) or a "premature end" error means the file
- * was cut short; otherwise a decode at `failOn: 'error'` tells corrupt data the decoder could not get past
- * (error) from data it decoded with warnings, such as damaged JPEG entropy data (warning).
+ * clean. When it fails, an unparseable header means corrupt, a missing end marker (JPEG EOI, PNG IEND) means
+ * the file was cut short; otherwise a decode at `failOn: 'error'` tells corrupt data the decoder could not get
+ * past (error) from data it decoded with warnings, such as damaged JPEG entropy data (warning).
  */
 import type { Sharp, SharpOptions } from 'sharp';
 
@@ -62,6 +62,14 @@ export async function decodeImage(buf: Uint8Array, options: DecodeImageOptions):
   if (format === null) return { ok: false, kind: 'corrupt_image', reason: 'not a recognised image format' };
   const sharp = await loadSharp();
   const channelsHint = declaredChannels(buf, format);
+  const dims = declaredSize(buf, format);
+  if (dims !== null && dims.width * dims.height > options.limitInputPixels) {
+    return {
+      ok: false, kind: 'oversized_image',
+      reason: `declares ${dims.width}×${dims.height} = ${dims.width * dims.height} pixels, above the limit of ` +
+        `${options.limitInputPixels} pixels; not decoded`,
+    };
+  }
   const run = (failOn: SharpOptions['failOn']): Promise<{ data: Buffer; info: { width: number; height: number; channels: number } }> => {
     let img: Sharp = sharp(buf, { failOn, limitInputPixels: options.limitInputPixels, sequentialRead: true });
     // libvips converts to sRGB on output; a grayscale file must stay one channel (MEASURED.md §3).
@@ -71,34 +79,49 @@ export async function decodeImage(buf: Uint8Array, options: DecodeImageOptions):
   try {
     const { data, info } = await run('warning');
     return { ok: true, format, width: info.width, height: info.height, channels: info.channels, pixels: data };
-  } catch (strictError) {
-    const reason = errorText(strictError);
-    if (/pixel limit/i.test(reason)) {
-      const dims = declaredSize(buf, format);
-      return {
-        ok: false, kind: 'oversized_image',
-        reason: `${dims ? `declares ${dims.width}×${dims.height} = ${dims.width * dims.height} pixels, ` : ''}` +
-          `above the limit of ${options.limitInputPixels} pixels; not decoded`,
-      };
-    }
-    if (!hasEndMarker(buf, format) || /premature end|not enough data|truncated|unexpected end/i.test(reason)) {
-      return { ok: false, kind: 'truncated_image', reason: `${format.toUpperCase()} is truncated: ${reason}` };
-    }
-    try {
-      const { data, info } = await run('error');
-      return {
-        ok: true, format, width: info.width, height: info.height, channels: info.channels, pixels: data,
-        warning: `${format.toUpperCase()} decodes only with decoder warnings: ${reason}`,
-      };
-    } catch (error) {
-      return { ok: false, kind: 'corrupt_image', reason: `${format.toUpperCase()} does not decode: ${errorText(error)}` };
+  } catch (e) {
+    // Formats without a header we parse (GIF, WebP, TIFF, BMP) still get sharp's own pixel-limit check.
+    if (dims === null && /pixel limit/i.test(errorText(e))) {
+      return { ok: false, kind: 'oversized_image', reason: `exceeds the limit of ${options.limitInputPixels} pixels; not decoded` };
     }
   }
+  // Classification uses only whether decodes succeed and the file's own structure. libvips keeps one error
+  // buffer and warning stream per process, so with decodes in flight on several threads the message text of a
+  // failure varies from run to run (measured: "premature end of JPEG image", "Warning treated as error due to
+  // failOn setting", "Unknown error" for the same file); quoting it would make reports differ between runs.
+  const name = format.toUpperCase();
+  if (dims === null && (format === 'jpeg' || format === 'png')) {
+    return { ok: false, kind: 'corrupt_image', reason: `${name} header cannot be parsed (no ${format === 'png' ? 'IHDR chunk' : 'frame header'})` };
+  }
+  if (!hasEndMarker(buf, format)) {
+    return {
+      ok: false, kind: 'truncated_image',
+      reason: `${name} is truncated: no ${format === 'png' ? 'IEND chunk' : 'EOI marker'} at the end of its ${buf.length} bytes, and it does not decode cleanly`,
+    };
+  }
+  try {
+    const { data, info } = await run('error');
+    return {
+      ok: true, format, width: info.width, height: info.height, channels: info.channels, pixels: data,
+      warning: `${name} decodes only by tolerating decoder warnings (damaged compressed data)`,
+    };
+  } catch {
+    return { ok: false, kind: 'corrupt_image', reason: `${name} does not decode: its compressed data or chunk checksums are damaged` };
+  }
+}
+
+/** Whether every pixel of an interleaved 8-bit image equals the first (a blank frame, a failed crop). */
+export function isConstantImage(pixels: Uint8Array, channels: number): boolean {
+  if (pixels.length <= channels) return false;
+  // Usually exits within the first few bytes; a full pass only for images that really are constant.
+  for (let i = channels; i < pixels.length; i++) if (pixels[i] !== pixels[i % channels]) return false;
+  return true;
 }
 
 function errorText(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
-  return msg.split('\n').map((s) => s.trim()).filter(Boolean).join('; ');
+  // libvips repeats each decoder message once per pass; say each once.
+  return [...new Set(msg.split(/\n|; /).map((s) => s.trim()).filter(Boolean))].join('; ');
 }
 
 function ascii(b: Uint8Array, at: number, n: number): string {
@@ -133,7 +156,9 @@ function declaredChannels(b: Uint8Array, format: ImageFormat): number | null {
 }
 
 function declaredSize(b: Uint8Array, format: ImageFormat): { width: number; height: number } | null {
-  if (format === 'png' && b.length >= 24) {
+  if (format === 'png') {
+    // The first chunk must be IHDR (PNG spec 5.6), at byte 8: length(4) type(4) width(4) height(4).
+    if (b.length < 24 || ascii(b, 12, 4) !== 'IHDR') return null;
     const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
     return { width: v.getUint32(16), height: v.getUint32(20) };
   }

@@ -32,11 +32,17 @@ interface Slot {
   task: Pending | undefined;
 }
 
-/** Resolves the worker entry: compiled `worker.js` normally, `worker.ts` through tsx when run from source. */
-function workerEntry(): { url: URL; execArgv: string[] } {
-  const js = new URL('./worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(js))) return { url: js, execArgv: [] };
-  return { url: new URL('./worker.ts', import.meta.url), execArgv: ['--import', 'tsx'] };
+/**
+ * Resolves the worker entry: the compiled `worker.js` beside this module. Run from source (tests under
+ * vitest), this module is `src/pool/pool.ts`, and Node cannot load a TypeScript worker by itself
+ * (vitest-dev/vitest#6040), so the built `dist/pool/worker.js` is used: `npm test` builds first.
+ */
+function workerEntry(): URL {
+  const beside = new URL('./worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(beside))) return beside;
+  const built = new URL('../../dist/pool/worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(built))) return built;
+  throw new ScanError('SCAN_WORKER_FAILED', `No compiled worker at ${fileURLToPath(built)}: run 'npm run build'.`);
 }
 
 export class WorkerPool implements Pool {
@@ -66,8 +72,7 @@ export class WorkerPool implements Pool {
   }
 
   private spawn(): Slot {
-    const { url, execArgv } = workerEntry();
-    const worker = new Worker(url, { execArgv });
+    const worker = new Worker(workerEntry());
     const slot: Slot = { worker, task: undefined };
     worker.on('message', (m: FromWorker) => {
       if (m.type === 'progress') {
@@ -121,10 +126,17 @@ export class InProcessPool implements Pool {
 
   constructor(private readonly onProgress?: ProgressListener) {}
 
-  async run(task: Task): Promise<PartitionResult> {
-    const reader = await this.readers.get(task.source);
-    const kernel = loadKernel({ forceJs: task.options.forceJsKernel });
-    return runPartition(reader, task.partition, kernel, task.options, this.onProgress);
+  /** Tasks run one at a time, as in a worker: readers lend views into shared buffers while a partition runs. */
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run(task: Task): Promise<PartitionResult> {
+    const next = this.tail.then(async () => {
+      const reader = await this.readers.get(task.source);
+      const kernel = loadKernel({ forceJs: task.options.forceJsKernel });
+      return runPartition(reader, task.partition, kernel, task.options, this.onProgress);
+    });
+    this.tail = next.catch(() => undefined);
+    return next;
   }
 
   closeSource(absPath: string): void {

@@ -49,6 +49,10 @@ export async function runPartition(
         bytesSince += rec.value.length;
         const wait = analyzer.kv(rec);
         if (wait) await wait;
+      } else if (rec.kind === 'file') {
+        bytesSince += rec.bytes.length;
+        const wait = analyzer.file(rec);
+        if (wait) await wait;
       } else {
         bytesSince += rec.data.byteLength;
         analyzer.rows(rec);

@@ -6,8 +6,8 @@ const LOADERS: Record<SourceFormat, (() => Promise<ReaderModule>) | undefined> =
   lmdb: async () => (await import('./lmdb/index.js')).lmdbReader,
   leveldb: undefined,
   hdf5: undefined,
-  'image-folder': undefined,
-  'image-list': undefined,
+  'image-folder': async () => (await import('./image-folder.js')).imageFolderReader,
+  'image-list': async () => (await import('./image-list.js')).imageListReader,
 };
 
 export async function loadReader(format: SourceFormat): Promise<ReaderModule> {

@@ -14,6 +14,10 @@ export interface Source {
   path: string;
   /** Absolute path used for I/O. */
   absPath: string;
+  /** Absolute paths of files inside the source that belong to another dataset (named by a list file). */
+  exclude?: string[];
+  /** Folder that list-file paths are relative to (Caffe's `root_folder`); default: the list's folder. */
+  rootFolder?: string;
 }
 
 /** JSON-safe value: partitions and options cross the worker boundary by structured clone. */
@@ -63,7 +67,23 @@ export interface RowsRecord {
   isLabel: boolean;
 }
 
-export type DataRecord = KvRecord | RowsRecord;
+/**
+ * One file of a file-based dataset (an image in a folder or named by a list). `index` is absolute: the
+ * entry's position in the dataset (sorted folder order, or list order). `bytes` is the whole file.
+ */
+export interface FileRecord {
+  kind: 'file';
+  index: number;
+  /** Display path of the file. */
+  file: string;
+  /** 1-based line of the list file that names it. */
+  line?: number;
+  /** Class label from the class folder or the list line. */
+  label?: number;
+  bytes: Uint8Array;
+}
+
+export type DataRecord = KvRecord | RowsRecord | FileRecord;
 
 /**
  * What a read step yields: records (in order) and damage met on the way. Damage findings are complete
@@ -82,6 +102,8 @@ export interface SourceInfo {
   declaredRecords?: number;
   /** Findings about the source as a whole, found while opening (e.g. one bad meta page). */
   findings: Finding[];
+  /** Class names by label, when the format names its classes (class-per-folder image trees). */
+  classNames?: string[];
 }
 
 export interface Reader {

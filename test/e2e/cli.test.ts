@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caffeKey, mnistDatum, rng, writeLmdb, type KV } from '../../scripts/lib/caffe.js';
-import { FIXTURES } from '../../scripts/lib/fixture-spec.js';
+import { FIXTURES, type FixtureSpec } from '../../scripts/lib/fixture-spec.js';
 import { scan } from '../../src/index.js';
 import type { DatasetReport } from '../../src/types.js';
 import { ROOT, runCli, scanJson } from '../helpers/cli.js';
@@ -18,9 +18,14 @@ afterAll(() => {
   expect(hashTree(FIXTURES_DIR)).toBe(before);
 });
 
-/** (kind, key) pairs of the findings that point at a record. */
-const recordFindings = (d: DatasetReport): string[] =>
-  d.findings.filter((f) => f.key !== undefined).map((f) => `${f.kind} ${f.key}`).sort();
+/** Findings that point at a record or a file, as "kind key-or-file[:line]" (file-level LMDB damage excluded). */
+const located = (d: DatasetReport): string[] =>
+  d.findings.filter((f) => f.key !== undefined || (d.format !== 'lmdb' && f.file !== undefined))
+    .map((f) => `${f.kind} ${f.key ?? f.file}${f.line === undefined ? '' : `:${f.line}`}`).sort();
+
+const expectedLocated = (spec: FixtureSpec): string[] =>
+  spec.faults.filter((f) => f.key !== undefined || f.file !== undefined)
+    .map((f) => `${f.kind} ${f.key ?? `fixtures/${spec.dir}/${f.file}`}${f.line === undefined ? '' : `:${f.line}`}`).sort();
 
 describe('nanscan scan on the committed fixtures', () => {
   for (const spec of FIXTURES) {
@@ -28,10 +33,12 @@ describe('nanscan scan on the committed fixtures', () => {
       const { run, report } = scanJson([`fixtures/${spec.dir}`, '--max-examples', '1000']);
       expect(report.datasets).toHaveLength(1);
       const d = report.datasets[0]!;
-      expect(d.path).toBe(`fixtures/${spec.dir}`);
-      expect(d.format).toBe('lmdb');
-      const expectedKeys = spec.faults.filter((f) => f.key !== undefined).map((f) => `${f.kind} ${f.key}`).sort();
-      expect(recordFindings(d)).toEqual(expectedKeys);
+      expect(d.path).toBe(`fixtures/${spec.dir}${spec.datasetFile ? `/${spec.datasetFile}` : ''}`);
+      expect(d.format).toBe(spec.format);
+      expect(located(d)).toEqual(expectedLocated(spec));
+      for (const f of spec.faults.filter((x) => x.severity !== undefined)) {
+        expect(d.findings.find((x) => x.kind === f.kind && x.file?.endsWith(f.file!))?.severity).toBe(f.severity);
+      }
       expect(Object.keys(d.findingCounts).sort()).toEqual([...new Set(spec.faults.map((f) => f.kind))].sort());
       // Every kept finding is counted; counts are exact when nothing was capped.
       const total = Object.values(d.findingCounts).reduce((a, b) => a + b, 0);
@@ -67,7 +74,10 @@ describe('nanscan scan on the committed fixtures', () => {
   it('finds every dataset under a folder and keeps their order', () => {
     const { run, report } = scanJson(['fixtures']);
     expect(run.status).toBe(1);
-    expect(report.datasets.map((d) => d.path)).toEqual(FIXTURES.map((s) => `fixtures/${s.dir}`).sort());
+    expect(report.datasets.map((d) => d.path)).toEqual(
+      FIXTURES.map((s) => `fixtures/${s.dir}${s.datasetFile ? `/${s.datasetFile}` : ''}`).sort());
+    // The list's images are scanned once, as part of the list, not again as a folder.
+    expect(report.datasets.filter((d) => d.path.startsWith('fixtures/images/list'))).toHaveLength(1);
     expect(report.summary.records).toBe(report.datasets.reduce((n, d) => n + d.records, 0));
   });
 

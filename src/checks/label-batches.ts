@@ -1,0 +1,433 @@
+/**
+ * Label distribution analysis for losses normalised per batch (../shared/DESIGN.md, "Label math"): how often a
+ * label is missing from shuffled batches and from the real batches of storage order, the batch size that makes
+ * every label appear, and whether the dataset is stored sorted by label. Pure functions over an Int32Array of
+ * labels in storage order; O(N) time, memory proportional to the number of labels, never to N.
+ */
+import type { Finding, LabelReport } from '../types.js';
+import { DEFAULT_SEVERITY } from './severity.js';
+
+/** A label missing from at least 5% of batches makes a per-batch normalised loss NaN several times an epoch. */
+export const DEFAULT_MISSING_THRESHOLD = 0.05;
+/** The recommended batch size makes every label appear in a shuffled batch at least this often. */
+export const TARGET_ALL_LABELS_PROBABILITY = 0.99;
+/**
+ * Largest batch size worth recommending: 32k is the top of published large-batch training (LARS, ImageNet);
+ * a dataset that needs more for every label to appear needs rebalancing, not a bigger batch.
+ */
+export const MAX_PRACTICAL_BATCH_SIZE = 32_768;
+
+/**
+ * Sorted-label rule, part 1: a shuffled order has N·(1 − Σp²) label changes on average with a spread of about
+ * its square root, so fewer than a fifth of that is a run structure, not chance, once the expectation is at least
+ * MIN_EXPECTED_CHANGES (below that, a handful of rare records can sit together by luck).
+ */
+const SORTED_CHANGE_RATIO = 0.2;
+const MIN_EXPECTED_CHANGES = 10;
+/**
+ * Sorted-label rule, part 2: most storage-order batches hold a single label although a shuffle would give at
+ * most half as many such batches (a dominant label makes single-label batches common even when shuffled, which
+ * is imbalance, not sortedness). Needs a few batches before a share means anything.
+ */
+const SINGLE_LABEL_SHARE_LIMIT = 0.5;
+const SINGLE_LABEL_SHARE_FACTOR = 2;
+const MIN_BATCHES_FOR_SHARE_RULE = 8;
+/** Labels spanning at most this many values are indexed directly (3 Float64Arrays of this size: 1.5 MiB). */
+const DENSE_RANGE_LIMIT = 1 << 16;
+
+/** Products are renormalised by 2^512 so a probability far below the double range keeps its exponent. */
+const RESCALE = 2 ** 512;
+const RESCALE_BELOW = 2 ** -512;
+/** Below 2^-1100 the result is 0 in double precision (the smallest subnormal is 2^-1074): stop early. */
+const UNDERFLOW_EXPONENT = -1100;
+
+export interface LabelBatchOptions {
+  batchSize: number;
+  numClasses: number | null;
+  /** fraction that triggers label_missing_in_batches; default 0.05 */
+  missingThreshold?: number;
+}
+
+export interface LabelRisk {
+  label: number;
+  count: number;
+  share: number;
+  /** P(a shuffled batch of B has no record of the label) = C(N−n, B) / C(N, B). */
+  shuffled: number;
+  /** floor(N/B) · shuffled: full batches of a shuffled epoch expected to lack the label. */
+  expectedBatchesWithout: number;
+  /**
+   * P(at least one full batch of a shuffled epoch lacks the label). A lower bound, exact at the ends: see
+   * epochMissProbability.
+   */
+  pEpochHasOne: number;
+  /** Fraction of the full storage-order batches without the label (0 when there is no full batch). */
+  sequential: number;
+  sequentialBatchesWithout: number;
+}
+
+export interface LabelAnalysis {
+  /** One per label in [0, numClasses) when numClasses is given (count 0 included) and one per label seen; by label. */
+  risks: LabelRisk[];
+  fullBatches: number;
+  /** Records in the partial last batch of storage order, not counted in the sequential fractions. */
+  partialBatch: number;
+  /** Smallest B for which the union bound guarantees P(every label in a shuffled batch) ≥ 0.99; null if none ≤ min(N, 32768). */
+  recommendedBatchSize: number | null;
+  /** When recommendedBatchSize is null: the fewest labels whose removal would let the largest practical B succeed, worst first. */
+  blockingLabels: number[];
+  /** max count / min count over the labels present (1 when fewer than two are present). */
+  imbalanceRatio: number;
+  /** Adjacent storage-order pairs with different labels. */
+  labelChanges: number;
+  /** The same count averaged over all orderings of the records: exactly N·(1 − Σ p_k²). */
+  expectedChanges: number;
+  singleLabelBatchShare: number;
+  sorted: boolean;
+  findings: Finding[];
+  // Beyond the brief's interface, for the renderer and the JSON:
+  batchSize: number;
+  records: number;
+  /** Expected share of single-label full batches in a shuffled order: Σ_k C(n_k, B) / C(N, B). */
+  shuffledSingleLabelShare: number;
+}
+
+/**
+ * P(a batch of B records drawn without replacement from N lacks all n records of a label) = C(N−n, B) / C(N, B).
+ *
+ * Expanding the binomials, C(N−n, B)/C(N, B) = Π_{i<B} (N−n−i)/(N−i) = Π_{j<n} (N−B−j)/(N−j): the expression is
+ * symmetric in n and B, so the loop runs min(n, B) times. Every factor is a ratio of integers below 2^53, hence
+ * one correctly rounded division, and the running product is renormalised by 2^512 with the exponent kept apart
+ * (a base-2 log-space product with an exact integer exponent): no lgamma cancellation, no underflow, relative
+ * error at most 2·min(n, B)·2^-53 (2e-11 for 10^5 factors).
+ *
+ * B > N: a batch cannot hold more than the dataset, so the batch is the whole dataset (B = N): a label with any
+ * record is never missing. n = 0: always missing. N = 0: there is nothing to draw; 1 (nothing is present).
+ */
+export function shuffledAbsentProbability(N: number, n: number, B: number): number {
+  if (n <= 0 || N <= 0) return 1;
+  const b = Math.min(B, N);
+  if (b <= 0) return 1;
+  if (n + b > N) return 0;
+  const steps = Math.min(n, b);
+  const other = Math.max(n, b);
+  let mantissa = 1;
+  let exponent = 0;
+  for (let j = 0; j < steps; j++) {
+    mantissa *= (N - other - j) / (N - j);
+    if (mantissa < RESCALE_BELOW) {
+      mantissa *= RESCALE;
+      exponent -= 512;
+      if (exponent < UNDERFLOW_EXPONENT) return 0;
+    }
+  }
+  // Two steps so that 2^exponent itself never underflows before the mantissa is applied.
+  return exponent === 0 ? mantissa : mantissa * 2 ** Math.max(exponent, -1000) * 2 ** Math.min(exponent + 1000, 0);
+}
+
+/**
+ * P(at least one of the m full batches of a shuffled epoch lacks a label with n records), given the
+ * single-batch probability p.
+ *
+ * The counts of the label in the m batches (and the leftover) are multivariate hypergeometric, which is
+ * negatively associated (Joag-Dev & Proschan 1983), so P(every batch holds the label) ≤ Π P(batch holds it)
+ * = (1−p)^m. Hence 1 − (1−p)^m is a lower bound on the true probability; m·p is an upper bound (union bound).
+ * The two agree to O((mp)²) when it is small, which is when the number matters. We report the lower bound
+ * (computed as −expm1(m·log1p(−p)) for accuracy at small p), replaced by exact values at the ends: 1 when the label
+ * has fewer records than there are batches (pigeonhole), 1 when p = 1, 0 when p = 0 or there is no full batch.
+ * An exact value (inclusion–exclusion over batches) is an alternating sum that cancels catastrophically in double.
+ */
+export function epochMissProbability(p: number, batches: number, n: number): number {
+  if (batches <= 0 || p <= 0) return 0;
+  if (p >= 1 || n < batches) return 1;
+  return -Math.expm1(batches * Math.log1p(-p));
+}
+
+export function analyzeLabelBatches(labels: Int32Array, options: LabelBatchOptions): LabelAnalysis {
+  const B = options.batchSize;
+  if (!Number.isInteger(B) || B < 1) throw new RangeError(`batch size must be a positive integer, got ${B}`);
+  const numClasses = options.numClasses;
+  if (numClasses !== null && (!Number.isInteger(numClasses) || numClasses < 0)) {
+    throw new RangeError(`number of classes must be a non-negative integer, got ${numClasses}`);
+  }
+  const threshold = options.missingThreshold ?? DEFAULT_MISSING_THRESHOLD;
+  const N = labels.length;
+  const fullBatches = Math.floor(N / B);
+  const partialBatch = N - fullBatches * B;
+
+  // Label → slot: an offset when the labels span a small range (the normal case), else a Map (out-of-range ids).
+  let min = 0;
+  let max = -1;
+  if (N > 0) {
+    min = labels[0]!;
+    max = min;
+    for (let i = 1; i < N; i++) {
+      const l = labels[i]!;
+      if (l < min) min = l;
+      else if (l > max) max = l;
+    }
+  }
+  const dense = max - min + 1 <= DENSE_RANGE_LIMIT;
+  let sparse: Map<number, number> | null = null;
+  let slots = max - min + 1;
+  if (!dense) {
+    sparse = new Map();
+    for (let i = 0; i < N; i++) {
+      const l = labels[i]!;
+      if (!sparse.has(l)) sparse.set(l, sparse.size);
+    }
+    slots = sparse.size;
+  }
+  const counts = new Float64Array(Math.max(slots, 0));
+  const batchesWith = new Float64Array(Math.max(slots, 0));
+  const lastBatch = new Float64Array(Math.max(slots, 0)).fill(-1);
+
+  // One pass in storage order: counts, label changes, and per full batch which labels it holds.
+  let changes = 0;
+  let singleLabelBatches = 0;
+  let prev = N > 0 ? labels[0]! : 0;
+  let i = 0;
+  for (let b = 0; b < fullBatches; b++) {
+    let distinct = 0;
+    const end = i + B;
+    for (; i < end; i++) {
+      const l = labels[i]!;
+      if (l !== prev) { changes++; prev = l; }
+      const s = sparse === null ? l - min : sparse.get(l)!;
+      counts[s]!++;
+      if (lastBatch[s] !== b) { lastBatch[s] = b; batchesWith[s]!++; distinct++; }
+    }
+    if (distinct === 1) singleLabelBatches++;
+  }
+  for (; i < N; i++) {
+    const l = labels[i]!;
+    if (l !== prev) { changes++; prev = l; }
+    counts[sparse === null ? l - min : sparse.get(l)!]!++;
+  }
+
+  // The labels to report: every one seen, plus the never-seen classes of [0, numClasses).
+  const seen: { label: number; count: number; with: number }[] = [];
+  if (sparse === null) {
+    for (let s = 0; s < slots; s++) if (counts[s]! > 0) seen.push({ label: s + min, count: counts[s]!, with: batchesWith[s]! });
+  } else {
+    for (const [l, s] of sparse) seen.push({ label: l, count: counts[s]!, with: batchesWith[s]! });
+  }
+  const entries = seen;
+  if (numClasses !== null) {
+    const present = new Set(seen.map((e) => e.label));
+    for (let c = 0; c < numClasses; c++) if (!present.has(c)) entries.push({ label: c, count: 0, with: 0 });
+  }
+  entries.sort((a, b) => a.label - b.label);
+
+  // Labels with equal counts share every shuffled number: compute each distinct count once.
+  const absentByCount = new Map<number, number>();
+  const absent = (n: number): number => {
+    let p = absentByCount.get(n);
+    if (p === undefined) { p = shuffledAbsentProbability(N, n, B); absentByCount.set(n, p); }
+    return p;
+  };
+  const risks: LabelRisk[] = entries.map((e) => {
+    const shuffled = absent(e.count);
+    const without = fullBatches - e.with;
+    return {
+      label: e.label,
+      count: e.count,
+      share: N > 0 ? e.count / N : 0,
+      shuffled,
+      expectedBatchesWithout: fullBatches * shuffled,
+      pEpochHasOne: epochMissProbability(shuffled, fullBatches, e.count),
+      sequential: fullBatches > 0 ? without / fullBatches : 0,
+      sequentialBatchesWithout: without,
+    };
+  });
+
+  const present = risks.filter((r) => r.count > 0);
+  let maxCount = 0;
+  let minCount = Infinity;
+  // 1 − Σp² written as Σ p_k(1 − p_k): no cancellation when one label dominates.
+  let mixed = 0;
+  let shuffledSingle = 0;
+  for (const r of present) {
+    maxCount = Math.max(maxCount, r.count);
+    minCount = Math.min(minCount, r.count);
+    mixed += r.count * (N - r.count);
+    // C(n, B)/C(N, B) is the absent probability of the N − n other records.
+    if (r.count >= B && fullBatches > 0) shuffledSingle += shuffledAbsentProbability(N, N - r.count, B);
+  }
+  // Exact mean over uniformly random orderings: each of the N−1 adjacent pairs differs with probability
+  // 1 − Σ n_k(n_k−1)/(N(N−1)), and (N−1)·that = N − 1 − (Σn_k² − N)/N = N·(1 − Σp_k²). (The i.i.d. figure
+  // (N−1)·(1 − Σp²) is smaller by 1 − Σp²; with-replacement sampling ignores that a record cannot follow itself.)
+  const expectedChanges = N > 0 ? mixed / N : 0;
+  const singleLabelBatchShare = fullBatches > 0 ? singleLabelBatches / fullBatches : 0;
+  const imbalanceRatio = present.length >= 2 ? maxCount / minCount : 1;
+
+  const sorted = present.length >= 2 && (
+    (expectedChanges >= MIN_EXPECTED_CHANGES && changes < SORTED_CHANGE_RATIO * expectedChanges) ||
+    (fullBatches >= MIN_BATCHES_FOR_SHARE_RULE && singleLabelBatchShare > SINGLE_LABEL_SHARE_LIMIT &&
+      singleLabelBatchShare > SINGLE_LABEL_SHARE_FACTOR * shuffledSingle));
+
+  const { recommendedBatchSize, blockingLabels } = recommendBatchSize(N, risks);
+
+  const findings: Finding[] = [];
+  // With no records there are no batches to be missing from (an empty dataset is reported elsewhere).
+  if (N > 0) {
+    for (const r of risks) {
+      if (r.shuffled < threshold) continue;
+      findings.push({
+        kind: 'label_missing_in_batches',
+        severity: DEFAULT_SEVERITY.label_missing_in_batches,
+        message: missingMessage(r, B, fullBatches),
+        label: r.label,
+      });
+    }
+    if (sorted) {
+      findings.push({
+        kind: 'sorted_labels',
+        severity: DEFAULT_SEVERITY.sorted_labels,
+        message: `The dataset looks sorted by label: ${num(changes)} label changes in storage order where a ` +
+          `shuffled order would give about ${num(Math.round(expectedChanges))}` +
+          (fullBatches > 0 ? `, and ${formatPercent(singleLabelBatchShare)} of the batches of ${B} hold a single label` : '') +
+          '; shuffle it when building (e.g. convert_imageset --shuffle) or shuffle in the data layer.',
+      });
+    }
+  }
+
+  return {
+    risks, fullBatches, partialBatch, recommendedBatchSize, blockingLabels, imbalanceRatio,
+    labelChanges: changes, expectedChanges, singleLabelBatchShare, sorted, findings,
+    batchSize: B, records: N, shuffledSingleLabelShare: shuffledSingle,
+  };
+}
+
+/**
+ * Smallest B with P(every label in a shuffled batch) ≥ 0.99, via the union bound: P(some label missing) ≤
+ * Σ_k P_k(B), so Σ_k P_k(B) ≤ 0.01 guarantees it. The bound is nearly tight here: absence events of different
+ * labels are negatively correlated (P_kl ≤ P_k·P_l, a batch without k is drawn from the other labels), so by
+ * Bonferroni the true miss probability is at least Σ P_k − (Σ P_k)²/2, i.e. the bound overstates it by at most
+ * 5·10^-5 at the threshold. Every P_k(B) falls as B grows, so the sum is monotone and a bisection finds the
+ * smallest B in O(log B) evaluations. Exact inclusion–exclusion over label subsets would be exponential.
+ */
+function recommendBatchSize(N: number, risks: readonly LabelRisk[]): { recommendedBatchSize: number | null; blockingLabels: number[] } {
+  if (N === 0 || risks.length === 0) return { recommendedBatchSize: null, blockingLabels: [] };
+  const budget = 1 - TARGET_ALL_LABELS_PROBABILITY;
+  // Rarest first: they dominate the sum, so a failing B is usually known after a few terms.
+  const counts = [...new Set(risks.map((r) => r.count))].sort((a, b) => a - b);
+  const multiplicity = new Map<number, number>();
+  for (const r of risks) multiplicity.set(r.count, (multiplicity.get(r.count) ?? 0) + 1);
+  const fails = (b: number): boolean => {
+    let sum = 0;
+    for (const n of counts) {
+      const p = shuffledAbsentProbability(N, n, b);
+      if (p === 0) break; // larger counts are absent even less often
+      sum += p * multiplicity.get(n)!;
+      if (sum > budget) return true;
+    }
+    return false;
+  };
+  const cap = Math.min(N, MAX_PRACTICAL_BATCH_SIZE);
+  if (fails(cap)) {
+    const atCap = risks.map((r) => ({ label: r.label, p: shuffledAbsentProbability(N, r.count, cap) }))
+      .sort((a, b) => b.p - a.p || a.label - b.label);
+    let rest = atCap.reduce((s, x) => s + x.p, 0);
+    const blockingLabels: number[] = [];
+    for (const x of atCap) {
+      if (rest <= budget) break;
+      blockingLabels.push(x.label);
+      rest -= x.p;
+    }
+    return { recommendedBatchSize: null, blockingLabels };
+  }
+  let lo = 1;
+  let hi = cap; // invariant: fails(hi) is false; every b < lo fails
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (fails(mid)) lo = mid + 1;
+    else hi = mid;
+  }
+  return { recommendedBatchSize: hi, blockingLabels: [] };
+}
+
+function missingMessage(r: LabelRisk, B: number, fullBatches: number): string {
+  const consequence = 'a loss normalised by per-batch label counts divides by zero there.';
+  if (r.count === 0) return `Label ${r.label} has no records, so it is absent from every batch; ${consequence}`;
+  const order = fullBatches > 0
+    ? `and from ${formatPercent(r.sequential)} of the batches in storage order`
+    : `(storage order holds no full batch of ${B})`;
+  return `Label ${r.label} (${formatPercent(r.share)} of records) is absent from ${formatPercent(r.shuffled)} of ` +
+    `shuffled batches of ${B} ${order}; ${consequence}`;
+}
+
+/**
+ * A fraction as a percentage people read correctly: whole percents in the middle, two significant digits for
+ * small shares, and never "100%" or "0%" for a value that is not exactly that.
+ */
+export function formatPercent(x: number): string {
+  if (!(x > 0)) return '0%';
+  if (x >= 1) return '100%';
+  const v = x * 100;
+  if (v < 1e-4) return '<0.0001%';
+  if (v < 1) return `${Number(v.toPrecision(2))}%`;
+  if (v <= 99) return `${Math.round(v)}%`;
+  for (let d = 1; d <= 4; d++) {
+    const s = Number(v.toFixed(d));
+    if (s < 100) return `${s}%`;
+  }
+  return '>99.99%';
+}
+
+const num = (n: number): string => n.toLocaleString('en-US');
+
+/** The per-label numbers of a flagged label, as the JSON carries them under `labels.missingInBatches`. */
+export interface MissingInBatches {
+  shuffled: number;
+  sequential: number;
+  expectedBatchesWithout: number;
+  pEpochHasOne: number;
+  sequentialBatchesWithout: number;
+}
+
+/**
+ * LabelReport plus this analysis (src/types.ts is not ours to change): `missingInBatches` holds the labels that
+ * reach the threshold (those with a label_missing_in_batches finding), keyed by label.
+ */
+export interface LabelBatchReport extends LabelReport {
+  missingInBatches?: Record<string, MissingInBatches>;
+  recommendedBatchSize: number | null;
+  blockingLabels: number[];
+  imbalanceRatio: number;
+  fullBatches: number;
+  partialBatch: number;
+  labelChanges: number;
+  expectedLabelChanges: number;
+  singleLabelBatchShare: number;
+  sortedLabels: boolean;
+}
+
+/** Merges an analysis into the histogram report for the JSON. */
+export function withBatchAnalysis(report: LabelReport, a: LabelAnalysis): LabelBatchReport {
+  const flagged = new Set(a.findings.filter((f) => f.kind === 'label_missing_in_batches').map((f) => f.label));
+  const missing: Record<string, MissingInBatches> = {};
+  for (const r of a.risks) {
+    if (!flagged.has(r.label)) continue;
+    missing[String(r.label)] = {
+      shuffled: r.shuffled, sequential: r.sequential, expectedBatchesWithout: r.expectedBatchesWithout,
+      pEpochHasOne: r.pEpochHasOne, sequentialBatchesWithout: r.sequentialBatchesWithout,
+    };
+  }
+  // The base report's missingInBatches (if any) is replaced by this analysis's fuller entries.
+  const { missingInBatches: _replaced, ...base } = report;
+  const out: LabelBatchReport = {
+    ...base,
+    recommendedBatchSize: a.recommendedBatchSize,
+    blockingLabels: a.blockingLabels,
+    imbalanceRatio: a.imbalanceRatio,
+    fullBatches: a.fullBatches,
+    partialBatch: a.partialBatch,
+    labelChanges: a.labelChanges,
+    expectedLabelChanges: a.expectedChanges,
+    singleLabelBatchShare: a.singleLabelBatchShare,
+    sortedLabels: a.sorted,
+  };
+  if (flagged.size > 0) out.missingInBatches = missing;
+  return out;
+}

@@ -1,0 +1,52 @@
+/** Shared by the file-based readers: image file recognition and bounded whole-file reads. */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import path from 'node:path';
+import { DEFAULT_SEVERITY } from '../checks/severity.js';
+import type { Finding } from '../types.js';
+
+/** Extensions of the image formats sharp decodes here (svg excluded: it is a document, not pixels). */
+export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jpe', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.heic', '.heif', '.bmp']);
+
+export function isImageName(name: string): boolean {
+  return IMAGE_EXTENSIONS.has(path.extname(name).toLowerCase());
+}
+
+/**
+ * Files larger than this are reported, not read: no training image is 1 GiB, and reading one whole would
+ * take the worker's memory with it.
+ */
+export const MAX_FILE_BYTES = 1 << 30;
+
+/**
+ * Reads a whole file, or returns the finding that says why it could not be read. Reads through one open
+ * descriptor with fstat, so a file that changes size under us is still bounded by what fstat said.
+ */
+export function readWhole(abs: string, shown: string, loc: Pick<Finding, 'line' | 'index'>): Uint8Array | Finding {
+  let fd: number;
+  try {
+    fd = openSync(abs, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const kind = code === 'ENOENT' ? 'missing_file' : 'io_error';
+    return { kind, severity: DEFAULT_SEVERITY[kind], message: code === 'ENOENT' ? `File '${shown}' does not exist.` : `Cannot open '${shown}': ${(e as Error).message}`, file: shown, ...loc };
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return { kind: 'io_error', severity: DEFAULT_SEVERITY.io_error, message: `'${shown}' is not a regular file.`, file: shown, ...loc };
+    if (st.size > MAX_FILE_BYTES) {
+      return { kind: 'oversized_image', severity: DEFAULT_SEVERITY.oversized_image, message: `File is ${st.size} bytes, above the ${MAX_FILE_BYTES}-byte limit; not read.`, file: shown, ...loc };
+    }
+    const buf = new Uint8Array(st.size);
+    let at = 0;
+    while (at < buf.length) {
+      const n = readSync(fd, buf, at, buf.length - at, at);
+      if (n === 0) break;
+      at += n;
+    }
+    return at === buf.length ? buf : buf.subarray(0, at);
+  } catch (e) {
+    return { kind: 'io_error', severity: DEFAULT_SEVERITY.io_error, message: `Cannot read '${shown}': ${(e as Error).message}`, file: shown, ...loc };
+  } finally {
+    closeSync(fd);
+  }
+}

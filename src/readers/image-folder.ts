@@ -1,0 +1,170 @@
+/**
+ * Image folders: every image under a folder, recursively, in sorted path order. When every image sits in a
+ * first-level subfolder (the torchvision ImageFolder / Keras layout), labels are the index of that folder in
+ * the sorted folder names. Files that are not images (by extension) are skipped and counted.
+ */
+import { readdirSync, realpathSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { Finding } from '../types.js';
+import { isImageName, readWhole } from './files.js';
+import type { FileRecord, Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo } from './types.js';
+
+/** Files read per batch: small enough to bound memory (a batch holds its files' bytes), big enough to amortise. */
+const FILES_PER_BATCH = 32;
+
+interface FolderPartition {
+  start: number;
+  files: string[];
+  labels: number[] | null;
+}
+
+export interface FolderListing {
+  /** Image paths relative to the folder, sorted. */
+  files: string[];
+  /** Labels by file when the layout is class-per-folder. */
+  labels: number[] | null;
+  classNames: string[] | null;
+  /** Files that are not images, and files other lists claim. */
+  skipped: number;
+  bytes: number;
+}
+
+/** Lists a folder's images. Symlinked folders are followed once (cycles are cut by real path). */
+export function listImageFolder(root: string, exclude: ReadonlySet<string> = new Set()): FolderListing {
+  const files: string[] = [];
+  let skipped = 0;
+  let bytes = 0;
+  const seen = new Set<string>();
+  const walk = (dir: string, rel: string): void => {
+    let real: string;
+    try {
+      real = realpathSync(dir);
+    } catch {
+      return;
+    }
+    if (seen.has(real)) return;
+    seen.add(real);
+    let names: string[];
+    try {
+      names = readdirSync(dir).sort();
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const abs = path.join(dir, name);
+      const r = rel === '' ? name : `${rel}/${name}`;
+      let st;
+      try {
+        st = statSync(abs);
+      } catch {
+        skipped++;
+        continue;
+      }
+      if (st.isDirectory()) walk(abs, r);
+      else if (st.isFile() && isImageName(name) && !exclude.has(abs)) {
+        files.push(r);
+        bytes += st.size;
+      } else skipped++;
+    }
+  };
+  walk(root, '');
+  files.sort();
+  const depthTwo = files.length > 0 && files.every((f) => f.split('/').length === 2);
+  if (!depthTwo) return { files, labels: null, classNames: null, skipped, bytes };
+  const classNames = [...new Set(files.map((f) => f.split('/')[0]!))].sort();
+  const byName = new Map(classNames.map((c, i) => [c, i]));
+  return { files, labels: files.map((f) => byName.get(f.split('/')[0]!)!), classNames, skipped, bytes };
+}
+
+/** A folder holds images directly, or its non-empty subfolders all do (class-per-folder). */
+export function looksLikeImageFolder(dir: string): boolean {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return false;
+  }
+  if (names.some((n) => isImageName(n) && isFile(path.join(dir, n)))) return true;
+  const subdirs = names.map((n) => path.join(dir, n)).filter(isDir);
+  if (subdirs.length === 0) return false;
+  let withImages = 0;
+  for (const d of subdirs) {
+    let inner: string[];
+    try {
+      inner = readdirSync(d);
+    } catch {
+      return false;
+    }
+    if (inner.length === 0) continue;
+    if (!inner.some((n) => isImageName(n))) return false;
+    withImages++;
+  }
+  return withImages > 0;
+}
+
+function isFile(p: string): boolean {
+  try { return statSync(p).isFile(); } catch { return false; }
+}
+function isDir(p: string): boolean {
+  try { return statSync(p).isDirectory(); } catch { return false; }
+}
+
+class ImageFolderReader implements Reader {
+  readonly classNames: string[] | null;
+  private readonly listing: FolderListing;
+
+  constructor(private readonly source: Source) {
+    this.listing = listImageFolder(source.absPath, new Set(source.exclude ?? []));
+    this.classNames = this.listing.classNames;
+  }
+
+  info(): SourceInfo {
+    const info: SourceInfo = { bytes: this.listing.bytes, findings: [] };
+    if (this.classNames) info.classNames = this.classNames;
+    return info;
+  }
+
+  plan(maxPartitions: number): Partition[] {
+    const { files, labels } = this.listing;
+    const n = Math.max(1, Math.min(maxPartitions, Math.ceil(files.length / FILES_PER_BATCH)));
+    const out: Partition[] = [];
+    for (let i = 0; i < n; i++) {
+      const start = Math.floor((i * files.length) / n);
+      const end = Math.floor(((i + 1) * files.length) / n);
+      const spec: FolderPartition = { start, files: files.slice(start, end), labels: labels ? labels.slice(start, end) : null };
+      out.push({ index: i, spec: spec as unknown as Partition['spec'] });
+    }
+    return out;
+  }
+
+  *read(p: Partition): Iterable<RecordBatch> {
+    const spec = p.spec as unknown as FolderPartition;
+    let records: FileRecord[] = [];
+    let damage: Finding[] = [];
+    for (let i = 0; i < spec.files.length; i++) {
+      const rel = spec.files[i]!;
+      const shown = path.join(this.source.path, rel);
+      const index = spec.start + i;
+      const bytes = readWhole(path.join(this.source.absPath, rel), shown, { index });
+      if (bytes instanceof Uint8Array) {
+        const rec: FileRecord = { kind: 'file', index, file: shown, bytes };
+        const label = spec.labels?.[i];
+        if (label !== undefined) rec.label = label;
+        records.push(rec);
+      } else damage.push(bytes);
+      if (records.length + damage.length >= FILES_PER_BATCH) {
+        yield { records, damage };
+        records = [];
+        damage = [];
+      }
+    }
+    if (records.length + damage.length > 0) yield { records, damage };
+  }
+
+  close(): void {}
+}
+
+export const imageFolderReader: ReaderModule = {
+  format: 'image-folder',
+  open: async (source) => new ImageFolderReader(source),
+};
