@@ -16,6 +16,8 @@ export interface DatasetInput {
   /** One entry per partition, in partition order; null when the partition could not be read. */
   results: (PartitionResult | null)[];
   durationMs: number;
+  /** The scan was stopped before this dataset was fully read. */
+  aborted?: boolean;
   maxExamples: number;
   numClasses: number | null;
   batchSize: number;
@@ -33,7 +35,7 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
   let bytes = 0;
   let explicitLabels = 0;
   let nonIntegerLabels = 0;
-  let complete = d.results.every((r) => r !== null) && d.findings.length === 0;
+  let complete = !d.aborted && d.results.every((r) => r !== null) && d.findings.length === 0;
   for (const r of d.results) {
     if (r === null) continue;
     // Record indexes are partition-local until the records of earlier partitions are counted.
@@ -59,7 +61,7 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
   checkShapes(shapes, sink);
 
   const declared = d.info?.declaredRecords;
-  if (declared !== undefined && declared !== records) {
+  if (declared !== undefined && declared !== records && !d.aborted) {
     complete = false;
     sink.add({
       kind: 'record_count_mismatch', severity: DEFAULT_SEVERITY.record_count_mismatch,

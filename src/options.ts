@@ -24,6 +24,11 @@ export interface ScanOptions {
   rootFolder?: string;
   /** Folder display paths are relative to. Default process.cwd(). */
   cwd?: string;
+  /**
+   * Stops the scan: workers are terminated and `scan()` resolves with what was found so far, marked
+   * `complete: false`.
+   */
+  signal?: AbortSignal;
   /** Called as records are read: for progress displays. */
   onProgress?: (p: ScanProgress) => void;
 }
@@ -38,7 +43,8 @@ export interface ScanProgress {
   expectedRecords: number | null;
 }
 
-export type ResolvedOptions = Required<Omit<ScanOptions, 'onProgress' | 'numClasses' | 'rootFolder'>> & {
+export type ResolvedOptions = Required<Omit<ScanOptions, 'onProgress' | 'numClasses' | 'rootFolder' | 'signal'>> & {
+  signal: AbortSignal | undefined;
   numClasses: number | null;
   rootFolder: string | undefined;
   onProgress: ScanOptions['onProgress'];
@@ -58,6 +64,7 @@ export function parseOptions(o: ScanOptions = {}): ResolvedOptions {
     forceJsKernel: o.forceJsKernel ?? process.env.NANSCAN_FORCE_JS_KERNEL === '1',
     cwd: o.cwd ?? process.cwd(),
     rootFolder: o.rootFolder,
+    signal: o.signal,
     onProgress: o.onProgress,
   };
 }

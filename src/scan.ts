@@ -52,6 +52,8 @@ export async function scan(paths: string | readonly string[], options?: ScanOpti
   const pool: Pool = opts.workers === 0
     ? new InProcessPool(progress.onRecords)
     : new WorkerPool(Math.min(opts.workers, 256), progress.onRecords);
+  const stop = (): void => { void pool.destroy(); };
+  opts.signal?.addEventListener('abort', stop, { once: true });
   let datasets: DatasetReport[];
   try {
     const limit = pLimit(DATASETS_IN_FLIGHT);
@@ -61,6 +63,7 @@ export async function scan(paths: string | readonly string[], options?: ScanOpti
       return r;
     })));
   } finally {
+    opts.signal?.removeEventListener('abort', stop);
     await pool.destroy();
   }
   return buildReport(datasets, found.skipped, opts, started, performance.now() - t0, kernel.backend);
@@ -72,6 +75,13 @@ async function scanDataset(
   const t0 = performance.now();
   const findings: Finding[] = [];
   let info: SourceInfo | null = null;
+  if (opts.signal?.aborted) {
+    // Not started before the stop: listed, with nothing read, and incomplete.
+    return finalizeDataset({
+      source, info, findings, results: [], durationMs: 0, aborted: true,
+      maxExamples: opts.maxExamples, numClasses: opts.numClasses, batchSize: opts.batchSize,
+    });
+  }
   let results: (PartitionResult | null)[] = [];
   let reader: Reader | undefined;
   try {
@@ -85,8 +95,11 @@ async function scanDataset(
     };
     results = await Promise.all(partitions.map((partition) =>
       pool.run({ source, partition, options: analyze }).catch((e: unknown) => {
-        findings.push(problem('io_error', source,
-          `Could not read part ${partition.index + 1} of ${partitions.length} of the dataset: ${(e as Error).message}`));
+        // A stopped scan is incomplete, not damaged: no finding for the parts it did not read.
+        if (!(e instanceof ScanError && e.code === 'SCAN_ABORTED')) {
+          findings.push(problem('io_error', source,
+            `Could not read part ${partition.index + 1} of ${partitions.length} of the dataset: ${(e as Error).message}`));
+        }
         return null;
       })));
   } catch (e) {
@@ -97,7 +110,7 @@ async function scanDataset(
     pool.closeSource(source.absPath);
   }
   return finalizeDataset({
-    source, info, findings, results, durationMs: performance.now() - t0,
+    source, info, findings, results, durationMs: performance.now() - t0, aborted: opts.signal?.aborted === true,
     maxExamples: opts.maxExamples, numClasses: opts.numClasses, batchSize: opts.batchSize,
   });
 }
@@ -134,6 +147,7 @@ function buildReport(
       bytes: datasets.reduce((n, d) => n + d.bytes, 0),
       errors, warnings, findingCounts: sortKeys(findingCounts), skipped: skipped.length,
     },
+    complete: opts.signal?.aborted !== true,
     datasets,
     skipped,
     kernel,

@@ -116,6 +116,8 @@ export interface Report {
   durationMs: number;
   options: ReportOptions;
   summary: ReportSummary;
+  /** False when the scan was interrupted (Ctrl-C, SIGTERM, an aborted signal): the report covers part of the input. */
+  complete: boolean;
   datasets: DatasetReport[];
   skipped: SkippedPath[];
   kernel: 'wasm-simd' | 'js';

@@ -36,6 +36,7 @@ export class PartitionAnalyzer {
   private readonly stats = createAccumulator();
   private readonly scratch: ScanStats = createStats();
   private readonly shapes: Record<string, ShapeTally> = {};
+  private lastShape: ShapeTally | undefined;
   private labels = new Int32Array(1024);
   private labelled = 0;
   private explicitLabels = 0;
@@ -221,9 +222,13 @@ export class PartitionAnalyzer {
   }
 
   private tallyShape(channels: number, height: number, width: number, where: Where): void {
-    const id = `${channels}×${height}×${width}`;
-    let t = this.shapes[id];
-    if (t === undefined) t = this.shapes[id] = { channels, height, width, count: 0, examples: [] };
+    // Records mostly share one shape: skip building the id string when it repeats.
+    let t = this.lastShape;
+    if (t === undefined || t.channels !== channels || t.height !== height || t.width !== width) {
+      const id = `${channels}×${height}×${width}`;
+      t = this.shapes[id] ??= { channels, height, width, count: 0, examples: [] };
+      this.lastShape = t;
+    }
     t.count++;
     if (t.examples.length < this.options.maxExamples) t.examples.push(this.loc(where) as ShapeTally['examples'][number]);
   }

@@ -71,7 +71,22 @@ async function runScan(paths: string[], o: CliOptions): Promise<number> {
     ...(o.rootFolder !== undefined ? { rootFolder: o.rootFolder } : {}),
     ...(showProgress ? { onProgress: progressLine() } : {}),
   };
+  // Ctrl-C or SIGTERM: stop the workers, still write the reports (marked incomplete), exit 128 + signal.
+  // A second Ctrl-C exits at once.
+  const controller = new AbortController();
+  let signalExit = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (signalExit !== 0) process.exit(signalExit);
+    signalExit = sig === 'SIGINT' ? 130 : 143;
+    process.stderr.write(`\nnanscan: ${sig}, stopping; the report will be marked incomplete.\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  options.signal = controller.signal;
   const report = await scan(paths, options);
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
   if (showProgress) process.stderr.write('\r\u001b[K');
   if (o.json !== undefined) {
     const json = renderJson(report);
@@ -81,7 +96,7 @@ async function runScan(paths: string[], o: CliOptions): Promise<number> {
   if (!o.quiet && o.json !== '-') {
     process.stdout.write(renderText(report, { color: o.color !== false && process.stdout.isTTY === true }));
   }
-  return report.exitCode;
+  return signalExit !== 0 ? signalExit : report.exitCode;
 }
 
 /** A one-line progress display, redrawn at most 10 times a second. */

@@ -19,6 +19,10 @@ export interface Pool {
   destroy(): Promise<void>;
 }
 
+function aborted(): ScanError {
+  return new ScanError('SCAN_ABORTED', 'The scan was stopped.');
+}
+
 export type ProgressListener = (records: number, bytes: number) => void;
 
 interface Pending {
@@ -56,6 +60,7 @@ export class WorkerPool implements Pool {
   }
 
   run(task: Task): Promise<PartitionResult> {
+    if (this.destroyed) return Promise.reject(aborted());
     return new Promise((resolve, reject) => {
       this.queue.push({ msg: { type: 'task', taskId: this.nextId++, ...task }, resolve, reject });
       this.dispatch();
@@ -66,8 +71,13 @@ export class WorkerPool implements Pool {
     for (const s of this.slots) s.worker.postMessage({ type: 'close', sourcePath: absPath });
   }
 
+  /** Stops every worker now; queued and running tasks reject with `SCAN_ABORTED`. Idempotent. */
   async destroy(): Promise<void> {
+    if (this.destroyed) return;
     this.destroyed = true;
+    const pending = [...this.queue.splice(0), ...this.slots.flatMap((s) => (s.task ? [s.task] : []))];
+    for (const s of this.slots) s.task = undefined;
+    for (const t of pending) t.reject(aborted());
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 
@@ -129,8 +139,11 @@ export class InProcessPool implements Pool {
   /** Tasks run one at a time, as in a worker: readers lend views into shared buffers while a partition runs. */
   private tail: Promise<unknown> = Promise.resolve();
 
+  private destroyed = false;
+
   run(task: Task): Promise<PartitionResult> {
     const next = this.tail.then(async () => {
+      if (this.destroyed) throw aborted();
       const reader = await this.readers.get(task.source);
       const kernel = loadKernel({ forceJs: task.options.forceJsKernel });
       return runPartition(reader, task.partition, kernel, task.options, this.onProgress);
@@ -144,6 +157,7 @@ export class InProcessPool implements Pool {
   }
 
   async destroy(): Promise<void> {
+    this.destroyed = true;
     await this.readers.closeAll();
   }
 }

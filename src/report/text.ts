@@ -32,7 +32,8 @@ export function renderText(report: Report, options: TextOptions): string {
     }
     if (d.labels) {
       const h = d.labels.histogram;
-      const shown = Object.entries(h).slice(0, 12).map(([k, n]) => `${k}:${num(n)}`).join(' ');
+      const entries = Object.entries(h).sort(([a], [b]) => Number(a) - Number(b));
+      const shown = entries.slice(0, 12).map(([k, n]) => `${k}:${num(n)}`).join(' ');
       const rest = Object.keys(h).length > 12 ? ` … (${Object.keys(h).length} labels)` : '';
       out.push(c('dim', `  labels: ${d.labels.numClasses} classes (${d.labels.numClassesSource}); ${shown}${rest}`));
     }
@@ -48,6 +49,7 @@ export function renderText(report: Report, options: TextOptions): string {
     if (report.skipped.length > 10) out.push(c('dim', `  … and ${report.skipped.length - 10} more`));
   }
   out.push('');
+  if (!report.complete) out.push(c('yellow', 'Interrupted: this report covers only what was read before the stop.'));
   if (report.datasets.length === 0) out.push(c('yellow', 'No dataset found in the given paths.'));
   const tally = `${plural(s.errors, 'error')}, ${plural(s.warnings, 'warning')}`;
   if (s.errors + s.warnings === 0) out.push(c('green', `✔ No problems found.`));
