@@ -1,6 +1,7 @@
 /** Merges a dataset's partition results (in partition order) into its report, then runs dataset-level checks. */
 import { checkShapes } from './checks/consistency.js';
 import { FindingSink } from './checks/findings.js';
+import { analyzeLabelBatches, DEFAULT_MISSING_THRESHOLD, withBatchAnalysis } from './checks/label-batches.js';
 import { labelHistogram } from './checks/labels.js';
 import { DEFAULT_SEVERITY } from './checks/severity.js';
 import { createAccumulator, finishStats, mergeAccumulators } from './checks/stats.js';
@@ -77,8 +78,20 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
     const all = new Int32Array(labelParts.reduce((n, p) => n + p.length, 0));
     let at = 0;
     for (const p of labelParts) { all.set(p, at); at += p.length; }
-    labels = labelHistogram(all, d.numClasses, d.batchSize);
-    if (d.info?.classNames) labels.classNames = d.info.classNames;
+    const histogram = labelHistogram(all, d.numClasses, d.batchSize);
+    if (d.info?.classNames) histogram.classNames = d.info.classNames;
+    const analysis = analyzeLabelBatches(all, { batchSize: d.batchSize, numClasses: d.numClasses });
+    for (const f of analysis.findings) {
+      // Image folders have no storage order a data loader follows (ImageFolder loaders shuffle, and the sorted
+      // listing is ours): only the shuffled-batch risk applies to them.
+      if (d.source.format === 'image-folder') {
+        if (f.kind === 'sorted_labels') continue;
+        const risk = analysis.risks.find((r) => r.label === f.label);
+        if (f.kind === 'label_missing_in_batches' && risk !== undefined && risk.shuffled < DEFAULT_MISSING_THRESHOLD) continue;
+      }
+      sink.add({ ...f, file: d.source.path });
+    }
+    labels = withBatchAnalysis(histogram, analysis);
   }
 
   const report: DatasetReport = {

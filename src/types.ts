@@ -70,7 +70,38 @@ export interface LabelReport {
   /** Class names by label, when labels come from class folders (sorted folder names, as torchvision does). */
   classNames?: string[];
   batchSize: number;
-  missingInBatches?: Record<string, { shuffled: number; sequential: number }>;
+  /**
+   * Per label (every label seen, and every class below numClasses): the fraction of shuffled batches of
+   * `batchSize` without it, and of the full batches in storage order without it.
+   */
+  missingInBatches?: Record<string, MissingInBatches>;
+  /** Fraction at which a label gets a `label_missing_in_batches` finding. */
+  missingThreshold?: number;
+  /** Smallest batch size at which every label is in a shuffled batch with probability ≥ 99%; null: none practical. */
+  recommendedBatchSize?: number | null;
+  /** When no practical batch size gets there: the labels that prevent it, worst first. */
+  blockingLabels?: number[];
+  /** Largest label count over the smallest. */
+  imbalanceRatio?: number;
+  /** Full batches in storage order, and records in the partial last one (not counted in `sequential`). */
+  fullBatches?: number;
+  partialBatch?: number;
+  /** Label changes between neighbours in storage order, and their expectation in a shuffled order. */
+  labelChanges?: number;
+  expectedLabelChanges?: number;
+  /** Share of full storage-order batches that hold a single label. */
+  singleLabelBatchShare?: number;
+  sortedLabels?: boolean;
+}
+
+export interface MissingInBatches {
+  shuffled: number;
+  sequential: number;
+  /** Expected shuffled batches per epoch without the label. */
+  expectedBatchesWithout: number;
+  /** Probability (lower bound) that at least one batch of a shuffled epoch lacks the label. */
+  pEpochHasOne: number;
+  sequentialBatchesWithout: number;
 }
 
 export interface DatasetReport {

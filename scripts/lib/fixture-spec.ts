@@ -135,6 +135,8 @@ export const FIXTURES: FixtureSpec[] = [
       { kind: 'constant_sample', key: caffeKey(377) },
       { kind: 'shape_mismatch', key: caffeKey(128) },
       { kind: 'label_out_of_range', key: caffeKey(500) },
+      // The one record labelled -1 is missing from most batches of 64.
+      { kind: 'label_missing_in_batches' },
     ],
   },
   {

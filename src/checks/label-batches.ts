@@ -4,7 +4,7 @@
  * every label appear, and whether the dataset is stored sorted by label. Pure functions over an Int32Array of
  * labels in storage order; O(N) time, memory proportional to the number of labels, never to N.
  */
-import type { Finding, LabelReport } from '../types.js';
+import type { Finding, LabelReport, MissingInBatches } from '../types.js';
 import { DEFAULT_SEVERITY } from './severity.js';
 
 /** A label missing from at least 5% of batches makes a per-batch normalised loss NaN several times an epoch. */
@@ -72,9 +72,15 @@ export interface LabelAnalysis {
   fullBatches: number;
   /** Records in the partial last batch of storage order, not counted in the sequential fractions. */
   partialBatch: number;
-  /** Smallest B for which the union bound guarantees P(every label in a shuffled batch) ≥ 0.99; null if none ≤ min(N, 32768). */
+  /**
+   * Smallest B for which the union bound guarantees P(every label in a shuffled batch) ≥ 0.99; null when no B up
+   * to min(N, MAX_PRACTICAL_BATCH_SIZE) does (or N = 0).
+   */
   recommendedBatchSize: number | null;
-  /** When recommendedBatchSize is null: the fewest labels whose removal would let the largest practical B succeed, worst first. */
+  /**
+   * When recommendedBatchSize is null: the fewest labels whose removal would let the largest practical B succeed,
+   * worst first; otherwise empty.
+   */
   blockingLabels: number[];
   /** max count / min count over the labels present (1 when fewer than two are present). */
   imbalanceRatio: number;
@@ -208,7 +214,9 @@ export function analyzeLabelBatches(labels: Int32Array, options: LabelBatchOptio
   // The labels to report: every one seen, plus the never-seen classes of [0, numClasses).
   const seen: { label: number; count: number; with: number }[] = [];
   if (sparse === null) {
-    for (let s = 0; s < slots; s++) if (counts[s]! > 0) seen.push({ label: s + min, count: counts[s]!, with: batchesWith[s]! });
+    for (let s = 0; s < slots; s++) {
+      if (counts[s]! > 0) seen.push({ label: s + min, count: counts[s]!, with: batchesWith[s]! });
+    }
   } else {
     for (const [l, s] of sparse) seen.push({ label: l, count: counts[s]!, with: batchesWith[s]! });
   }
@@ -272,7 +280,7 @@ export function analyzeLabelBatches(labels: Int32Array, options: LabelBatchOptio
   // With no records there are no batches to be missing from (an empty dataset is reported elsewhere).
   if (N > 0) {
     for (const r of risks) {
-      if (r.shuffled < threshold) continue;
+      if (r.shuffled < threshold && r.sequential < threshold) continue;
       findings.push({
         kind: 'label_missing_in_batches',
         severity: DEFAULT_SEVERITY.label_missing_in_batches,
@@ -286,7 +294,9 @@ export function analyzeLabelBatches(labels: Int32Array, options: LabelBatchOptio
         severity: DEFAULT_SEVERITY.sorted_labels,
         message: `The dataset looks sorted by label: ${num(changes)} label changes in storage order where a ` +
           `shuffled order would give about ${num(Math.round(expectedChanges))}` +
-          (fullBatches > 0 ? `, and ${formatPercent(singleLabelBatchShare)} of the batches of ${B} hold a single label` : '') +
+          (fullBatches > 0
+            ? `, and ${formatPercent(singleLabelBatchShare)} of the batches of ${B} hold a single label`
+            : '') +
           '; shuffle it when building (e.g. convert_imageset --shuffle) or shuffle in the data layer.',
       });
     }
@@ -307,7 +317,10 @@ export function analyzeLabelBatches(labels: Int32Array, options: LabelBatchOptio
  * 5·10^-5 at the threshold. Every P_k(B) falls as B grows, so the sum is monotone and a bisection finds the
  * smallest B in O(log B) evaluations. Exact inclusion–exclusion over label subsets would be exponential.
  */
-function recommendBatchSize(N: number, risks: readonly LabelRisk[]): { recommendedBatchSize: number | null; blockingLabels: number[] } {
+function recommendBatchSize(
+  N: number,
+  risks: readonly LabelRisk[],
+): { recommendedBatchSize: number | null; blockingLabels: number[] } {
   if (N === 0 || risks.length === 0) return { recommendedBatchSize: null, blockingLabels: [] };
   const budget = 1 - TARGET_ALL_LABELS_PROBABILITY;
   // Rarest first: they dominate the sum, so a failing B is usually known after a few terms.
@@ -316,10 +329,14 @@ function recommendBatchSize(N: number, risks: readonly LabelRisk[]): { recommend
   for (const r of risks) multiplicity.set(r.count, (multiplicity.get(r.count) ?? 0) + 1);
   const fails = (b: number): boolean => {
     let sum = 0;
+    let rest = risks.length;
     for (const n of counts) {
       const p = shuffledAbsentProbability(N, n, b);
-      if (p === 0) break; // larger counts are absent even less often
-      sum += p * multiplicity.get(n)!;
+      // Every later label is absent at most as often as this one: stop once the rest cannot tip the sum.
+      if (sum + p * rest <= budget) return false;
+      const k = multiplicity.get(n)!;
+      sum += p * k;
+      rest -= k;
       if (sum > budget) return true;
     }
     return false;
@@ -377,47 +394,22 @@ export function formatPercent(x: number): string {
 
 const num = (n: number): string => n.toLocaleString('en-US');
 
-/** The per-label numbers of a flagged label, as the JSON carries them under `labels.missingInBatches`. */
-export interface MissingInBatches {
-  shuffled: number;
-  sequential: number;
-  expectedBatchesWithout: number;
-  pEpochHasOne: number;
-  sequentialBatchesWithout: number;
-}
-
 /**
- * LabelReport plus this analysis (src/types.ts is not ours to change): `missingInBatches` holds the labels that
- * reach the threshold (those with a label_missing_in_batches finding), keyed by label.
+ * Merges an analysis into the histogram report for the JSON: `missingInBatches` holds every label's numbers,
+ * so reports (and the terminal chart) can be rendered from the JSON alone.
  */
-export interface LabelBatchReport extends LabelReport {
-  missingInBatches?: Record<string, MissingInBatches>;
-  recommendedBatchSize: number | null;
-  blockingLabels: number[];
-  imbalanceRatio: number;
-  fullBatches: number;
-  partialBatch: number;
-  labelChanges: number;
-  expectedLabelChanges: number;
-  singleLabelBatchShare: number;
-  sortedLabels: boolean;
-}
-
-/** Merges an analysis into the histogram report for the JSON. */
-export function withBatchAnalysis(report: LabelReport, a: LabelAnalysis): LabelBatchReport {
-  const flagged = new Set(a.findings.filter((f) => f.kind === 'label_missing_in_batches').map((f) => f.label));
+export function withBatchAnalysis(report: LabelReport, a: LabelAnalysis, missingThreshold = DEFAULT_MISSING_THRESHOLD): LabelReport {
   const missing: Record<string, MissingInBatches> = {};
   for (const r of a.risks) {
-    if (!flagged.has(r.label)) continue;
     missing[String(r.label)] = {
       shuffled: r.shuffled, sequential: r.sequential, expectedBatchesWithout: r.expectedBatchesWithout,
       pEpochHasOne: r.pEpochHasOne, sequentialBatchesWithout: r.sequentialBatchesWithout,
     };
   }
-  // The base report's missingInBatches (if any) is replaced by this analysis's fuller entries.
-  const { missingInBatches: _replaced, ...base } = report;
-  const out: LabelBatchReport = {
-    ...base,
+  return {
+    ...report,
+    missingInBatches: missing,
+    missingThreshold,
     recommendedBatchSize: a.recommendedBatchSize,
     blockingLabels: a.blockingLabels,
     imbalanceRatio: a.imbalanceRatio,
@@ -428,6 +420,4 @@ export function withBatchAnalysis(report: LabelReport, a: LabelAnalysis): LabelB
     singleLabelBatchShare: a.singleLabelBatchShare,
     sortedLabels: a.sorted,
   };
-  if (flagged.size > 0) out.missingInBatches = missing;
-  return out;
 }

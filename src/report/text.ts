@@ -1,8 +1,11 @@
 /** Text reporter for people at a terminal: a summary per dataset, findings grouped by kind with examples. */
 import type { DatasetReport, Finding, FindingKind, Report } from '../types.js';
+import { analysisFromReport, renderLabelChart } from './label-chart.js';
 
 export interface TextOptions {
   color: boolean;
+  /** Terminal columns for the label chart. Default 80. */
+  width?: number;
   /** Example findings printed per kind (the JSON keeps --max-examples). */
   examplesPerKind?: number;
 }
@@ -31,11 +34,13 @@ export function renderText(report: Report, options: TextOptions): string {
       if (more > 0) out.push(c('dim', `      … and ${num(more)} more`));
     }
     if (d.labels) {
-      const h = d.labels.histogram;
-      const entries = Object.entries(h).sort(([a], [b]) => Number(a) - Number(b));
-      const shown = entries.slice(0, 12).map(([k, n]) => `${k}:${num(n)}`).join(' ');
-      const rest = Object.keys(h).length > 12 ? ` … (${Object.keys(h).length} labels)` : '';
-      out.push(c('dim', `  labels: ${d.labels.numClasses} classes (${d.labels.numClassesSource}); ${shown}${rest}`));
+      const analysis = analysisFromReport(d.labels);
+      const names = d.labels.classNames ? ` (${d.labels.classNames.map((n, i) => `${i}=${n}`).join(', ')})` : '';
+      out.push(c('dim', `  ${d.labels.numClasses} classes, ${d.labels.numClassesSource === 'option' ? 'from --num-classes' : 'inferred from the largest label'}${names}`));
+      if (analysis) {
+        const chart = renderLabelChart(analysis, d.labels.histogram, { color: options.color, width: options.width ?? 80, maxRows: 12 });
+        for (const line of chart.trimEnd().split('\n')) out.push(`  ${line}`);
+      }
     }
     if (d.stats && d.stats.min !== null) {
       const st = d.stats;

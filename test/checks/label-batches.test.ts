@@ -539,15 +539,16 @@ describe('findings', () => {
 });
 
 describe('withBatchAnalysis', () => {
-  it('carries the histogram, both fractions of each flagged label and the recommendation for the JSON', () => {
+  it('carries the histogram, both fractions of every label and the recommendation for the JSON', () => {
     const labels = shuffle(byCounts([3000, 3000, 3000, 997, 3]), rng(15));
     const a = analyzeLabelBatches(labels, { batchSize: 64, numClasses: null });
     const rep = withBatchAnalysis(labelHistogram(labels, null, 64), a);
     expect(rep.histogram).toEqual({ 0: 3000, 1: 3000, 2: 3000, 3: 997, 4: 3 });
-    expect(Object.keys(rep.missingInBatches ?? {})).toEqual(['4']);
+    expect(Object.keys(rep.missingInBatches ?? {})).toEqual(['0', '1', '2', '3', '4']);
     expect(rep.missingInBatches!['4']!.shuffled).toBe(riskOf(a, 4).shuffled);
     expect(rep.missingInBatches!['4']!.sequential).toBe(riskOf(a, 4).sequential);
     expect(rep.recommendedBatchSize).toBe(a.recommendedBatchSize);
+    expect(rep.missingThreshold).toBe(0.05);
     expect(JSON.parse(JSON.stringify(rep))).toEqual(rep); // plain, finite JSON
   });
 });
