@@ -9,3 +9,8 @@ export type {
 } from './types.js';
 export { renderText } from './report/text.js';
 export { renderJson } from './report/json.js';
+export { renderJunit } from './report/junit.js';
+export { renderSarif } from './report/sarif.js';
+export { renderHtml } from './report/html.js';
+export { renderGithubAnnotations } from './report/github.js';
+export type { ReportContext } from './report/context.js';

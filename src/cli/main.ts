@@ -4,7 +4,13 @@ import { writeFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ScanError } from '../errors.js';
 import type { ScanOptions, ScanProgress } from '../options.js';
+import { hostname } from 'node:os';
+import type { ReportContext } from '../report/context.js';
+import { renderGithubAnnotations } from '../report/github.js';
+import { renderHtml } from '../report/html.js';
 import { renderJson } from '../report/json.js';
+import { renderJunit } from '../report/junit.js';
+import { renderSarif } from '../report/sarif.js';
 import { renderText } from '../report/text.js';
 import { scan, VERSION } from '../scan.js';
 
@@ -13,6 +19,9 @@ const EXIT_USAGE = 2;
 
 interface CliOptions {
   json?: string;
+  junit?: string;
+  sarif?: string;
+  html?: string;
   batchSize: number;
   numClasses?: number;
   workers?: number;
@@ -44,6 +53,9 @@ export function createProgram(): Command {
     .description('Scan datasets (LMDB folders, or folders holding them) and report what would break training.')
     .argument('<path...>', 'dataset folders or files, or folders to search for datasets')
     .option('--json <file>', "write the JSON report to <file> ('-' for stdout)")
+    .option('--junit <file>', 'write a JUnit XML report (GitLab, Jenkins)')
+    .option('--sarif <file>', 'write a SARIF 2.1.0 report (GitHub code scanning)')
+    .option('--html <file>', 'write a self-contained HTML report')
     .option('--batch-size <n>', 'training batch size, for the label analysis', intArg('--batch-size', 1), 64)
     .option('--num-classes <n>', 'labels must lie in [0, n)', intArg('--num-classes', 1))
     .option('--workers <n>', 'worker threads (0: scan in the main thread)', intArg('--workers', 0))
@@ -88,14 +100,23 @@ async function runScan(paths: string[], o: CliOptions): Promise<number> {
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   if (showProgress) process.stderr.write('\r\u001b[K');
+  const ctx: ReportContext = { now: () => new Date(), hostname: hostname(), cwd: process.cwd() };
   if (o.json !== undefined) {
     const json = renderJson(report);
     if (o.json === '-') process.stdout.write(json);
     else writeFileSync(o.json, json);
   }
+  if (o.junit !== undefined) writeFileSync(o.junit, renderJunit(report, ctx));
+  if (o.sarif !== undefined) writeFileSync(o.sarif, renderSarif(report, ctx));
+  if (o.html !== undefined) writeFileSync(o.html, renderHtml(report, ctx));
   if (!o.quiet && o.json !== '-') {
-    process.stdout.write(renderText(report, { color: o.color !== false && process.stdout.isTTY === true }));
+    process.stdout.write(renderText(report, {
+      color: o.color !== false && process.stdout.isTTY === true,
+      ...(process.stdout.columns ? { width: Math.min(process.stdout.columns, 120) } : {}),
+    }));
   }
+  // GitHub Actions turns these lines into annotations on the run (and the PR, for files in the repository).
+  if (process.env.GITHUB_ACTIONS === 'true') process.stdout.write(renderGithubAnnotations(report));
   return signalExit !== 0 ? signalExit : report.exitCode;
 }
 

@@ -1,4 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { XMLParser } from 'fast-xml-parser';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,7 +8,7 @@ import { caffeKey, mnistDatum, rng, writeLmdb, type KV } from '../../scripts/lib
 import { FIXTURES, type FixtureSpec } from '../../scripts/lib/fixture-spec.js';
 import { scan } from '../../src/index.js';
 import type { DatasetReport } from '../../src/types.js';
-import { ROOT, runCli, scanJson } from '../helpers/cli.js';
+import { CLI, ROOT, runCli, scanJson } from '../helpers/cli.js';
 import { hashTree } from '../helpers/tree.js';
 
 const FIXTURES_DIR = path.join(ROOT, 'fixtures');
@@ -109,6 +111,26 @@ describe('nanscan scan on the committed fixtures', () => {
     // Not a TTY: no colour codes, no progress line.
     expect(run.stdout).not.toContain('\u001b[');
     expect(run.stderr).toBe('');
+  });
+
+  it('writes JUnit, SARIF and HTML reports, and GitHub annotations under GitHub Actions', () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), 'nanscan-reports-'));
+    try {
+      const files = { junit: path.join(out, 'r.xml'), sarif: path.join(out, 'r.sarif'), html: path.join(out, 'r.html') };
+      const run = spawnSync(process.execPath, [CLI, 'scan', 'fixtures/demo', '--junit', files.junit, '--sarif', files.sarif,
+        '--html', files.html, '-q'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, GITHUB_ACTIONS: 'true' } });
+      expect(run.status).toBe(1);
+      const junit = new XMLParser({ ignoreAttributes: false }).parse(readFileSync(files.junit, 'utf8'));
+      expect(junit.testsuites.testsuite).toHaveLength(2);
+      const sarif = JSON.parse(readFileSync(files.sarif, 'utf8'));
+      expect(sarif.version).toBe('2.1.0');
+      expect(sarif.runs[0].results.some((r: { ruleId: string }) => r.ruleId === 'nan')).toBe(true);
+      expect(readFileSync(files.html, 'utf8')).toContain('fixtures/demo/features_lmdb');
+      // -q silences the text report, not the annotations GitHub needs.
+      expect(run.stdout).toMatch(/^::error file=fixtures\/demo\/features_lmdb.*::/m);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 
   it('caps examples per kind but never the counts', () => {
