@@ -22,7 +22,14 @@ const LMDB_DATA = 'data.mdb';
  * Finds datasets under `paths`. Display paths keep the form the user typed (relative stays relative).
  * @throws ScanError `SCAN_SOURCE_NOT_FOUND` when a given path does not exist.
  */
-export async function discover(paths: readonly string[], cwd: string, options: { rootFolder?: string } = {}): Promise<Discovery> {
+export interface DiscoverOptions {
+  rootFolder?: string;
+  /** Globs on display paths: a dataset must match one include (when any) and no exclude. */
+  include?: readonly string[];
+  exclude?: readonly string[];
+}
+
+export async function discover(paths: readonly string[], cwd: string, options: DiscoverOptions = {}): Promise<Discovery> {
   const out: Discovery = { sources: [], skipped: [] };
   const seen = new Set<string>();
   for (const p of paths) {
@@ -31,7 +38,39 @@ export async function discover(paths: readonly string[], cwd: string, options: {
   }
   for (const p of paths) await visit(path.resolve(cwd, p), p, out, seen);
   claimListedFiles(out, options.rootFolder === undefined ? undefined : path.resolve(cwd, options.rootFolder));
+  const include = (options.include ?? []).map(globToRegExp);
+  const exclude = (options.exclude ?? []).map(globToRegExp);
+  if (include.length + exclude.length > 0) {
+    out.sources = out.sources.filter((s) => {
+      const p = s.path.split(path.sep).join('/');
+      const keep = (include.length === 0 || include.some((g) => g.test(p))) && !exclude.some((g) => g.test(p));
+      if (!keep) out.skipped.push({ path: s.path, reason: 'excluded by the include/exclude globs' });
+      return keep;
+    });
+  }
   return out;
+}
+
+/**
+ * A glob as a RegExp over '/'-separated paths: `**` any number of folders, `*` and `?` within one name,
+ * `{a,b}` alternatives. (node:path's matchesGlob is still experimental in Node 20 and warns on use.)
+ */
+export function globToRegExp(glob: string): RegExp {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '*' && glob[i + 1] === '*') {
+      const slash = glob[i + 2] === '/';
+      re += slash ? '(?:.*/)?' : '.*';
+      i += slash ? 2 : 1;
+    } else if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '{') re += '(?:';
+    else if (c === '}') re += ')';
+    else if (c === ',' && glob.lastIndexOf('{', i) > glob.lastIndexOf('}', i)) re += '|';
+    else re += c.replace(/[.+^$()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
 }
 
 /**

@@ -1,7 +1,7 @@
 /** Merges a dataset's partition results (in partition order) into its report, then runs dataset-level checks. */
 import { checkShapes } from './checks/consistency.js';
-import { FindingSink } from './checks/findings.js';
-import { analyzeLabelBatches, DEFAULT_MISSING_THRESHOLD, withBatchAnalysis } from './checks/label-batches.js';
+import { FindingSink, type SeverityOverrides } from './checks/findings.js';
+import { analyzeLabelBatches, withBatchAnalysis } from './checks/label-batches.js';
 import { labelHistogram } from './checks/labels.js';
 import { DEFAULT_SEVERITY } from './checks/severity.js';
 import { createAccumulator, finishStats, mergeAccumulators } from './checks/stats.js';
@@ -22,10 +22,12 @@ export interface DatasetInput {
   maxExamples: number;
   numClasses: number | null;
   batchSize: number;
+  severity: SeverityOverrides;
+  missingThreshold: number;
 }
 
 export function finalizeDataset(d: DatasetInput): DatasetReport {
-  const sink = new FindingSink(d.maxExamples);
+  const sink = new FindingSink(d.maxExamples, d.severity);
   for (const f of d.info?.findings ?? []) sink.add(f);
   for (const f of d.findings) sink.add(f);
 
@@ -80,18 +82,18 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
     for (const p of labelParts) { all.set(p, at); at += p.length; }
     const histogram = labelHistogram(all, d.numClasses, d.batchSize);
     if (d.info?.classNames) histogram.classNames = d.info.classNames;
-    const analysis = analyzeLabelBatches(all, { batchSize: d.batchSize, numClasses: d.numClasses });
+    const analysis = analyzeLabelBatches(all, { batchSize: d.batchSize, numClasses: d.numClasses, missingThreshold: d.missingThreshold });
     for (const f of analysis.findings) {
       // Image folders have no storage order a data loader follows (ImageFolder loaders shuffle, and the sorted
       // listing is ours): only the shuffled-batch risk applies to them.
       if (d.source.format === 'image-folder') {
         if (f.kind === 'sorted_labels') continue;
         const risk = analysis.risks.find((r) => r.label === f.label);
-        if (f.kind === 'label_missing_in_batches' && risk !== undefined && risk.shuffled < DEFAULT_MISSING_THRESHOLD) continue;
+        if (f.kind === 'label_missing_in_batches' && risk !== undefined && risk.shuffled < d.missingThreshold) continue;
       }
       sink.add({ ...f, file: d.source.path });
     }
-    labels = withBatchAnalysis(histogram, analysis);
+    labels = withBatchAnalysis(histogram, analysis, d.missingThreshold);
   }
 
   const report: DatasetReport = {

@@ -1,7 +1,9 @@
 /** ScanOptions: validated once, at the public edge, before any I/O. */
 import { availableParallelism } from 'node:os';
 import { DEFAULT_LIMIT_INPUT_PIXELS } from './decode/image.js';
-import { invalidOption } from './errors.js';
+import type { SeverityOverrides } from './checks/findings.js';
+import { invalidOption, ScanError } from './errors.js';
+import { FINDING_KINDS, type FindingKind } from './types.js';
 
 export type FailOn = 'error' | 'warning' | 'none';
 
@@ -12,6 +14,20 @@ export interface ScanOptions {
   numClasses?: number | null;
   /** Lowest severity that makes the report's exitCode 1. Default 'error'. */
   failOn?: FailOn;
+  /** More warnings than this make the exitCode 1, whatever failOn says (ESLint's --max-warnings). Default: no limit. */
+  maxWarnings?: number | null;
+  /** Per-kind severity: 'error', 'warning', or 'off' to drop the kind. */
+  severity?: SeverityOverrides;
+  /** Fraction of batches without a label at which it is reported (label_missing_in_batches). Default 0.05. */
+  missingThreshold?: number;
+  /**
+   * 'warning' (default): images that decode only by tolerating decoder warnings are reported (as warnings);
+   * 'error': only images that do not decode at all are.
+   */
+  imageStrictness?: 'warning' | 'error';
+  /** Globs (matched against dataset paths as shown) a dataset must match / must not match to be scanned. */
+  include?: string[];
+  exclude?: string[];
   /** Findings kept per kind per dataset (counts are always exact). Default 20. */
   maxExamples?: number;
   /** Worker threads; 0 scans in this thread. Default: one per core. */
@@ -43,8 +59,9 @@ export interface ScanProgress {
   expectedRecords: number | null;
 }
 
-export type ResolvedOptions = Required<Omit<ScanOptions, 'onProgress' | 'numClasses' | 'rootFolder' | 'signal'>> & {
+export type ResolvedOptions = Required<Omit<ScanOptions, 'onProgress' | 'numClasses' | 'rootFolder' | 'signal' | 'maxWarnings'>> & {
   signal: AbortSignal | undefined;
+  maxWarnings: number | null;
   numClasses: number | null;
   rootFolder: string | undefined;
   onProgress: ScanOptions['onProgress'];
@@ -58,6 +75,12 @@ export function parseOptions(o: ScanOptions = {}): ResolvedOptions {
     batchSize: int(o.batchSize, 'batchSize', 64, 1, 1 << 24),
     numClasses: o.numClasses === undefined || o.numClasses === null ? null : int(o.numClasses, 'numClasses', 0, 1, 2 ** 31 - 1),
     failOn: oneOf(o.failOn, 'failOn', 'error', FAIL_ON),
+    maxWarnings: o.maxWarnings === undefined || o.maxWarnings === null ? null : int(o.maxWarnings, 'maxWarnings', 0, 0, Number.MAX_SAFE_INTEGER),
+    severity: parseSeverity(o.severity),
+    missingThreshold: fraction(o.missingThreshold, 'missingThreshold', 0.05),
+    imageStrictness: oneOf(o.imageStrictness, 'imageStrictness', 'warning', ['warning', 'error'] as const),
+    include: globs(o.include, 'include'),
+    exclude: globs(o.exclude, 'exclude'),
     maxExamples: int(o.maxExamples, 'maxExamples', 20, 0, 1_000_000),
     workers: int(o.workers, 'workers', Math.max(1, availableParallelism()), 0, 256),
     limitInputPixels: int(o.limitInputPixels, 'limitInputPixels', DEFAULT_LIMIT_INPUT_PIXELS, 1, Number.MAX_SAFE_INTEGER),
@@ -67,6 +90,33 @@ export function parseOptions(o: ScanOptions = {}): ResolvedOptions {
     signal: o.signal,
     onProgress: o.onProgress,
   };
+}
+
+function parseSeverity(v: unknown): SeverityOverrides {
+  if (v === undefined) return {};
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalidOption('severity', 'an object of kind → severity', v);
+  const out: SeverityOverrides = {};
+  for (const [kind, sev] of Object.entries(v)) {
+    if (!(FINDING_KINDS as readonly string[]).includes(kind)) {
+      throw new ScanError('SCAN_INVALID_OPTION', `Unknown finding kind '${kind}' in severity. Known kinds: ${FINDING_KINDS.join(', ')}.`);
+    }
+    out[kind as FindingKind] = oneOf(sev, `severity.${kind}`, 'error', ['error', 'warning', 'off'] as const);
+  }
+  return out;
+}
+
+function fraction(v: unknown, name: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !(v > 0 && v <= 1)) throw invalidOption(name, 'a number in (0, 1]', v);
+  return v;
+}
+
+function globs(v: unknown, name: string): string[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || !v.every((g) => typeof g === 'string' && g.length > 0)) {
+    throw invalidOption(name, 'an array of glob strings', v);
+  }
+  return v as string[];
 }
 
 function int(v: unknown, name: string, dflt: number, min: number, max: number): number {
@@ -83,4 +133,10 @@ function oneOf<T extends string>(v: unknown, name: string, dflt: T, allowed: rea
     throw invalidOption(name, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, v);
   }
   return v as T;
+}
+
+/** 1 when findings reach `failOn`, or warnings exceed `maxWarnings`; else 0. */
+export function exitCodeFor(s: { errors: number; warnings: number }, failOn: FailOn, maxWarnings: number | null): 0 | 1 {
+  const failing = failOn === 'none' ? 0 : failOn === 'warning' ? s.errors + s.warnings : s.errors;
+  return failing > 0 || (maxWarnings !== null && s.warnings > maxWarnings) ? 1 : 0;
 }

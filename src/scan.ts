@@ -6,12 +6,12 @@ import { discover } from './discover.js';
 import { ScanError } from './errors.js';
 import { finalizeDataset } from './finalize.js';
 import { loadKernel } from './kernels/scan.js';
-import { parseOptions, type ResolvedOptions, type ScanOptions } from './options.js';
+import { exitCodeFor, parseOptions, type ResolvedOptions, type ScanOptions } from './options.js';
 import { InProcessPool, WorkerPool, type Pool } from './pool/pool.js';
 import type { AnalyzeOptions, PartitionResult } from './pool/protocol.js';
 import { loadReader } from './readers/registry.js';
 import type { Reader, Source, SourceInfo } from './readers/types.js';
-import type { DatasetReport, Finding, FindingKind, Report } from './types.js';
+import type { DatasetReport, Finding, FindingKind, Report, ReportSummary } from './types.js';
 
 export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -45,7 +45,9 @@ export async function scan(paths: string | readonly string[], options?: ScanOpti
   if (list.length === 0) throw new ScanError('SCAN_INVALID_OPTION', 'No path to scan.');
   const started = new Date();
   const t0 = performance.now();
-  const found = await discover(list, opts.cwd, opts.rootFolder === undefined ? {} : { rootFolder: opts.rootFolder });
+  const found = await discover(list, opts.cwd, {
+    include: opts.include, exclude: opts.exclude, ...(opts.rootFolder === undefined ? {} : { rootFolder: opts.rootFolder }),
+  });
   const kernel = loadKernel({ forceJs: opts.forceJsKernel });
 
   const progress = createProgress(opts, found.sources.length);
@@ -80,6 +82,7 @@ async function scanDataset(
     return finalizeDataset({
       source, info, findings, results: [], durationMs: 0, aborted: true,
       maxExamples: opts.maxExamples, numClasses: opts.numClasses, batchSize: opts.batchSize,
+      severity: opts.severity, missingThreshold: opts.missingThreshold,
     });
   }
   let results: (PartitionResult | null)[] = [];
@@ -91,7 +94,8 @@ async function scanDataset(
     const partitions = reader.plan(PARTITIONS);
     const analyze: AnalyzeOptions = {
       maxExamples: opts.maxExamples, limitInputPixels: opts.limitInputPixels, imageConcurrency: 4,
-      forceJsKernel: opts.forceJsKernel, numClasses: opts.numClasses,
+      forceJsKernel: opts.forceJsKernel, numClasses: opts.numClasses, severity: opts.severity,
+      imageStrictness: opts.imageStrictness,
     };
     results = await Promise.all(partitions.map((partition) =>
       pool.run({ source, partition, options: analyze }).catch((e: unknown) => {
@@ -112,6 +116,7 @@ async function scanDataset(
   return finalizeDataset({
     source, info, findings, results, durationMs: performance.now() - t0, aborted: opts.signal?.aborted === true,
     maxExamples: opts.maxExamples, numClasses: opts.numClasses, batchSize: opts.batchSize,
+    severity: opts.severity, missingThreshold: opts.missingThreshold,
   });
 }
 
@@ -131,7 +136,12 @@ function buildReport(
     errors += d.severityCounts.error;
     warnings += d.severityCounts.warning;
   }
-  const failing = opts.failOn === 'none' ? 0 : opts.failOn === 'warning' ? errors + warnings : errors;
+  const summary: ReportSummary = {
+    datasets: datasets.length,
+    records: datasets.reduce((n, d) => n + d.records, 0),
+    bytes: datasets.reduce((n, d) => n + d.bytes, 0),
+    errors, warnings, findingCounts: sortKeys(findingCounts), skipped: skipped.length,
+  };
   return {
     tool: { name: 'nanscan', version: VERSION },
     schemaVersion: 1,
@@ -139,19 +149,15 @@ function buildReport(
     durationMs: Math.round(durationMs),
     options: {
       batchSize: opts.batchSize, numClasses: opts.numClasses, failOn: opts.failOn, maxExamples: opts.maxExamples,
-      workers: opts.workers,
+      workers: opts.workers, maxWarnings: opts.maxWarnings, missingThreshold: opts.missingThreshold,
+      imageStrictness: opts.imageStrictness, severity: opts.severity,
     },
-    summary: {
-      datasets: datasets.length,
-      records: datasets.reduce((n, d) => n + d.records, 0),
-      bytes: datasets.reduce((n, d) => n + d.bytes, 0),
-      errors, warnings, findingCounts: sortKeys(findingCounts), skipped: skipped.length,
-    },
+    summary,
     complete: opts.signal?.aborted !== true,
     datasets,
     skipped,
     kernel,
-    exitCode: failing > 0 ? 1 : 0,
+    exitCode: exitCodeFor(summary, opts.failOn, opts.maxWarnings),
   };
 }
 

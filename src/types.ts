@@ -152,6 +152,8 @@ export interface Report {
   datasets: DatasetReport[];
   skipped: SkippedPath[];
   kernel: 'wasm-simd' | 'js';
+  /** Present when a baseline was applied: the known findings it removed from this report. */
+  baseline?: { file: string; suppressed: number; suppressedByKind: Partial<Record<FindingKind, number>> };
   exitCode: 0 | 1;
 }
 
@@ -162,4 +164,8 @@ export interface ReportOptions {
   failOn: 'error' | 'warning' | 'none';
   maxExamples: number;
   workers: number;
+  maxWarnings: number | null;
+  missingThreshold: number;
+  imageStrictness: 'warning' | 'error';
+  severity: Partial<Record<FindingKind, Severity | 'off'>>;
 }

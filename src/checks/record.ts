@@ -53,7 +53,7 @@ export class PartitionAnalyzer {
   private readonly pending: PendingImage[] = [];
 
   constructor(private readonly kernel: Kernel, private readonly options: AnalyzeOptions) {
-    this.sink = new FindingSink(options.maxExamples);
+    this.sink = new FindingSink(options.maxExamples, options.severity);
   }
 
   /** Reader damage (a broken page, a bad block): kept as is. */
@@ -250,7 +250,7 @@ export class PartitionAnalyzer {
       this.sink.add({ kind: r.kind, severity: DEFAULT_SEVERITY[r.kind], message: `Image ${r.reason}.`, ...loc });
       return;
     }
-    if (r.warning !== undefined) {
+    if (r.warning !== undefined && this.options.imageStrictness === 'warning') {
       this.sink.add({ kind: 'corrupt_image', severity: 'warning', message: `Image ${r.warning}.`, ...loc });
     }
     const what = `${p.what} (${r.width}×${r.height}, ${r.channels} channels)`;

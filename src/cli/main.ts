@@ -2,6 +2,8 @@
 /** The `nanscan` command: argument parsing, output files, progress and exit codes. Wiring only. */
 import { writeFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { applyBaseline, BASELINE_MAX_EXAMPLES, capFindings, createBaseline, loadBaseline } from '../baseline.js';
+import { CONFIG_FILE, loadConfig } from '../config.js';
 import { ScanError } from '../errors.js';
 import type { ScanOptions, ScanProgress } from '../options.js';
 import { hostname } from 'node:os';
@@ -29,6 +31,10 @@ interface CliOptions {
   maxExamples: number;
   limitInputPixels?: number;
   rootFolder?: string;
+  maxWarnings?: number;
+  config?: string;
+  baseline?: string;
+  writeBaseline?: string;
   progress: boolean;
   quiet?: boolean;
   color?: boolean;
@@ -63,20 +69,35 @@ export function createProgram(): Command {
       .choices(['error', 'warning', 'none']).default('error'))
     .option('--max-examples <n>', 'findings kept per kind and dataset (counts stay exact)', intArg('--max-examples', 0), 20)
     .option('--limit-input-pixels <n>', 'images declaring more pixels are reported, not decoded', intArg('--limit-input-pixels', 1))
+    .option('--max-warnings <n>', 'more warnings than this make the exit code 1', intArg('--max-warnings', 0))
+    .option('--config <file>', `config file (default: ${CONFIG_FILE}, or the "nanscan" key of package.json)`)
+    .option('--baseline <file>', 'report only findings that are not in this baseline')
+    .option('--write-baseline <file>', "record this scan's findings as the baseline")
     .option('--root-folder <dir>', 'folder that image-list paths are relative to (default: the list file\'s folder)')
     .option('--no-progress', 'no progress display on stderr')
     .option('--no-color', 'no colours in the text report')
     .option('-q, --quiet', 'print no text report (exit code and --json files only)')
-    .action(async (paths: string[], o: CliOptions) => {
-      process.exitCode = await runScan(paths, o);
+    .action(async (paths: string[], o: CliOptions, cmd: Command) => {
+      // Flags the user typed override the config file; commander's defaults do not.
+      const typed = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
+      process.exitCode = await runScan(paths, o, typed);
     });
   return program;
 }
 
-async function runScan(paths: string[], o: CliOptions): Promise<number> {
+async function runScan(paths: string[], o: CliOptions, typed: (name: string) => boolean): Promise<number> {
   const showProgress = o.progress && !o.quiet && process.stderr.isTTY === true;
+  const config = loadConfig(process.cwd(), o.config)?.options ?? {};
+  const pick = <K extends 'batchSize' | 'failOn' | 'maxExamples'>(k: K, v: ScanOptions[K]): ScanOptions[K] =>
+    typed(k) || config[k] === undefined ? v : config[k];
+  const maxExamples = pick('maxExamples', o.maxExamples) ?? 20;
+  const useBaseline = o.baseline !== undefined || o.writeBaseline !== undefined;
   const options: ScanOptions = {
-    batchSize: o.batchSize, failOn: o.failOn, maxExamples: o.maxExamples,
+    ...config,
+    batchSize: pick('batchSize', o.batchSize), failOn: pick('failOn', o.failOn),
+    // Baselines must see every finding to record or match it; the report is capped afterwards.
+    maxExamples: useBaseline ? BASELINE_MAX_EXAMPLES : maxExamples,
+    ...(o.maxWarnings !== undefined ? { maxWarnings: o.maxWarnings } : {}),
     ...(o.numClasses !== undefined ? { numClasses: o.numClasses } : {}),
     ...(o.workers !== undefined ? { workers: o.workers } : {}),
     ...(o.limitInputPixels !== undefined ? { limitInputPixels: o.limitInputPixels } : {}),
@@ -96,9 +117,13 @@ async function runScan(paths: string[], o: CliOptions): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   options.signal = controller.signal;
+  const baseline = o.baseline !== undefined ? loadBaseline(o.baseline) : undefined;
   const report = await scan(paths, options);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
+  if (o.writeBaseline !== undefined) writeFileSync(o.writeBaseline, `${JSON.stringify(createBaseline(report, new Date()), null, 2)}\n`);
+  if (baseline !== undefined) applyBaseline(report, baseline, o.baseline!, report.options.failOn, report.options.maxWarnings);
+  if (useBaseline) capFindings(report, maxExamples);
   if (showProgress) process.stderr.write('\r\u001b[K');
   const ctx: ReportContext = { now: () => new Date(), hostname: hostname(), cwd: process.cwd() };
   if (o.json !== undefined) {

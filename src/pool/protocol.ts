@@ -1,4 +1,5 @@
 /** Messages between the main thread and workers. Everything here survives structured clone. */
+import type { SeverityOverrides } from '../checks/findings.js';
 import type { StatsAccumulator } from '../checks/stats.js';
 import type { Partition, Source } from '../readers/types.js';
 import type { Finding, FindingKind, Severity } from '../types.js';
@@ -12,6 +13,8 @@ export interface AnalyzeOptions {
   forceJsKernel: boolean;
   /** --num-classes, for per-record label range checks. */
   numClasses: number | null;
+  severity: SeverityOverrides;
+  imageStrictness: 'warning' | 'error';
 }
 
 /** Records of one shape ("C×H×W"), with the first few locators for findings. */

@@ -2,7 +2,7 @@
  * SARIF 2.1.0 reporter, for GitHub code scanning (`github/codeql-action/upload-sarif`) and other SARIF viewers:
  * one rule per finding kind, one result per kept finding, located by file URI plus the record in the message.
  */
-import { createHash } from 'node:crypto';
+import { findingFingerprint } from '../baseline.js';
 import { DEFAULT_SEVERITY } from '../checks/severity.js';
 import { FINDING_KINDS, type DatasetReport, type Finding, type FindingKind, type Report } from '../types.js';
 import { FAMILY_OF_KIND, describeFinding, findingArtifact, remainders, type ReportContext } from './context.js';
@@ -235,16 +235,6 @@ function locatorFields(f: Finding): Record<string, string | number> {
   return out;
 }
 
-/**
- * A stable identity for a finding across runs: kind, dataset and the locator that survives edits elsewhere in the
- * dataset (a record's key, an HDF5 file's row, a list entry's file, not its line or position in key order).
- */
-export function findingFingerprint(datasetPath: string, f: Finding): string {
-  const positional = f.key === undefined && (f.file === undefined || f.field !== undefined);
-  const id = [f.kind, datasetPath, f.key ?? null, f.file ?? null, f.field ?? null, positional ? f.index ?? null : null,
-    f.label ?? null, f.page ?? null, f.offset ?? null];
-  return createHash('sha256').update(JSON.stringify(id)).digest('hex').slice(0, 32);
-}
 
 const SEMVER = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
 
@@ -282,3 +272,5 @@ function encodeSegments(p: string): string {
 function wellFormed(s: string): string {
   return s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 }
+
+export { findingFingerprint };

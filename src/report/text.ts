@@ -54,6 +54,9 @@ export function renderText(report: Report, options: TextOptions): string {
     if (report.skipped.length > 10) out.push(c('dim', `  … and ${report.skipped.length - 10} more`));
   }
   out.push('');
+  if (report.baseline) {
+    out.push(c('dim', `Baseline ${report.baseline.file}: ${plural(report.baseline.suppressed, 'known finding')} not shown.`));
+  }
   if (!report.complete) out.push(c('yellow', 'Interrupted: this report covers only what was read before the stop.'));
   if (report.datasets.length === 0) out.push(c('yellow', 'No dataset found in the given paths.'));
   const tally = `${plural(s.errors, 'error')}, ${plural(s.warnings, 'warning')}`;

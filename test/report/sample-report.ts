@@ -70,7 +70,10 @@ export function report(datasets: DatasetReport[], over: Partial<Report> = {}, op
     errors += d.severityCounts.error;
     warnings += d.severityCounts.warning;
   }
-  const opts: ReportOptions = { batchSize: 64, numClasses: null, failOn: 'error', maxExamples: 20, workers: 2, ...options };
+  const opts: ReportOptions = {
+    batchSize: 64, numClasses: null, failOn: 'error', maxExamples: 20, workers: 2, maxWarnings: null, missingThreshold: 0.05,
+    imageStrictness: 'warning', severity: {}, ...options,
+  };
   const failing = opts.failOn === 'none' ? 0 : opts.failOn === 'warning' ? errors + warnings : errors;
   return {
     tool: { name: 'nanscan', version: '0.1.0' },
