@@ -38,6 +38,7 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
   let bytes = 0;
   let explicitLabels = 0;
   let nonIntegerLabels = 0;
+  let uncounted = 0;
   let complete = !d.aborted && d.results.every((r) => r !== null) && d.findings.length === 0;
   for (const r of d.results) {
     if (r === null) continue;
@@ -59,18 +60,21 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
     nonIntegerLabels += r.nonIntegerLabels;
     records += r.records;
     bytes += r.bytes;
+    uncounted += r.uncounted;
   }
 
   checkShapes(shapes, sink);
 
   const declared = d.info?.declaredRecords;
-  if (declared !== undefined && declared !== records && !d.aborted) {
+  const reached = records + uncounted;
+  if (declared !== undefined && declared !== reached && !d.aborted) {
     complete = false;
     sink.add({
       kind: 'record_count_mismatch', severity: DEFAULT_SEVERITY.record_count_mismatch,
-      message: `The database declares ${declared} records but ${records} could be read` +
-        `${declared > records ? `: ${declared - records} are unreachable` : ''}.`,
-      file: d.source.path, count: Math.abs(declared - records),
+      message: `The database declares ${declared} entries but ${reached} could be read` +
+        `${uncounted > 0 ? ` (${records} records and ${uncounted} named databases)` : ''}` +
+        `${declared > reached ? `: ${declared - reached} are unreachable` : ''}.`,
+      file: d.source.path, count: Math.abs(declared - reached),
     });
   }
 

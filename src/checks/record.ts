@@ -49,6 +49,8 @@ export class PartitionAnalyzer {
   private nonIntegerLabels = 0;
   /** Key/value record indexes are partition-local; row indexes are absolute. */
   private localIndexes = false;
+  /** Entries the reader met that the format counts but that are not records (named sub-databases). */
+  uncounted = 0;
   /** Image decodes in flight, oldest first: results are taken in record order so output is deterministic. */
   private readonly pending: PendingImage[] = [];
 
@@ -294,6 +296,7 @@ export class PartitionAnalyzer {
       labels: this.labels.slice(0, this.labelled), labelled: this.labelled, explicitLabels: this.explicitLabels,
       stats: this.stats, shapes: this.shapes, datums: this.datums, images: this.images, opaque: this.opaque,
       kernel: this.kernel.backend, nonIntegerLabels: this.nonIntegerLabels, localIndexes: this.localIndexes,
+      uncounted: this.uncounted,
     };
   }
 }

@@ -48,6 +48,8 @@ export interface PartitionResult {
   nonIntegerLabels: number;
   /** Whether finding and shape indexes are partition-local (key/value records) rather than absolute rows. */
   localIndexes: boolean;
+  /** Entries counted by the format's declared total that are not records (LMDB named databases). */
+  uncounted: number;
 }
 
 export interface TaskMessage {

@@ -44,6 +44,7 @@ export async function runPartition(
   let bytesSince = 0;
   for await (const batch of reader.read(partition)) {
     if (batch.damage) analyzer.damage(batch.damage);
+    if (batch.uncounted) analyzer.uncounted += batch.uncounted;
     for (const rec of batch.records) {
       if (rec.kind === 'kv') {
         bytesSince += rec.value.length;

@@ -93,6 +93,11 @@ export type DataRecord = KvRecord | RowsRecord | FileRecord;
 export interface RecordBatch {
   records: DataRecord[];
   damage?: Finding[];
+  /**
+   * Entries the format counts in its declared total but that are not records (LMDB named-database entries):
+   * the declared count is compared with records + these.
+   */
+  uncounted?: number;
 }
 
 export interface SourceInfo {

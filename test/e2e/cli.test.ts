@@ -4,7 +4,7 @@ import { XMLParser } from 'fast-xml-parser';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { caffeKey, mnistDatum, rng, writeLmdb, type KV } from '../../scripts/lib/caffe.js';
+import { caffeKey, mnistDatum, rng, SYSTEM_PYTHON, writeLmdb, type KV } from '../../scripts/lib/caffe.js';
 import { FIXTURES, type FixtureSpec } from '../../scripts/lib/fixture-spec.js';
 import { scan } from '../../src/index.js';
 import type { DatasetReport } from '../../src/types.js';
@@ -179,5 +179,32 @@ describe('a clean Caffe LMDB of 10,000 Fashion-MNIST-sized records', () => {
     expect(d.stats!.min).toBe(0);
     expect(d.stats!.max).toBe(255);
     expect(hashTree(dir)).toBe(treeBefore);
+  });
+});
+
+describe('an LMDB with a named sub-database beside its records', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'nanscan-named-'));
+    const code = `import lmdb, sys
+env = lmdb.open(sys.argv[1], max_dbs=2, map_size=1 << 24)
+meta = env.open_db(b'meta')
+with env.begin(write=True) as txn:
+    for i in range(50):
+        txn.put(b'%08d' % i, bytes([8, 1, 16, 2, 24, 2, 34, 4, 1, 2, 3, i % 256, 40, i % 3]))
+    txn.put(b'source', b'made by a test', db=meta)
+env.close()`;
+    const r = spawnSync(SYSTEM_PYTHON, ['-c', code, path.join(dir, 'db')], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(r.stderr);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('counts the named database against md_entries instead of reporting a count mismatch', () => {
+    const { run, report } = scanJson([path.join(dir, 'db')]);
+    const d = report.datasets[0]!;
+    expect(d.records).toBe(50);
+    expect(d.declaredRecords).toBe(51);
+    expect(d.findingCounts).toEqual({});
+    expect(run.status).toBe(0);
   });
 });
