@@ -37,6 +37,7 @@ export class PartitionAnalyzer {
   private readonly scratch: ScanStats = createStats();
   private readonly shapes: Record<string, ShapeTally> = {};
   private lastShape: ShapeTally | undefined;
+  private readonly kvWhere: Where = { index: 0 };
   private labels = new Int32Array(1024);
   private labelled = 0;
   private explicitLabels = 0;
@@ -69,9 +70,13 @@ export class PartitionAnalyzer {
     this.records++;
     this.bytes += rec.value.length;
     const value = rec.value;
+    // One locator object, reused: sync findings read it at once; queued images take a copy.
+    const where = this.kvWhere;
+    where.index = rec.index;
+    where.key = rec.key;
     if (sniffImage(value) !== null) {
       this.images++;
-      return this.queueImage(value, { index: rec.index, key: rec.key }, 'the image');
+      return this.queueImage(value, where, 'the image');
     }
     if (!looksLikeDatum(value)) {
       this.opaque++;
@@ -80,11 +85,11 @@ export class PartitionAnalyzer {
     const r = this.decoder.decode(value);
     if (!r.ok) {
       this.sink.add({ kind: 'bad_record', severity: DEFAULT_SEVERITY.bad_record,
-        message: `Value is not a valid Caffe Datum: ${r.reason}.`, ...this.loc({ index: rec.index, key: rec.key }) });
+        message: `Value is not a valid Caffe Datum: ${r.reason}.`, ...this.loc(where) });
       return undefined;
     }
     this.datums++;
-    return this.datum(r.datum, { index: rec.index, key: rec.key });
+    return this.datum(r.datum, where);
   }
 
   /**
@@ -238,8 +243,9 @@ export class PartitionAnalyzer {
   private queueImage(bytes: Uint8Array, where: Where, what: string): Promise<void> | undefined {
     // The reader may reuse its buffers after we return: sharp must get its own copy, and so must the key.
     const copy = Uint8Array.prototype.slice.call(bytes);
-    if (where.key !== undefined) where.key = Uint8Array.prototype.slice.call(where.key);
-    this.pending.push({ promise: decodeImage(copy, { limitInputPixels: this.options.limitInputPixels }), where, what });
+    const own: Where = { ...where };
+    if (where.key !== undefined) own.key = Uint8Array.prototype.slice.call(where.key);
+    this.pending.push({ promise: decodeImage(copy, { limitInputPixels: this.options.limitInputPixels }), where: own, what });
     return this.pending.length >= this.options.imageConcurrency ? this.takeImage() : undefined;
   }
 
