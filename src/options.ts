@@ -25,6 +25,8 @@ export interface ScanOptions {
    * 'error': only images that do not decode at all are.
    */
   imageStrictness?: 'warning' | 'error';
+  /** Longest one image may take to decode before it is reported and skipped. Default 30,000 ms. */
+  timeoutMs?: number;
   /** Globs (matched against dataset paths as shown) a dataset must match / must not match to be scanned. */
   include?: string[];
   exclude?: string[];
@@ -79,6 +81,7 @@ export function parseOptions(o: ScanOptions = {}): ResolvedOptions {
     severity: parseSeverity(o.severity),
     missingThreshold: fraction(o.missingThreshold, 'missingThreshold', 0.05),
     imageStrictness: oneOf(o.imageStrictness, 'imageStrictness', 'warning', ['warning', 'error'] as const),
+    timeoutMs: int(o.timeoutMs, 'timeoutMs', 30_000, 1, 24 * 3600 * 1000),
     include: globs(o.include, 'include'),
     exclude: globs(o.exclude, 'exclude'),
     maxExamples: int(o.maxExamples, 'maxExamples', 20, 0, 1_000_000),

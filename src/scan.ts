@@ -95,7 +95,7 @@ async function scanDataset(
     const analyze: AnalyzeOptions = {
       maxExamples: opts.maxExamples, limitInputPixels: opts.limitInputPixels, imageConcurrency: 4,
       forceJsKernel: opts.forceJsKernel, numClasses: opts.numClasses, severity: opts.severity,
-      imageStrictness: opts.imageStrictness,
+      imageStrictness: opts.imageStrictness, timeoutMs: opts.timeoutMs,
     };
     results = await Promise.all(partitions.map((partition) =>
       pool.run({ source, partition, options: analyze }).catch((e: unknown) => {

@@ -245,7 +245,8 @@ export class PartitionAnalyzer {
     const copy = Uint8Array.prototype.slice.call(bytes);
     const own: Where = { ...where };
     if (where.key !== undefined) own.key = Uint8Array.prototype.slice.call(where.key);
-    this.pending.push({ promise: decodeImage(copy, { limitInputPixels: this.options.limitInputPixels }), where: own, what });
+    const promise = withTimeout(decodeImage(copy, { limitInputPixels: this.options.limitInputPixels }), this.options.timeoutMs);
+    this.pending.push({ promise, where: own, what });
     return this.pending.length >= this.options.imageConcurrency ? this.takeImage() : undefined;
   }
 
@@ -312,4 +313,17 @@ function describeStart(b: Uint8Array): string {
   const head = b.subarray(0, 16);
   const text = String.fromCharCode(...head);
   return /^[\x20-\x7e\t\r\n]+$/.test(text) ? `'${text.replace(/[\r\n\t]/g, ' ')}'` : `0x${Buffer.from(head).toString('hex')}`;
+}
+
+/**
+ * Bounds a decode in time. libvips cannot cancel a running decode, so a pathological file keeps one libuv
+ * thread busy until it ends, but the scan no longer waits for it: it becomes a finding.
+ */
+function withTimeout(p: Promise<ImageResult>, ms: number): Promise<ImageResult> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<ImageResult>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: false, kind: 'corrupt_image', reason: `took longer than ${ms} ms to decode; given up` }), ms);
+    timer.unref();
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }

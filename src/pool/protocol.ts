@@ -15,6 +15,8 @@ export interface AnalyzeOptions {
   numClasses: number | null;
   severity: SeverityOverrides;
   imageStrictness: 'warning' | 'error';
+  /** Longest a single image decode may take before it is reported and skipped. */
+  timeoutMs: number;
 }
 
 /** Records of one shape ("C×H×W"), with the first few locators for findings. */

@@ -1,0 +1,72 @@
+/** Nothing crashes it, nothing hangs it, nothing is written: read-only mounts, hostile trees, time bounds. */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scan } from '../../src/index.js';
+import type { Report } from '../../src/types.js';
+import { CLI, ROOT, scanJson } from '../helpers/cli.js';
+import { hashTree } from '../helpers/tree.js';
+
+let tmp: string;
+beforeAll(() => { tmp = mkdtempSync(path.join(os.tmpdir(), 'nanscan-robust-')); });
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('read-only by construction', () => {
+  it('scans every fixture through a read-only bind mount and leaves the tree byte-identical', () => {
+    const fixtures = path.join(ROOT, 'fixtures');
+    const before = hashTree(fixtures);
+    const mnt = path.join(tmp, 'ro');
+    mkdirSync(mnt);
+    const out = path.join(tmp, 'ro-report.json');
+    // A private mount namespace: the read-only view exists only for this command. Even root cannot write
+    // through it, so a write attempt would fail the scan (EROFS) rather than go unnoticed.
+    const script = `mount --bind "$1" "$2" && mount -o remount,bind,ro "$2" && touch "$2/probe" 2>/dev/null && exit 99;
+      "$3" "$4" scan "$2" --json "$5" -q; echo "rc=$?"`;
+    let r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', fixtures, mnt,
+      process.execPath, CLI, out], { encoding: 'utf8' });
+    if (r.status !== 0 || !/rc=[01]\b/.test(r.stdout)) {
+      // No mount namespace (not root): run as an unprivileged user, who cannot write to the tree either.
+      r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'scan',
+        fixtures, '--json', '-', '-q'], { encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      writeFileSync(out, r.stdout);
+    }
+    const report = JSON.parse(spawnSync('cat', [out], { encoding: 'utf8' }).stdout) as Report;
+    expect(report.datasets.length).toBeGreaterThanOrEqual(10);
+    expect(report.datasets.every((d) => d.records > 0)).toBe(true);
+    // No finding says a file could not be opened or written.
+    expect(report.summary.findingCounts.io_error).toBeUndefined();
+    expect(hashTree(fixtures)).toBe(before);
+  });
+});
+
+describe('hostile trees', () => {
+  it('survives symlink loops and a list that names itself, /dev/zero and a folder', () => {
+    const root = path.join(tmp, 'hostile');
+    mkdirSync(path.join(root, 'a', 'b'), { recursive: true });
+    symlinkSync(path.join(root, 'a'), path.join(root, 'a', 'b', 'loop'));
+    symlinkSync(path.join(root, 'self'), path.join(root, 'self')); // a symlink to itself
+    writeFileSync(path.join(root, 'list.txt'), ['list.txt 0', '/dev/zero 1', 'a 2', 'a/b/loop/missing.jpg 3', 'x.jpg 1'].join('\n'));
+    const { run, report } = scanJson([root]);
+    expect(run.status).toBe(1);
+    const d = report.datasets.find((x) => x.format === 'image-list')!;
+    const kinds = d.findings.map((f) => `${f.kind}:${f.line}`).sort();
+    // Itself (not an image), /dev/zero and the folder (not regular files), two missing files.
+    expect(kinds).toEqual(['corrupt_image:1', 'io_error:2', 'io_error:3', 'missing_file:4', 'missing_file:5']);
+  });
+
+  it('bounds each image decode in time', async () => {
+    const dir = path.join(tmp, 'slow');
+    mkdirSync(dir);
+    // A 6000×6000 noisy PNG takes far longer than 1 ms to decode.
+    const px = Buffer.alloc(6000 * 6000).map((_, i) => (i * 2654435761) >>> 24);
+    await sharp(px, { raw: { width: 6000, height: 6000, channels: 1 } }).png({ compressionLevel: 1 }).toFile(path.join(dir, 'big.png'));
+    const report = await scan(dir, { timeoutMs: 1, workers: 1 });
+    const f = report.datasets[0]!.findings[0]!;
+    expect(f.kind).toBe('corrupt_image');
+    expect(f.message).toContain('took longer than 1 ms to decode');
+  });
+});
