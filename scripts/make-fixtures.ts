@@ -2,10 +2,14 @@
  * Regenerates the committed fixtures under fixtures/ from scripts/lib/fixture-spec.ts, with the real liblmdb
  * (Debian's python3-lmdb). Deterministic: seeded data, fixed damage. Run: `npm run fixtures`.
  */
-import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import {
+  closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync,
+  truncateSync, writeFileSync, writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { rng, writeLmdb } from './lib/caffe.js';
+import { rng, SYSTEM_PYTHON, writeLevelDb, writeLmdb } from './lib/caffe.js';
 import { FIXTURES, type Damage } from './lib/fixture-spec.js';
 
 /** Classic LMDB page: 4 KiB; page header (v1) is pgno u64, pad u16, flags u16 (LMDB.md §4). */
@@ -19,16 +23,35 @@ export async function makeFixture(root: string, spec: (typeof FIXTURES)[number])
   const dir = path.join(root, spec.dir);
   if (existsSync(dir)) rmSync(dir, { recursive: true });
   mkdirSync(dir, { recursive: true });
-  if (spec.records) await writeLmdb(dir, await spec.records());
+  if (spec.records && spec.format === 'leveldb') await writeLevelDb(dir, await spec.records(), spec.leveldbMode);
+  else if (spec.records) await writeLmdb(dir, await spec.records());
+  if (spec.python !== undefined) {
+    const r = spawnSync(SYSTEM_PYTHON, ['-c', spec.python, dir], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${spec.dir}: ${r.stderr}`);
+  }
   for (const [rel, bytes] of (await spec.files?.()) ?? []) {
     mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
     writeFileSync(path.join(dir, rel), bytes);
   }
-  if (spec.damage) damage(path.join(dir, 'data.mdb'), spec.damage);
+  if (spec.damage) damage(dir, spec.damage);
   return dir;
 }
 
-function damage(file: string, d: Damage): void {
+function damage(dir: string, d: Damage): void {
+  if (d.flipTableByte !== undefined) {
+    const table = readdirSync(dir).filter((n) => /^\d+\.(ldb|sst)$/.test(n)).sort()[0];
+    if (table === undefined) throw new Error(`${dir} has no table file`);
+    const bytes = readFileSync(path.join(dir, table));
+    bytes[d.flipTableByte] = bytes[d.flipTableByte]! ^ 0xff;
+    writeFileSync(path.join(dir, table), bytes);
+    return;
+  }
+  if (d.truncateFile !== undefined) {
+    const f = path.join(dir, d.truncateFile);
+    truncateSync(f, Math.floor(statSync(f).size / 2));
+    return;
+  }
+  const file = path.join(dir, 'data.mdb');
   const fd = openSync(file, 'r+');
   try {
     const pages = Math.floor(fstatSync(fd).size / PAGE);

@@ -7,6 +7,8 @@ import path from 'node:path';
 import { ScanError } from './errors.js';
 import { listImageFolder, looksLikeImageFolder } from './readers/image-folder.js';
 import { isImageList, listedImageFiles } from './readers/image-list.js';
+// Cheap sniffers only: these modules load no database library.
+import { isHdf5File, isHdf5List, listedFiles as listedHdf5Files } from './readers/hdf5/sniff.js';
 import type { Source, SourceFormat } from './readers/types.js';
 import type { SkippedPath } from './types.js';
 
@@ -78,6 +80,17 @@ export function globToRegExp(glob: string): RegExp {
  * them, and a folder left with no image of its own is not a dataset.
  */
 function claimListedFiles(out: Discovery, rootFolder: string | undefined): void {
+  // HDF5 lists (Caffe HDF5Data sources) claim the .h5 files they name.
+  const claimedH5 = new Set<string>();
+  for (const s of out.sources) {
+    if (s.format !== 'hdf5' || isHdf5File(s.absPath)) continue;
+    try {
+      for (const f of listedHdf5Files(s.absPath)) claimedH5.add(f.path);
+    } catch {
+      // An unreadable list is reported when it is scanned.
+    }
+  }
+  if (claimedH5.size > 0) out.sources = out.sources.filter((s) => !(s.format === 'hdf5' && claimedH5.has(s.absPath)));
   const claimed = new Set<string>();
   for (const s of out.sources) {
     if (s.format !== 'image-list') continue;
@@ -116,6 +129,10 @@ async function visit(abs: string, shown: string, out: Discovery, seen: Set<strin
       add(out, 'lmdb', path.dirname(abs), path.dirname(shown), seen);
       return;
     }
+    if (isHdf5File(abs) || isHdf5List(abs)) {
+      add(out, 'hdf5', abs, shown, seen);
+      return;
+    }
     if (isImageList(abs)) {
       add(out, 'image-list', abs, shown, seen);
       return;
@@ -145,9 +162,15 @@ async function visit(abs: string, shown: string, out: Discovery, seen: Set<strin
   for (const e of entries) await visit(path.join(abs, e.name), path.join(shown, e.name), out, seen);
 }
 
-/** A folder is a database when it holds the format's marker file. */
+/**
+ * A folder is a database when it holds the format's marker files: LMDB's `data.mdb`; LevelDB's CURRENT or a
+ * MANIFEST beside numbered table or log files (a damaged database is still recognised, and its damage reported).
+ */
 function detectFolder(entries: readonly Dirent[]): SourceFormat | null {
-  if (entries.some((e) => e.name === LMDB_DATA && !e.isDirectory())) return 'lmdb';
+  const files = entries.filter((e) => !e.isDirectory()).map((e) => e.name);
+  if (files.includes(LMDB_DATA)) return 'lmdb';
+  const hasMeta = files.some((n) => n === 'CURRENT' || /^MANIFEST-\d+$/.test(n));
+  if (hasMeta && files.some((n) => /^\d+\.(ldb|sst|log)$/.test(n))) return 'leveldb';
   return null;
 }
 

@@ -80,12 +80,22 @@ export function caffeKey(i: number, name?: string): string {
 export type KV = readonly [key: string | Uint8Array, value: Uint8Array];
 
 /** Writes records (in any order; LMDB sorts them) into a new classic-format LMDB at `dir` with py-lmdb. */
-export async function writeLmdb(dir: string, records: Iterable<KV>): Promise<void> {
-  const script = fileURLToPath(new URL('./write_lmdb.py', import.meta.url));
-  const child = spawn(SYSTEM_PYTHON, [script, dir], { stdio: ['pipe', 'inherit', 'inherit'] });
+export function writeLmdb(dir: string, records: Iterable<KV>): Promise<void> {
+  return pipeRecords('write_lmdb.py', [dir], records);
+}
+
+/** Writes records into a new LevelDB at `dir` with plyvel, as Caffe's tools do (see write_leveldb.py). */
+export function writeLevelDb(dir: string, records: Iterable<KV>, mode: 'caffe' | 'mnist' = 'caffe'): Promise<void> {
+  return pipeRecords('write_leveldb.py', [dir, mode], records);
+}
+
+/** Runs a writer script of this folder with Debian's Python, streaming `records` to its stdin. */
+async function pipeRecords(scriptName: string, args: string[], records: Iterable<KV>): Promise<void> {
+  const script = fileURLToPath(new URL(`./${scriptName}`, import.meta.url));
+  const child = spawn(SYSTEM_PYTHON, [script, ...args], { stdio: ['pipe', 'inherit', 'inherit'] });
   const done = new Promise<void>((resolve, reject) => {
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`write_lmdb.py exited with ${code}`))));
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${scriptName} exited with ${code}`))));
   });
   const enc = new TextEncoder();
   let chunk: Uint8Array[] = [];

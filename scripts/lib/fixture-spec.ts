@@ -22,15 +22,22 @@ export interface Damage {
   truncateTo?: number;
   /** Overwrite the n-th leaf page (0-based, in file order) with seeded garbage. */
   garbageLeaf?: number;
+  /** LevelDB: flip the byte at this offset of the first table file (inside its first data block). */
+  flipTableByte?: number;
+  /** Truncate this file (relative to the fixture folder) to half its size. */
+  truncateFile?: string;
 }
 
 export interface FixtureSpec {
   /** Folder under fixtures/. */
   dir: string;
   description: string;
-  format: 'lmdb' | 'image-folder' | 'image-list';
-  /** LMDB records. */
+  format: 'lmdb' | 'leveldb' | 'hdf5' | 'image-folder' | 'image-list';
+  /** Database records (LMDB, or LevelDB written the way `leveldbMode` says). */
   records?: () => Promise<KV[]>;
+  leveldbMode?: 'caffe' | 'mnist';
+  /** Python (run by Debian's python3 with the fixture folder as argv[1]) that writes the files: HDF5 via h5py. */
+  python?: string;
   /** Files to write, relative to the fixture folder. */
   files?: () => Promise<[string, Uint8Array][]>;
   /** For list datasets: the list file, relative to the fixture folder (the dataset path). */
@@ -300,5 +307,103 @@ export const FIXTURES: FixtureSpec[] = [
       { kind: 'missing_file', file: 'imgs/missing.jpg', line: 5 },
       { kind: 'bad_record', file: 'train.txt', line: 8 },
     ],
+  },
+  {
+    dir: 'leveldb/clean',
+    description: '500 raw Datums in a LevelDB written like convert_imageset --backend=leveldb (compacted tables)',
+    format: 'leveldb',
+    records: async () => {
+      const next = rng(8);
+      return Array.from({ length: 500 }, (_, i): KV => [caffeKey(i), mnistDatum(i, i % 10, next)]);
+    },
+    faults: [],
+  },
+  {
+    dir: 'leveldb/mnist-log',
+    description: '2500 small raw Datums written like convert_mnist_data (one growing write batch, all in the log)',
+    format: 'leveldb',
+    leveldbMode: 'mnist',
+    records: async () => {
+      const next = rng(9);
+      const small = (i: number): Uint8Array => encodeDatum({
+        channels: 1, height: 8, width: 8, data: new Uint8Array(64).map((_, j) => (j === i % 64 ? 255 : next() * 200) & 0xff),
+        label: i % 10, encoded: false,
+      });
+      const out = Array.from({ length: 2500 }, (_, i): KV => [caffeKey(i), small(i)]);
+      const floats = Array.from({ length: 64 }, (_, j) => j / 64);
+      floats[9] = NaN;
+      out[2100] = [caffeKey(2100), encodeDatum({ channels: 1, height: 8, width: 8, floatData: floats, label: 0 })];
+      return out;
+    },
+    faults: [{ kind: 'nan', key: caffeKey(2100) }],
+  },
+  {
+    dir: 'leveldb/bad-block',
+    description: '600 float Datums in a compacted LevelDB; one byte of the first table\'s first data block flipped',
+    format: 'leveldb',
+    records: async () => floatRecords(600, 10, {}),
+    faults: [{ kind: 'corrupt_file' }],
+    damage: { flipTableByte: 300 },
+  },
+  {
+    dir: 'hdf5/list',
+    description: 'A Caffe HDF5Data list of two gzip-chunked files (NaN in one row, +Inf in another) and a missing file',
+    format: 'hdf5',
+    datasetFile: 'train.txt',
+    python: `
+import os, sys
+import h5py, numpy as np
+d = sys.argv[1]
+rng = np.random.default_rng(5)
+def write(name, n, nan_row=None, inf_row=None):
+    data = rng.normal(size=(n, 3, 8, 8)).astype('float32')
+    if nan_row is not None: data[nan_row, 0, 0, 1] = np.nan
+    if inf_row is not None: data[inf_row, 1, 2, 3] = np.inf
+    label = (np.arange(n) % 4).astype('float32')
+    with h5py.File(os.path.join(d, name), 'w', track_order=True) as f:
+        f.create_dataset('data', data=data, chunks=(16, 3, 8, 8), compression='gzip', shuffle=True)
+        f.create_dataset('label', data=label)
+write('train0.h5', 64, nan_row=5)
+write('train1.h5', 64, inf_row=17)
+with open(os.path.join(d, 'train.txt'), 'w') as f:
+    f.write('train0.h5\\ntrain1.h5\\nmissing.h5\\n')
+`,
+    faults: [
+      { kind: 'nan', file: 'train0.h5' },
+      { kind: 'posinf', file: 'train1.h5' },
+      { kind: 'missing_file', file: 'missing.h5', line: 3 },
+    ],
+  },
+  {
+    dir: 'hdf5/lengths',
+    description: 'One HDF5 file: 10 data rows but 9 labels, and a constant row',
+    format: 'hdf5',
+    datasetFile: 'extra.h5',
+    python: `
+import os, sys
+import h5py, numpy as np
+rng = np.random.default_rng(6)
+data = rng.normal(size=(10, 16)).astype('float64')
+data[3, :] = 0.25
+with h5py.File(os.path.join(sys.argv[1], 'extra.h5'), 'w') as f:
+    f.create_dataset('data', data=data)
+    f.create_dataset('label', data=np.arange(9, dtype='int32') % 3)
+`,
+    faults: [{ kind: 'constant_sample', file: 'extra.h5' }, { kind: 'inconsistent_lengths', file: 'extra.h5' }],
+  },
+  {
+    dir: 'hdf5/truncated',
+    description: 'An HDF5 file cut to half its size',
+    format: 'hdf5',
+    datasetFile: 'broken.h5',
+    python: `
+import os, sys
+import h5py, numpy as np
+data = np.random.default_rng(7).normal(size=(256, 64)).astype('float32')
+with h5py.File(os.path.join(sys.argv[1], 'broken.h5'), 'w') as f:
+    f.create_dataset('data', data=data)
+`,
+    faults: [{ kind: 'corrupt_file', file: 'broken.h5' }],
+    damage: { truncateFile: 'broken.h5' },
   },
 ];

@@ -98,7 +98,7 @@ export class PartitionAnalyzer {
    */
   rows(rec: RowsRecord): void {
     const rowSize = rec.rowShape.reduce((a, b) => a * b, 1);
-    if (!rec.isLabel) this.records += rec.rows;
+    if (rec.countsRecords) this.records += rec.rows;
     this.bytes += rec.data.byteLength;
     const isFloat = rec.dtype === 'f16' || rec.dtype === 'f32' || rec.dtype === 'f64';
     const loc = (row: number): RecordLocator => ({ file: rec.file, index: rec.firstRow + row, field: rec.field });

@@ -4,8 +4,8 @@ import type { ReaderModule, SourceFormat } from './types.js';
 
 const LOADERS: Record<SourceFormat, (() => Promise<ReaderModule>) | undefined> = {
   lmdb: async () => (await import('./lmdb/index.js')).lmdbReader,
-  leveldb: undefined,
-  hdf5: undefined,
+  leveldb: async () => (await import('./leveldb/index.js')).leveldbReader,
+  hdf5: async () => (await import('./hdf5/index.js')).hdf5Reader,
   'image-folder': async () => (await import('./image-folder.js')).imageFolderReader,
   'image-list': async () => (await import('./image-list.js')).imageListReader,
 };

@@ -65,6 +65,11 @@ export interface RowsRecord {
   data: NumericArray;
   /** Whether this field holds labels (named `label`/`labels`): its values feed the label analysis. */
   isLabel: boolean;
+  /**
+   * Whether these rows count as the dataset's records: rows of the file's longest array (a file's `data` and
+   * `label` rows are the same records; a small auxiliary array such as a `mean` is not).
+   */
+  countsRecords: boolean;
 }
 
 /**

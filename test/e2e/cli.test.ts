@@ -20,9 +20,9 @@ afterAll(() => {
   expect(hashTree(FIXTURES_DIR)).toBe(before);
 });
 
-/** Findings that point at a record or a file, as "kind key-or-file[:line]" (file-level LMDB damage excluded). */
+/** Findings that point at a record or a file, as "kind key-or-file[:line]" (database file damage excluded). */
 const located = (d: DatasetReport): string[] =>
-  d.findings.filter((f) => f.key !== undefined || (d.format !== 'lmdb' && f.file !== undefined))
+  d.findings.filter((f) => f.key !== undefined || (d.format !== 'lmdb' && d.format !== 'leveldb' && f.file !== undefined))
     .map((f) => `${f.kind} ${f.key ?? f.file}${f.line === undefined ? '' : `:${f.line}`}`).sort();
 
 const expectedLocated = (spec: FixtureSpec): string[] =>

@@ -1,0 +1,272 @@
+/**
+ * The only module that talks to h5wasm (HDF5 2.0 compiled to wasm, Node build with NODERAWFS: host files are
+ * read in place with pread, never loaded whole). It loads the library lazily, so discovery can sniff HDF5
+ * files without paying for the 4 MB wasm module, and keeps HDF5's diagnostics off the user's terminal.
+ *
+ * Silencing: HDF5 prints its error stack (HDF5-DIAG) with fprintf(stderr), which Emscripten's NODERAWFS turns
+ * into a synchronous `fs.writeSync(2, …)`; Emscripten's own warnings go to `console.error` (bound at load
+ * time, so it ends in `process.stderr.write`). Every call into h5wasm is synchronous, so `quietly()` swaps
+ * both sinks for a capture buffer for exactly the duration of the call: no other JavaScript can run in that
+ * window, so nothing else is swallowed. The captured text becomes the message of a finding.
+ *
+ * Why not h5wasm's `activate_throwing_error_handler()`: its handler prints the stack into a `tmpfile()` (a
+ * real file in the host's /tmp under NODERAWFS) and throws before closing it, leaking one host file
+ * descriptor per HDF5 error (measured: 2000 failed opens left 2000 open fds), and the throw skips h5wasm's
+ * cleanup (dataset, dataspace and type ids of a failed read stay open). HDF5's default handler with the
+ * output captured leaks nothing, and is 3x faster per error. Set NANSCAN_HDF5_DIAG=1 to see the raw stacks.
+ */
+import fs from 'node:fs';
+import type { Metadata } from 'h5wasm/node';
+
+type H5Module = Awaited<(typeof import('h5wasm/node'))['ready']>;
+
+export type Dtype = 'f16' | 'f32' | 'f64' | 'i8' | 'u8' | 'i16' | 'u16' | 'i32' | 'u32' | 'i64' | 'u64';
+
+/** A numeric dataset with at least one dimension: rows along the first dimension are records. */
+export interface DatasetInfo {
+  /** Path within the file, without the leading '/'. */
+  name: string;
+  dtype: Dtype;
+  /** Bytes per element as stored in memory by HDF5 (2 for float16: widened later). */
+  elemBytes: number;
+  rows: number;
+  rowShape: number[];
+  rowElems: number;
+  rowBytes: number;
+  /** Rows per chunk for chunked layouts, 0 for contiguous and compact ones. */
+  chunkRows: number;
+  /** Named `label`/`labels` (or as configured; case-insensitive, last path component). */
+  isLabel: boolean;
+}
+
+export interface Walk {
+  datasets: DatasetInfo[];
+  /** Objects not scanned, with the reason. */
+  skipped: { name: string; reason: string }[];
+  /** Objects (or groups) that could not be read: damage. */
+  problems: { name: string; message: string }[];
+}
+
+/** Outcome of one call into h5wasm: its value or what it threw, and what HDF5 printed meanwhile. */
+interface Quiet<T> {
+  value?: T;
+  error?: unknown;
+  diag: string;
+}
+
+/** H5T classes (H5Tpublic.h) that we read, and names for the others in skip reasons. */
+const H5T_INTEGER = 0;
+const H5T_FLOAT = 1;
+const CLASS_NAMES: Record<number, string> = {
+  2: 'time', 3: 'string', 4: 'bitfield', 5: 'opaque', 6: 'compound', 7: 'reference', 8: 'enum', 9: 'variable-length',
+  10: 'array',
+};
+
+/** Dataset names (last path component, case-insensitive) that hold labels, unless configured otherwise. */
+export const DEFAULT_LABEL_NAMES: readonly string[] = ['label', 'labels'];
+
+/** Whether the raw HDF5 diagnostics are passed through to stderr (opt-in, for debugging). */
+const PASS_DIAG = process.env['NANSCAN_HDF5_DIAG'] === '1';
+
+const STDERR_FD = 2;
+
+let depth = 0;
+
+/**
+ * Runs `fn` (a synchronous h5wasm call) with stderr captured. Never throws: a throw comes back as `error`.
+ */
+export function quietly<T>(fn: () => T): Quiet<T> {
+  if (depth > 0) {
+    // Already capturing (a nested call): the outer capture collects the output.
+    try {
+      return { value: fn(), diag: '' };
+    } catch (error) {
+      return { error, diag: '' };
+    }
+  }
+  const mutableFs = fs as unknown as { writeSync: (...args: unknown[]) => number };
+  const stderr = process.stderr as unknown as { write: (...args: unknown[]) => boolean };
+  const origWriteSync = mutableFs.writeSync;
+  const origStderrWrite = stderr.write;
+  let diag = '';
+  mutableFs.writeSync = function (this: unknown, fd: unknown, data: unknown, ...rest: unknown[]): number {
+    if (fd !== STDERR_FD) return origWriteSync.call(this, fd, data, ...rest);
+    if (typeof data === 'string') {
+      diag += data;
+      return Buffer.byteLength(data);
+    }
+    const view = data as ArrayBufferView;
+    const offset = typeof rest[0] === 'number' ? rest[0] : 0;
+    const length = typeof rest[1] === 'number' ? rest[1] : view.byteLength - offset;
+    diag += Buffer.from(view.buffer, view.byteOffset + offset, length).toString('utf8');
+    return length;
+  };
+  stderr.write = (chunk: unknown, ...rest: unknown[]): boolean => {
+    diag += typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8');
+    const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+    if (cb) process.nextTick(cb);
+    return true;
+  };
+  depth++;
+  try {
+    return { value: fn(), diag };
+  } catch (error) {
+    return { error, diag };
+  } finally {
+    depth--;
+    mutableFs.writeSync = origWriteSync;
+    stderr.write = origStderrWrite;
+    if (PASS_DIAG && diag !== '') process.stderr.write(diag);
+  }
+}
+
+/**
+ * The HDF5 error text worth showing: the two innermost entries of the error stack ("unable to read superblock:
+ * truncated file: eof = …"), which name the cause, rather than the outer "unable to open file" layers.
+ */
+export function summarizeDiag(diag: string, error?: unknown): string {
+  const entries = [...diag.matchAll(/#\d+: .* in [\w.]+\(\): (.*)$/gm)].map((m) => (m[1] as string).trim());
+  if (entries.length > 0) return entries.slice(-2).join(': ');
+  if (error !== undefined) {
+    const msg = error instanceof Error ? error.message : String(error);
+    return msg.split('\n').find((l) => l.trim() !== '')?.trim() ?? 'HDF5 call failed';
+  }
+  const line = diag.split('\n').find((l) => l.trim() !== '');
+  return line?.trim() ?? 'HDF5 call failed';
+}
+
+function classify(md: Metadata): { dtype: Dtype; elemBytes: number } | string {
+  if (md.type === H5T_FLOAT) {
+    if (md.size === 2) return { dtype: 'f16', elemBytes: 2 };
+    if (md.size === 4) return { dtype: 'f32', elemBytes: 4 };
+    if (md.size === 8) return { dtype: 'f64', elemBytes: 8 };
+    return `${md.size * 8}-bit float`;
+  }
+  if (md.type === H5T_INTEGER) {
+    if (md.size === 1 || md.size === 2 || md.size === 4 || md.size === 8) {
+      return { dtype: `${md.signed ? 'i' : 'u'}${md.size * 8}` as Dtype, elemBytes: md.size };
+    }
+    return `${md.size * 8}-bit integer`;
+  }
+  return CLASS_NAMES[md.type] ?? `type class ${md.type}`;
+}
+
+/** An opened h5wasm instance (one per thread: each worker loads its own). */
+export class H5 {
+  private constructor(private readonly m: H5Module) {}
+
+  private static loading: Promise<H5> | undefined;
+
+  /** Loads h5wasm once per thread. */
+  static load(): Promise<H5> {
+    H5.loading ??= import('h5wasm/node').then(async (lib) => new H5(await lib.ready));
+    return H5.loading;
+  }
+
+  /** Largest heap h5wasm can grow to (2 GiB in 0.10.3): bounds any single buffer. */
+  get maxHeapBytes(): number {
+    return this.m.MAXIMUM_MEMORY;
+  }
+
+  /** Opens read-only (what `new h5wasm.File(path, 'r')` does). h5wasm does not throw here: -1 means failure. */
+  open(absPath: string): { id: bigint } | { error: string } {
+    const r = quietly(() => this.m.open(absPath, this.m.H5F_ACC_RDONLY, false, -1, -1));
+    if (r.value === undefined || r.value < 0n) return { error: summarizeDiag(r.diag, r.error) };
+    return { id: r.value };
+  }
+
+  close(id: bigint): void {
+    quietly(() => this.m.close_file(id));
+  }
+
+  /** Every dataset reachable through hard links, in name order, classified. `labelNames` are lower case. */
+  walk(id: bigint, labelNames: readonly string[] = DEFAULT_LABEL_NAMES): Walk {
+    const out: Walk = { datasets: [], skipped: [], problems: [] };
+    const names = quietly(() => this.m.get_names(id, '/', true));
+    if (names.value === undefined || names.diag !== '') {
+      out.problems.push({ name: '', message: `cannot list the file's groups: ${summarizeDiag(names.diag, names.error)}` });
+    }
+    for (const name of names.value ?? []) {
+      const p = `/${name}`;
+      // Links first: following an external link would open another file, a soft link would scan twice.
+      const link = quietly(() => {
+        if (this.m.get_symbolic_link(id, p) !== null) return 'soft link';
+        const ext = this.m.get_external_link(id, p) as { filename?: string };
+        if (typeof ext.filename === 'string') return 'external link';
+        return this.m.get_type(id, p) === this.m.H5G_DATASET ? 'dataset' : 'other';
+      });
+      if (link.value === undefined || link.diag !== '') {
+        out.problems.push({ name, message: `cannot read the object header: ${summarizeDiag(link.diag, link.error)}` });
+        continue;
+      }
+      if (link.value === 'other') continue; // groups (walked by get_names) and named datatypes
+      if (link.value !== 'dataset') {
+        out.skipped.push({ name, reason: link.value });
+        continue;
+      }
+      const md = quietly(() => this.m.get_dataset_metadata(id, p));
+      if (md.value === undefined || md.value === null || md.diag !== '') {
+        out.problems.push({ name, message: `cannot read the dataset header: ${summarizeDiag(md.diag, md.error)}` });
+        continue;
+      }
+      const info = describe(name, md.value, labelNames);
+      if ('problem' in info) out.problems.push({ name, message: info.problem });
+      else if ('skip' in info) out.skipped.push({ name, reason: info.skip });
+      else out.datasets.push(info);
+    }
+    return out;
+  }
+
+  /**
+   * Reads rows [start, start + rows) of `ds` into the wasm heap at `ptr` (row-major, little-endian).
+   * Returns null on success, else the HDF5 error text.
+   */
+  readRows(id: bigint, ds: DatasetInfo, start: number, rows: number, ptr: number): string | null {
+    const count = [BigInt(rows), ...ds.rowShape.map((d) => BigInt(d))];
+    const offset = count.map((_, i) => (i === 0 ? BigInt(start) : 0n));
+    const stride = count.map(() => 1n);
+    const r = quietly(() => this.m.get_dataset_data(id, `/${ds.name}`, count, offset, stride, BigInt(ptr)));
+    if (r.value === undefined || r.value < 0) return summarizeDiag(r.diag, r.error);
+    return null;
+  }
+
+  /** Allocates in the wasm heap (quietly: Emscripten prints "Cannot enlarge memory"). 0 when it cannot. */
+  malloc(bytes: number): number {
+    return quietly(() => this.m._malloc(bytes)).value ?? 0;
+  }
+
+  free(ptr: number): void {
+    this.m._free(ptr);
+  }
+
+  /** The heap's current buffer. It is replaced whenever the heap grows: take views after every call. */
+  heap(): ArrayBuffer {
+    return this.m.HEAPU8.buffer as ArrayBuffer;
+  }
+}
+
+function describe(name: string, md: Metadata, labelNames: readonly string[]): DatasetInfo | { skip: string } | { problem: string } {
+  const kind = classify(md);
+  if (typeof kind === 'string') return { skip: kind };
+  const shape = md.shape;
+  if (shape === null || shape.length === 0) return { skip: 'scalar (no rows)' };
+  const rowShape = shape.slice(1);
+  const rowElems = rowShape.reduce((a, b) => a * b, 1);
+  const rows = shape[0] as number;
+  // A damaged header can claim any extent; one beyond 2^53 bytes cannot be real (nor counted exactly).
+  if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0) || !Number.isSafeInteger(rows * rowElems * kind.elemBytes)) {
+    return { problem: `implausible shape (${shape.join(', ')})` };
+  }
+  const last = name.slice(name.lastIndexOf('/') + 1).toLowerCase();
+  return {
+    name,
+    dtype: kind.dtype,
+    elemBytes: kind.elemBytes,
+    rows,
+    rowShape,
+    rowElems,
+    rowBytes: rowElems * kind.elemBytes,
+    chunkRows: md.chunks !== null && md.chunks.length > 0 ? (md.chunks[0] as number) : 0,
+    isLabel: labelNames.includes(last),
+  };
+}

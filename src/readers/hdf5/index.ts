@@ -1,0 +1,498 @@
+/**
+ * HDF5 reader: one `.h5` file, or a Caffe HDF5Data list (a text file naming `.h5` files, one per line). One
+ * module handles both, format `'hdf5'`: `open()` sniffs the source, and a source without the HDF5 signature
+ * that reads as text is a list (anything else is opened as HDF5 and, failing that, is a corrupt file).
+ *
+ * Records are rows along the first dimension of every numeric dataset (float16/32/64, int/uint 8–64) with at
+ * least one dimension, in every group. Rows are read in chunk-aligned slabs of whole rows into one reused
+ * wasm-heap buffer and handed out as typed-array views over it: a record's `data` is valid only until the
+ * iterator advances (float16 is widened into a reused Float32Array, same rule). h5wasm's `slice()` is not used:
+ * it allocates and copies twice per read (MEASURED §6: 1 GB/s against 3–6 GB/s this way).
+ *
+ * Partition spec (JSON, readable by a fresh reader in any thread): `{ v: 1, labels: [names], segments: [{ path,
+ * file, start, end }] }` — rows [start, end) of every scanned dataset of the file at absolute `path` (each
+ * dataset clipped to its own length), `file` being its display path; `labels` are the label dataset names. Partitions run in list order, then row order. Within a
+ * segment, datasets come one after the other (all of `data`'s rows, then all of `label`'s), in name order.
+ *
+ * The main thread surveys the files lazily (on `info()`/`plan()`): missing files, files HDF5 cannot open,
+ * unreadable headers and the Caffe rules (row counts within a file, shapes across a list) are open-time
+ * findings. Workers only open the files of their own partitions.
+ */
+import { statSync } from 'node:fs';
+import path from 'node:path';
+import { DEFAULT_SEVERITY } from '../../checks/severity.js';
+import { invalidOption, ScanError } from '../../errors.js';
+import type { Finding } from '../../types.js';
+import type { JsonValue, NumericArray, Partition, Reader, ReaderModule, RecordBatch, RowsRecord, Source, SourceInfo } from '../types.js';
+import { DEFAULT_LABEL_NAMES, H5, type DatasetInfo, type Dtype } from './h5.js';
+import { widenHalf } from './half.js';
+import {
+  crossFileFindings,
+  DEFAULT_MIN_PARTITION_BYTES,
+  DEFAULT_SLAB_BYTES,
+  lengthFinding,
+  MAX_SLAB_BYTES,
+  planSegments,
+  slabRanges,
+  slabRows,
+  type PlanFile,
+  type Segment,
+} from './layout.js';
+import { isHdf5File, listedFiles, type ListedFile } from './sniff.js';
+
+export { isHdf5File, isHdf5List, listedFiles, type ListedFile } from './sniff.js';
+
+export interface Hdf5ReaderOptions {
+  /** Bytes one read aims for (default 4 MiB, at most MAX_SLAB_BYTES). */
+  slabBytes?: number;
+  /** Smallest partition `plan()` makes, in bytes (default 8 MiB; 0 splits as finely as asked). */
+  minPartitionBytes?: number;
+  /**
+   * Dataset names that hold labels (last path component, case-insensitive; default `label`, `labels`). They
+   * travel in the partition spec, so workers opening the default module agree with the planner.
+   */
+  labelNames?: readonly string[];
+}
+
+export interface Hdf5Reader extends Reader {
+  /** Whether the source is one HDF5 file or a list of them. */
+  readonly kind: 'file' | 'list';
+  /** Objects not scanned, as `<file>:<dataset> (<reason>)`: strings, compounds, scalars, links. */
+  readonly skipped: string[];
+  /**
+   * The source's record count as Caffe sees it: per readable file, the rows of its longest numeric dataset
+   * (the `data`-like one), summed over the list. Batches count every dataset's rows separately.
+   */
+  readonly records: number;
+}
+
+const SPEC_VERSION = 1;
+
+/** One file of the source, as the survey found it. */
+interface SurveyedFile {
+  path: string;
+  file: string;
+  datasets: DatasetInfo[];
+  rows: number;
+}
+
+interface Survey {
+  files: SurveyedFile[];
+  findings: Finding[];
+  skipped: string[];
+  bytes: number;
+  /** HDF5's reason for each file it could not open at all. */
+  unopenable: string[];
+}
+
+/** A numeric dataset that one read cannot hold (a row over MAX_SLAB_BYTES) is reported, not read. */
+const readable = (d: DatasetInfo): boolean => slabRows(d, MAX_SLAB_BYTES) > 0;
+
+function corrupt(file: string, message: string, extra: Partial<Finding> = {}): Finding {
+  return { kind: 'corrupt_file', severity: DEFAULT_SEVERITY.corrupt_file, message, file, ...extra };
+}
+
+class Hdf5SourceReader implements Hdf5Reader {
+  private surveyed: Survey | undefined;
+  private closed = false;
+  /** Whether the dataset being read is its file's longest (its rows are the records); see readSegment. */
+  private primary = false;
+
+  constructor(
+    private readonly h5: H5,
+    private readonly source: Source,
+    readonly kind: 'file' | 'list',
+    /** List entries (a single pseudo-entry for a lone file). */
+    private readonly entries: ListedFile[],
+    private readonly slabBytes: number,
+    private readonly minPartitionBytes: number,
+    private readonly labelNames: readonly string[],
+  ) {}
+
+  get skipped(): string[] {
+    return this.survey().skipped;
+  }
+
+  get records(): number {
+    return this.survey().files.reduce((a, f) => a + f.rows, 0);
+  }
+
+  /** HDF5's reasons for the files it could not open. */
+  openErrors(): string[] {
+    return [...this.survey().unopenable];
+  }
+
+  info(): SourceInfo {
+    const s = this.survey();
+    return { bytes: s.bytes, findings: [...s.findings] };
+  }
+
+  plan(maxPartitions: number): Partition[] {
+    if (!Number.isInteger(maxPartitions) || maxPartitions < 1) {
+      throw invalidOption('maxPartitions', 'a positive integer', maxPartitions);
+    }
+    const files: PlanFile[] = this.survey().files.map((f) => {
+      const biggest = f.datasets.reduce<DatasetInfo | undefined>(
+        (b, d) => (b === undefined || d.rows * d.rowBytes > b.rows * b.rowBytes ? d : b), undefined);
+      return {
+        path: f.path,
+        file: f.file,
+        rows: f.rows,
+        rowBytes: f.datasets.reduce((a, d) => a + d.rowBytes, 0),
+        align: biggest?.chunkRows || 1,
+      };
+    });
+    const parts = planSegments(files, maxPartitions, this.minPartitionBytes);
+    if (parts.length === 0) parts.push([]); // nothing to read: one empty partition keeps callers simple
+    return parts.map((segments, index) => ({
+      index,
+      spec: { v: SPEC_VERSION, labels: [...this.labelNames], segments: segments as unknown as JsonValue[] },
+    }));
+  }
+
+  *read(partition: Partition): Generator<RecordBatch> {
+    if (this.closed) throw new ScanError('SCAN_ABORTED', `Reader for ${this.source.path} is closed.`);
+    const { segments, labels } = parseSpec(partition.spec);
+    const buf = new SlabBuffer(this.h5);
+    try {
+      for (const seg of segments) yield* this.readSegment(seg, labels, buf);
+    } finally {
+      buf.free();
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private *readSegment(seg: Segment, labels: readonly string[], buf: SlabBuffer): Generator<RecordBatch> {
+    const opened = this.h5.open(seg.path);
+    if ('error' in opened) {
+      // The survey opened it: the file changed since, or this thread's HDF5 sees it differently.
+      yield { records: [], damage: [corrupt(seg.file, `Cannot open HDF5 file: ${opened.error}.`)] };
+      return;
+    }
+    const id = opened.id;
+    try {
+      // Header problems were reported by the survey; here such datasets are simply not read.
+      const datasets = this.h5.walk(id, labels).datasets.filter(readable);
+      // The file's records are the rows of its longest array (first by name on a tie).
+      const primary = datasets.reduce<DatasetInfo | undefined>((a, b) => (a === undefined || b.rows > a.rows ? b : a), undefined);
+      for (const ds of datasets) {
+        this.primary = ds === primary;
+        const to = Math.min(seg.end, ds.rows);
+        if (seg.start >= to) continue;
+        const per = slabRows(ds, this.slabBytes);
+        const need = Math.min(per, to - seg.start) * ds.rowBytes;
+        if (!buf.ensure(need)) {
+          yield { records: [], damage: [{
+            kind: 'io_error',
+            severity: DEFAULT_SEVERITY.io_error,
+            message: `Rows ${seg.start}–${to - 1} of dataset '${ds.name}' not scanned: no room for a ${need}-byte read in the HDF5 heap.`,
+            file: seg.file, field: ds.name, index: seg.start, count: to - seg.start,
+          }] };
+          continue;
+        }
+        for (const [s, e] of slabRanges(seg.start, to, per, ds.chunkRows)) {
+          if (!(yield* this.readRange(id, seg.file, ds, s, e, to, buf))) break;
+        }
+      }
+    } finally {
+      this.h5.close(id);
+    }
+  }
+
+  /**
+   * Reads rows [s, e) of `ds`. When HDF5 fails on chunked data (a damaged chunk), the range is bisected down to
+   * single chunks so that every readable row is still yielded; each run of unreadable rows becomes one
+   * `corrupt_file`. Contiguous data fails only where the file ends early or cannot be read, so the rest of the
+   * dataset (up to `to`) is reported lost at once and false is returned: stop reading it.
+   */
+  private *readRange(id: bigint, file: string, ds: DatasetInfo, s: number, e: number, to: number,
+    buf: SlabBuffer): Generator<RecordBatch, boolean> {
+    if (ds.rowBytes === 0) {
+      yield { records: [rowsRecord(this.primary, file, ds, s, e - s, emptyArray(ds.dtype))] };
+      return true;
+    }
+    const err = this.h5.readRows(id, ds, s, e - s, buf.ptr);
+    if (err === null) {
+      yield { records: [rowsRecord(this.primary, file, ds, s, e - s, buf.view(ds.dtype, (e - s) * ds.rowElems))] };
+      return true;
+    }
+    if (ds.chunkRows === 0) {
+      yield { records: [], damage: [lostRows(file, ds, s, to, err)] };
+      return false;
+    }
+    const pieces: { s: number; e: number; err: string | null }[] = [];
+    this.bisect(id, ds, s, e, err, buf, pieces);
+    for (let i = 0; i < pieces.length; i++) {
+      const p = pieces[i] as (typeof pieces)[number];
+      if (p.err === null) {
+        // Bisection overwrote the buffer: read this good piece again before handing it out.
+        const again = this.h5.readRows(id, ds, p.s, p.e - p.s, buf.ptr);
+        if (again === null) {
+          yield { records: [rowsRecord(this.primary, file, ds, p.s, p.e - p.s, buf.view(ds.dtype, (p.e - p.s) * ds.rowElems))] };
+          continue;
+        }
+        p.err = again;
+      }
+      // Merge a run of bad pieces into one finding.
+      let end = p.e;
+      while (i + 1 < pieces.length && (pieces[i + 1] as (typeof pieces)[number]).err !== null) end = (pieces[++i] as (typeof pieces)[number]).e;
+      yield { records: [], damage: [lostRows(file, ds, p.s, end, p.err)] };
+    }
+    return true;
+  }
+
+  /** Splits a failed range at chunk boundaries until each failure is one chunk (contiguous data: not split). */
+  private bisect(id: bigint, ds: DatasetInfo, s: number, e: number, err: string | null, buf: SlabBuffer,
+    out: { s: number; e: number; err: string | null }[]): void {
+    if (err === null) {
+      out.push({ s, e, err });
+      return;
+    }
+    const c = ds.chunkRows;
+    let mid = c > 0 ? Math.floor((s + e) / 2 / c) * c : s;
+    if (c > 0 && mid <= s) mid = (Math.floor(s / c) + 1) * c;
+    if (c === 0 || mid >= e) {
+      out.push({ s, e, err });
+      return;
+    }
+    for (const [a, b] of [[s, mid], [mid, e]] as const) {
+      this.bisect(id, ds, a, b, this.h5.readRows(id, ds, a, b - a, buf.ptr), buf, out);
+    }
+  }
+
+  private survey(): Survey {
+    if (this.surveyed !== undefined) return this.surveyed;
+    const s: Survey = { files: [], findings: [], skipped: [], bytes: 0, unopenable: [] };
+    this.entries.forEach((entry, index) => {
+      const display = this.kind === 'file' ? this.source.path : this.display(entry.path);
+      if (!entry.exists) {
+        s.findings.push({
+          kind: 'missing_file',
+          severity: DEFAULT_SEVERITY.missing_file,
+          message: `Line ${entry.line} of ${this.source.path} names '${entry.raw}', but ${display} does not exist.`,
+          // DESIGN.md: list entries carry the entry's path as resolved, with the list's line.
+          file: display,
+          line: entry.line,
+          index,
+        });
+        return;
+      }
+      s.bytes += fileSize(entry.path);
+      const f = surveyFile(this.h5, entry.path, display, this.labelNames, s);
+      if (f !== null) s.files.push(f);
+    });
+    if (this.kind === 'list') s.findings.push(...crossFileFindings(s.files));
+    this.surveyed = s;
+    return s;
+  }
+
+  /** A listed file's display path: relative to the cwd when the list's own path was given relative. */
+  private display(abs: string): string {
+    if (path.isAbsolute(this.source.path)) return abs;
+    return path.relative(process.cwd(), abs) || abs;
+  }
+}
+
+/** Opens, walks and closes one file, recording findings and skips in `s`. Null when it cannot be opened. */
+function surveyFile(h5: H5, absPath: string, display: string, labelNames: readonly string[], s: Survey): SurveyedFile | null {
+  const opened = h5.open(absPath);
+  if ('error' in opened) {
+    s.findings.push(corrupt(display, `Cannot open HDF5 file: ${opened.error}.`));
+    s.unopenable.push(opened.error);
+    return null;
+  }
+  try {
+    const walk = h5.walk(opened.id, labelNames);
+    for (const p of walk.problems) {
+      s.findings.push(corrupt(display, p.name === '' ? `${p.message}.` : `Dataset '${p.name}': ${p.message}.`,
+        p.name === '' ? {} : { field: p.name }));
+    }
+    for (const k of walk.skipped) s.skipped.push(`${display}:${k.name} (${k.reason})`);
+    const datasets: DatasetInfo[] = [];
+    for (const d of walk.datasets) {
+      if (readable(d)) {
+        datasets.push(d);
+        continue;
+      }
+      s.findings.push({
+        kind: 'io_error',
+        severity: DEFAULT_SEVERITY.io_error,
+        message: `Dataset '${d.name}' has rows of ${d.rowBytes} bytes, more than one read can hold (${MAX_SLAB_BYTES}); not scanned.`,
+        file: display,
+        field: d.name,
+      });
+    }
+    const lengths = lengthFinding(display, datasets);
+    if (lengths) s.findings.push(lengths);
+    if (datasets.length === 0) s.skipped.push(`${display} (no numeric dataset)`);
+    return { path: absPath, file: display, datasets, rows: datasets.reduce((a, d) => Math.max(a, d.rows), 0) };
+  } finally {
+    h5.close(opened.id);
+  }
+}
+
+function fileSize(p: string): number {
+  try {
+    return statSync(p).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** The reused read buffer of one `read()`: one `_malloc`'d block, grown when a slab needs more, freed at the end. */
+class SlabBuffer {
+  ptr = 0;
+  private bytes = 0;
+  private wide: Float32Array | undefined;
+
+  constructor(private readonly h5: H5) {}
+
+  /** Makes room for `bytes`; false when the heap (2 GiB at most) cannot hold them. */
+  ensure(bytes: number): boolean {
+    if (bytes <= this.bytes) return true;
+    this.free();
+    this.ptr = this.h5.malloc(bytes);
+    if (this.ptr === 0) return false;
+    this.bytes = bytes;
+    return true;
+  }
+
+  /**
+   * A view of the first `n` elements. Taken after every read: the heap's ArrayBuffer is replaced when the heap
+   * grows (HDF5 allocates during reads).
+   */
+  view(dtype: Dtype, n: number): NumericArray {
+    const heap = this.h5.heap();
+    const p = this.ptr;
+    switch (dtype) {
+      case 'f16': {
+        if (this.wide === undefined || this.wide.length < n) this.wide = new Float32Array(n);
+        const out = this.wide.subarray(0, n);
+        widenHalf(new Uint16Array(heap, p, n), out);
+        return out;
+      }
+      case 'f32': return new Float32Array(heap, p, n);
+      case 'f64': return new Float64Array(heap, p, n);
+      case 'i8': return new Int8Array(heap, p, n);
+      case 'u8': return new Uint8Array(heap, p, n);
+      case 'i16': return new Int16Array(heap, p, n);
+      case 'u16': return new Uint16Array(heap, p, n);
+      case 'i32': return new Int32Array(heap, p, n);
+      case 'u32': return new Uint32Array(heap, p, n);
+      case 'i64': return new BigInt64Array(heap, p, n);
+      case 'u64': return new BigUint64Array(heap, p, n);
+    }
+  }
+
+  free(): void {
+    if (this.ptr !== 0) this.h5.free(this.ptr);
+    this.ptr = 0;
+    this.bytes = 0;
+  }
+}
+
+function emptyArray(dtype: Dtype): NumericArray {
+  switch (dtype) {
+    case 'f16': case 'f32': return new Float32Array(0);
+    case 'f64': return new Float64Array(0);
+    case 'i8': return new Int8Array(0);
+    case 'u8': return new Uint8Array(0);
+    case 'i16': return new Int16Array(0);
+    case 'u16': return new Uint16Array(0);
+    case 'i32': return new Int32Array(0);
+    case 'u32': return new Uint32Array(0);
+    case 'i64': return new BigInt64Array(0);
+    case 'u64': return new BigUint64Array(0);
+  }
+}
+
+/** `corrupt_file` for rows [s, e) of `ds` that HDF5 cannot read. */
+function lostRows(file: string, ds: DatasetInfo, s: number, e: number, err: string): Finding {
+  const rows = e === s + 1 ? `Row ${s}` : `Rows ${s}–${e - 1}`;
+  return corrupt(file, `${rows} of dataset '${ds.name}' cannot be read: ${err}.`, { field: ds.name, index: s, count: e - s });
+}
+
+function rowsRecord(countsRecords: boolean, file: string, ds: DatasetInfo, firstRow: number, rows: number, data: NumericArray): RowsRecord {
+  return { kind: 'rows', file, field: ds.name, dtype: ds.dtype, rowShape: ds.rowShape, firstRow, rows, data, isLabel: ds.isLabel, countsRecords };
+}
+
+/** Validates a partition spec at the worker boundary. */
+function parseSpec(spec: JsonValue): { segments: Segment[]; labels: string[] } {
+  const bad = (why: string): ScanError => new ScanError('SCAN_INVALID_OPTION', `Invalid HDF5 partition spec: ${why}.`);
+  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw bad('not an object');
+  if (spec['v'] !== SPEC_VERSION) throw bad(`version ${String(spec['v'])}, expected ${SPEC_VERSION}`);
+  const labels = spec['labels'];
+  if (!Array.isArray(labels) || !labels.every((l) => typeof l === 'string')) throw bad('labels is not a list of names');
+  const segs = spec['segments'];
+  if (!Array.isArray(segs)) throw bad('no segments');
+  const segments = segs.map((s, i) => {
+    if (s === null || typeof s !== 'object' || Array.isArray(s)) throw bad(`segment ${i} is not an object`);
+    const { path: p, file, start, end } = s;
+    if (typeof p !== 'string' || !path.isAbsolute(p)) throw bad(`segment ${i} has no absolute path`);
+    if (typeof file !== 'string') throw bad(`segment ${i} has no file`);
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || (start as number) < 0 || (end as number) < (start as number)) {
+      throw bad(`segment ${i} has an invalid row range`);
+    }
+    return { path: p, file, start: start as number, end: end as number };
+  });
+  return { segments, labels: labels as string[] };
+}
+
+/** A reader module with non-default read and partition sizes (tests use small ones to exercise splitting). */
+export function createHdf5Reader(options: Hdf5ReaderOptions = {}): ReaderModule {
+  const slabBytes = options.slabBytes ?? DEFAULT_SLAB_BYTES;
+  const minPartitionBytes = options.minPartitionBytes ?? DEFAULT_MIN_PARTITION_BYTES;
+  if (!Number.isSafeInteger(slabBytes) || slabBytes < 1 || slabBytes > MAX_SLAB_BYTES) {
+    throw invalidOption('slabBytes', `an integer from 1 to ${MAX_SLAB_BYTES}`, slabBytes);
+  }
+  if (!Number.isSafeInteger(minPartitionBytes) || minPartitionBytes < 0) {
+    throw invalidOption('minPartitionBytes', 'a non-negative integer', minPartitionBytes);
+  }
+  const labelNames = options.labelNames ?? DEFAULT_LABEL_NAMES;
+  if (!Array.isArray(labelNames) || !labelNames.every((n) => typeof n === 'string' && n !== '' && !n.includes('/'))) {
+    throw invalidOption('labelNames', 'a list of dataset names', labelNames);
+  }
+  const labels = labelNames.map((n) => n.toLowerCase());
+  return {
+    format: 'hdf5',
+    async open(source: Source): Promise<Hdf5Reader> {
+      const abs = source.absPath;
+      if (!path.isAbsolute(abs)) throw invalidOption('source.absPath', 'an absolute path', abs);
+      let stat;
+      try {
+        stat = statSync(abs);
+      } catch (cause) {
+        throw new ScanError('SCAN_SOURCE_NOT_FOUND', `Cannot read ${source.path}.`, { cause });
+      }
+      if (!stat.isFile()) throw new ScanError('SCAN_SOURCE_UNRECOGNISED', `${source.path} is not a file.`);
+      let entries: ListedFile[] | null = null;
+      if (!isHdf5File(abs)) {
+        try {
+          entries = listedFiles(abs);
+          // Text naming nothing is no list (an empty or blank `.h5`): open it as HDF5.
+          if (entries.length === 0) entries = null;
+        } catch {
+          entries = null; // not text: open it as HDF5, which reports what is wrong with it
+        }
+      }
+      const h5 = await H5.load();
+      if (entries !== null) return new Hdf5SourceReader(h5, source, 'list', entries, slabBytes, minPartitionBytes, labels);
+      const lone: ListedFile = { line: 0, raw: source.path, path: abs, exists: true };
+      const reader = new Hdf5SourceReader(h5, source, 'file', [lone], slabBytes, minPartitionBytes, labels);
+      // A lone file that HDF5 cannot open at all is a corrupt source (the caller reports corrupt_file).
+      const failed = reader.openErrors()[0];
+      if (failed !== undefined) {
+        throw new ScanError('SCAN_CORRUPT_SOURCE', `Cannot open HDF5 file ${source.path}: ${failed}.`, {
+          data: { file: source.path, hdf5: failed },
+        });
+      }
+      return reader;
+    },
+  };
+}
+
+/** The HDF5 reader with default sizes. */
+export const hdf5Reader: ReaderModule = createHdf5Reader();

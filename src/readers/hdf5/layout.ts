@@ -1,0 +1,195 @@
+/**
+ * Pure planning for the HDF5 reader: how many rows one read takes (slabs), how a source splits into partitions
+ * (row ranges of files), and the Caffe HDF5Data consistency rules. No h5wasm here, so all of it is unit-testable.
+ */
+import { DEFAULT_SEVERITY } from '../../checks/severity.js';
+import type { Finding } from '../../types.js';
+import type { DatasetInfo } from './h5.js';
+
+/**
+ * Bytes one read aims for. Measured on float32 (N,3,32,32), low-level reads into one reused buffer touching
+ * every page: 3–6 MiB slabs run at 6–6.7 (chunked) and 10–11 (contiguous) GB/s, 16 MiB ones at 4.5–5.3 and
+ * 10–11, 1.5 MiB ones at 5.5–6 and 9–10 (the slab stops fitting the CPU caches above a few MiB; MEASURED §6
+ * saw 100 MB slabs run at half speed). 4 MiB is also the smallest batch MEASURED §7 recommends.
+ */
+export const DEFAULT_SLAB_BYTES = 4 * 1024 * 1024;
+/**
+ * No single read is bigger than this, even for one huge row or one huge chunk: h5wasm's heap tops out at
+ * 2 GiB, and a filtered chunk needs HDF5's own decompression buffer of the same size beside ours.
+ */
+export const MAX_SLAB_BYTES = 512 * 1024 * 1024;
+/**
+ * Smallest partition worth a worker's time: a partition costs a file open (about a millisecond) and a
+ * message; below a few MiB that dominates the read itself.
+ */
+export const DEFAULT_MIN_PARTITION_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Rows per read of `ds` within `budget` bytes: whole chunks when the layout is chunked (a chunk split across
+ * two reads is decompressed twice, since HDF5's default 1 MiB chunk cache rarely holds it), and at least one
+ * row. 0 when one row alone exceeds MAX_SLAB_BYTES (unreadable here).
+ */
+export function slabRows(ds: Pick<DatasetInfo, 'rows' | 'rowBytes' | 'chunkRows'>, budget: number): number {
+  if (ds.rowBytes === 0) return Math.max(1, ds.rows); // nothing to read: one record for all rows
+  if (ds.rowBytes > MAX_SLAB_BYTES) return 0;
+  const fit = Math.max(1, Math.floor(Math.min(budget, MAX_SLAB_BYTES) / ds.rowBytes));
+  const c = ds.chunkRows;
+  if (c > 0) {
+    if (c <= fit) return Math.floor(fit / c) * c;
+    if (c * ds.rowBytes <= MAX_SLAB_BYTES) return c;
+  }
+  return fit;
+}
+
+/**
+ * Row ranges [start, end) covering [from, to) in reads of at most `per` rows, each ending on a chunk boundary
+ * (rows are chunked from row 0) when whole chunks fit in a read.
+ */
+export function* slabRanges(from: number, to: number, per: number, chunkRows: number): Generator<[number, number]> {
+  let s = from;
+  while (s < to) {
+    let e = s + per;
+    if (chunkRows > 0 && per >= chunkRows) {
+      const aligned = Math.floor(e / chunkRows) * chunkRows;
+      if (aligned > s) e = aligned;
+    }
+    e = Math.min(e, to);
+    yield [s, e];
+    s = e;
+  }
+}
+
+/** What planning needs to know about one readable file. */
+export interface PlanFile {
+  /** Absolute path. */
+  path: string;
+  /** Display path. */
+  file: string;
+  /** Rows of the longest dataset. */
+  rows: number;
+  /** Bytes of one row across all the file's datasets (balances partitions by bytes read). */
+  rowBytes: number;
+  /** Cut rows at multiples of this (the chunk rows of the file's biggest dataset), so no chunk is read twice. */
+  align: number;
+}
+
+/** Rows [start, end) of every scanned dataset of one file (each dataset clipped to its own length). */
+export interface Segment {
+  path: string;
+  file: string;
+  start: number;
+  end: number;
+}
+
+/**
+ * Splits files (in list order) into at most `maxPartitions` runs of segments of about equal bytes, cutting
+ * inside big files at chunk boundaries so that several workers can share one file. Every row of every file
+ * lands in exactly one segment, and concatenating the partitions in order gives list order, then row order.
+ */
+export function planSegments(files: readonly PlanFile[], maxPartitions: number, minPartitionBytes: number): Segment[][] {
+  const live = files.filter((f) => f.rows > 0);
+  const total = live.reduce((a, f) => a + f.rows * f.rowBytes, 0);
+  const byMin = minPartitionBytes > 0 ? Math.max(1, Math.floor(total / minPartitionBytes)) : Infinity;
+  const count = Math.max(1, Math.min(Math.floor(maxPartitions), byMin));
+  const target = total / count;
+  const parts: Segment[][] = [];
+  let cur: Segment[] = [];
+  let acc = 0;
+  const close = (): void => {
+    if (cur.length > 0) parts.push(cur);
+    cur = [];
+    acc = 0;
+  };
+  for (const f of live) {
+    let start = 0;
+    while (start < f.rows) {
+      const seg = (end: number): void => {
+        cur.push({ path: f.path, file: f.file, start, end });
+        acc += (end - start) * f.rowBytes;
+        start = end;
+      };
+      // The last partition, and rows that cost nothing to read, take the rest of the file.
+      if (parts.length === count - 1 || f.rowBytes === 0) {
+        seg(f.rows);
+        break;
+      }
+      const fit = (target - acc) / f.rowBytes;
+      if (start + fit >= f.rows) {
+        seg(f.rows);
+        if (acc >= target) close();
+        continue;
+      }
+      const align = Math.max(1, f.align);
+      let end = Math.round((start + fit) / align) * align;
+      if (end <= start) {
+        // Less than half a chunk of room left: end this partition, or give an empty one a whole chunk.
+        if (cur.length > 0) {
+          close();
+          continue;
+        }
+        end = (Math.floor(start / align) + 1) * align;
+      }
+      seg(Math.min(end, f.rows));
+      close();
+    }
+  }
+  close();
+  return parts;
+}
+
+/** Caffe rule: the datasets of one file must have the same number of rows (data and label line up by row). */
+export function lengthFinding(file: string, datasets: readonly DatasetInfo[]): Finding | null {
+  if (datasets.length < 2 || datasets.every((d) => d.rows === (datasets[0] as DatasetInfo).rows)) return null;
+  const list = datasets.map((d) => `'${d.name}' ${d.rows}`).join(', ');
+  return {
+    kind: 'inconsistent_lengths',
+    severity: DEFAULT_SEVERITY.inconsistent_lengths,
+    message: `Datasets of one file disagree on their row count: ${list}.`,
+    file,
+  };
+}
+
+const shapeOf = (d: DatasetInfo): string => `${d.dtype} (N${d.rowShape.map((x) => `, ${x}`).join('')})`;
+
+/**
+ * Caffe rule: the files of one list must agree on each dataset's row shape and dtype (and hold the same
+ * datasets). Each dataset is compared with the first file that has it; one finding per disagreeing file.
+ */
+export function crossFileFindings(files: readonly { file: string; datasets: readonly DatasetInfo[] }[]): Finding[] {
+  const out: Finding[] = [];
+  const first = new Map<string, { file: string; ds: DatasetInfo }>();
+  const firstFile = files[0];
+  for (const f of files) {
+    const here = new Map(f.datasets.map((d) => [d.name, d]));
+    for (const d of f.datasets) {
+      const ref = first.get(d.name);
+      if (ref === undefined) {
+        first.set(d.name, { file: f.file, ds: d });
+        continue;
+      }
+      if (shapeOf(ref.ds) !== shapeOf(d)) {
+        out.push({
+          kind: 'shape_mismatch',
+          severity: DEFAULT_SEVERITY.shape_mismatch,
+          message: `Dataset '${d.name}' is ${shapeOf(d)} in ${f.file} but ${shapeOf(ref.ds)} in ${ref.file}.`,
+          file: f.file,
+          field: d.name,
+        });
+      }
+    }
+    // Datasets of the list's first file are the layer's tops: every file must have them.
+    if (firstFile !== undefined && f !== firstFile) {
+      for (const d of firstFile.datasets) {
+        if (here.has(d.name)) continue;
+        out.push({
+          kind: 'shape_mismatch',
+          severity: DEFAULT_SEVERITY.shape_mismatch,
+          message: `${f.file} has no dataset '${d.name}', which ${firstFile.file} has (${shapeOf(d)}).`,
+          file: f.file,
+          field: d.name,
+        });
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,135 @@
+"""Writes the HDF5 reader's test fixtures with h5py (Debian's /usr/bin/python3), plus the oracle: every numeric
+dataset dumped as little-endian raw bytes (float16 widened to float32, as the reader yields it) and a manifest.
+
+usage: fixtures.py OUT_DIR
+"""
+import json
+import os
+import sys
+
+import h5py
+import numpy as np
+
+out = sys.argv[1]
+os.makedirs(os.path.join(out, "sub"), exist_ok=True)
+oracle_dir = os.path.join(out, "..", os.path.basename(out) + "-oracle")
+os.makedirs(oracle_dir, exist_ok=True)
+rng = np.random.default_rng(1234)
+manifest = {}
+
+
+def caffe(name, n, chw, label_dtype="i4", label_shape=None, data_dtype="f4", **kw):
+    """Caffe HDF5Data style: data N x C x H x W and label N (or N x 1)."""
+    data = rng.standard_normal((n,) + chw).astype(data_dtype)
+    label = (np.arange(n) % 10).astype(label_dtype)
+    if label_shape is not None:
+        label = label.reshape(label_shape)
+    with h5py.File(os.path.join(out, name), "w") as f:
+        f.create_dataset("data", data=data, **kw)
+        f.create_dataset("label", data=label)
+    return data
+
+
+a = caffe("a.h5", 300, (3, 8, 8))  # contiguous
+a[5, 0, 0, 0] = np.nan
+a[17, 2, 7, 7] = np.nan
+a[42, 1, 3, 3] = np.inf
+with h5py.File(os.path.join(out, "a.h5"), "r+") as f:
+    f["data"][...] = a
+caffe("b.h5", 200, (3, 8, 8), chunks=(32, 3, 8, 8), compression="gzip", shuffle=True)
+caffe("sub/c.h5", 100, (3, 16, 16), label_dtype="f4", label_shape=(100, 1))
+caffe("d64.h5", 120, (10,), label_dtype="f8", label_shape=(120, 1), data_dtype="f8", chunks=(50, 10))
+
+with h5py.File(os.path.join(out, "types.h5"), "w") as f:
+    f["f16"] = np.array(
+        [[np.nan, np.inf, -np.inf, 65504, -65504], [6e-8, -6e-8, 1e-5, 0.0, -0.0]] * 30, dtype="f2"
+    )
+    for t in ["i1", "u1", "i2", "u2", "i4", "u4", "i8", "u8"]:
+        info = np.iinfo(t)
+        lo, hi = int(info.min), int(info.max)
+        vals = [lo, hi] + [lo + (hi - lo) * k // 57 for k in range(58)]
+        f[t] = np.array(vals, dtype=t).reshape(30, 2)
+    f.create_dataset("gz", data=rng.standard_normal((1000, 16)).astype("f4"), chunks=(100, 16),
+                     compression="gzip", compression_opts=6, shuffle=True)
+    f["g1/g2/deep"] = rng.standard_normal((40, 2, 2)).astype("f4")
+    f["names"] = np.array(["x%d" % i for i in range(30)], dtype=h5py.string_dtype())
+    f["comp"] = np.zeros(30, dtype=[("a", "i4"), ("b", "f8")])
+    f["scalar"] = np.float32(3.5)
+    f["one_d"] = rng.standard_normal(77).astype("f4")
+    f["empty"] = np.zeros((0, 4), dtype="f4")
+    f["be"] = rng.standard_normal((20, 3)).astype(">f4")
+    f["zero_width"] = np.zeros((10, 0), dtype="f4")
+    f["link"] = h5py.SoftLink("/one_d")
+
+with h5py.File(os.path.join(out, "ub.h5"), "w", userblock_size=512) as f:
+    f["x"] = np.arange(20, dtype="f4").reshape(10, 2)
+
+# Raw data in an external file that is then deleted: contiguous data HDF5 cannot read.
+ext_bin = os.path.join(out, "ext.bin")
+with h5py.File(os.path.join(out, "ext.h5"), "w") as f:
+    f.create_dataset("data", shape=(100, 4), dtype="f4", external=[(ext_bin, 0, 100 * 16)])
+    f["data"][...] = rng.standard_normal((100, 4)).astype("f4")
+    f["label"] = np.arange(100).astype("i4")
+
+# A chunk whose deflate stream is damaged: rows 64..95 of `data` cannot be read, the rest can.
+bad = caffe("badchunk.h5", 200, (3, 8, 8), chunks=(32, 3, 8, 8), compression="gzip", shuffle=True)
+with h5py.File(os.path.join(out, "badchunk.h5"), "r") as f:
+    info = f["data"].id.get_chunk_info(2)
+    assert info.chunk_offset[0] == 64, info
+    offset = info.byte_offset
+
+
+def dump(fname, skip=()):
+    entry = {}
+    with h5py.File(os.path.join(out, fname), "r") as f:
+        def visit(name, obj):
+            if not isinstance(obj, h5py.Dataset) or name in skip:
+                return
+            if f.get(name, getlink=True).__class__ is not h5py.HardLink:
+                return
+            if obj.dtype.kind not in "iuf" or obj.ndim == 0:
+                return
+            arr = obj[()]
+            dt = arr.dtype
+            if dt.kind == "f" and dt.itemsize == 2:
+                arr = arr.astype("<f4")
+            else:
+                arr = arr.astype(dt.newbyteorder("<"))
+            binname = fname.replace("/", "_") + "__" + name.replace("/", "_") + ".bin"
+            with open(os.path.join(oracle_dir, binname), "wb") as fh:
+                fh.write(arr.tobytes())
+            entry[name] = {"dtype": dt.kind + str(dt.itemsize), "shape": list(obj.shape), "bin": binname}
+        f.visititems(visit)
+    manifest[fname] = entry
+
+
+for fname in ["a.h5", "b.h5", "sub/c.h5", "d64.h5", "types.h5", "ub.h5", "badchunk.h5", "ext.h5"]:
+    dump(fname)
+os.remove(ext_bin)
+
+# Damage after dumping: the oracle holds what was written.
+with open(os.path.join(out, "badchunk.h5"), "r+b") as fh:
+    fh.seek(offset)
+    fh.write(b"\xde\xad\xbe\xef" * 4)
+
+raw = open(os.path.join(out, "a.h5"), "rb").read()
+with open(os.path.join(out, "trunc.h5"), "wb") as fh:
+    fh.write(raw[: len(raw) // 2])
+raw = bytearray(open(os.path.join(out, "b.h5"), "rb").read())
+raw[:1024] = rng.integers(0, 256, 1024, dtype=np.uint8).tobytes()
+with open(os.path.join(out, "garbage.h5"), "wb") as fh:
+    fh.write(raw)
+with open(os.path.join(out, "empty.h5"), "wb") as fh:
+    pass
+
+with open(os.path.join(out, "clean.txt"), "w") as fh:
+    fh.write("# Caffe HDF5Data source\na.h5\n\n%s\n" % os.path.join(out, "b.h5"))
+with open(os.path.join(out, "mixed.txt"), "w") as fh:
+    fh.write("a.h5\nmissing.h5\nsub/c.h5\n")
+with open(os.path.join(out, "damaged.txt"), "w") as fh:
+    fh.write("a.h5\ntrunc.h5\ngarbage.h5\nb.h5\n")
+with open(os.path.join(out, "images.txt"), "w") as fh:
+    fh.write("img1.jpg 3\nimg2.jpg 4\n")
+with open(os.path.join(oracle_dir, "manifest.json"), "w") as fh:
+    json.dump(manifest, fh)
+print(oracle_dir)

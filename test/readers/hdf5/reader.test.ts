@@ -1,0 +1,243 @@
+/** HDF5 reader against h5py: every value, every row exactly once, Caffe rules, damage, partitions, read-only. */
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ScanError } from '../../../src/errors.js';
+import { createHdf5Reader, hdf5Reader, type Hdf5Reader } from '../../../src/readers/hdf5/index.js';
+import type { Partition, RecordBatch } from '../../../src/readers/types.js';
+import { hashTree } from '../../helpers/tree.js';
+import { badCoverage, makeFixtures, readAll, type Fixtures } from './helpers.js';
+
+let fx: Fixtures;
+let treeBefore: string;
+/** Small reads and no minimum partition size, so that tiny fixtures still split into many slabs and partitions. */
+const small = createHdf5Reader({ slabBytes: 4096, minPartitionBytes: 0 });
+
+beforeAll(() => {
+  fx = makeFixtures();
+  treeBefore = hashTree(fx.dir);
+});
+
+afterAll(() => {
+  fx?.cleanup();
+});
+
+async function open(rel: string, module = hdf5Reader): Promise<Hdf5Reader> {
+  const abs = fx.abs(rel);
+  return (await module.open({ format: 'hdf5', path: abs, absPath: abs })) as Hdf5Reader;
+}
+
+const ONE_FILE = ['a.h5', 'b.h5', 'sub/c.h5', 'd64.h5', 'types.h5', 'ub.h5'];
+
+describe('values equal h5py', () => {
+  for (const rel of ONE_FILE) {
+    it(`${rel}: default reader, and small reads with plan(1), plan(2), plan(5)`, async () => {
+      for (const [module, n] of [[hdf5Reader, 1], [small, 1], [small, 2], [small, 5]] as const) {
+        const r = await readAll(fx, module, fx.abs(rel), n);
+        expect(r.mismatches).toEqual([]);
+        expect(r.damage).toEqual([]);
+        expect(badCoverage(r, fx, [rel])).toEqual([]);
+        expect(r.partitions).toBeLessThanOrEqual(n);
+      }
+    });
+  }
+
+  it('lists: every listed file read once, in list order, then row order', async () => {
+    for (const n of [1, 2, 5]) {
+      const r = await readAll(fx, small, fx.abs('clean.txt'), n);
+      expect(r.mismatches).toEqual([]);
+      expect(badCoverage(r, fx, ['a.h5', 'b.h5'])).toEqual([]);
+      const labels = r.order.filter((o) => o.isLabel);
+      const pos = labels.map((o) => (o.file === 'a.h5' ? 0 : 1_000_000) + o.firstRow);
+      expect(pos).toEqual([...pos].sort((x, y) => x - y));
+      expect(labels.every((o) => o.field === 'label')).toBe(true);
+    }
+  });
+
+  it('reads past damaged list entries', async () => {
+    const r = await readAll(fx, small, fx.abs('damaged.txt'), 3);
+    expect(r.mismatches).toEqual([]);
+    expect(badCoverage(r, fx, ['a.h5', 'b.h5'])).toEqual([]);
+  });
+});
+
+describe('structure', () => {
+  it('scans numeric datasets of every group and lists what it skips', async () => {
+    const r = await open('types.h5');
+    expect(r.kind).toBe('file');
+    expect(r.skipped.map((s) => s.slice(s.lastIndexOf(':') + 1)).sort()).toEqual([
+      'comp (compound)', 'link (soft link)', 'names (string)', 'scalar (scalar (no rows))',
+    ]);
+    const res = await readAll(fx, hdf5Reader, fx.abs('types.h5'), 1);
+    expect(new Set(res.order.map((o) => o.field))).toEqual(new Set([
+      'be', 'f16', 'g1/g2/deep', 'gz', 'i1', 'i2', 'i4', 'i8', 'one_d', 'u1', 'u2', 'u4', 'u8', 'zero_width',
+    ]));
+    expect(r.records).toBe(1000);
+    r.close();
+    r.close(); // idempotent
+  });
+
+  it('flags label datasets and Caffe row-count disagreement', async () => {
+    const a = await open('a.h5');
+    expect(a.info().findings).toEqual([]);
+    expect(a.records).toBe(300);
+    expect(a.info().bytes).toBeGreaterThan(230_400);
+    const res = await readAll(fx, hdf5Reader, fx.abs('a.h5'), 1);
+    expect(res.order.filter((o) => o.isLabel).map((o) => o.field)).toEqual(['label']);
+    const t = await open('types.h5');
+    const f = t.info().findings;
+    expect(f).toHaveLength(1);
+    expect(f[0]).toMatchObject({ kind: 'inconsistent_lengths', severity: 'error', file: fx.abs('types.h5') });
+    expect(f[0]?.message).toContain("'gz' 1000");
+    expect(f[0]?.message).toContain("'one_d' 77");
+  });
+
+  it('label dataset names are configurable, and travel to the workers in the spec', async () => {
+    const custom = createHdf5Reader({ labelNames: ['Data'] });
+    const res = await readAll(fx, custom, fx.abs('a.h5'), 1);
+    expect([...new Set(res.order.filter((o) => o.isLabel).map((o) => o.field))]).toEqual(['data']);
+    // Planned with the custom names, read by a default reader (as a worker would): the spec decides.
+    const planner = await open('a.h5', custom);
+    const reader = await open('a.h5');
+    const fields = new Set<string>();
+    for (const part of planner.plan(1)) {
+      for (const b of reader.read(part) as Iterable<RecordBatch>) for (const r of b.records) if (r.kind === 'rows' && r.isLabel) fields.add(r.field);
+    }
+    expect([...fields]).toEqual(['data']);
+  });
+
+  it('a clean list gives no findings', async () => {
+    const r = await open('clean.txt');
+    expect(r.kind).toBe('list');
+    expect(r.info().findings).toEqual([]);
+    expect(r.records).toBe(500);
+  });
+
+  it('a list with a missing entry and a different trailing shape', async () => {
+    // Given relative to the cwd, as a user would type it: findings keep that form.
+    const rel = path.relative(process.cwd(), fx.abs('mixed.txt'));
+    const r = (await hdf5Reader.open({ format: 'hdf5', path: rel, absPath: fx.abs('mixed.txt') })) as Hdf5Reader;
+    const f = r.info().findings;
+    const missing = f.filter((x) => x.kind === 'missing_file');
+    expect(missing).toHaveLength(1);
+    // The entry's own path as resolved (DESIGN.md list locators), with the list's line.
+    expect(missing[0]).toMatchObject({ file: path.join(path.dirname(rel), 'missing.h5'), line: 2, index: 1, severity: 'error' });
+    expect(missing[0]?.message).toContain('missing.h5');
+    const shapes = f.filter((x) => x.kind === 'shape_mismatch');
+    expect(shapes.map((x) => x.field).sort()).toEqual(['data', 'label']);
+    const cRel = path.relative(process.cwd(), fx.abs('sub/c.h5'));
+    for (const s of shapes) {
+      expect(s.file).toBe(cRel);
+      expect(s.message).toContain(cRel);
+      expect(s.message).toContain(path.relative(process.cwd(), fx.abs('a.h5')));
+    }
+    expect(shapes.find((x) => x.field === 'data')?.message).toMatch(/\(N, 3, 16, 16\).*\(N, 3, 8, 8\)/);
+    expect(f).toHaveLength(3);
+  });
+});
+
+describe('damage', () => {
+  it('a truncated or garbage file alone is a corrupt source, with HDF5\'s reason', async () => {
+    for (const [rel, text] of [['trunc.h5', 'truncated file'], ['garbage.h5', 'signature'], ['empty.h5', 'signature']] as const) {
+      const err = await open(rel).then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(ScanError);
+      expect((err as ScanError).code).toBe('SCAN_CORRUPT_SOURCE');
+      expect((err as ScanError).message).toContain(text);
+    }
+  });
+
+  it('corrupt files in a list are findings and the other files are read', async () => {
+    const r = await open('damaged.txt');
+    const f = r.info().findings;
+    expect(f.map((x) => [x.kind, path.basename(x.file ?? '')])).toEqual([
+      ['corrupt_file', 'trunc.h5'], ['corrupt_file', 'garbage.h5'],
+    ]);
+    expect(f[0]?.message).toMatch(/truncated file: eof = \d+/);
+    expect(r.records).toBe(500);
+  });
+
+  it('a damaged chunk loses only its rows', async () => {
+    for (const [module, n] of [[hdf5Reader, 1], [small, 1], [small, 3]] as const) {
+      const r = await readAll(fx, module, fx.abs('badchunk.h5'), n);
+      expect(r.mismatches).toEqual([]);
+      expect(badCoverage(r, fx, ['badchunk.h5'], { 'badchunk.h5|data': [64, 96] })).toEqual([]);
+      expect(r.damage).toHaveLength(1);
+      expect(r.damage[0]).toMatchObject({
+        kind: 'corrupt_file', file: fx.abs('badchunk.h5'), field: 'data', index: 64, count: 32,
+      });
+      expect(r.damage[0]?.message).toContain('filter');
+    }
+  });
+
+  it('unreadable contiguous data is lost once per partition, the other datasets are read', async () => {
+    for (const n of [1, 2]) {
+      const r = await readAll(fx, small, fx.abs('ext.h5'), n);
+      expect(r.mismatches).toEqual([]);
+      expect(badCoverage(r, fx, ['ext.h5'], { 'ext.h5|data': [0, 100] })).toEqual([]);
+      expect(r.damage.map((d) => [d.kind, d.field, d.index])).toEqual(n === 1 ? [['corrupt_file', 'data', 0]] : [['corrupt_file', 'data', 0], ['corrupt_file', 'data', 50]]);
+      expect(r.damage.reduce((a, d) => a + (d.count ?? 0), 0)).toBe(100);
+      expect(r.damage[0]?.message).toContain('external raw data file');
+    }
+  });
+
+  it('NaN and Inf rows come out at their row and field', async () => {
+    const r = await open('a.h5');
+    const nan: number[] = [];
+    const inf: number[] = [];
+    for (const part of r.plan(1)) {
+      for (const b of r.read(part) as Iterable<RecordBatch>) {
+        for (const rec of b.records) {
+          if (rec.kind !== 'rows' || rec.field !== 'data' || !(rec.data instanceof Float32Array)) continue;
+          const per = rec.rowShape.reduce((x, y) => x * y, 1);
+          rec.data.forEach((v, i) => {
+            if (Number.isNaN(v)) nan.push(rec.firstRow + Math.floor(i / per));
+            if (v === Infinity) inf.push(rec.firstRow + Math.floor(i / per));
+          });
+        }
+      }
+    }
+    expect(nan).toEqual([5, 17]);
+    expect(inf).toEqual([42]);
+  });
+});
+
+describe('partitions', () => {
+  it('split a big file at chunk boundaries and stay within maxPartitions', async () => {
+    const r = await open('b.h5', small);
+    for (const n of [1, 2, 3, 5, 64]) {
+      const parts = r.plan(n);
+      expect(parts.length).toBeLessThanOrEqual(n);
+      expect(parts.map((p) => p.index)).toEqual(parts.map((_, i) => i));
+      const segs = parts.flatMap((p) => (p.spec as { segments: { start: number; end: number }[] }).segments);
+      expect(segs[0]?.start).toBe(0);
+      expect(segs[segs.length - 1]?.end).toBe(200);
+      for (let i = 1; i < segs.length; i++) expect(segs[i]?.start).toBe(segs[i - 1]?.end);
+      for (const s of segs) expect(s.start % 32).toBe(0); // b.h5's data is chunked by 32 rows
+    }
+    expect(r.plan(2)).toHaveLength(2);
+  });
+
+  it('keep small sources whole with the default minimum partition size', async () => {
+    const r = await open('clean.txt');
+    expect(r.plan(5)).toHaveLength(1);
+  });
+
+  it('rejects bad arguments and bad specs', async () => {
+    const r = await open('a.h5');
+    expect(() => r.plan(0)).toThrow(ScanError);
+    expect(() => r.plan(1.5)).toThrow(ScanError);
+    const bad: Partition[] = [
+      { index: 0, spec: null },
+      { index: 0, spec: { v: 2, labels: [], segments: [] } },
+      { index: 0, spec: { v: 1, segments: [] } },
+      { index: 0, spec: { v: 1, labels: [], segments: [{ path: 'relative.h5', file: 'x', start: 0, end: 1 }] } },
+      { index: 0, spec: { v: 1, labels: [], segments: [{ path: fx.abs('a.h5'), file: 'x', start: 5, end: 1 }] } },
+    ];
+    for (const p of bad) expect(() => [...(r.read(p) as Iterable<unknown>)]).toThrow(ScanError);
+    expect(() => createHdf5Reader({ slabBytes: 0 })).toThrow(ScanError);
+    expect(() => createHdf5Reader({ labelNames: ['a/b'] })).toThrow(ScanError);
+  });
+});
+
+it('never writes to the fixture tree', () => {
+  expect(hashTree(fx.dir)).toBe(treeBefore);
+});
