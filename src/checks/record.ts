@@ -118,11 +118,20 @@ export class PartitionAnalyzer {
       if (rec.isLabel) this.rowLabels(rec.data, rec.rows);
       return;
     }
+    // Two tiers: one kernel call over the whole slab gives the statistics and says whether any value is
+    // special; rows are rescanned one by one only then. Constant rows are found by comparing each row with
+    // its first value, which stops at the second element of any ordinary row.
+    const slab = this.scanAny(rec.data);
+    accumulate(this.stats, slab);
+    const special = slab.nan + slab.posinf + slab.neginf + slab.fp16Overflow > 0;
+    const data = rec.data;
     for (let r = 0; r < rec.rows; r++) {
-      const s = this.scanAny(rec.data.subarray(r * rowSize, (r + 1) * rowSize));
-      accumulate(this.stats, s);
-      if (s.nan + s.posinf + s.neginf + s.fp16Overflow > 0 || (s.count >= 2 && s.min === s.max)) {
-        for (const f of valueFindings(s, loc(r), `'${rec.field}'`, isFloat)) this.sink.add(f);
+      const start = r * rowSize;
+      if (special || isConstantRow(data, start, rowSize)) {
+        const s = this.scanAny(data.subarray(start, start + rowSize));
+        if (s.nan + s.posinf + s.neginf + s.fp16Overflow > 0 || (s.count >= 2 && s.min === s.max)) {
+          for (const f of valueFindings(s, loc(r), `'${rec.field}'`, isFloat)) this.sink.add(f);
+        }
       }
     }
   }
@@ -326,4 +335,12 @@ function withTimeout(p: Promise<ImageResult>, ms: number): Promise<ImageResult> 
     timer.unref();
   });
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+/** Whether every element of data[start, start + n) equals the first (NaN never does: NaN !== NaN). */
+function isConstantRow(data: NumericArray, start: number, n: number): boolean {
+  if (n < 2) return false;
+  const first = data[start];
+  for (let i = start + 1; i < start + n; i++) if (data[i] !== first) return false;
+  return true;
 }
