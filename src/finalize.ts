@@ -19,6 +19,8 @@ export interface DatasetInput {
   durationMs: number;
   /** The scan was stopped before this dataset was fully read. */
   aborted?: boolean;
+  /** A shard's part of the dataset: its declared record count is not comparable. */
+  partial?: boolean;
   maxExamples: number;
   numClasses: number | null;
   batchSize: number;
@@ -67,7 +69,7 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
 
   const declared = d.info?.declaredRecords;
   const reached = records + uncounted;
-  if (declared !== undefined && declared !== reached && !d.aborted) {
+  if (declared !== undefined && declared !== reached && !d.aborted && !d.partial) {
     complete = false;
     sink.add({
       kind: 'record_count_mismatch', severity: DEFAULT_SEVERITY.record_count_mismatch,

@@ -1,5 +1,7 @@
 /** nanscan's public library API: re-exports only. */
-export { scan, VERSION } from './scan.js';
+export { scan } from './scan.js';
+export { VERSION } from './report/build.js';
+export { mergeReports } from './shard.js';
 export { ScanError, type ErrorCode } from './errors.js';
 export type { ScanOptions, ScanProgress, FailOn } from './options.js';
 export { FINDING_KINDS } from './types.js';

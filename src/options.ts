@@ -47,6 +47,8 @@ export interface ScanOptions {
    * `complete: false`.
    */
   signal?: AbortSignal;
+  /** Scan only shard `index` (1-based) of `count`; merge the shard reports with mergeReports(). */
+  shard?: { index: number; count: number } | null;
   /** Called as records are read: for progress displays. */
   onProgress?: (p: ScanProgress) => void;
 }
@@ -61,7 +63,8 @@ export interface ScanProgress {
   expectedRecords: number | null;
 }
 
-export type ResolvedOptions = Required<Omit<ScanOptions, 'onProgress' | 'numClasses' | 'rootFolder' | 'signal' | 'maxWarnings'>> & {
+export type ResolvedOptions = Required<Omit<ScanOptions, 'onProgress' | 'numClasses' | 'rootFolder' | 'signal' | 'maxWarnings' | 'shard'>> & {
+  shard: { index: number; count: number } | null;
   signal: AbortSignal | undefined;
   maxWarnings: number | null;
   numClasses: number | null;
@@ -91,8 +94,19 @@ export function parseOptions(o: ScanOptions = {}): ResolvedOptions {
     cwd: o.cwd ?? process.cwd(),
     rootFolder: o.rootFolder,
     signal: o.signal,
+    shard: parseShardOption(o.shard),
     onProgress: o.onProgress,
   };
+}
+
+function parseShardOption(v: unknown): { index: number; count: number } | null {
+  if (v === undefined || v === null) return null;
+  const s = v as { index?: unknown; count?: unknown };
+  if (typeof v !== 'object' || !Number.isInteger(s.count) || !Number.isInteger(s.index) ||
+      (s.count as number) < 1 || (s.index as number) < 1 || (s.index as number) > (s.count as number)) {
+    throw invalidOption('shard', 'an object { index, count } with 1 ≤ index ≤ count', JSON.stringify(v));
+  }
+  return { index: s.index as number, count: s.count as number };
 }
 
 function parseSeverity(v: unknown): SeverityOverrides {

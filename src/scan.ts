@@ -1,21 +1,19 @@
 /** Orchestration: discover → open and plan each dataset → run partitions on the pool → finalize → report. */
-import { readFileSync } from 'node:fs';
 import pLimit from 'p-limit';
 import { DEFAULT_SEVERITY } from './checks/severity.js';
 import { discover } from './discover.js';
 import { ScanError } from './errors.js';
 import { finalizeDataset } from './finalize.js';
 import { loadKernel } from './kernels/scan.js';
-import { exitCodeFor, parseOptions, type ResolvedOptions, type ScanOptions } from './options.js';
+import { parseOptions, type ResolvedOptions, type ScanOptions } from './options.js';
+import { buildReport } from './report/build.js';
 import { InProcessPool, WorkerPool, type Pool } from './pool/pool.js';
 import type { AnalyzeOptions, PartitionResult } from './pool/protocol.js';
 import { loadReader } from './readers/registry.js';
 import type { Reader, Source, SourceInfo } from './readers/types.js';
-import type { DatasetReport, Finding, FindingKind, Report, ReportSummary } from './types.js';
+import type { DatasetReport, Finding, FindingKind, Report, ReportOptions } from './types.js';
+import { encodeShardDataset, finalizeOptions, shardRange, type ShardDataset } from './shard.js';
 
-export const VERSION: string = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
 
 /**
  * Partitions per dataset, whatever the worker count: the report must not depend on how the work was split
@@ -56,10 +54,10 @@ export async function scan(paths: string | readonly string[], options?: ScanOpti
     : new WorkerPool(Math.min(opts.workers, 256), progress.onRecords);
   const stop = (): void => { void pool.destroy(); };
   opts.signal?.addEventListener('abort', stop, { once: true });
-  let datasets: DatasetReport[];
+  let datasets: ScannedDataset[];
   try {
     const limit = pLimit(DATASETS_IN_FLIGHT);
-    datasets = await Promise.all(found.sources.map((s) => limit(async () => {
+    datasets = await Promise.all(found.sources.map((s) => limit(async (): Promise<ScannedDataset> => {
       const r = await scanDataset(s, pool, opts, progress.setDataset);
       progress.datasetDone();
       return r;
@@ -68,30 +66,52 @@ export async function scan(paths: string | readonly string[], options?: ScanOpti
     opts.signal?.removeEventListener('abort', stop);
     await pool.destroy();
   }
-  return buildReport(datasets, found.skipped, opts, started, performance.now() - t0, kernel.backend);
+  const report = buildReport(datasets.map((d) => d.report), found.skipped, reportOptions(opts), started,
+    performance.now() - t0, kernel.backend, opts.signal?.aborted !== true);
+  if (opts.shard !== null) {
+    report.shard = { index: opts.shard.index, count: opts.shard.count, datasets: datasets.map((d) => d.shard!) };
+  }
+  return report;
+}
+
+interface ScannedDataset {
+  report: DatasetReport;
+  /** With --shard: what the merge needs to finish this dataset exactly. */
+  shard?: ShardDataset;
 }
 
 async function scanDataset(
   source: Source, pool: Pool, opts: ResolvedOptions, onStart: (s: Source, expected: number | undefined) => void,
-): Promise<DatasetReport> {
+): Promise<ScannedDataset> {
   const t0 = performance.now();
   const findings: Finding[] = [];
   let info: SourceInfo | null = null;
+  const finish = (results: (PartitionResult | null)[], total: number, covered: [number, number], aborted: boolean): ScannedDataset => {
+    const durationMs = performance.now() - t0;
+    const report = finalizeDataset({
+      source, info, findings, results, durationMs, aborted, partial: opts.shard !== null,
+      ...finalizeOptions(reportOptions(opts)),
+    });
+    if (opts.shard === null) return { report };
+    return { report, shard: encodeShardDataset(source, total, covered, info, findings, results, durationMs) };
+  };
   if (opts.signal?.aborted) {
     // Not started before the stop: listed, with nothing read, and incomplete.
-    return finalizeDataset({
-      source, info, findings, results: [], durationMs: 0, aborted: true,
-      maxExamples: opts.maxExamples, numClasses: opts.numClasses, batchSize: opts.batchSize,
-      severity: opts.severity, missingThreshold: opts.missingThreshold,
-    });
+    return finish([], 0, [0, 0], true);
   }
   let results: (PartitionResult | null)[] = [];
+  let total = 0;
+  let covered: [number, number] = [0, 0];
   let reader: Reader | undefined;
   try {
     reader = await (await loadReader(source.format)).open(source);
     info = reader.info();
     onStart(source, info.declaredRecords);
-    const partitions = reader.plan(PARTITIONS);
+    const all = reader.plan(PARTITIONS);
+    total = all.length;
+    // A shard reads a contiguous run of the partitions: every record belongs to exactly one shard.
+    covered = opts.shard === null ? [0, total] : shardRange(total, opts.shard);
+    const partitions = all.slice(covered[0], covered[1]);
     const analyze: AnalyzeOptions = {
       maxExamples: opts.maxExamples, limitInputPixels: opts.limitInputPixels, imageConcurrency: 4,
       forceJsKernel: opts.forceJsKernel, numClasses: opts.numClasses, severity: opts.severity,
@@ -102,7 +122,7 @@ async function scanDataset(
         // A stopped scan is incomplete, not damaged: no finding for the parts it did not read.
         if (!(e instanceof ScanError && e.code === 'SCAN_ABORTED')) {
           findings.push(problem('io_error', source,
-            `Could not read part ${partition.index + 1} of ${partitions.length} of the dataset: ${(e as Error).message}`));
+            `Could not read part ${partition.index + 1} of ${total} of the dataset: ${(e as Error).message}`));
         }
         return null;
       })));
@@ -113,57 +133,22 @@ async function scanDataset(
     reader?.close();
     pool.closeSource(source.absPath);
   }
-  return finalizeDataset({
-    source, info, findings, results, durationMs: performance.now() - t0, aborted: opts.signal?.aborted === true,
-    maxExamples: opts.maxExamples, numClasses: opts.numClasses, batchSize: opts.batchSize,
-    severity: opts.severity, missingThreshold: opts.missingThreshold,
-  });
+  return finish(results, total, covered, opts.signal?.aborted === true);
 }
 
 function problem(kind: FindingKind, source: Source, message: string): Finding {
   return { kind, severity: DEFAULT_SEVERITY[kind], message, file: source.path };
 }
 
-function buildReport(
-  datasets: DatasetReport[], skipped: Report['skipped'], opts: ResolvedOptions, started: Date, durationMs: number,
-  kernel: Report['kernel'],
-): Report {
-  const findingCounts: Partial<Record<FindingKind, number>> = {};
-  let errors = 0;
-  let warnings = 0;
-  for (const d of datasets) {
-    for (const [k, n] of Object.entries(d.findingCounts) as [FindingKind, number][]) findingCounts[k] = (findingCounts[k] ?? 0) + n;
-    errors += d.severityCounts.error;
-    warnings += d.severityCounts.warning;
-  }
-  const summary: ReportSummary = {
-    datasets: datasets.length,
-    records: datasets.reduce((n, d) => n + d.records, 0),
-    bytes: datasets.reduce((n, d) => n + d.bytes, 0),
-    errors, warnings, findingCounts: sortKeys(findingCounts), skipped: skipped.length,
-  };
+/** The options that shape results, as the report echoes them (and merge checks). */
+function reportOptions(opts: ResolvedOptions): ReportOptions {
   return {
-    tool: { name: 'nanscan', version: VERSION },
-    schemaVersion: 1,
-    startedAt: started.toISOString(),
-    durationMs: Math.round(durationMs),
-    options: {
-      batchSize: opts.batchSize, numClasses: opts.numClasses, failOn: opts.failOn, maxExamples: opts.maxExamples,
-      workers: opts.workers, maxWarnings: opts.maxWarnings, missingThreshold: opts.missingThreshold,
-      imageStrictness: opts.imageStrictness, severity: opts.severity,
-    },
-    summary,
-    complete: opts.signal?.aborted !== true,
-    datasets,
-    skipped,
-    kernel,
-    exitCode: exitCodeFor(summary, opts.failOn, opts.maxWarnings),
+    batchSize: opts.batchSize, numClasses: opts.numClasses, failOn: opts.failOn, maxExamples: opts.maxExamples,
+    workers: opts.workers, maxWarnings: opts.maxWarnings, missingThreshold: opts.missingThreshold,
+    imageStrictness: opts.imageStrictness, severity: opts.severity,
   };
 }
 
-function sortKeys<T>(o: Record<string, T>): Record<string, T> {
-  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
-}
 
 function createProgress(opts: ResolvedOptions, datasets: number): {
   onRecords: (records: number, bytes: number) => void;

@@ -1,4 +1,5 @@
 /** Public types of the scan report: the JSON contract of ../shared/DESIGN.md (schemaVersion 1). */
+import type { ShardDataset } from './shard.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -152,6 +153,8 @@ export interface Report {
   datasets: DatasetReport[];
   skipped: SkippedPath[];
   kernel: 'wasm-simd' | 'js';
+  /** Present in shard reports (`--shard i/n`): what `nanscan merge` needs to join them exactly. */
+  shard?: { index: number; count: number; datasets: ShardDataset[] };
   /** Present when a baseline was applied: the known findings it removed from this report. */
   baseline?: { file: string; suppressed: number; suppressedByKind: Partial<Record<FindingKind, number>> };
   exitCode: 0 | 1;

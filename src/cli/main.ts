@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** The `nanscan` command: argument parsing, output files, progress and exit codes. Wiring only. */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { applyBaseline, BASELINE_MAX_EXAMPLES, capFindings, createBaseline, loadBaseline } from '../baseline.js';
 import { CONFIG_FILE, loadConfig } from '../config.js';
@@ -14,7 +14,10 @@ import { renderJson } from '../report/json.js';
 import { renderJunit } from '../report/junit.js';
 import { renderSarif } from '../report/sarif.js';
 import { renderText } from '../report/text.js';
-import { scan, VERSION } from '../scan.js';
+import { VERSION } from '../report/build.js';
+import { scan } from '../scan.js';
+import { mergeReports, parseShard } from '../shard.js';
+import type { Report } from '../types.js';
 
 /** Exit code when the scanner could not do its job: usage errors, missing paths (DESIGN.md, CLI contract). */
 const EXIT_USAGE = 2;
@@ -35,6 +38,7 @@ interface CliOptions {
   config?: string;
   baseline?: string;
   writeBaseline?: string;
+  shard?: string;
   progress: boolean;
   quiet?: boolean;
   color?: boolean;
@@ -77,10 +81,24 @@ export function createProgram(): Command {
     .option('--no-progress', 'no progress display on stderr')
     .option('--no-color', 'no colours in the text report')
     .option('-q, --quiet', 'print no text report (exit code and --json files only)')
+    .option('--shard <i/n>', 'scan only shard i of n (1-based); join the shard reports with `nanscan merge`')
     .action(async (paths: string[], o: CliOptions, cmd: Command) => {
       // Flags the user typed override the config file; commander's defaults do not.
       const typed = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
       process.exitCode = await runScan(paths, o, typed);
+    });
+  program
+    .command('merge')
+    .description('Join the JSON reports of `scan --shard i/n` runs into the report of one scan.')
+    .argument('<report...>', 'shard reports (JSON), one per shard')
+    .option('--json <file>', "write the merged JSON report to <file> ('-' for stdout)")
+    .option('--junit <file>', 'write a JUnit XML report')
+    .option('--sarif <file>', 'write a SARIF 2.1.0 report')
+    .option('--html <file>', 'write a self-contained HTML report')
+    .option('--no-color', 'no colours in the text report')
+    .option('-q, --quiet', 'print no text report')
+    .action((files: string[], o: OutputOptions) => {
+      process.exitCode = runMerge(files, o);
     });
   return program;
 }
@@ -92,6 +110,9 @@ async function runScan(paths: string[], o: CliOptions, typed: (name: string) => 
     typed(k) || config[k] === undefined ? v : config[k];
   const maxExamples = pick('maxExamples', o.maxExamples) ?? 20;
   const useBaseline = o.baseline !== undefined || o.writeBaseline !== undefined;
+  if (useBaseline && o.shard !== undefined) {
+    throw new ScanError('SCAN_INVALID_OPTION', 'Use --baseline/--write-baseline on the merged report (nanscan merge), not with --shard.');
+  }
   const options: ScanOptions = {
     ...config,
     batchSize: pick('batchSize', o.batchSize), failOn: pick('failOn', o.failOn),
@@ -102,6 +123,7 @@ async function runScan(paths: string[], o: CliOptions, typed: (name: string) => 
     ...(o.workers !== undefined ? { workers: o.workers } : {}),
     ...(o.limitInputPixels !== undefined ? { limitInputPixels: o.limitInputPixels } : {}),
     ...(o.rootFolder !== undefined ? { rootFolder: o.rootFolder } : {}),
+    ...(o.shard !== undefined ? { shard: parseShard(o.shard) } : {}),
     ...(showProgress ? { onProgress: progressLine() } : {}),
   };
   // Ctrl-C or SIGTERM: stop the workers, still write the reports (marked incomplete), exit 128 + signal.
@@ -125,6 +147,21 @@ async function runScan(paths: string[], o: CliOptions, typed: (name: string) => 
   if (baseline !== undefined) applyBaseline(report, baseline, o.baseline!, report.options.failOn, report.options.maxWarnings);
   if (useBaseline) capFindings(report, maxExamples);
   if (showProgress) process.stderr.write('\r\u001b[K');
+  writeOutputs(report, o);
+  return signalExit !== 0 ? signalExit : report.exitCode;
+}
+
+interface OutputOptions {
+  json?: string;
+  junit?: string;
+  sarif?: string;
+  html?: string;
+  quiet?: boolean;
+  color?: boolean;
+}
+
+/** Writes the report files asked for, the text report, and GitHub annotations under GitHub Actions. */
+function writeOutputs(report: Report, o: OutputOptions): void {
   const ctx: ReportContext = { now: () => new Date(), hostname: hostname(), cwd: process.cwd() };
   if (o.json !== undefined) {
     const json = renderJson(report);
@@ -142,7 +179,20 @@ async function runScan(paths: string[], o: CliOptions, typed: (name: string) => 
   }
   // GitHub Actions turns these lines into annotations on the run (and the PR, for files in the repository).
   if (process.env.GITHUB_ACTIONS === 'true') process.stdout.write(renderGithubAnnotations(report));
-  return signalExit !== 0 ? signalExit : report.exitCode;
+}
+
+/** `nanscan merge`: joins shard reports into the report of one scan. */
+function runMerge(files: string[], o: OutputOptions): number {
+  const reports = files.map((f) => {
+    try {
+      return JSON.parse(readFileSync(f, 'utf8')) as Report;
+    } catch (e) {
+      throw new ScanError('SCAN_INVALID_OPTION', `Cannot read report '${f}': ${(e as Error).message}`);
+    }
+  });
+  const report = mergeReports(reports, files);
+  writeOutputs(report, o);
+  return report.exitCode;
 }
 
 /** A one-line progress display, redrawn at most 10 times a second. */
