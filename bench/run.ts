@@ -4,7 +4,7 @@
  * runs; compare the ratios measured in the same run — the machines are shared and noisy.
  *
  *   BENCH_RUNS=n        repetitions (default 5)
- *   BENCH_ONLY=a,b      sections: lmdb, leveldb, hdf5, images, kernel
+ *   BENCH_ONLY=a,b      sections: lmdb, leveldb, hdf5, images, merge, kernel
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -15,7 +15,7 @@ import sharp from 'sharp';
 import { caffeKey, encodeDatum, mnistDatum, rng, SYSTEM_PYTHON, writeLevelDb, writeLmdb, type KV } from '../scripts/lib/caffe.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'lmdb,leveldb,hdf5,images,kernel').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'lmdb,leveldb,hdf5,images,merge,kernel').split(','));
 const here = path.dirname(fileURLToPath(import.meta.url));
 const TMP = os.tmpdir();
 
@@ -173,6 +173,42 @@ print((time.perf_counter() - t) * 1000)`;
   if (!hasPil) console.log('  (install python3-pil for the PIL reference)');
   compare('LMDB, 50,000 encoded 256×256 JPEG Datums', lmdbDir, 'images', null);
   console.log(`  (folder size: ${(files.reduce((n, f) => n + statSync(f).size, 0) / 1e6).toFixed(0)} MB)`);
+}
+
+if (ONLY.has('merge')) {
+  // 1,000 shard reports of the 300k-record LMDB, made in-process, then merged: time and memory of the merge.
+  const dir = await datums('lmdb', 300_000, writeLmdb);
+  const shardsDir = path.join(TMP, 'nanscan-bench-shards');
+  const n = 1000;
+  if (!existsSync(path.join(shardsDir, `s${n}.json`))) {
+    console.log(`writing ${n} shard reports into ${shardsDir} …`);
+    mkdirSync(shardsDir, { recursive: true });
+    const { scan } = (await import('../dist/index.js')) as typeof import('../src/index.js');
+    for (let i = 1; i <= n; i++) {
+      const r = await scan(dir, { workers: 0, shard: { index: i, count: n } });
+      writeFileSync(path.join(shardsDir, `s${i}.json`), JSON.stringify(r));
+    }
+  }
+  const MERGE = `import { readFileSync } from 'node:fs';
+import { mergeReports } from '${path.join(here, '..', 'dist', 'index.js')}';
+const files = process.argv.slice(1);
+const t0 = performance.now();
+const reports = files.map((f) => JSON.parse(readFileSync(f, 'utf8')));
+const merged = mergeReports(reports);
+const ms = performance.now() - t0;
+process.stdout.write(JSON.stringify({ ms, records: merged.summary.records, maxRssMiB: process.resourceUsage().maxRSS / 1024 }));`;
+  {
+    const count = n;
+    const files = Array.from({ length: count }, (_, i) => path.join(shardsDir, `s${i + 1}.json`));
+    const runs = Array.from({ length: RUNS }, () => {
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', MERGE, ...files], { encoding: 'utf8', maxBuffer: 1 << 26 });
+      if (r.status !== 0) throw new Error(r.stderr);
+      return JSON.parse(r.stdout) as { ms: number; records: number; maxRssMiB: number };
+    });
+    const ms = median(runs.map((r) => r.ms));
+    console.log(`\nMerge of ${count} shard reports (${fmt(runs[0]!.records)} records): ${ms.toFixed(0)} ms, ` +
+      `${(ms / (count / 100)).toFixed(0)} ms per 100 shards (reading the JSON included), peak RSS ${median(runs.map((r) => r.maxRssMiB)).toFixed(0)} MiB`);
+  }
 }
 
 if (ONLY.has('kernel')) {
