@@ -55,7 +55,13 @@ export class PartitionAnalyzer {
   /** Image decodes in flight, oldest first: results are taken in record order so output is deterministic. */
   private readonly pending: PendingImage[] = [];
 
-  constructor(private readonly kernel: Kernel, private readonly options: AnalyzeOptions) {
+  private readonly skip: ReadonlySet<number>;
+
+  constructor(
+    private readonly kernel: Kernel, private readonly options: AnalyzeOptions,
+    private readonly nativeStart?: (index: number) => void, skip: readonly number[] = [],
+  ) {
+    this.skip = new Set(skip);
     this.sink = new FindingSink(options.maxExamples, options.severity);
   }
 
@@ -250,6 +256,13 @@ export class PartitionAnalyzer {
   }
 
   private queueImage(bytes: Uint8Array, where: Where, what: string): Promise<void> | undefined {
+    if (this.skip.has(where.index)) {
+      this.sink.add({ kind: 'corrupt_image', severity: DEFAULT_SEVERITY.corrupt_image,
+        message: 'The image decoder crashed on this record (it killed a worker process); it was not decoded again.', ...this.loc(where) });
+      return undefined;
+    }
+    this.nativeStart?.(where.index);
+    faultInjection(where);
     // The reader may reuse its buffers after we return: sharp must get its own copy, and so must the key.
     const copy = Uint8Array.prototype.slice.call(bytes);
     const own: Where = { ...where };
@@ -343,4 +356,16 @@ function isConstantRow(data: NumericArray, start: number, n: number): boolean {
   const first = data[start];
   for (let i = start + 1; i < start + n; i++) if (data[i] !== first) return false;
   return true;
+}
+
+/**
+ * Fault injection for tests of crash isolation: NANSCAN_FAULT_CRASH_ON=<text> makes a worker process kill itself
+ * with SIGSEGV before decoding an image whose key or file contains <text>, as a crashing native decoder would.
+ * Honoured only in worker processes (never in a library user's own process).
+ */
+function faultInjection(where: Where): void {
+  const needle = process.env['NANSCAN_FAULT_CRASH_ON'];
+  if (needle === undefined || needle === '' || process.send === undefined) return;
+  const name = where.file ?? (where.key ? Buffer.from(where.key).toString('latin1') : '');
+  if (name.includes(needle)) process.kill(process.pid, 'SIGSEGV');
 }

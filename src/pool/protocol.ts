@@ -60,6 +60,8 @@ export interface TaskMessage {
   source: Source;
   partition: Partition;
   options: AnalyzeOptions;
+  /** Records (by index) whose decode crashed a worker before: reported, not decoded again. */
+  skip?: number[];
 }
 
 export interface CloseMessage {
@@ -71,5 +73,8 @@ export type ToWorker = TaskMessage | CloseMessage;
 
 export type FromWorker =
   | { type: 'result'; taskId: number; result: PartitionResult }
+  | { type: 'ready' }
   | { type: 'progress'; records: number; bytes: number }
+  /** A native decode of record `index` is about to start (see pool.ts, crash isolation). */
+  | { type: 'native'; taskId: number; index: number }
   | { type: 'error'; taskId: number; message: string; stack?: string };

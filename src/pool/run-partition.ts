@@ -29,17 +29,22 @@ export class ReaderCache {
   }
 }
 
-export interface ProgressSink {
-  (records: number, bytes: number): void;
+export interface PartitionHooks {
+  progress?: (records: number, bytes: number) => void;
+  /** Called before a native decoder starts on record `index`. */
+  nativeStart?: (index: number) => void;
+  /** Records not to decode: they crashed a worker before. */
+  skip?: readonly number[];
 }
 
 /** How often, in records, a partition reports progress. */
 const PROGRESS_EVERY = 8192;
 
 export async function runPartition(
-  reader: Reader, partition: Partition, kernel: Kernel, options: AnalyzeOptions, progress?: ProgressSink,
+  reader: Reader, partition: Partition, kernel: Kernel, options: AnalyzeOptions, hooks: PartitionHooks = {},
 ): Promise<PartitionResult> {
-  const analyzer = new PartitionAnalyzer(kernel, options);
+  const analyzer = new PartitionAnalyzer(kernel, options, hooks.nativeStart, hooks.skip);
+  const progress = hooks.progress;
   let sinceProgress = 0;
   let bytesSince = 0;
   for await (const batch of reader.read(partition)) {

@@ -45,6 +45,28 @@ describe('read-only by construction', () => {
   });
 });
 
+describe('crash isolation', () => {
+  // NANSCAN_FAULT_CRASH_ON makes a worker process die with SIGSEGV before decoding a matching image, as a
+  // crashing native decoder would: the scan must survive it, name the record, and read everything else.
+  it.each([
+    ['fixtures/images/classes', 'dog3.jpg', (f: { file?: string }) => f.file?.endsWith('dog/dog3.jpg')],
+    ['fixtures/lmdb/encoded', 'img20.jpg', (f: { key?: string }) => f.key === '00000020_img20.jpg'],
+  ])('survives a decoder that kills its worker on %s', (target, needle, isCulprit) => {
+    const normal = scanJson([target, '--max-examples', '100']).report.datasets[0]!;
+    const env = { ...process.env, NANSCAN_FAULT_CRASH_ON: needle };
+    const r = spawnSync(process.execPath, [CLI, 'scan', target, '--json', '-', '--max-examples', '100'], { cwd: ROOT, encoding: 'utf8', env });
+    expect(r.status).toBe(1);
+    const d = (JSON.parse(r.stdout) as Report).datasets[0]!;
+    const crash = d.findings.filter((f) => f.message.includes('decoder crashed'));
+    expect(crash).toHaveLength(1);
+    expect(isCulprit(crash[0]!)).toBe(true);
+    // Everything else is as in a normal scan: same records, same other findings.
+    expect(d.records).toBe(normal.records);
+    const others = (x: typeof d): string[] => x.findings.filter((f) => !isCulprit(f)).map((f) => `${f.kind} ${f.key ?? f.file}`);
+    expect(others(d)).toEqual(others(normal));
+  });
+});
+
 describe('hostile trees', () => {
   it('survives symlink loops and a list that names itself, /dev/zero and a folder', () => {
     const root = path.join(tmp, 'hostile');
