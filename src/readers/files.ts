@@ -3,6 +3,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_SEVERITY } from '../checks/severity.js';
 import type { Finding } from '../types.js';
+import type { FileRecord, RecordBatch } from './types.js';
 
 /** Extensions of the image formats sharp decodes here (svg excluded: it is a document, not pixels). */
 export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jpe', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.heic', '.heif', '.bmp']);
@@ -49,4 +50,40 @@ export function readWhole(abs: string, shown: string, loc: Pick<Finding, 'line' 
   } finally {
     closeSync(fd);
   }
+}
+
+/** Files read per batch: small enough to bound memory (a batch holds its files' bytes), big enough to amortise. */
+export const FILES_PER_BATCH = 32;
+
+/** One file of a file-based dataset, before it is read. */
+export interface FileEntry {
+  abs: string;
+  shown: string;
+  index: number;
+  line?: number;
+  label?: number;
+}
+
+/** Reads entries whole, in order, as batches of FileRecords, with a finding for each file that cannot be read. */
+export function* readFileBatches(entries: Iterable<FileEntry>): Generator<RecordBatch> {
+  let records: FileRecord[] = [];
+  let damage: Finding[] = [];
+  for (const e of entries) {
+    const loc: Pick<Finding, 'line' | 'index'> = e.line === undefined ? { index: e.index } : { line: e.line, index: e.index };
+    const bytes = readWhole(e.abs, e.shown, loc);
+    if (bytes instanceof Uint8Array) {
+      const rec: FileRecord = { kind: 'file', index: e.index, file: e.shown, bytes };
+      if (e.line !== undefined) rec.line = e.line;
+      if (e.label !== undefined) rec.label = e.label;
+      records.push(rec);
+    } else {
+      damage.push(bytes);
+    }
+    if (records.length + damage.length >= FILES_PER_BATCH) {
+      yield { records, damage };
+      records = [];
+      damage = [];
+    }
+  }
+  if (records.length + damage.length > 0) yield { records, damage };
 }

@@ -5,12 +5,8 @@
  */
 import { readdirSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { Finding } from '../types.js';
-import { isImageName, readWhole } from './files.js';
-import type { FileRecord, Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo } from './types.js';
-
-/** Files read per batch: small enough to bound memory (a batch holds its files' bytes), big enough to amortise. */
-const FILES_PER_BATCH = 32;
+import { FILES_PER_BATCH, isImageName, readFileBatches, type FileEntry } from './files.js';
+import type { Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo } from './types.js';
 
 interface FolderPartition {
   start: number;
@@ -139,26 +135,12 @@ class ImageFolderReader implements Reader {
 
   *read(p: Partition): Iterable<RecordBatch> {
     const spec = p.spec as unknown as FolderPartition;
-    let records: FileRecord[] = [];
-    let damage: Finding[] = [];
-    for (let i = 0; i < spec.files.length; i++) {
-      const rel = spec.files[i]!;
-      const shown = path.join(this.source.path, rel);
-      const index = spec.start + i;
-      const bytes = readWhole(path.join(this.source.absPath, rel), shown, { index });
-      if (bytes instanceof Uint8Array) {
-        const rec: FileRecord = { kind: 'file', index, file: shown, bytes };
-        const label = spec.labels?.[i];
-        if (label !== undefined) rec.label = label;
-        records.push(rec);
-      } else damage.push(bytes);
-      if (records.length + damage.length >= FILES_PER_BATCH) {
-        yield { records, damage };
-        records = [];
-        damage = [];
-      }
-    }
-    if (records.length + damage.length > 0) yield { records, damage };
+    yield* readFileBatches(spec.files.map((rel, i) => {
+      const e: FileEntry = { abs: path.join(this.source.absPath, rel), shown: path.join(this.source.path, rel), index: spec.start + i };
+      const label = spec.labels?.[i];
+      if (label !== undefined) e.label = label;
+      return e;
+    }));
   }
 
   close(): void {}

@@ -7,12 +7,11 @@ import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_SEVERITY } from '../checks/severity.js';
 import type { Finding } from '../types.js';
-import { isImageName, readWhole } from './files.js';
-import type { FileRecord, Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo } from './types.js';
+import { FILES_PER_BATCH, isImageName, readFileBatches } from './files.js';
+import type { Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo } from './types.js';
 
 /** A list larger than this is not an image list we sniff (the reader still reads any size when told to). */
 const SNIFF_BYTES = 64 * 1024;
-const FILES_PER_BATCH = 32;
 
 export interface ListEntry {
   line: number;
@@ -120,21 +119,10 @@ class ImageListReader implements Reader {
 
   *read(p: Partition): Iterable<RecordBatch> {
     const spec = p.spec as unknown as ListPartition;
-    let records: FileRecord[] = [];
-    let damage: Finding[] = [];
-    for (let i = spec.start; i < spec.end; i++) {
-      const e = this.parsed.entries[i]!;
-      const shown = path.join(this.shownRoot, e.path);
-      const bytes = readWhole(path.resolve(this.absRoot, e.path), shown, { line: e.line, index: i });
-      if (bytes instanceof Uint8Array) records.push({ kind: 'file', index: i, file: shown, line: e.line, label: e.label, bytes });
-      else damage.push(bytes);
-      if (records.length + damage.length >= FILES_PER_BATCH) {
-        yield { records, damage };
-        records = [];
-        damage = [];
-      }
-    }
-    if (records.length + damage.length > 0) yield { records, damage };
+    yield* readFileBatches(this.parsed.entries.slice(spec.start, spec.end).map((e, i) => ({
+      abs: path.resolve(this.absRoot, e.path), shown: path.join(this.shownRoot, e.path), index: spec.start + i,
+      line: e.line, label: e.label,
+    })));
   }
 
   close(): void {}
