@@ -17,6 +17,9 @@ export interface Discovery {
   skipped: SkippedPath[];
 }
 
+/** File names HDF5 files go by (the HDF Group's and h5py's conventions). */
+const HDF5_EXTENSION = /\.(h5|hdf5|he5|hdf)$/i;
+
 /** LMDB keeps its data in `data.mdb` (and a `lock.mdb` we never touch). */
 const LMDB_DATA = 'data.mdb';
 
@@ -129,7 +132,8 @@ async function visit(abs: string, shown: string, out: Discovery, seen: Set<strin
       add(out, 'lmdb', path.dirname(abs), path.dirname(shown), seen);
       return;
     }
-    if (isHdf5File(abs) || isHdf5List(abs)) {
+    // By signature, or by name: a .h5 file whose signature is damaged is a corrupt HDF5 file, not "not a dataset".
+    if (isHdf5File(abs) || HDF5_EXTENSION.test(abs) || isHdf5List(abs)) {
       add(out, 'hdf5', abs, shown, seen);
       return;
     }

@@ -87,3 +87,19 @@ export function* readFileBatches(entries: Iterable<FileEntry>): Generator<Record
   }
   if (records.length + damage.length > 0) yield { records, damage };
 }
+
+/**
+ * The text of a list file, or null when the bytes are not text. Tolerant on purpose: a list with a few bad
+ * bytes (a NUL run, invalid UTF-8) is still a damaged list whose bad lines should be reported, not a binary
+ * file to skip. Binary means more control bytes (other than tab, CR and LF) than 16 or 1% of the bytes,
+ * whichever is more; what is left is judged by its lines (list sniffers want entries that name real files).
+ */
+export function decodeListText(bytes: Uint8Array): string | null {
+  let control = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) control++;
+  }
+  if (control > Math.max(16, bytes.length / 100)) return null;
+  return new TextDecoder('utf-8').decode(bytes);
+}

@@ -7,7 +7,7 @@ import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_SEVERITY } from '../checks/severity.js';
 import type { Finding } from '../types.js';
-import { FILES_PER_BATCH, isImageName, readFileBatches } from './files.js';
+import { decodeListText, FILES_PER_BATCH, isImageName, readFileBatches } from './files.js';
 import type { Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo } from './types.js';
 
 /** A list larger than this is not an image list we sniff (the reader still reads any size when told to). */
@@ -42,6 +42,10 @@ export function parseImageList(text: string): ParsedList {
     }
     const p = raw.slice(0, cut).trim();
     const l = raw.slice(cut).trim();
+    if (/[\u0000-\u001f\ufffd]/.test(p)) {
+      bad.push({ line: i + 1, text: raw, reason: 'has a path with control characters or invalid UTF-8' });
+      continue;
+    }
     if (!LABEL.test(l) || !Number.isSafeInteger(Number(l)) || Math.abs(Number(l)) >= 2 ** 31) {
       bad.push({ line: i + 1, text: raw, reason: `label '${l}' is not a 32-bit integer` });
       continue;
@@ -60,8 +64,9 @@ export function isImageList(file: string): boolean {
     try {
       const buf = Buffer.alloc(SNIFF_BYTES);
       const n = readSync(fd, buf, 0, SNIFF_BYTES, 0);
-      if (buf.subarray(0, n).includes(0)) return false; // binary
-      text = buf.subarray(0, n).toString('utf8');
+      const t = decodeListText(buf.subarray(0, n));
+      if (t === null) return false;
+      text = t;
     } finally {
       closeSync(fd);
     }
@@ -99,7 +104,7 @@ class ImageListReader implements Reader {
   info(): SourceInfo {
     const findings: Finding[] = this.parsed.bad.map((b) => ({
       kind: 'bad_record', severity: DEFAULT_SEVERITY.bad_record,
-      message: `List line ${b.line} ${b.reason}: '${b.text.slice(0, 200)}'.`, file: this.source.path, line: b.line,
+      message: `List line ${b.line} ${b.reason}: '${visible(b.text.slice(0, 200))}'.`, file: this.source.path, line: b.line,
     }));
     let bytes = 0;
     for (const e of this.parsed.entries) {
@@ -132,3 +137,8 @@ export const imageListReader: ReaderModule = {
   format: 'image-list',
   open: async (source) => new ImageListReader(source, readFileSync(source.absPath, 'utf8')),
 };
+
+/** Control characters shown as \xNN, so a damaged line cannot garble a terminal or a report. */
+function visible(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}

@@ -6,6 +6,7 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ScanError } from '../../errors.js';
+import { decodeListText } from '../files.js';
 
 /** The 8-byte HDF5 format signature (`\x89HDF\r\n\x1a\n`). */
 export const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -76,12 +77,8 @@ function readText(file: string, limit: number): { text: string; truncated: boole
     const truncated = size > got;
     // A cut may split a line (and a multi-byte character): keep complete lines only.
     const bytes = truncated ? buf.subarray(0, buf.subarray(0, got).lastIndexOf(0x0a) + 1) : buf.subarray(0, got);
-    if (bytes.includes(0)) return null;
-    try {
-      return { text: new TextDecoder('utf-8', { fatal: true }).decode(bytes), truncated };
-    } catch {
-      return null;
-    }
+    const text = decodeListText(bytes);
+    return text === null ? null : { text, truncated };
   } finally {
     closeSync(fd);
   }
