@@ -11,7 +11,8 @@ beforeAll(() => {
   fx = makeFixtures();
   // Extra sniffing cases beside (not inside) the fixture tree.
   mkdirSync(path.join(fx.root, 'extra'));
-  writeFileSync(path.join(fx.root, 'extra', 'binary.txt'), Buffer.from([0x61, 0x2e, 0x68, 0x35, 0x0a, 0x00, 0x01]));
+  // Binary: far more control bytes than a damaged text list would have (decodeListText allows 16, or 1%).
+  writeFileSync(path.join(fx.root, 'extra', 'binary.txt'), Buffer.concat([Buffer.from('a.h5\n'), Buffer.alloc(64, 1)]));
   writeFileSync(path.join(fx.root, 'extra', 'abs.txt'), `${fx.abs('a.h5')}\r\n# ${fx.abs('b.h5')}\r\n`);
   writeFileSync(path.join(fx.root, 'extra', 'sig-at-1000.bin'), Buffer.concat([Buffer.alloc(1000), Buffer.from('\x89HDF\r\n\x1a\n', 'latin1')]));
   writeFileSync(path.join(fx.root, 'extra', 'sig-at-1024.bin'), Buffer.concat([Buffer.alloc(1024), Buffer.from('\x89HDF\r\n\x1a\n', 'latin1')]));
