@@ -2,10 +2,11 @@
  * Discovery: walks the paths the user gave and finds the datasets in them. A database folder is one dataset
  * and is never descended into. Unrecognised files are listed as skipped, not reported as errors.
  */
-import { existsSync, promises as fsp, type Dirent } from 'node:fs';
+import { closeSync, existsSync, openSync, promises as fsp, readSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { ScanError } from './errors.js';
 import { listImageFolder, looksLikeImageFolder } from './readers/image-folder.js';
+import { decodeListText } from './readers/files.js';
 import { isImageList, listedImageFiles } from './readers/image-list.js';
 // Cheap sniffers only: these modules load no database library.
 import { isHdf5File, isHdf5List, listedFiles as listedHdf5Files } from './readers/hdf5/sniff.js';
@@ -16,6 +17,9 @@ export interface Discovery {
   sources: Source[];
   skipped: SkippedPath[];
 }
+
+/** Bytes of an explicitly named file read to decide whether it is list text. */
+const LIST_SNIFF_BYTES = 1024 * 1024;
 
 /** File names HDF5 files go by (the HDF Group's and h5py's conventions). */
 const HDF5_EXTENSION = /\.(h5|hdf5|he5|hdf)$/i;
@@ -41,7 +45,7 @@ export async function discover(paths: readonly string[], cwd: string, options: D
     const abs = path.resolve(cwd, p);
     if (!existsSync(abs)) throw new ScanError('SCAN_SOURCE_NOT_FOUND', `Path '${p}' does not exist.`);
   }
-  for (const p of paths) await visit(path.resolve(cwd, p), p, out, seen);
+  for (const p of paths) await visit(path.resolve(cwd, p), p, out, seen, true);
   claimListedFiles(out, options.rootFolder === undefined ? undefined : path.resolve(cwd, options.rootFolder));
   const include = (options.include ?? []).map(globToRegExp);
   const exclude = (options.exclude ?? []).map(globToRegExp);
@@ -114,7 +118,7 @@ function claimListedFiles(out: Discovery, rootFolder: string | undefined): void 
   });
 }
 
-async function visit(abs: string, shown: string, out: Discovery, seen: Set<string>): Promise<void> {
+async function visit(abs: string, shown: string, out: Discovery, seen: Set<string>, explicit = false): Promise<void> {
   let real: string;
   let stat;
   try {
@@ -139,6 +143,13 @@ async function visit(abs: string, shown: string, out: Discovery, seen: Set<strin
     }
     if (isImageList(abs)) {
       add(out, 'image-list', abs, shown, seen);
+      return;
+    }
+    // A text file the user named is a list, however damaged: skipping it would let a broken list pass the gate.
+    // Lines ending in an integer label make it an image list; otherwise it is taken as an HDF5 list.
+    const text = explicit ? readListText(abs) : null;
+    if (text !== null) {
+      add(out, /^\S.*\s[+-]?\d+\s*$/m.test(text) ? 'image-list' : 'hdf5', abs, shown, seen);
       return;
     }
     out.skipped.push({ path: shown, reason: 'not a recognised dataset format' });
@@ -183,4 +194,20 @@ function add(out: Discovery, format: SourceFormat, abs: string, shown: string, s
   if (seen.has(key)) return;
   seen.add(key);
   out.sources.push({ format, path: shown === '' ? '.' : shown, absPath: abs });
+}
+
+/** The start of a file as list text (see decodeListText), or null when it is binary or unreadable. */
+function readListText(file: string): string | null {
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      const buf = Buffer.alloc(LIST_SNIFF_BYTES);
+      const n = readSync(fd, buf, 0, buf.length, 0);
+      return n === 0 ? null : decodeListText(buf.subarray(0, n));
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return null;
+  }
 }
