@@ -43,15 +43,23 @@ export async function scan(paths: string | readonly string[], options?: ScanOpti
   if (list.length === 0) throw new ScanError('SCAN_INVALID_OPTION', 'No path to scan.');
   const started = new Date();
   const t0 = performance.now();
-  const found = await discover(list, opts.cwd, {
-    include: opts.include, exclude: opts.exclude, ...(opts.rootFolder === undefined ? {} : { rootFolder: opts.rootFolder }),
-  });
-  const kernel = loadKernel({ forceJs: opts.forceJsKernel });
-
-  const progress = createProgress(opts, found.sources.length);
+  const progress = createProgress(opts);
+  // Worker processes start while discovery runs: their start-up (Node, modules, wasm) overlaps it.
   const pool: Pool = opts.workers === 0
     ? new InProcessPool(progress.onRecords)
     : new WorkerPool(Math.min(opts.workers, 256), progress.onRecords);
+  let found;
+  try {
+    found = await discover(list, opts.cwd, {
+      include: opts.include, exclude: opts.exclude, ...(opts.rootFolder === undefined ? {} : { rootFolder: opts.rootFolder }),
+    });
+  } catch (e) {
+    await pool.destroy();
+    throw e;
+  }
+  progress.setTotal(found.sources.length);
+  const kernel = loadKernel({ forceJs: opts.forceJsKernel });
+
   const stop = (): void => { void pool.destroy(); };
   opts.signal?.addEventListener('abort', stop, { once: true });
   let datasets: ScannedDataset[];
@@ -153,7 +161,8 @@ function reportOptions(opts: ResolvedOptions): ReportOptions {
 }
 
 
-function createProgress(opts: ResolvedOptions, datasets: number): {
+function createProgress(opts: ResolvedOptions): {
+  setTotal: (datasets: number) => void;
   onRecords: (records: number, bytes: number) => void;
   setDataset: (s: Source, expected: number | undefined) => void;
   datasetDone: () => void;
@@ -161,12 +170,14 @@ function createProgress(opts: ResolvedOptions, datasets: number): {
   let records = 0;
   let bytes = 0;
   let done = 0;
+  let datasets = 0;
   let current = '';
   let expected: number | null = 0;
   const emit = (): void => opts.onProgress?.({
     dataset: current, datasetsDone: done, datasets, records, bytes, expectedRecords: expected,
   });
   return {
+    setTotal: (n) => { datasets = n; },
     onRecords: (r, b) => { records += r; bytes += b; emit(); },
     setDataset: (s, n) => {
       current = s.path;
