@@ -7,7 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { caffeKey, encodeDatum, rng, writeLmdb, type KV } from '../../scripts/lib/caffe.js';
+import { spawnSync } from 'node:child_process';
+import { caffeKey, encodeDatum, rng, SYSTEM_PYTHON, writeLevelDb, writeLmdb, type KV } from '../../scripts/lib/caffe.js';
 import type { DatasetReport } from '../../src/types.js';
 import { scanJson } from '../helpers/cli.js';
 
@@ -51,7 +52,7 @@ function exactAbsent(n: number, k: number, b: number): number {
 }
 
 let root: string;
-const datasets: Record<string, Record<string, string>> = { lmdb: {}, 'image-list': {} };
+const datasets: Record<string, Record<string, string>> = { lmdb: {}, leveldb: {}, hdf5: {}, 'image-list': {} };
 
 beforeAll(async () => {
   root = mkdtempSync(path.join(os.tmpdir(), 'nanscan-labels-'));
@@ -71,6 +72,20 @@ beforeAll(async () => {
     const db = path.join(root, `${name}_lmdb`);
     await writeLmdb(db, records);
     datasets.lmdb![name] = db;
+    const ldb = path.join(root, `${name}_leveldb`);
+    await writeLevelDb(ldb, records, 'caffe');
+    datasets.leveldb![name] = ldb;
+    // HDF5 as Caffe's HDF5Data layer reads it: `data` rows and an (N, 1) float `label`.
+    const h5 = path.join(root, `${name}.h5`);
+    writeFileSync(`${h5}.labels`, Buffer.from(Int32Array.from(labels).buffer));
+    const r = spawnSync(SYSTEM_PYTHON, ['-c', `import sys, h5py, numpy as np
+labels = np.fromfile(sys.argv[1] + '.labels', dtype='<i4').astype('float32').reshape(-1, 1)
+data = np.random.default_rng(4).normal(size=(labels.shape[0], 4)).astype('float32')
+with h5py.File(sys.argv[1], 'w') as f:
+    f.create_dataset('data', data=data)
+    f.create_dataset('label', data=labels)`, h5], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(r.stderr);
+    datasets.hdf5![name] = h5;
     const list = path.join(root, `${name}.txt`);
     writeFileSync(list, labels.map((l, i) => `imgs/${i % 10}.png ${l}`).join('\n') + '\n');
     datasets['image-list']![name] = list;
@@ -88,7 +103,7 @@ const labelFindings = (d: DatasetReport): string[] =>
   d.findings.filter((f) => f.kind === 'label_missing_in_batches' || f.kind === 'sorted_labels')
     .map((f) => `${f.kind}${f.label === undefined ? '' : ` ${f.label}`}`).sort();
 
-describe.each(['lmdb', 'image-list'])('label distributions in %s', (format) => {
+describe.each(['lmdb', 'leveldb', 'hdf5', 'image-list'])('label distributions in %s', (format) => {
   it('flags the class with 3 records in 10,000, with the exact probabilities', () => {
     const d = scanOne(datasets[format]!.rare!);
     expect(d.format).toBe(format);
