@@ -39,5 +39,7 @@ process.on('message', (msg: ToWorker) => {
 });
 // The main process went away: nothing left to do.
 process.on('disconnect', () => process.exit(0));
+// Ctrl-C reaches the whole process group: the main process decides (it stops us and writes the report).
+process.on('SIGINT', () => undefined);
 // Messages sent before a 'message' listener exists are lost: the main process sends tasks only after this.
 post({ type: 'ready' });
