@@ -9,6 +9,7 @@
  *
  * Reproduce one mutant: `--fixture <dir> --seed K --start I --count 1 --keep` saves it whether or not it fails.
  */
+import { rng } from './lib/caffe.js';
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -27,17 +28,8 @@ import { hashTree } from '../test/helpers/tree.js';
 
 export type Rng = () => number;
 
-/** mulberry32: tiny, fast, and good enough to choose mutations; the same seed gives the same stream everywhere. */
-export function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (shared with the fixtures): the same seed gives the same stream everywhere. */
+export const mulberry32: (seed: number) => Rng = rng;
 
 /**
  * The PRNG seed of one mutant, from (campaign seed, fixture, index) alone: a mutant does not depend on which

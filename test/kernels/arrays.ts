@@ -1,19 +1,11 @@
 /** Test helpers for the value-scan kernels: seeded arrays with injected special values, and a naive oracle. */
+import { rng } from '../../scripts/lib/caffe.js';
 import type { ScanInput, ScanStats } from '../../src/kernels/scan.js';
 
 export type Dtype = 'f32' | 'f64' | 'u8';
 
-/** mulberry32: small, seedable, good enough to spread values and injection sites. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, the fixtures' seeded generator. */
+export { rng };
 
 export const FLT_MAX = 3.4028234663852886e38;
 /** The float32 right above 65504 (65504 + 2^-8): the smallest float32 that counts as float16 overflow. */
