@@ -108,3 +108,13 @@ export function remainders(d: DatasetReport): Remainder[] {
   }
   return out;
 }
+
+/** A byte count for people: B, KiB, MiB, GiB, TiB. */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return `${v.toFixed(1)} ${units[i]}`;
+}

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { DatasetReport, Finding, FindingKind, LabelReport, Report, Severity } from '../types.js';
 import { formatPercent } from '../checks/label-batches.js';
-import { locatorParts, remainders, kindSeverity, type ReportContext } from './context.js';
+import { formatBytes as bytes, locatorParts, remainders, kindSeverity, type ReportContext } from './context.js';
 import { escapeHtml as h } from './xml.js';
 
 export interface HtmlOptions {
@@ -381,14 +381,6 @@ function shortNum(x: number): string {
   return x >= 100 ? num(Math.round(x)) : x.toPrecision(3);
 }
 
-function bytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
-  return `${v.toFixed(1)} ${units[i]}`;
-}
 
 /** A CSP source expression for an inline block: the page runs only its own script and style. */
 function sha256(text: string): string {

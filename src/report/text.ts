@@ -1,4 +1,5 @@
 /** Text reporter for people at a terminal: a summary per dataset, findings grouped by kind with examples. */
+import { formatBytes as bytes } from './context.js';
 import type { DatasetReport, Finding, FindingKind, Report } from '../types.js';
 import { analysisFromReport, renderLabelChart } from './label-chart.js';
 
@@ -93,11 +94,3 @@ const plural = (n: number, w: string): string => `${num(n)} ${w}${n === 1 ? '' :
 const seconds = (ms: number): string => (ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`);
 const fmt = (x: number | null): string => (x === null ? '–' : Number.isInteger(x) ? String(x) : x.toPrecision(5));
 
-function bytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
-  return `${v.toFixed(1)} ${units[i]}`;
-}
