@@ -6,7 +6,6 @@ import { closeSync, existsSync, openSync, promises as fsp, readSync, type Dirent
 import path from 'node:path';
 import { ScanError } from './errors.js';
 import { listImageFolder, looksLikeImageFolder } from './readers/image-folder.js';
-import { decodeListText } from './readers/files.js';
 import { isImageList, listedImageFiles } from './readers/image-list.js';
 // Cheap sniffers only: these modules load no database library.
 import { isHdf5File, isHdf5List, listedFiles as listedHdf5Files } from './readers/hdf5/sniff.js';
@@ -88,16 +87,21 @@ export function globToRegExp(glob: string): RegExp {
  */
 function claimListedFiles(out: Discovery, rootFolder: string | undefined): void {
   // HDF5 lists (Caffe HDF5Data sources) claim the .h5 files they name.
+  // A list that names itself or another list claims no list: every list stays a dataset of its own.
   const claimedH5 = new Set<string>();
+  const lists = new Set<string>();
   for (const s of out.sources) {
     if (s.format !== 'hdf5' || isHdf5File(s.absPath)) continue;
     try {
       for (const f of listedHdf5Files(s.absPath)) claimedH5.add(f.path);
+      lists.add(s.absPath);
     } catch {
       // An unreadable list is reported when it is scanned.
     }
   }
-  if (claimedH5.size > 0) out.sources = out.sources.filter((s) => !(s.format === 'hdf5' && claimedH5.has(s.absPath)));
+  if (claimedH5.size > 0) {
+    out.sources = out.sources.filter((s) => !(s.format === 'hdf5' && claimedH5.has(s.absPath) && !lists.has(s.absPath)));
+  }
   const claimed = new Set<string>();
   for (const s of out.sources) {
     if (s.format !== 'image-list') continue;
@@ -145,11 +149,13 @@ async function visit(abs: string, shown: string, out: Discovery, seen: Set<strin
       add(out, 'image-list', abs, shown, seen);
       return;
     }
-    // A text file the user named is a list, however damaged: skipping it would let a broken list pass the gate.
-    // Lines ending in an integer label make it an image list; otherwise it is taken as an HDF5 list.
-    const text = explicit ? readListText(abs) : null;
-    if (text !== null) {
-      add(out, /^\S.*\s[+-]?\d+\s*$/m.test(text) ? 'image-list' : 'hdf5', abs, shown, seen);
+    // A file the user named is scanned, never skipped: skipping it would let a broken list pass the gate. No
+    // sniffer claimed it, so it is taken as a list, however damaged (even binary: damage can put NULs in a
+    // list). Lines ending in an integer label make it an image list, whose reader reports each bad line;
+    // otherwise it is an HDF5 list, whose reader reports a binary file as not a list.
+    if (explicit) {
+      const text = readListText(abs);
+      add(out, text !== null && /^\S.*\s[+-]?\d+\s*$/m.test(text) ? 'image-list' : 'hdf5', abs, shown, seen);
       return;
     }
     out.skipped.push({ path: shown, reason: 'not a recognised dataset format' });
@@ -196,14 +202,14 @@ function add(out: Discovery, format: SourceFormat, abs: string, shown: string, s
   out.sources.push({ format, path: shown === '' ? '.' : shown, absPath: abs });
 }
 
-/** The start of a file as list text (see decodeListText), or null when it is binary or unreadable. */
+/** The start of a file as text, binary bytes decoded lossily; null when it is empty or unreadable. */
 function readListText(file: string): string | null {
   try {
     const fd = openSync(file, 'r');
     try {
       const buf = Buffer.alloc(LIST_SNIFF_BYTES);
       const n = readSync(fd, buf, 0, buf.length, 0);
-      return n === 0 ? null : decodeListText(buf.subarray(0, n));
+      return n === 0 ? null : new TextDecoder('utf-8').decode(buf.subarray(0, n));
     } finally {
       closeSync(fd);
     }

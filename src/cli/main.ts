@@ -60,7 +60,7 @@ export function createProgram(): Command {
     .showHelpAfterError('(add --help for usage)');
   program
     .command('scan')
-    .description('Scan datasets (LMDB folders, or folders holding them) and report what would break training.')
+    .description('Scan datasets (LMDB, LevelDB, HDF5 files and lists, image folders and lists, or folders holding them) and report what would break training.')
     .argument('<path...>', 'dataset folders or files, or folders to search for datasets')
     .option('--json <file>', "write the JSON report to <file> ('-' for stdout)")
     .option('--junit <file>', 'write a JUnit XML report (GitLab, Jenkins)')
