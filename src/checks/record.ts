@@ -2,6 +2,7 @@
  * Per-record analysis inside a worker: decides what a key/value record holds (Caffe Datum, encoded image,
  * or something opaque), runs the record checks on it and keeps the partition's running tallies.
  */
+import { isMainThread } from 'node:worker_threads';
 import { DatumDecoder, looksLikeDatum, type Datum } from '../decode/datum.js';
 import { decodeImage, isConstantImage, sniffImage, type ImageResult } from '../decode/image.js';
 import { createStats, type Kernel, type ScanStats } from '../kernels/scan.js';
@@ -72,6 +73,7 @@ export class PartitionAnalyzer {
 
   /** Analyses one key/value record. Returns a promise only when it had to wait for image decodes. */
   kv(rec: KvRecord): Promise<void> | undefined {
+    if (OOM_NEEDLE !== undefined) oomInjection(rec.key);
     this.localIndexes = true;
     this.records++;
     this.bytes += rec.value.length;
@@ -368,4 +370,17 @@ function faultInjection(where: Where): void {
   if (needle === undefined || needle === '' || process.send === undefined) return;
   const name = where.file ?? (where.key ? Buffer.from(where.key).toString('latin1') : '');
   if (name.includes(needle)) process.kill(process.pid, 'SIGSEGV');
+}
+
+const OOM_NEEDLE = process.env['NANSCAN_FAULT_OOM_ON'] || undefined;
+
+/**
+ * Fault injection for tests of the worker heap cap: NANSCAN_FAULT_OOM_ON=<text> makes a worker fill its heap
+ * when it reaches a key/value record whose key contains <text>. Honoured only in workers.
+ */
+function oomInjection(key: Uint8Array): void {
+  if (isMainThread && process.send === undefined) return;
+  if (!Buffer.from(key).toString('latin1').includes(OOM_NEEDLE!)) return;
+  const hog: number[][] = [];
+  for (;;) hog.push(new Array<number>(100_000).fill(hog.length));
 }

@@ -68,7 +68,7 @@ export function createProgram(): Command {
     .option('--html <file>', 'write a self-contained HTML report')
     .option('--batch-size <n>', 'training batch size, for the label analysis', intArg('--batch-size', 1), 64)
     .option('--num-classes <n>', 'labels must lie in [0, n)', intArg('--num-classes', 1))
-    .option('--workers <n>', 'worker threads (0: scan in the main thread)', intArg('--workers', 0))
+    .option('--workers <n>', 'workers, one per core by default (0: scan in the main thread)', intArg('--workers', 0))
     .addOption(new Option('--fail-on <level>', 'lowest severity that makes the exit code 1')
       .choices(['error', 'warning', 'none']).default('error'))
     .option('--max-examples <n>', 'findings kept per kind and dataset (counts stay exact)', intArg('--max-examples', 0), 20)

@@ -77,4 +77,9 @@ export type FromWorker =
   | { type: 'progress'; records: number; bytes: number }
   /** A native decode of record `index` is about to start (see pool.ts, crash isolation). */
   | { type: 'native'; taskId: number; index: number }
+  /** A worker thread stopped this task at its first native decode: run it in a worker process. */
+  | { type: 'isolate'; taskId: number }
   | { type: 'error'; taskId: number; message: string; stack?: string };
+
+/** Message of the error a worker thread stops a partition with when it reaches a native decode. */
+export const NEEDS_ISOLATION = 'nanscan: native decode needs a worker process';

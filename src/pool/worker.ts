@@ -1,21 +1,36 @@
 /**
- * Worker entry: a child process that takes partition tasks from the main process and returns their results.
- * A process, not a thread: native decoders (libvips through sharp) can crash on hostile input, and a crash in
- * a worker thread would take the whole scan down, while a dead child only fails its task. Wiring only.
+ * Worker entry: takes partition tasks and returns their results. The same file runs as a worker thread or as a
+ * child process (see pool.ts for which runs where). Wiring only.
+ *
+ * In a thread, a partition that reaches an encoded image stops before decoding it and answers `isolate`: native
+ * decoders (libvips through sharp) can crash on hostile input, and a crash in a thread would take the whole scan
+ * down, while a dead child process only fails its task. The pool reruns such partitions in processes.
  */
+import { parentPort } from 'node:worker_threads';
 import { loadKernel } from '../kernels/scan.js';
-import type { FromWorker, ToWorker } from './protocol.js';
+import { NEEDS_ISOLATION, type FromWorker, type ToWorker } from './protocol.js';
 import { ReaderCache, runPartition } from './run-partition.js';
 
-const send = process.send?.bind(process);
-if (!send) throw new Error('pool/worker.js must run as a child process with an IPC channel.');
-const post = (m: FromWorker): void => { send(m); };
+const inThread = parentPort !== null;
+const post: (m: FromWorker) => void = parentPort !== null
+  ? (m) => { parentPort!.postMessage(m); }
+  : (() => {
+    const send = process.send?.bind(process);
+    if (!send) throw new Error('pool/worker.js must run as a worker thread or a child process with an IPC channel.');
+    return (m: FromWorker) => { send(m); };
+  })();
+
+class NeedsIsolation extends Error {
+  constructor() {
+    super(NEEDS_ISOLATION);
+  }
+}
 
 const readers = new ReaderCache();
 
-// Tasks run one after another: the main process sends a worker its next task only when it is idle.
+// Tasks run one after another: the pool sends a worker its next task only when it is idle.
 let queue: Promise<void> = Promise.resolve();
-process.on('message', (msg: ToWorker) => {
+const onMessage = (msg: ToWorker): void => {
   queue = queue.then(async () => {
     if (msg.type === 'close') {
       await readers.close(msg.sourcePath);
@@ -26,20 +41,33 @@ process.on('message', (msg: ToWorker) => {
       const reader = await readers.get(msg.source);
       const result = await runPartition(reader, msg.partition, kernel, msg.options, {
         progress: (records, bytes) => post({ type: 'progress', records, bytes }),
-        // Said before each native decode starts, so that if it kills this process the main one knows which.
-        nativeStart: (index) => post({ type: 'native', taskId: msg.taskId, index }),
+        // In a process: said before each native decode starts, so that if it kills this process the pool knows
+        // which record did. In a thread: no native decode at all.
+        nativeStart: inThread
+          ? () => { throw new NeedsIsolation(); }
+          : (index) => post({ type: 'native', taskId: msg.taskId, index }),
         skip: msg.skip ?? [],
       });
       post({ type: 'result', taskId: msg.taskId, result });
     } catch (e) {
+      if (e instanceof NeedsIsolation) {
+        post({ type: 'isolate', taskId: msg.taskId });
+        return;
+      }
       const err = e instanceof Error ? e : new Error(String(e));
       post({ type: 'error', taskId: msg.taskId, message: err.message, ...(err.stack ? { stack: err.stack } : {}) });
     }
   });
-});
-// The main process went away: nothing left to do.
-process.on('disconnect', () => process.exit(0));
-// Ctrl-C reaches the whole process group: the main process decides (it stops us and writes the report).
-process.on('SIGINT', () => undefined);
-// Messages sent before a 'message' listener exists are lost: the main process sends tasks only after this.
+};
+
+if (parentPort !== null) {
+  parentPort.on('message', onMessage);
+} else {
+  process.on('message', onMessage);
+  // The main process went away: nothing left to do.
+  process.on('disconnect', () => process.exit(0));
+  // Ctrl-C reaches the whole process group: the main process decides (it stops us and writes the report).
+  process.on('SIGINT', () => undefined);
+}
+// Messages sent before a 'message' listener exists are lost: the pool sends tasks only after this.
 post({ type: 'ready' });

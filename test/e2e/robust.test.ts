@@ -67,6 +67,24 @@ describe('crash isolation', () => {
   });
 });
 
+describe('worker heap cap', () => {
+  // NANSCAN_FAULT_OOM_ON makes a worker fill its heap at a matching key: the worker dies at its cap, the
+  // partition is retried once and then reported, and every other partition is read.
+  it('reports the partition whose worker ran out of memory and reads the rest', () => {
+    const normal = scanJson(['fixtures/lmdb/clean']).report.datasets[0]!;
+    const env = { ...process.env, NANSCAN_FAULT_OOM_ON: '00000050', NANSCAN_WORKER_HEAP_MB: '64' };
+    const r = spawnSync(process.execPath, [CLI, 'scan', 'fixtures/lmdb/clean', '--json', '-'], { cwd: ROOT, encoding: 'utf8', env });
+    expect(r.status).toBe(1);
+    const d = (JSON.parse(r.stdout) as Report).datasets[0]!;
+    const oom = d.findings.filter((f) => f.kind === 'io_error');
+    expect(oom).toHaveLength(1);
+    expect(oom[0]!.message).toMatch(/part \d+ of 64 .*memory limit/);
+    // One partition of 64 lost: a handful of the 300 records, never all of them.
+    expect(d.records).toBeLessThan(normal.records);
+    expect(d.records).toBeGreaterThan(normal.records - 10);
+  });
+});
+
 describe('hostile trees', () => {
   it('survives symlink loops and a list that names itself, /dev/zero and a folder', () => {
     const root = path.join(tmp, 'hostile');
