@@ -88,6 +88,26 @@ interface WasmInstance {
   buffer: ArrayBuffer;
 }
 
+/** A WebAssembly.Memory of another module (h5wasm's heap); its `buffer` is replaced whenever it grows. */
+export interface ForeignMemory {
+  readonly buffer: ArrayBuffer;
+}
+
+/**
+ * The kernel linked to another module's memory: arrays that already live there are scanned in place, without
+ * the copy into our arena (which costs about as much as the scan itself). `out` is 64 bytes of that memory
+ * for the result record.
+ */
+interface Adopted {
+  memory: ForeignMemory;
+  exports: ScanExports;
+  out: number;
+  /** Views of the result record, remade when the memory has grown. */
+  buffer: ArrayBuffer | undefined;
+  outF64: Float64Array;
+  outI32: Int32Array;
+}
+
 const JS_KERNEL: Kernel = Object.freeze({ backend: 'js' as const, scan: scanJs });
 
 class WasmKernel implements Kernel {
@@ -101,6 +121,8 @@ class WasmKernel implements Kernel {
   private readonly outF64: Float64Array;
   private readonly outI32: Int32Array;
   private readonly wasmMinLength: number;
+  /** Set by adoptMemory(): the memory whose arrays are scanned in place. */
+  adopted: Adopted | undefined;
 
   constructor({ exports, buffer }: WasmInstance, wasmMinLength: number) {
     this.wasmMinLength = wasmMinLength;
@@ -117,6 +139,8 @@ class WasmKernel implements Kernel {
   scan(data: ScanInput, out: ScanStats = createStats()): ScanStats {
     const n = data.length;
     if (n < this.wasmMinLength) return scanJs(data, out);
+    const a = this.adopted;
+    if (a !== undefined && data.buffer === a.memory.buffer) return this.scanInPlace(a, data, out);
     // One monomorphic branch per dtype keeps the `set` and call sites cheap on the per-record hot path.
     if (data instanceof Float32Array) {
       if (n > this.arenaF32.length) return this.scanChunked(data, this.arenaF32, this.scanF32, out);
@@ -136,10 +160,23 @@ class WasmKernel implements Kernel {
     return this.readOut(n, out);
   }
 
+  /** Scans an array of the adopted memory where it lies: one call, whatever its length. */
+  private scanInPlace(a: Adopted, data: ScanInput, out: ScanStats): ScanStats {
+    if (a.buffer !== a.memory.buffer) {
+      a.buffer = a.memory.buffer;
+      a.outF64 = new Float64Array(a.buffer, a.out, 4);
+      a.outI32 = new Int32Array(a.buffer, a.out + 32, 8);
+    }
+    const n = data.length;
+    if (data instanceof Float32Array) a.exports.scan_f32(data.byteOffset, n, a.out);
+    else if (data instanceof Float64Array) a.exports.scan_f64(data.byteOffset, n, a.out);
+    else if (data instanceof Uint8Array) a.exports.scan_u8(data.byteOffset, n, a.out);
+    else throw new TypeError(`scan() expects a Float32Array, Float64Array or Uint8Array, got ${describe(data)}.`);
+    return this.readOut(n, out, a.outF64, a.outI32);
+  }
+
   /** Copies the single-call result record into `out`. */
-  private readOut(n: number, out: ScanStats): ScanStats {
-    const f = this.outF64;
-    const c = this.outI32;
+  private readOut(n: number, out: ScanStats, f = this.outF64, c = this.outI32): ScanStats {
     const min = f[0]!;
     const max = f[1]!;
     out.count = n;
@@ -215,6 +252,8 @@ class WasmKernel implements Kernel {
 /** undefined until the first loadKernel() of this thread; null when wasm SIMD is unavailable here. */
 let wasmInstance: WasmInstance | null | undefined;
 let defaultKernel: WasmKernel | undefined;
+/** The compiled module, for instances linked to other memories (adoptMemory). */
+let wasmModule: object | undefined;
 
 function instantiate(): WasmInstance | null {
   const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
@@ -225,7 +264,8 @@ function instantiate(): WasmInstance | null {
   try {
     // Fixed size, never grown: growing would detach the views WasmKernel keeps.
     const memory = new api.Memory({ initial: (ARENA_PTR + CHUNK_BYTES) / WASM_PAGE_BYTES });
-    const instance = new api.Instance(new api.Module(bytes), { env: { memory } });
+    wasmModule = new api.Module(bytes);
+    const instance = new api.Instance(wasmModule, { env: { memory } });
     return { exports: instance.exports as ScanExports, buffer: memory.buffer };
   } catch {
     // Compile or link failure on an exotic engine: the JS backend is correct, only slower, and the chosen
@@ -259,4 +299,27 @@ export function loadKernel(options?: {
   const min = options?.wasmMinLength;
   if (min !== undefined && min !== WASM_MIN_LENGTH) return new WasmKernel(wasmInstance, min);
   return (defaultKernel ??= new WasmKernel(wasmInstance, WASM_MIN_LENGTH));
+}
+
+/**
+ * Lets this thread's kernel scan arrays that live in `memory` (another wasm module's, such as h5wasm's heap) in
+ * place: a second instance of the kernel is linked to that memory. `out` is the address of 64 bytes in it that
+ * the caller reserves for the kernel's result record. Returns false (and changes nothing) when the wasm kernel
+ * is not in use or cannot be linked; scans then copy as usual.
+ */
+export function adoptMemory(memory: ForeignMemory, out: number): boolean {
+  if (process.env['NANSCAN_FORCE_JS_KERNEL'] === '1') return false;
+  const kernel = loadKernel();
+  if (!(kernel instanceof WasmKernel) || wasmModule === undefined || out <= 0 || out % 8 !== 0) return false;
+  const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly!;
+  try {
+    const instance = new api.Instance(wasmModule, { env: { memory } });
+    const exports = instance.exports as ScanExports;
+    kernel.adopted = {
+      memory, exports, out, buffer: undefined, outF64: new Float64Array(0), outI32: new Int32Array(0),
+    };
+    return true;
+  } catch {
+    return false;
+  }
 }

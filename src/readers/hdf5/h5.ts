@@ -159,8 +159,16 @@ export class H5 {
 
   /** Loads h5wasm once per thread. */
   static load(): Promise<H5> {
-    H5.loading ??= import('h5wasm/node').then(async (lib) => new H5(await lib.ready));
+    H5.loading ??= loadModule().then((m) => new H5(m));
     return H5.loading;
+  }
+
+  /**
+   * h5wasm's WebAssembly.Memory, when it could be caught at load time (see loadModule); rows read into the
+   * heap can then be scanned where they lie. Its `buffer` is the heap's current buffer.
+   */
+  get memory(): { readonly buffer: ArrayBuffer } | undefined {
+    return caughtMemory !== undefined && caughtMemory.buffer === this.m.HEAPU8.buffer ? caughtMemory : undefined;
   }
 
   /** Largest heap h5wasm can grow to (2 GiB in 0.10.3): bounds any single buffer. */
@@ -269,4 +277,37 @@ function describe(name: string, md: Metadata, labelNames: readonly string[]): Da
     chunkRows: md.chunks !== null && md.chunks.length > 0 ? (md.chunks[0] as number) : 0,
     isLabel: labelNames.includes(last),
   };
+}
+
+/** The Memory of h5wasm's instance, caught while it loaded. */
+let caughtMemory: { readonly buffer: ArrayBuffer } | undefined;
+
+/**
+ * Imports and initialises h5wasm. Emscripten keeps the instance's WebAssembly.Memory to itself (only views of
+ * it are exported, and a view cannot give back its Memory), yet our kernel can scan h5wasm's heap in place
+ * only by linking to that Memory. So `WebAssembly.instantiate` is wrapped for exactly the time h5wasm's
+ * module takes to instantiate, and the exported memory of what it instantiates is noted. `H5.memory` checks
+ * that it really is the heap (same buffer) before anyone uses it; if the catch fails, scans copy as before.
+ */
+async function loadModule(): Promise<H5Module> {
+  type Instantiate = (...args: unknown[]) => Promise<unknown>;
+  const wasm = (globalThis as unknown as { WebAssembly: { instantiate: Instantiate; Instance: new (...a: never[]) => object } }).WebAssembly;
+  const original = wasm.instantiate;
+  const note = (r: unknown): void => {
+    const instance = (r instanceof wasm.Instance ? r : (r as { instance?: unknown } | null)?.instance) as
+      { exports?: { memory?: unknown } } | undefined;
+    const memory = instance?.exports?.memory as { buffer?: unknown } | undefined;
+    if (caughtMemory === undefined && memory?.buffer instanceof ArrayBuffer) caughtMemory = memory as { buffer: ArrayBuffer };
+  };
+  wasm.instantiate = async function (this: unknown, ...args: unknown[]) {
+    const r = await original.apply(this, args);
+    note(r);
+    return r;
+  };
+  try {
+    const lib = await import('h5wasm/node');
+    return await lib.ready;
+  } finally {
+    wasm.instantiate = original;
+  }
 }

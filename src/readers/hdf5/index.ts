@@ -21,6 +21,7 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_SEVERITY } from '../../checks/severity.js';
+import { adoptMemory } from '../../kernels/scan.js';
 import { invalidOption, ScanError } from '../../errors.js';
 import type { Finding } from '../../types.js';
 import type { JsonValue, NumericArray, Partition, Reader, ReaderModule, RecordBatch, RowsRecord, Source, SourceInfo } from '../types.js';
@@ -479,6 +480,7 @@ export function createHdf5Reader(options: Hdf5ReaderOptions = {}): ReaderModule 
         }
       }
       const h5 = await H5.load();
+      linkKernel(h5);
       if (entries !== null) return new Hdf5SourceReader(h5, source, 'list', entries, slabBytes, minPartitionBytes, labels);
       const lone: ListedFile = { line: 0, raw: source.path, path: abs, exists: true };
       const reader = new Hdf5SourceReader(h5, source, 'file', [lone], slabBytes, minPartitionBytes, labels);
@@ -492,6 +494,22 @@ export function createHdf5Reader(options: Hdf5ReaderOptions = {}): ReaderModule 
       return reader;
     },
   };
+}
+
+let kernelLinked = false;
+
+/**
+ * Once per thread: links the value kernel to h5wasm's heap, so that the rows this reader hands out (views of
+ * the heap) are scanned where they were read, without a copy (MEASURED §6 said this could not be done; it can,
+ * see H5.memory). Without it, scans copy; results are the same.
+ */
+function linkKernel(h5: H5): void {
+  if (kernelLinked) return;
+  kernelLinked = true;
+  const memory = h5.memory;
+  if (memory === undefined) return;
+  const out = h5.malloc(64);
+  if (out !== 0 && !adoptMemory(memory, out)) h5.free(out);
 }
 
 /** The HDF5 reader with default sizes. */
