@@ -30,9 +30,14 @@ const expectedLocated = (spec: FixtureSpec): string[] =>
     .map((f) => `${f.kind} ${f.key ?? `fixtures/${spec.dir}/${f.file}`}${f.line === undefined ? '' : `:${f.line}`}`).sort();
 
 describe('nanscan scan on the committed fixtures', () => {
-  for (const spec of FIXTURES) {
-    it(`reports exactly the injected faults of ${spec.dir}`, () => {
-      const { run, report } = scanJson([`fixtures/${spec.dir}`, '--max-examples', '1000']);
+  // Fixtures with JPEGs run twice: with the native libjpeg-turbo decoder (the default when it is built) and
+  // with sharp alone (NANSCAN_NO_NATIVE_JPEG=1). Both must classify every damaged file the same way.
+  const runs = FIXTURES.flatMap((spec) => (spec.format.startsWith('image') || spec.dir === 'lmdb/encoded'
+    ? [{ spec, decoder: 'native JPEG decoder', env: {} }, { spec, decoder: 'sharp only', env: { NANSCAN_NO_NATIVE_JPEG: '1' } }]
+    : [{ spec, decoder: '', env: {} }]));
+  for (const { spec, decoder, env } of runs) {
+    it(`reports exactly the injected faults of ${spec.dir}${decoder ? ` (${decoder})` : ''}`, () => {
+      const { run, report } = scanJson([`fixtures/${spec.dir}`, '--max-examples', '1000'], undefined, env);
       expect(report.datasets).toHaveLength(1);
       const d = report.datasets[0]!;
       expect(d.path).toBe(`fixtures/${spec.dir}${spec.datasetFile ? `/${spec.datasetFile}` : ''}`);

@@ -13,13 +13,15 @@ export interface CliRun {
   stderr: string;
 }
 
-export function runCli(args: readonly string[], cwd = ROOT): CliRun {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', timeout: 300_000, maxBuffer: 1 << 28 });
+export function runCli(args: readonly string[], cwd = ROOT, env?: NodeJS.ProcessEnv): CliRun {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    cwd, encoding: 'utf8', timeout: 300_000, maxBuffer: 1 << 28, ...(env === undefined ? {} : { env: { ...process.env, ...env } }),
+  });
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
-export function scanJson(args: readonly string[], cwd = ROOT): { run: CliRun; report: Report } {
-  const run = runCli(['scan', '--json', '-', ...args], cwd);
+export function scanJson(args: readonly string[], cwd = ROOT, env?: NodeJS.ProcessEnv): { run: CliRun; report: Report } {
+  const run = runCli(['scan', '--json', '-', ...args], cwd, env);
   if (run.signal !== null || run.status === null || run.status > 1) {
     throw new Error(`nanscan exited with ${run.status ?? run.signal}: ${run.stderr}`);
   }

@@ -1,0 +1,54 @@
+/**
+ * The optional native JPEG decoder (native/jpeg: C on the libjpeg API of libjpeg-turbo, built by
+ * scripts/build-native.mjs). The only module that loads the addon. Synchronous on purpose: worker processes
+ * decode one image at a time, and a libuv thread-pool hop would cost more than it saves.
+ *
+ * Strict: 'ok' means libjpeg decoded the stream without a single warning; anything it had to tolerate
+ * (damaged entropy data, a missing EOI, which libjpeg pads for and warns about) is 'warning'.
+ */
+import { createRequire } from 'node:module';
+
+export type NativeJpegResult =
+  | { status: 'ok'; width: number; height: number; channels: number; pixels: Buffer }
+  | { status: 'warning'; width: number; height: number; channels: number; pixels: Buffer;
+      /** libjpeg's text of the first warning, e.g. "Premature end of JPEG file". */
+      message: string;
+      /** How many warnings libjpeg emitted in all. */
+      warnings: number }
+  | { status: 'error'; message: string }
+  /** width × height exceeds maxPixels: the header was read, nothing was decompressed. */
+  | { status: 'oversized'; width: number; height: number };
+
+export interface NativeJpeg {
+  /**
+   * Decodes a whole JPEG. Pixels are interleaved 8-bit: 1 channel for grayscale, 3 (RGB) for YCbCr/RGB,
+   * 4 for CMYK/YCCK (CMYK as stored, so Adobe files come back inverted; sharp and PIL invert them back);
+   * any other component count (2, 5..10: legal, but no colour space) as the components themselves.
+   * Never throws for any bytes; throws a TypeError only for arguments of the wrong type.
+   */
+  decode(buf: Uint8Array, maxPixels: number): NativeJpegResult;
+  /** e.g. "libjpeg-turbo 2.1.5". */
+  version: string;
+}
+
+// Relative to this file: src/decode/ under tsx and dist/decode/ after tsc are both two levels down.
+const ADDON_PATH = '../../native/jpeg/build/Release/nanscan_jpeg.node';
+
+let cached: NativeJpeg | null | undefined;
+
+/**
+ * The addon, or null when it was not built, fails to load, or NANSCAN_NO_NATIVE_JPEG=1 (to force and test
+ * the sharp path; read on every call, so it can be toggled at run time). Never throws.
+ */
+export function loadNativeJpeg(): NativeJpeg | null {
+  if (process.env.NANSCAN_NO_NATIVE_JPEG === '1') return null;
+  if (cached === undefined) {
+    try {
+      const mod = createRequire(import.meta.url)(ADDON_PATH) as Partial<NativeJpeg>;
+      cached = typeof mod.decode === 'function' && typeof mod.version === 'string' ? (mod as NativeJpeg) : null;
+    } catch {
+      cached = null;
+    }
+  }
+  return cached;
+}
