@@ -204,24 +204,25 @@ export class PartitionAnalyzer {
       return this.queueImage(d.data, where, 'the encoded image');
     }
     const expected = d.channels * d.height * d.width;
-    const shape = `${d.channels}×${d.height}×${d.width}`;
+    // Built only for a message: this runs once per record.
+    const shape = (): string => `${d.channels}×${d.height}×${d.width}`;
     // A record whose shape disagrees with its bytes is reported as such, and kept out of the shape tally:
     // its declared shape is not evidence of the dataset's.
     let consistent = true;
     if (d.data !== null && d.data.length > 0) {
       if (expected !== d.data.length) {
         consistent = false;
-        this.mismatch(where, `Datum declares ${shape} = ${expected} values but data holds ${d.data.length} bytes.`);
+        this.mismatch(where, `Datum declares ${shape()} = ${expected} values but data holds ${d.data.length} bytes.`);
       }
       this.scan(d.data, where, 'data', false);
     } else if (d.floatData !== null) {
       if (expected !== d.floatData.length) {
         consistent = false;
-        this.mismatch(where, `Datum declares ${shape} = ${expected} values but float_data holds ${d.floatData.length}.`);
+        this.mismatch(where, `Datum declares ${shape()} = ${expected} values but float_data holds ${d.floatData.length}.`);
       }
       this.scan(d.floatData, where, 'float_data', true);
     } else if (expected > 0) {
-      this.mismatch(where, `Datum declares ${shape} = ${expected} values but holds neither data nor float_data.`);
+      this.mismatch(where, `Datum declares ${shape()} = ${expected} values but holds neither data nor float_data.`);
       return undefined;
     } else {
       this.sink.add({ kind: 'bad_record', severity: DEFAULT_SEVERITY.bad_record,

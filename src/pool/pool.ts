@@ -215,8 +215,10 @@ export class WorkerPool implements Pool {
         if (m.type === 'result') t.resolve(m.result);
         else if (m.type === 'isolate') {
           // Progress already counted from the thread's run is counted again: progress is a hint, results exact.
-          this.isolatedSources.add(t.msg.source.absPath);
+          const source = t.msg.source.absPath;
+          this.isolatedSources.add(source);
           t.isolate = true;
+          for (const q of this.queue) if (q.msg.source.absPath === source) q.isolate = true;
           this.queue.unshift(t);
         } else t.reject(new ScanError('SCAN_WORKER_FAILED', m.message, { data: { stack: m.stack } }));
       }

@@ -98,6 +98,8 @@ function snappyLength(b: Uint8Array): number | undefined {
  * `key[0, keyLength)` (a buffer reused for every entry) and its value `data[valueOffset, valueOffset + valueLength)`.
  * When it returns false, `error` says whether the block ended cleanly; `warning` notes restart-array oddities.
  */
+const SCALE = [1, 2 ** 7, 2 ** 14, 2 ** 21, 2 ** 28];
+
 export class BlockIter {
   key: Uint8Array = new Uint8Array(INITIAL_KEY_BYTES);
   keyLength = 0;
@@ -141,6 +143,28 @@ export class BlockIter {
     }
   }
 
+  /** Where the last varint32() ended. */
+  private vpos = 0;
+
+  /**
+   * A varint32 at `p` (LevelDB keeps the low 32 bits of a 5-byte one), or -1 when it runs past `limit` or
+   * over 5 bytes; sets `vpos` past it.
+   */
+  private varint32(d: Uint8Array, p: number, limit: number): number {
+    let x = 0;
+    for (let i = 0; i < MAX_VARINT32_BYTES; i++) {
+      if (p >= limit) return -1;
+      const b = d[p++]!;
+      // 2^(7i) by table: no Math.pow per byte.
+      x += (b & 0x7f) * SCALE[i]!;
+      if (b < 0x80) {
+        this.vpos = p;
+        return x % 0x100000000;
+      }
+    }
+    return -1;
+  }
+
   next(): boolean {
     const d = this.data;
     const limit = this.limit;
@@ -154,21 +178,15 @@ export class BlockIter {
     if ((shared | nonShared | valueLength) < 0x80) {
       p += ENTRY_MIN_HEADER;
     } else {
-      // Slow path: full varint32s, bounded by the entries' end.
-      const v = [0, 0, 0];
-      for (let f = 0; f < 3; f++) {
-        let x = 0;
-        for (let i = 0; ; i++) {
-          if (p >= limit || i === MAX_VARINT32_BYTES) return this.fail('bad entry in block (bad varint)');
-          const b = d[p++]!;
-          x += (b & 0x7f) * 2 ** (7 * i);
-          if (b < 0x80) break;
-        }
-        v[f] = x % 0x100000000;
-      }
-      shared = v[0]!;
-      nonShared = v[1]!;
-      valueLength = v[2]!;
+      // Slow path (every Datum-sized value: its length takes two bytes): full varint32s, bounded by the
+      // entries' end. No allocation here: this runs once per record.
+      shared = this.varint32(d, p, limit);
+      if (shared < 0) return this.fail('bad entry in block (bad varint)');
+      nonShared = this.varint32(d, this.vpos, limit);
+      if (nonShared < 0) return this.fail('bad entry in block (bad varint)');
+      valueLength = this.varint32(d, this.vpos, limit);
+      if (valueLength < 0) return this.fail('bad entry in block (bad varint)');
+      p = this.vpos;
     }
     if (limit - p < nonShared + valueLength) return this.fail('bad entry in block (key or value runs past the entries)');
     if (shared > this.keyLength) return this.fail(`bad entry in block (shares ${shared} bytes of a ${this.keyLength}-byte key)`);
