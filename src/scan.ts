@@ -44,7 +44,7 @@ export async function scan(paths: string | readonly string[], options?: ScanOpti
   const started = new Date();
   const t0 = performance.now();
   const progress = createProgress(opts);
-  // Worker processes start while discovery runs: their start-up (Node, modules, wasm) overlaps it.
+  // Worker threads start while discovery runs: their start-up (modules, wasm) overlaps it. Processes start when needed.
   const pool: Pool = opts.workers === 0
     ? new InProcessPool(progress.onRecords)
     : new WorkerPool(Math.min(opts.workers, 256), progress.onRecords);
