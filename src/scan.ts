@@ -44,7 +44,6 @@ export async function scan(paths: string | readonly string[], options?: ScanOpti
   const started = new Date();
   const t0 = performance.now();
   const progress = createProgress(opts);
-  // Worker threads start while discovery runs: their start-up (modules, wasm) overlaps it. Processes start when needed.
   const pool: Pool = opts.workers === 0
     ? new InProcessPool(progress.onRecords)
     : new WorkerPool(Math.min(opts.workers, 256), progress.onRecords);
@@ -112,6 +111,7 @@ async function scanDataset(
   let covered: [number, number] = [0, 0];
   let reader: Reader | undefined;
   try {
+    pool.prepare(source);
     reader = await (await loadReader(source.format)).open(source);
     info = reader.info();
     onStart(source, info.declaredRecords);

@@ -1,7 +1,7 @@
 /*
  * nanscan_jpeg: a small, strict, synchronous JPEG decoder on the libjpeg API (libjpeg-turbo).
  *
- *   decode(buf: Uint8Array, maxPixels: number) ->
+ *   decode(buf: Uint8Array, maxPixels: number, out?: Uint8Array) ->
  *     { status: 'ok',        width, height, channels, pixels }
  *     { status: 'warning',   width, height, channels, pixels, message, warnings }
  *     { status: 'error',     message }
@@ -98,8 +98,8 @@ static napi_value type_error(napi_env env, const char *message) {
 }
 
 static napi_value decode(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   if (argc < 2) return type_error(env, "decode(buf: Uint8Array, maxPixels: number)");
 
@@ -116,6 +116,24 @@ static napi_value decode(napi_env env, napi_callback_info info) {
   double max_pixels = 0;
   if (napi_get_value_double(env, argv[1], &max_pixels) != napi_ok || !(max_pixels >= 0))
     return type_error(env, "decode: maxPixels must be a non-negative number");
+
+  /* Optional third argument: a Uint8Array to decode into when the pixels fit (the caller reuses it, and it can
+   * be memory our scan kernel reads in place); `pixels` is then a view of its start. Checked before decoding. */
+  napi_value dest_ab = NULL;
+  size_t dest_offset = 0, dest_length = 0;
+  void *dest = NULL;
+  if (argc >= 3) {
+    bool dest_typed = false;
+    napi_valuetype t;
+    napi_typeof(env, argv[2], &t);
+    if (t != napi_undefined) {
+      napi_is_typedarray(env, argv[2], &dest_typed);
+      if (!dest_typed ||
+          napi_get_typedarray_info(env, argv[2], &ta_type, &dest_length, &dest, &dest_ab, &dest_offset) != napi_ok ||
+          ta_type != napi_uint8_array)
+        return type_error(env, "decode: out must be a Uint8Array");
+    }
+  }
 
   /* libjpeg would say "Empty input file"; say what the caller gave us instead. */
   if (length == 0 || data == NULL) return error_result(env, "Empty input: 0 bytes");
@@ -167,7 +185,13 @@ static napi_value decode(napi_env env, napi_callback_info info) {
   /* Created before any scan is decoded so that a longjmp leaves it to the GC rather than leaking it. */
   napi_value pixels;
   void *out = NULL;
-  if (napi_create_buffer(env, total, &out, &pixels) != napi_ok || (out == NULL && total > 0)) {
+  if (dest != NULL && total <= dest_length) {
+    out = dest;
+    if (napi_create_typedarray(env, napi_uint8_array, total, dest_ab, dest_offset, &pixels) != napi_ok) {
+      jpeg_destroy_decompress(&cinfo);
+      return NULL; /* the pending exception is raised on return */
+    }
+  } else if (napi_create_buffer(env, total, &out, &pixels) != napi_ok || (out == NULL && total > 0)) {
     bool pending = false;
     napi_value ignored;
     napi_is_exception_pending(env, &pending);

@@ -4,7 +4,7 @@
  */
 import { isMainThread } from 'node:worker_threads';
 import { DatumDecoder, looksLikeDatum, type Datum } from '../decode/datum.js';
-import { decodeImage, isConstantImage, sniffImage, type ImageResult } from '../decode/image.js';
+import { decodeImage, decodeImageNow, isConstantImage, sniffImage, type ImageResult } from '../decode/image.js';
 import { createStats, type Kernel, type ScanStats } from '../kernels/scan.js';
 import type { AnalyzeOptions, PartitionResult, ShapeTally } from '../pool/protocol.js';
 import type { FileRecord, KvRecord, NumericArray, RowsRecord } from '../readers/types.js';
@@ -266,6 +266,15 @@ export class PartitionAnalyzer {
     }
     this.nativeStart?.(where.index);
     faultInjection(where);
+    // A JPEG with the native decoder: decoded now, into the kernel's arena when it fits (scanned there without
+    // a copy), and checked at once. Only with nothing queued, so that findings keep record order.
+    if (this.pending.length === 0) {
+      const now = decodeImageNow(bytes, { limitInputPixels: this.options.limitInputPixels }, this.kernel.arena);
+      if (now !== null) {
+        this.imageResult(now, where, what);
+        return undefined;
+      }
+    }
     // The reader may reuse its buffers after we return: sharp must get its own copy, and so must the key.
     const copy = Uint8Array.prototype.slice.call(bytes);
     const own: Where = { ...where };
@@ -278,8 +287,12 @@ export class PartitionAnalyzer {
   private async takeImage(): Promise<void> {
     const p = this.pending.shift();
     if (p === undefined) return;
-    const r = await p.promise;
-    const loc = this.loc(p.where);
+    this.imageResult(await p.promise, p.where, p.what);
+  }
+
+  /** The checks on one decoded (or undecodable) image. */
+  private imageResult(r: ImageResult, where: Where, what: string): void {
+    const loc = this.loc(where);
     if (!r.ok) {
       this.sink.add({ kind: r.kind, severity: DEFAULT_SEVERITY[r.kind], message: `Image ${r.reason}.`, ...loc });
       return;
@@ -287,16 +300,15 @@ export class PartitionAnalyzer {
     if (r.warning !== undefined && this.options.imageStrictness === 'warning') {
       this.sink.add({ kind: 'corrupt_image', severity: 'warning', message: `Image ${r.warning}.`, ...loc });
     }
-    const what = `${p.what} (${r.width}×${r.height}, ${r.channels} channels)`;
     const s = this.kernel.scan(r.pixels, this.scratch);
     accumulate(this.stats, s);
     // An image is constant when every pixel is the same colour, not only when every byte is equal.
     if (isConstantImage(r.pixels, r.channels)) {
       const colour = [...r.pixels.subarray(0, r.channels)].join(', ');
       this.sink.add({ kind: 'constant_sample', severity: DEFAULT_SEVERITY.constant_sample,
-        message: `Every pixel of ${what} is (${colour}): zero variance.`, ...this.loc(p.where) });
+        message: `Every pixel of ${what} (${r.width}×${r.height}, ${r.channels} channels) is (${colour}): zero variance.`, ...loc });
     }
-    this.tallyShape(r.channels, r.height, r.width, p.where);
+    this.tallyShape(r.channels, r.height, r.width, where);
   }
 
   private pushLabel(label: number): void {

@@ -61,6 +61,18 @@ async function loadSharp(): Promise<SharpFactory> {
   return sharpModule;
 }
 
+/**
+ * Decodes `buf` now, in this call, when it can be done synchronously (a JPEG, with the native decoder built);
+ * else null, and decodeImage() is the way. Pixels that fit in `out` are decoded into it: the caller reuses
+ * it, so they are valid only until its next use.
+ */
+export function decodeImageNow(buf: Uint8Array, options: DecodeImageOptions, out?: Uint8Array): ImageResult | null {
+  if (sniffImage(buf) !== 'jpeg') return null;
+  const native = loadNativeJpeg();
+  if (native === null) return null;
+  return classifyNativeJpeg(native.decode(buf, options.limitInputPixels, out), buf, options);
+}
+
 /** Decodes `buf` to 8-bit pixels, keeping the channel count the file really has. */
 export async function decodeImage(buf: Uint8Array, options: DecodeImageOptions): Promise<ImageResult> {
   const format = sniffImage(buf);

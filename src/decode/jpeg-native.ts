@@ -9,8 +9,8 @@
 import { createRequire } from 'node:module';
 
 export type NativeJpegResult =
-  | { status: 'ok'; width: number; height: number; channels: number; pixels: Buffer }
-  | { status: 'warning'; width: number; height: number; channels: number; pixels: Buffer;
+  | { status: 'ok'; width: number; height: number; channels: number; pixels: Uint8Array }
+  | { status: 'warning'; width: number; height: number; channels: number; pixels: Uint8Array;
       /** libjpeg's text of the first warning, e.g. "Premature end of JPEG file". */
       message: string;
       /** How many warnings libjpeg emitted in all. */
@@ -24,9 +24,10 @@ export interface NativeJpeg {
    * Decodes a whole JPEG. Pixels are interleaved 8-bit: 1 channel for grayscale, 3 (RGB) for YCbCr/RGB,
    * 4 for CMYK/YCCK (CMYK as stored, so Adobe files come back inverted; sharp and PIL invert them back);
    * any other component count (2, 5..10: legal, but no colour space) as the components themselves.
-   * Never throws for any bytes; throws a TypeError only for arguments of the wrong type.
+   * Never throws for any bytes; throws a TypeError only for arguments of the wrong type. With `out`, pixels
+   * that fit are decoded into it and `pixels` is a view of its start (else a new Buffer, as without).
    */
-  decode(buf: Uint8Array, maxPixels: number): NativeJpegResult;
+  decode(buf: Uint8Array, maxPixels: number, out?: Uint8Array): NativeJpegResult;
   /** e.g. "libjpeg-turbo 2.1.5". */
   version: string;
 }

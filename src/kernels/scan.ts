@@ -32,6 +32,12 @@ export type ScanInput = Float32Array | Float64Array | Uint8Array;
 
 export interface Kernel {
   readonly backend: 'wasm-simd' | 'js';
+  /**
+   * Memory the kernel scans where it lies (the wasm arena, 256 KiB), for a producer that can write its output
+   * there, such as the JPEG decoder: scan() of a view of it skips the copy. Any scan() of other data overwrites
+   * it. Undefined for the JS kernel.
+   */
+  readonly arena?: Uint8Array;
   /** Scans `data`; fills and returns `out` (a reused object, so the hot path allocates nothing). */
   scan(data: ScanInput, out?: ScanStats): ScanStats;
 }
@@ -136,9 +142,14 @@ class WasmKernel implements Kernel {
     this.outI32 = new Int32Array(buffer, OUT_PTR + 32, 8);
   }
 
+  get arena(): Uint8Array {
+    return this.arenaU8;
+  }
+
   scan(data: ScanInput, out: ScanStats = createStats()): ScanStats {
     const n = data.length;
     if (n < this.wasmMinLength) return scanJs(data, out);
+    if (data.buffer === this.arenaU8.buffer && data.byteOffset >= ARENA_PTR) return this.scanOwn(data, out);
     const a = this.adopted;
     if (a !== undefined && data.buffer === a.memory.buffer) return this.scanInPlace(a, data, out);
     // One monomorphic branch per dtype keeps the `set` and call sites cheap on the per-record hot path.
@@ -157,6 +168,15 @@ class WasmKernel implements Kernel {
     } else {
       throw new TypeError(`scan() expects a Float32Array, Float64Array or Uint8Array, got ${describe(data)}.`);
     }
+    return this.readOut(n, out);
+  }
+
+  /** Scans an array that already lies in our own memory (written there through `arena`). */
+  private scanOwn(data: ScanInput, out: ScanStats): ScanStats {
+    const n = data.length;
+    if (data instanceof Float32Array) this.scanF32(data.byteOffset, n, OUT_PTR);
+    else if (data instanceof Float64Array) this.scanF64(data.byteOffset, n, OUT_PTR);
+    else this.scanU8(data.byteOffset, n, OUT_PTR);
     return this.readOut(n, out);
   }
 

@@ -7,6 +7,7 @@ import { loadKernel } from '../kernels/scan.js';
 import v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import type { FromWorker, PartitionResult, TaskMessage, ToWorker } from './protocol.js';
+import type { Source } from '../readers/types.js';
 import { ReaderCache, runPartition } from './run-partition.js';
 
 export type Task = Omit<TaskMessage, 'type' | 'taskId'>;
@@ -15,6 +16,8 @@ export interface Pool {
   run(task: Task): Promise<PartitionResult>;
   /** Lets workers close their readers of a finished source. */
   closeSource(absPath: string): void;
+  /** A source of this format is about to be planned: start the workers it will need. */
+  prepare(source: Source): void;
   destroy(): Promise<void>;
 }
 
@@ -93,7 +96,7 @@ const ISOLATED_FORMATS: ReadonlySet<string> = new Set(['image-folder', 'image-li
  * JavaScript or WebAssembly (our LMDB and LevelDB readers, h5wasm, the kernel): measured, `size` threads scan
  * raw Datums 1.3–1.4× faster than processes. Processes contain crashes: image formats go to them from the
  * start, and a key/value partition that meets an encoded image in a thread is rerun in a process (as is the
- * rest of that source). Threads start with the pool, overlapping discovery; processes when first needed.
+ * rest of that source). Each kind starts when a source first needs it (prepare(), or a task waiting for it).
  */
 export class WorkerPool implements Pool {
   private readonly threads: Slot[] = [];
@@ -104,11 +107,7 @@ export class WorkerPool implements Pool {
   private nextId = 0;
   private destroyed = false;
 
-  constructor(private readonly size: number, private readonly onProgress?: ProgressListener) {
-    withSynchronousOptimization(() => {
-      for (let i = 0; i < size; i++) this.threads.push(this.spawn('thread'));
-    });
-  }
+  constructor(private readonly size: number, private readonly onProgress?: ProgressListener) {}
 
   run(task: Task): Promise<PartitionResult> {
     if (this.destroyed) return Promise.reject(aborted());
@@ -117,6 +116,21 @@ export class WorkerPool implements Pool {
       this.queue.push({ msg: { type: 'task', taskId: this.nextId++, ...task }, resolve, reject, crashes: 0, isolate });
       this.dispatch();
     });
+  }
+
+  /**
+   * Starts the workers a source will need while the main thread opens and plans it: processes for image
+   * sources, threads for the others (an image scan starts no thread, a database scan no process).
+   */
+  prepare(source: Source): void {
+    if (this.destroyed) return;
+    if (ISOLATED_FORMATS.has(source.format)) {
+      while (this.processes.length < this.size) this.processes.push(this.spawn('process'));
+    } else if (this.threads.length < this.size) {
+      withSynchronousOptimization(() => {
+        while (this.threads.length < this.size) this.threads.push(this.spawn('thread'));
+      });
+    }
   }
 
   closeSource(absPath: string): void {
@@ -255,7 +269,7 @@ export class WorkerPool implements Pool {
     // Later deaths: the record being decoded is the one, since only one was.
     const skip = [...(t.msg.skip ?? [])];
     if (t.crashes > 1 && culprit !== undefined && !skip.includes(culprit)) skip.push(culprit);
-    t.msg = { ...t.msg, skip, options: { ...t.msg.options, imageConcurrency: 1 } };
+    t.msg = { ...t.msg, skip, trackNative: true, options: { ...t.msg.options, imageConcurrency: 1 } };
     this.queue.unshift(t);
   }
 
@@ -278,7 +292,12 @@ export class WorkerPool implements Pool {
       slot.send(t.msg);
       busy++;
     }
-    // Processes start when tasks first need them, as many as wait for one (at most `size` in all).
+    // Workers start when tasks first need them, as many as wait for one (at most `size` of each kind).
+    if (this.threads.length < this.size && this.queue.some((t) => !t.isolate)) {
+      withSynchronousOptimization(() => {
+        while (this.threads.length < this.size) this.threads.push(this.spawn('thread'));
+      });
+    }
     const waiting = this.queue.filter((t) => t.isolate).length;
     let starting = this.processes.filter((s) => !s.ready).length;
     while (this.processes.length < this.size && starting < waiting) {
@@ -344,6 +363,8 @@ export class InProcessPool implements Pool {
   closeSource(absPath: string): void {
     void this.readers.close(absPath);
   }
+
+  prepare(): void {}
 
   async destroy(): Promise<void> {
     this.destroyed = true;

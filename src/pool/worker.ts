@@ -41,11 +41,11 @@ const onMessage = (msg: ToWorker): void => {
       const reader = await readers.get(msg.source);
       const result = await runPartition(reader, msg.partition, kernel, msg.options, {
         progress: (records, bytes) => post({ type: 'progress', records, bytes }),
-        // In a process: said before each native decode starts, so that if it kills this process the pool knows
-        // which record did. In a thread: no native decode at all.
-        nativeStart: inThread
-          ? () => { throw new NeedsIsolation(); }
-          : (index) => post({ type: 'native', taskId: msg.taskId, index }),
+        // In a process rerunning a task after a crash: said before each native decode starts, so that if it kills
+        // this process the pool knows which record did. In a thread: no native decode at all.
+        ...(inThread
+          ? { nativeStart: () => { throw new NeedsIsolation(); } }
+          : msg.trackNative === true ? { nativeStart: (index: number) => post({ type: 'native', taskId: msg.taskId, index }) } : {}),
         skip: msg.skip ?? [],
       });
       post({ type: 'result', taskId: msg.taskId, result });

@@ -3,7 +3,7 @@
  * first-level subfolder (the torchvision ImageFolder / Keras layout), labels are the index of that folder in
  * the sorted folder names. Files that are not images (by extension) are skipped and counted.
  */
-import { readdirSync, realpathSync, statSync } from 'node:fs';
+import { readdirSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { FILES_PER_BATCH, isImageName, readFileBatches, type FileEntry } from './files.js';
 import type { Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo } from './types.js';
@@ -22,14 +22,12 @@ export interface FolderListing {
   classNames: string[] | null;
   /** Files that are not images, and files other lists claim. */
   skipped: number;
-  bytes: number;
 }
 
 /** Lists a folder's images. Symlinked folders are followed once (cycles are cut by real path). */
 export function listImageFolder(root: string, exclude: ReadonlySet<string> = new Set()): FolderListing {
   const files: string[] = [];
   let skipped = 0;
-  let bytes = 0;
   const seen = new Set<string>();
   const walk = (dir: string, rel: string): void => {
     let real: string;
@@ -40,36 +38,41 @@ export function listImageFolder(root: string, exclude: ReadonlySet<string> = new
     }
     if (seen.has(real)) return;
     seen.add(real);
-    let names: string[];
+    let entries: Dirent[];
     try {
-      names = readdirSync(dir).sort();
+      entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     } catch {
       return;
     }
-    for (const name of names) {
+    for (const entry of entries) {
+      const name = entry.name;
       const abs = path.join(dir, name);
       const r = rel === '' ? name : `${rel}/${name}`;
-      let st;
-      try {
-        st = statSync(abs);
-      } catch {
-        skipped++;
-        continue;
+      // The entry's own type, without a stat per file (20,000 stats: ~100 ms); only links are followed.
+      let isDir = entry.isDirectory();
+      let isFile = entry.isFile();
+      if (entry.isSymbolicLink()) {
+        try {
+          const st = statSync(abs);
+          isDir = st.isDirectory();
+          isFile = st.isFile();
+        } catch {
+          skipped++;
+          continue;
+        }
       }
-      if (st.isDirectory()) walk(abs, r);
-      else if (st.isFile() && isImageName(name) && !exclude.has(abs)) {
-        files.push(r);
-        bytes += st.size;
-      } else skipped++;
+      if (isDir) walk(abs, r);
+      else if (isFile && isImageName(name) && !exclude.has(abs)) files.push(r);
+      else skipped++;
     }
   };
   walk(root, '');
   files.sort();
   const depthTwo = files.length > 0 && files.every((f) => f.split('/').length === 2);
-  if (!depthTwo) return { files, labels: null, classNames: null, skipped, bytes };
+  if (!depthTwo) return { files, labels: null, classNames: null, skipped };
   const classNames = [...new Set(files.map((f) => f.split('/')[0]!))].sort();
   const byName = new Map(classNames.map((c, i) => [c, i]));
-  return { files, labels: files.map((f) => byName.get(f.split('/')[0]!)!), classNames, skipped, bytes };
+  return { files, labels: files.map((f) => byName.get(f.split('/')[0]!)!), classNames, skipped };
 }
 
 /** A folder holds images directly, or its non-empty subfolders all do (class-per-folder). */
@@ -106,16 +109,24 @@ function isDir(p: string): boolean {
 }
 
 class ImageFolderReader implements Reader {
-  readonly classNames: string[] | null;
-  private readonly listing: FolderListing;
+  private listed: FolderListing | undefined;
 
-  constructor(private readonly source: Source) {
-    this.listing = listImageFolder(source.absPath, new Set(source.exclude ?? []));
-    this.classNames = this.listing.classNames;
+  constructor(private readonly source: Source) {}
+
+  /**
+   * The folder's files, listed on first use: info() and plan() need it (in the main thread); read() does not,
+   * since a partition carries its files, so workers never walk the tree (20,000 files: ~50 ms each).
+   */
+  private get listing(): FolderListing {
+    return (this.listed ??= listImageFolder(this.source.absPath, new Set(this.source.exclude ?? [])));
+  }
+
+  get classNames(): string[] | null {
+    return this.listing.classNames;
   }
 
   info(): SourceInfo {
-    const info: SourceInfo = { bytes: this.listing.bytes, findings: [] };
+    const info: SourceInfo = { findings: [] };
     if (this.classNames) info.classNames = this.classNames;
     return info;
   }

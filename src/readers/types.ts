@@ -106,8 +106,11 @@ export interface RecordBatch {
 }
 
 export interface SourceInfo {
-  /** Bytes of the dataset files (for the report and MB/s). */
-  bytes: number;
+  /**
+   * Bytes of the dataset files (for the report and MB/s). Undefined when knowing them up front would cost a
+   * pass of its own (a stat per file of an image folder): the report then counts the bytes read.
+   */
+  bytes?: number;
   /** The record count the format declares, when it has one (LMDB md_entries). */
   declaredRecords?: number;
   /** Findings about the source as a whole, found while opening (e.g. one bad meta page). */

@@ -144,6 +144,30 @@ describe('native JPEG decoder', () => {
     expect(summary(n.decode(view, MAX_PIXELS))).toEqual({ status: 'ok', width: 40, height: 30, channels: 3 });
   });
 
+  it('decodes into a caller buffer when the pixels fit, and into a new one when they do not', async () => {
+    const buf = await noisy(40, 30, 12).jpeg().toBuffer();
+    const fresh = n.decode(buf, MAX_PIXELS);
+    if (fresh.status !== 'ok') throw new Error(fresh.status);
+    // A view into the middle of a larger buffer: pixels land at its start, nothing outside is touched.
+    const backing = new Uint8Array(8000).fill(7);
+    const out = backing.subarray(100, 100 + 40 * 30 * 3 + 5);
+    const into = n.decode(buf, MAX_PIXELS, out);
+    if (into.status !== 'ok') throw new Error(into.status);
+    expect(into.pixels.buffer).toBe(backing.buffer);
+    expect(into.pixels.byteOffset).toBe(100);
+    expect(into.pixels.length).toBe(3600);
+    expect(Buffer.compare(Buffer.from(into.pixels), Buffer.from(fresh.pixels))).toBe(0);
+    expect(backing.subarray(0, 100).every((v) => v === 7)).toBe(true);
+    expect(backing.subarray(3700).every((v) => v === 7)).toBe(true);
+    // Too small: a buffer of its own, and `out` untouched.
+    const small = new Uint8Array(100).fill(9);
+    const other = n.decode(buf, MAX_PIXELS, small);
+    if (other.status !== 'ok') throw new Error(other.status);
+    expect(other.pixels.buffer).not.toBe(small.buffer);
+    expect(small.every((v) => v === 9)).toBe(true);
+    expect(() => n.decode(buf, MAX_PIXELS, new Float32Array(10) as unknown as Uint8Array)).toThrow(TypeError);
+  });
+
   describe('damaged files', async () => {
     const base = await noisy(256, 256, 10).jpeg({ quality: 90 }).toBuffer();
     const progressive = await noisy(256, 256, 11).jpeg({ quality: 90, progressive: true }).toBuffer();

@@ -63,3 +63,20 @@ describe('kernel on h5wasm memory', async () => {
     h5.free(ptr);
   });
 });
+
+describe('kernel arena', () => {
+  it('scans data written into its own arena in place, as the oracle does', () => {
+    const kernel = loadKernel();
+    const arena = kernel.arena!;
+    expect(arena.length).toBeGreaterThanOrEqual(256 * 256 * 3);
+    for (const [len, offset] of [[16, 0], [1000, 3], [196_608, 0], [arena.length - 7, 7]] as const) {
+      const src = makeArray('u8', len, len + offset) as Uint8Array;
+      const view = arena.subarray(offset, offset + len);
+      view.set(src);
+      const got = { ...kernel.scan(view) };
+      expect(got).toEqual(scanJs(src));
+      // Scanning in place leaves the data as it was.
+      expect(Buffer.compare(Buffer.from(view), Buffer.from(src))).toBe(0);
+    }
+  });
+});
