@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads';
 import type { FromWorker, PartitionResult, TaskMessage, ToWorker } from './protocol.js';
 import type { Source } from '../readers/types.js';
 import { ReaderCache, runPartition } from './run-partition.js';
+import { sharedModuleCount, sharedModules } from '../wasm-share.js';
 
 export type Task = Omit<TaskMessage, 'type' | 'taskId'>;
 
@@ -68,6 +69,8 @@ interface Slot {
   stderr: string;
   /** The worker listens for tasks (it said 'ready'). */
   ready: boolean;
+  /** Shared wasm modules sent to it so far. */
+  modulesSent: number;
 }
 
 /**
@@ -163,7 +166,7 @@ export class WorkerPool implements Pool {
     });
     let exited = false;
     const slot: Slot = {
-      kind: 'thread', task: undefined, lastNative: undefined, stderr: '', ready: false,
+      kind: 'thread', task: undefined, lastNative: undefined, stderr: '', ready: false, modulesSent: 0,
       send: (m) => w.postMessage(m),
       alive: () => !exited,
       kill: async () => { if (!exited) await w.terminate(); },
@@ -187,7 +190,7 @@ export class WorkerPool implements Pool {
     });
     const gone = (): boolean => child.exitCode !== null || child.signalCode !== null;
     const slot: Slot = {
-      kind: 'process', task: undefined, lastNative: undefined, stderr: '', ready: false,
+      kind: 'process', task: undefined, lastNative: undefined, stderr: '', ready: false, modulesSent: 0,
       send: (m) => { child.send(m); },
       alive: () => child.connected,
       kill: () => new Promise<void>((resolve) => {
@@ -289,7 +292,12 @@ export class WorkerPool implements Pool {
       slot.task = t;
       slot.lastNative = undefined;
       slot.hold(true);
-      slot.send(t.msg);
+      // Threads get the compiled wasm modules this thread has shared since their last task.
+      const shared = sharedModuleCount();
+      if (slot.kind === 'thread' && shared > slot.modulesSent) {
+        slot.modulesSent = shared;
+        slot.send({ ...t.msg, modules: sharedModules() });
+      } else slot.send(t.msg);
       busy++;
     }
     // Workers start when tasks first need them, as many as wait for one (at most `size` of each kind).

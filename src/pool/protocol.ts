@@ -68,6 +68,8 @@ export interface TaskMessage {
    * cost the main process a tenth of a core on a folder of small JPEGs.
    */
   trackNative?: boolean;
+  /** Compiled wasm modules the main thread shares (threads only; see wasm-share.ts). */
+  modules?: Record<string, object>;
 }
 
 export interface CloseMessage {

@@ -10,6 +10,7 @@ import { parentPort } from 'node:worker_threads';
 import { loadKernel } from '../kernels/scan.js';
 import { NEEDS_ISOLATION, type FromWorker, type ToWorker } from './protocol.js';
 import { ReaderCache, runPartition } from './run-partition.js';
+import { receiveModules } from '../wasm-share.js';
 
 const inThread = parentPort !== null;
 const post: (m: FromWorker) => void = parentPort !== null
@@ -36,6 +37,7 @@ const onMessage = (msg: ToWorker): void => {
       await readers.close(msg.sourcePath);
       return;
     }
+    if (msg.modules !== undefined) receiveModules(msg.modules);
     try {
       const kernel = loadKernel({ forceJs: msg.options.forceJsKernel });
       const reader = await readers.get(msg.source);

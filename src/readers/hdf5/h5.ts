@@ -17,6 +17,7 @@
  */
 import fs from 'node:fs';
 import type { Metadata } from 'h5wasm/node';
+import { sharedModule, shareModule } from '../../wasm-share.js';
 
 type H5Module = Awaited<(typeof import('h5wasm/node'))['ready']>;
 
@@ -279,6 +280,9 @@ function describe(name: string, md: Metadata, labelNames: readonly string[]): Da
   };
 }
 
+/** Name of h5wasm's compiled module in wasm-share.ts. */
+const H5WASM_MODULE = 'h5wasm';
+
 /** The Memory of h5wasm's instance, caught while it loaded. */
 let caughtMemory: { readonly buffer: ArrayBuffer } | undefined;
 
@@ -286,20 +290,35 @@ let caughtMemory: { readonly buffer: ArrayBuffer } | undefined;
  * Imports and initialises h5wasm. Emscripten keeps the instance's WebAssembly.Memory to itself (only views of
  * it are exported, and a view cannot give back its Memory), yet our kernel can scan h5wasm's heap in place
  * only by linking to that Memory. So `WebAssembly.instantiate` is wrapped for exactly the time h5wasm's
- * module takes to instantiate, and the exported memory of what it instantiates is noted. `H5.memory` checks
+ * module takes to instantiate, and the exported memory of what it instantiates is noted. The same wrapper
+ * shares the compiled module with worker threads, and in a worker instantiates the shared one instead of
+ * compiling h5wasm again. `H5.memory` checks
  * that it really is the heap (same buffer) before anyone uses it; if the catch fails, scans copy as before.
  */
 async function loadModule(): Promise<H5Module> {
   type Instantiate = (...args: unknown[]) => Promise<unknown>;
-  const wasm = (globalThis as unknown as { WebAssembly: { instantiate: Instantiate; Instance: new (...a: never[]) => object } }).WebAssembly;
+  const wasm = (globalThis as unknown as {
+    WebAssembly: { instantiate: Instantiate; Instance: new (...a: never[]) => object; Module: new (...a: never[]) => object };
+  }).WebAssembly;
   const original = wasm.instantiate;
   const note = (r: unknown): void => {
     const instance = (r instanceof wasm.Instance ? r : (r as { instance?: unknown } | null)?.instance) as
       { exports?: { memory?: unknown } } | undefined;
     const memory = instance?.exports?.memory as { buffer?: unknown } | undefined;
     if (caughtMemory === undefined && memory?.buffer instanceof ArrayBuffer) caughtMemory = memory as { buffer: ArrayBuffer };
+    // The compiled module, for worker threads (see wasm-share.ts).
+    const module = (r as { module?: unknown } | null)?.module;
+    if (module instanceof wasm.Module) shareModule(H5WASM_MODULE, module);
   };
+  // Compiled already (by the main thread, shared with this worker): instantiate that, skip compiling.
+  const compiled = sharedModule(H5WASM_MODULE);
   wasm.instantiate = async function (this: unknown, ...args: unknown[]) {
+    if (compiled !== undefined && !(args[0] instanceof wasm.Module)) {
+      const instance = await original.call(this, compiled, args[1]);
+      const r = { module: compiled, instance };
+      note(r);
+      return r;
+    }
     const r = await original.apply(this, args);
     note(r);
     return r;
