@@ -3,20 +3,19 @@
  *   (a) the native addon (native/jpeg), (b) sharp as src/decode/image.ts calls it, (c) PIL, if python3 has it.
  * Each timing includes readFileSync (PIL: open()), like a scanner worker does.
  *
- *   node scripts/build-native.mjs && node bench/jpeg-native.mjs [--n 2000] [--rounds 3]
+ *   node scripts/build-native.mjs && npx tsx bench/jpeg-native.ts [--n 2000] [--rounds 3]
  *
  * Images are cached in /tmp/jpegbench (delete it to regenerate).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import sharp from 'sharp';
+import { rng } from '../scripts/lib/caffe.js';
+import { loadNativeJpeg, type NativeJpeg } from '../src/decode/jpeg-native.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DIR = '/tmp/jpegbench';
-const arg = (name, dflt) => {
+const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
 };
@@ -25,22 +24,10 @@ const ROUNDS = arg('rounds', 3);
 const SIZE = 256;
 const MAX_PIXELS = 50_000_000;
 
-/** The fixture script's generator: gradients plus noise, compresses like a photo. */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-async function makeImages() {
+async function makeImages(): Promise<string[]> {
   mkdirSync(DIR, { recursive: true });
   const have = new Set(readdirSync(DIR));
-  const files = [];
+  const files: string[] = [];
   for (let i = 0; i < N; i++) {
     const name = `img${String(i).padStart(5, '0')}.jpg`;
     files.push(join(DIR, name));
@@ -50,18 +37,18 @@ async function makeImages() {
     for (let y = 0; y < SIZE; y++) for (let x = 0; x < SIZE; x++) for (let c = 0; c < 3; c++) {
       px[(y * SIZE + x) * 3 + c] = (x * 3 + y * 2 + c * 40 + i * 7 + next() * 30) & 0xff;
     }
-    writeFileSync(files[i], await sharp(px, { raw: { width: SIZE, height: SIZE, channels: 3 } }).jpeg({ quality: 90 }).toBuffer());
+    writeFileSync(files[i]!, await sharp(px, { raw: { width: SIZE, height: SIZE, channels: 3 } }).jpeg({ quality: 90 }).toBuffer());
   }
   return files;
 }
 
-function loadAddon() {
-  try {
-    return createRequire(import.meta.url)(join(ROOT, 'native/jpeg/build/Release/nanscan_jpeg.node'));
-  } catch (e) {
-    console.error(`native addon not loadable (${e.message}); run: node scripts/build-native.mjs`);
+function loadAddon(): NativeJpeg {
+  const addon = loadNativeJpeg();
+  if (addon === null) {
+    console.error('native addon not loadable; run: node scripts/build-native.mjs');
     process.exit(1);
   }
+  return addon;
 }
 
 const files = await makeImages();
@@ -72,7 +59,7 @@ sharp.cache(false);
 // Correctness guard: a bench of a decoder that fails is worthless.
 for (const f of files.slice(0, 20)) {
   const r = native.decode(readFileSync(f), MAX_PIXELS);
-  if (r.status !== 'ok') throw new Error(`${f}: ${r.status} ${r.message}`);
+  if (r.status !== 'ok') throw new Error(`${f}: ${r.status}${'message' in r ? ` ${r.message}` : ''}`);
 }
 
 // Best of ROUNDS, native and sharp rounds interleaved: other processes' CPU use on a 2-core box is noise
@@ -108,14 +95,14 @@ for _ in range(int(sys.argv[1])):
     best = min(best, time.perf_counter() - t0)
 print(best * 1000)
 `;
-let pilMs = null;
+let pilMs: number | null = null;
 if (spawnSync('/usr/bin/python3', ['-c', 'import PIL'], { stdio: 'ignore' }).status === 0) {
   const r = spawnSync('/usr/bin/python3', ['-c', PIL_SCRIPT, String(ROUNDS)], { input: files.join('\n'), encoding: 'utf8' });
   if (r.status === 0) pilMs = Number(r.stdout.trim());
   else console.error(`PIL run failed: ${r.stderr.trim().split('\n').pop()}`);
 }
 
-const rate = (ms) => N / (ms / 1000);
+const rate = (ms: number): number => N / (ms / 1000);
 const bytes = files.reduce((sum, f) => sum + statSync(f).size, 0);
 console.log(`${N} JPEGs ${SIZE}×${SIZE} q90 (mean ${(bytes / N / 1024).toFixed(1)} KiB), one process, sequential, best of ${ROUNDS}`);
 console.log(`addon: ${native.version}; sharp ${sharp.versions.sharp}, libvips ${sharp.versions.vips}`);
