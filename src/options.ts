@@ -25,7 +25,11 @@ export interface ScanOptions {
    * 'error': only images that do not decode at all are.
    */
   imageStrictness?: 'warning' | 'error';
-  /** Longest one image may take to decode before it is reported and skipped. Default 30,000 ms. */
+  /**
+   * Longest one image may take to decode through sharp before it is reported and skipped. Default 30,000 ms.
+   * JPEGs decoded by the native decoder run synchronously and cannot be interrupted; their time is bounded
+   * instead by the pixel limit and a limit on progressive scans that shrinks with the image's size.
+   */
   timeoutMs?: number;
   /** Globs (matched against dataset paths as shown) a dataset must match / must not match to be scanned. */
   include?: string[];
