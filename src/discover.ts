@@ -4,6 +4,7 @@
  */
 import { closeSync, existsSync, openSync, promises as fsp, readSync, type Dirent } from 'node:fs';
 import path from 'node:path';
+import { OPEN_FLAGS } from './readers/files.js';
 import { ScanError } from './errors.js';
 import { listImageFolder, looksLikeImageFolder } from './readers/image-folder.js';
 import { isImageList, listedImageFiles } from './readers/image-list.js';
@@ -205,7 +206,7 @@ function add(out: Discovery, format: SourceFormat, abs: string, shown: string, s
 /** The start of a file as text, binary bytes decoded lossily; null when it is empty or unreadable. */
 function readListText(file: string): string | null {
   try {
-    const fd = openSync(file, 'r');
+    const fd = openSync(file, OPEN_FLAGS);
     try {
       const buf = Buffer.alloc(LIST_SNIFF_BYTES);
       const n = readSync(fd, buf, 0, buf.length, 0);

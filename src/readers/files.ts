@@ -1,5 +1,5 @@
 /** Shared by the file-based readers: image file recognition and bounded whole-file reads. */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_SEVERITY } from '../checks/severity.js';
 import type { Finding } from '../types.js';
@@ -10,6 +10,37 @@ export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jpe', '.png', '.webp
 
 export function isImageName(name: string): boolean {
   return IMAGE_EXTENSIONS.has(path.extname(name).toLowerCase());
+}
+
+/**
+ * Flags for opening any file of a dataset. O_NONBLOCK: a FIFO (a named pipe where a file should be) opens at
+ * once and reads as empty, where a plain open() would wait for a writer forever and hang the scan. It changes
+ * nothing for regular files.
+ */
+export const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
+
+/**
+ * Reads a whole small file (LevelDB's CURRENT, a list) like readFileSync, but opened with OPEN_FLAGS and
+ * refused when it is not a regular file.
+ * @throws Error when it cannot be opened or read, or is not a regular file.
+ */
+export function readSmallFile(file: string, maxBytes = 64 * 1024 * 1024): Buffer {
+  const fd = openSync(file, OPEN_FLAGS);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new Error(`'${file}' is not a regular file`);
+    if (st.size > maxBytes) throw new Error(`'${file}' is ${st.size} bytes, more than the ${maxBytes} expected`);
+    const buf = Buffer.alloc(st.size);
+    let at = 0;
+    while (at < buf.length) {
+      const n = readSync(fd, buf, at, buf.length - at, at);
+      if (n === 0) break;
+      at += n;
+    }
+    return at === buf.length ? buf : buf.subarray(0, at);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -25,7 +56,7 @@ export const MAX_FILE_BYTES = 1 << 30;
 export function readWhole(abs: string, shown: string, loc: Pick<Finding, 'line' | 'index'>): Uint8Array | Finding {
   let fd: number;
   try {
-    fd = openSync(abs, 'r');
+    fd = openSync(abs, OPEN_FLAGS);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const kind = code === 'ENOENT' ? 'missing_file' : 'io_error';

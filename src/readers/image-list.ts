@@ -3,11 +3,11 @@
  * (Caffe's `root_folder`; here the list's own folder unless `--root-folder` is given). Like Caffe, the label
  * is what follows the last space, so paths may contain spaces. The list is one dataset, in list order.
  */
-import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_SEVERITY } from '../checks/severity.js';
 import type { Finding } from '../types.js';
-import { decodeListText, FILES_PER_BATCH, isImageName, readFileBatches } from './files.js';
+import { decodeListText, FILES_PER_BATCH, isImageName, OPEN_FLAGS, readFileBatches, readSmallFile } from './files.js';
 import type { Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo } from './types.js';
 
 /** A list larger than this is not an image list we sniff (the reader still reads any size when told to). */
@@ -60,7 +60,7 @@ export function isImageList(file: string): boolean {
   let text: string;
   try {
     if (statSync(file).size === 0) return false;
-    const fd = openSync(file, 'r');
+    const fd = openSync(file, OPEN_FLAGS);
     try {
       const buf = Buffer.alloc(SNIFF_BYTES);
       const n = readSync(fd, buf, 0, SNIFF_BYTES, 0);
@@ -82,7 +82,7 @@ export function isImageList(file: string): boolean {
 /** Absolute paths of the files a list names (for discovery: those are not scanned again on their own). */
 export function listedImageFiles(listFile: string, rootFolder?: string): string[] {
   const root = rootFolder ?? path.dirname(listFile);
-  return parseImageList(readFileSync(listFile, 'utf8')).entries.map((e) => path.resolve(root, e.path));
+  return parseImageList(readSmallFile(listFile, Number.MAX_SAFE_INTEGER).toString('utf8')).entries.map((e) => path.resolve(root, e.path));
 }
 
 interface ListPartition {
@@ -135,7 +135,7 @@ class ImageListReader implements Reader {
 
 export const imageListReader: ReaderModule = {
   format: 'image-list',
-  open: async (source) => new ImageListReader(source, readFileSync(source.absPath, 'utf8')),
+  open: async (source) => new ImageListReader(source, readSmallFile(source.absPath, Number.MAX_SAFE_INTEGER).toString('utf8')),
 };
 
 /** Control characters shown as \xNN, so a damaged line cannot garble a terminal or a report. */

@@ -1,6 +1,6 @@
 /** Nothing crashes it, nothing hangs it, nothing is written: read-only mounts, hostile trees, time bounds. */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -86,6 +86,34 @@ describe('worker heap cap', () => {
 });
 
 describe('hostile trees', () => {
+  it('never waits on a named pipe where a file should be (list entry, data.mdb, CURRENT, a table)', () => {
+    // A plain open() of a FIFO blocks until some writer opens it: without O_NONBLOCK this scan never ends.
+    const root = path.join(tmp, 'fifos');
+    mkdirSync(path.join(root, 'list'), { recursive: true });
+    mkdirSync(path.join(root, 'lmdb'));
+    cpSync(path.join(ROOT, 'fixtures/leveldb/clean'), path.join(root, 'leveldb'), { recursive: true });
+    copyFileSync(path.join(ROOT, 'fixtures/images/list/imgs/0.jpg'), path.join(root, 'list', 'a.jpg'));
+    writeFileSync(path.join(root, 'list', 'train.txt'), 'a.jpg 0\npipe.jpg 1\n');
+    const table = readdirSync(path.join(root, 'leveldb')).find((n) => n.endsWith('.ldb'))!;
+    rmSync(path.join(root, 'leveldb', table));
+    rmSync(path.join(root, 'leveldb', 'CURRENT'));
+    for (const f of ['list/pipe.jpg', 'lmdb/data.mdb', `leveldb/${table}`, 'leveldb/CURRENT']) {
+      expect(spawnSync('mkfifo', [path.join(root, f)]).status).toBe(0);
+    }
+    const treeBefore = hashTree(root);
+    const r = spawnSync(process.execPath, [CLI, 'scan', root, '--json', '-'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(1);
+    const report = JSON.parse(r.stdout) as Report;
+    const by = (format: string): string[] =>
+      report.datasets.filter((d) => d.format === format).flatMap((d) => d.findings.map((f) => `${f.kind} ${f.message}`));
+    expect(by('image-list').some((f) => f.startsWith('io_error') && f.includes('pipe.jpg') && f.includes('not a regular file'))).toBe(true);
+    expect(by('lmdb').some((f) => f.startsWith('corrupt_file') && f.includes('data.mdb'))).toBe(true);
+    expect(by('leveldb').some((f) => f.includes('CURRENT') && f.includes('not a regular file'))).toBe(true);
+    expect(by('leveldb').some((f) => f.includes(table))).toBe(true);
+    expect(hashTree(root)).toEqual(treeBefore);
+  });
+
   it('survives symlink loops and a list that names itself, /dev/zero and a folder', () => {
     const root = path.join(tmp, 'hostile');
     mkdirSync(path.join(root, 'a', 'b'), { recursive: true });

@@ -11,7 +11,8 @@ export function hashTree(root: string): string {
       const st = statSync(p);
       h.update(`${path.relative(root, p)}\0${st.mode}\0${st.size}\0${st.mtimeMs}\0`);
       if (st.isDirectory()) walk(p);
-      else h.update(readFileSync(p));
+      // Contents of regular files only: a FIFO would block the read (and a device has no end).
+      else if (st.isFile()) h.update(readFileSync(p));
     }
   };
   walk(root);

@@ -6,7 +6,7 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ScanError } from '../../errors.js';
-import { decodeListText } from '../files.js';
+import { decodeListText, OPEN_FLAGS } from '../files.js';
 
 /** The 8-byte HDF5 format signature (`\x89HDF\r\n\x1a\n`). */
 export const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -29,7 +29,7 @@ export const LIST_MAX_BYTES = 64 * 1024 * 1024;
 export function isHdf5File(file: string): boolean {
   let fd: number;
   try {
-    fd = openSync(file, 'r');
+    fd = openSync(file, OPEN_FLAGS);
   } catch {
     return false;
   }
@@ -63,7 +63,7 @@ export interface ListedFile {
  * Returns null for binary content (a NUL byte) or invalid UTF-8. `truncated` tells whether text was left out.
  */
 function readText(file: string, limit: number): { text: string; truncated: boolean } | null {
-  const fd = openSync(file, 'r');
+  const fd = openSync(file, OPEN_FLAGS);
   try {
     const size = statSync(file).size;
     const n = Math.min(size, limit);

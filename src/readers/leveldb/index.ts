@@ -1,6 +1,6 @@
 /**
  * The LevelDB reader module (issue 3; LEVELDB.md): read-only by construction — every file is opened with
- * `fs.openSync(…, 'r')` or read with `readFileSync`; LOCK is never opened, nothing is created or written — so a
+ * `O_RDONLY | O_NONBLOCK` (files.ts OPEN_FLAGS); LOCK is never opened, nothing is created or written — so a
  * database another process holds open, or one on a read-only mount, reads the same. Every block CRC is verified.
  *
  * Partition spec (JSON; a fresh reader in another thread needs nothing else):

@@ -5,6 +5,7 @@
  * idea, read-only). Nothing here opens a file for writing; LOCK is never touched.
  */
 import fs from 'node:fs';
+import { readSmallFile } from '../files.js';
 import path from 'node:path';
 import { ScanError } from '../../errors.js';
 import type { Finding } from '../../types.js';
@@ -85,7 +86,7 @@ function listDir(dir: string): DirFiles {
 /** Cheap sniff: `CURRENT` names a `MANIFEST-…` that exists. */
 export function isLevelDbDir(dir: string): boolean {
   try {
-    const name = currentTarget(fs.readFileSync(path.join(dir, CURRENT)));
+    const name = currentTarget(readSmallFile(path.join(dir, CURRENT)));
     return name !== undefined && MANIFEST_RE.test(name) && fs.statSync(path.join(dir, name)).isFile();
   } catch {
     return false;
@@ -118,7 +119,7 @@ export function loadLayout(dir: string, display: (name: string) => string): Layo
   // 1. CURRENT (§2.2).
   let named: string | undefined;
   try {
-    const buf = fs.readFileSync(path.join(dir, CURRENT));
+    const buf = readSmallFile(path.join(dir, CURRENT));
     bytes += buf.length;
     named = currentTarget(buf);
     if (named === undefined) corrupt(CURRENT, 'CURRENT is malformed (it must hold a MANIFEST name and one newline)');

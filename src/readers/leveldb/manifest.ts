@@ -4,6 +4,7 @@
  * level, the log number, prev log number, next file number and last sequence.
  */
 import fs from 'node:fs';
+import { OPEN_FLAGS } from '../files.js';
 import { readLogRecords, type LogProblem } from './log.js';
 import { ByteReader, DecodeError } from './varint.js';
 
@@ -58,7 +59,7 @@ export function readManifest(path: string): ManifestResult {
   };
   const problems: LogProblem[] = [];
   let records = 0;
-  const fd = fs.openSync(path, 'r');
+  const fd = fs.openSync(path, OPEN_FLAGS);
   let bytes = 0;
   try {
     bytes = fs.fstatSync(fd).size;

@@ -6,6 +6,7 @@
  * hundreds of thousands of entries, and per-entry allocations dominated the replay time.
  */
 import fs from 'node:fs';
+import { OPEN_FLAGS } from '../files.js';
 import type { Finding } from '../../types.js';
 import { compareKeys } from './keys.js';
 import { readLogRecords } from './log.js';
@@ -63,7 +64,7 @@ export function replayLogs(dir: string, logs: readonly LiveLog[], display: (name
     };
     let fd: number;
     try {
-      fd = fs.openSync(`${dir}/${log.name}`, 'r');
+      fd = fs.openSync(`${dir}/${log.name}`, OPEN_FLAGS);
     } catch (e) {
       findings.push({ kind: 'io_error', severity: 'error', file, message: `${log.name}: cannot open log: ${(e as Error).message}` });
       continue;

@@ -4,6 +4,7 @@
  * filter blocks (their damage is a warning only: LevelDB ignores it, `Table::ReadMeta`).
  */
 import fs from 'node:fs';
+import { OPEN_FLAGS } from '../files.js';
 import { BLOCK_TRAILER_SIZE, BlockIter, readBlock } from './block.js';
 import { readFully } from './log.js';
 import { ByteReader, DecodeError, fixed32, isIoError } from './varint.js';
@@ -44,7 +45,7 @@ export type TableOpenResult = { table: OpenTable } | { error: string; offset?: n
 export function openTable(file: string, size: number): TableOpenResult {
   let fd: number;
   try {
-    fd = fs.openSync(file, 'r');
+    fd = fs.openSync(file, OPEN_FLAGS);
   } catch (e) {
     return { error: `cannot open: ${(e as Error).message}`, io: true };
   }

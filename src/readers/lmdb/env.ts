@@ -4,6 +4,7 @@
  * Throws ScanError `SCAN_CORRUPT_SOURCE` only when nothing can be read.
  */
 import fs from 'node:fs';
+import { OPEN_FLAGS } from '../files.js';
 import path from 'node:path';
 import { ScanError } from '../../errors.js';
 import type { Finding } from '../../types.js';
@@ -43,7 +44,7 @@ export function openEnv(source: Source): Env {
   const fail = (what: string): ScanError => new ScanError('SCAN_CORRUPT_SOURCE', `${display} ${what}`, { data: { file: display } });
   let fd: number;
   try {
-    fd = fs.openSync(dataPath, 'r');
+    fd = fs.openSync(dataPath, OPEN_FLAGS);
   } catch (err) {
     throw new ScanError('SCAN_CORRUPT_SOURCE', `${display} cannot be opened: ${(err as Error).message}`, { cause: err, data: { file: display } });
   }

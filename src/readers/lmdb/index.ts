@@ -8,6 +8,7 @@
  * `subDatabases` but not scanned inside in this version; DUPSORT main DBs yield one record per item.
  */
 import fs from 'node:fs';
+import { OPEN_FLAGS } from '../files.js';
 import path from 'node:path';
 import { ScanError } from '../../errors.js';
 import type { Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo } from '../types.js';
@@ -42,7 +43,7 @@ export const NAMES_WALK_MAX_PAGES = 64;
 export function isLmdbDir(dir: string): boolean {
   let fd: number | undefined;
   try {
-    fd = fs.openSync(path.join(dir, 'data.mdb'), 'r');
+    fd = fs.openSync(path.join(dir, 'data.mdb'), OPEN_FLAGS);
     const buf = Buffer.alloc(HEAD_BYTES);
     const n = fs.readSync(fd, buf, 0, HEAD_BYTES, 0);
     const head = buf.subarray(0, n);

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isLevelDbDir, leveldbReader } from '../../../src/readers/leveldb/index.js';
 import { loadLayout } from '../../../src/readers/leveldb/layout.js';
 import { buildFixtures, copyDb, decodePairs, diffPairs, hashTree, PYTHON, readDb, type Fixture } from './helpers.js';
+import { OPEN_FLAGS } from '../../../src/readers/files.js';
 
 let root: string;
 let fx: Record<string, Fixture>;
@@ -139,7 +140,7 @@ describe('read-only', () => {
     expect(fs.existsSync(path.join(dir, 'LOCK'))).toBe(false);
   });
 
-  it('opens every file with flag "r" and calls no writing fs function', async () => {
+  it('opens every file read-only and non-blocking, and calls no writing fs function', async () => {
     const open = vi.spyOn(fs, 'openSync'); // calls through
     const writers = (['writeSync', 'writeFileSync', 'appendFileSync', 'mkdirSync', 'renameSync', 'unlinkSync', 'rmSync',
       'truncateSync', 'ftruncateSync', 'copyFileSync', 'utimesSync', 'futimesSync', 'chmodSync'] as const).map((f) => vi.spyOn(fs, f));
@@ -147,7 +148,10 @@ describe('read-only', () => {
       const r = await readDb(fx.mnistFlushed!.dir, 3);
       expect(diffPairs(r.pairs, fx.mnistFlushed!.oracle)).toBe('');
       expect(open.mock.calls.length).toBeGreaterThan(5);
-      expect(new Set(open.mock.calls.map((c) => c[1]))).toEqual(new Set(['r']));
+      // O_RDONLY | O_NONBLOCK: never a writing or creating flag, and never waiting on a FIFO.
+      expect(new Set(open.mock.calls.map((c) => c[1]))).toEqual(new Set([OPEN_FLAGS]));
+      expect(OPEN_FLAGS & (fs.constants.O_WRONLY | fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC)).toBe(0);
+      expect(OPEN_FLAGS & fs.constants.O_NONBLOCK).toBe(fs.constants.O_NONBLOCK);
       for (const w of writers) expect(w).not.toHaveBeenCalled();
     } finally {
       vi.restoreAllMocks();
