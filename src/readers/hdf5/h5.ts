@@ -292,8 +292,8 @@ let caughtMemory: { readonly buffer: ArrayBuffer } | undefined;
  * only by linking to that Memory. So `WebAssembly.instantiate` is wrapped for exactly the time h5wasm's
  * module takes to instantiate, and the exported memory of what it instantiates is noted. The same wrapper
  * shares the compiled module with worker threads, and in a worker instantiates the shared one instead of
- * compiling h5wasm again. `H5.memory` checks
- * that it really is the heap (same buffer) before anyone uses it; if the catch fails, scans copy as before.
+ * compiling h5wasm again. `H5.memory` checks that it really is the heap (same buffer) before anyone uses it;
+ * if the catch fails, scans copy as before.
  */
 async function loadModule(): Promise<H5Module> {
   type Instantiate = (...args: unknown[]) => Promise<unknown>;
