@@ -19,6 +19,17 @@ export function isImageName(name: string): boolean {
  */
 export const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
 
+/** Fills `buf` from offset 0 of `fd`; shorter (a view) when the file ends first, as when it shrank under us. */
+function readFully<T extends Uint8Array>(fd: number, buf: T): T {
+  let at = 0;
+  while (at < buf.length) {
+    const n = readSync(fd, buf, at, buf.length - at, at);
+    if (n === 0) break;
+    at += n;
+  }
+  return at === buf.length ? buf : (buf.subarray(0, at) as T);
+}
+
 /**
  * Reads a whole small file (LevelDB's CURRENT, a list) like readFileSync, but opened with OPEN_FLAGS and
  * refused when it is not a regular file.
@@ -30,14 +41,7 @@ export function readSmallFile(file: string, maxBytes = 64 * 1024 * 1024): Buffer
     const st = fstatSync(fd);
     if (!st.isFile()) throw new Error(`'${file}' is not a regular file`);
     if (st.size > maxBytes) throw new Error(`'${file}' is ${st.size} bytes, more than the ${maxBytes} expected`);
-    const buf = Buffer.alloc(st.size);
-    let at = 0;
-    while (at < buf.length) {
-      const n = readSync(fd, buf, at, buf.length - at, at);
-      if (n === 0) break;
-      at += n;
-    }
-    return at === buf.length ? buf : buf.subarray(0, at);
+    return readFully(fd, Buffer.alloc(st.size));
   } finally {
     closeSync(fd);
   }
@@ -68,14 +72,7 @@ export function readWhole(abs: string, shown: string, loc: Pick<Finding, 'line' 
     if (st.size > MAX_FILE_BYTES) {
       return { kind: 'oversized_image', severity: DEFAULT_SEVERITY.oversized_image, message: `File is ${st.size} bytes, above the ${MAX_FILE_BYTES}-byte limit; not read.`, file: shown, ...loc };
     }
-    const buf = new Uint8Array(st.size);
-    let at = 0;
-    while (at < buf.length) {
-      const n = readSync(fd, buf, at, buf.length - at, at);
-      if (n === 0) break;
-      at += n;
-    }
-    return at === buf.length ? buf : buf.subarray(0, at);
+    return readFully(fd, new Uint8Array(st.size));
   } catch (e) {
     return { kind: 'io_error', severity: DEFAULT_SEVERITY.io_error, message: `Cannot read '${shown}': ${(e as Error).message}`, file: shown, ...loc };
   } finally {
