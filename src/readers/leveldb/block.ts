@@ -85,12 +85,32 @@ export function readBlock(fd: number, offset: number, size: number, limit: numbe
 
 /** §9.5: raw Snappy starts with the uncompressed length as a varint32. */
 function snappyLength(b: Uint8Array): number | undefined {
-  let v = 0;
-  for (let i = 0; i < MAX_VARINT32_BYTES && i < b.length; i++) {
-    v += (b[i]! & 0x7f) * 2 ** (7 * i);
-    if (b[i]! < 0x80) return v;
+  const v = varint32(b, 0, b.length);
+  return v < 0 ? undefined : v;
+}
+
+const SCALE = [1, 2 ** 7, 2 ** 14, 2 ** 21, 2 ** 28];
+
+/** Where the last varint32() ended (module state: the block iterator calls it per record, allocation-free). */
+let varintEnd = 0;
+
+/**
+ * §1.2: a varint32 at `p` (LevelDB keeps the low 32 bits of a 5-byte one), or -1 when it runs past `limit` or
+ * over 5 bytes; sets `varintEnd` past it.
+ */
+function varint32(d: Uint8Array, p: number, limit: number): number {
+  let x = 0;
+  for (let i = 0; i < MAX_VARINT32_BYTES; i++) {
+    if (p >= limit) return -1;
+    const b = d[p++]!;
+    // 2^(7i) by table: no Math.pow per byte.
+    x += (b & 0x7f) * SCALE[i]!;
+    if (b < 0x80) {
+      varintEnd = p;
+      return x % 0x100000000;
+    }
   }
-  return undefined;
+  return -1;
 }
 
 /**
@@ -98,8 +118,6 @@ function snappyLength(b: Uint8Array): number | undefined {
  * `key[0, keyLength)` (a buffer reused for every entry) and its value `data[valueOffset, valueOffset + valueLength)`.
  * When it returns false, `error` says whether the block ended cleanly; `warning` notes restart-array oddities.
  */
-const SCALE = [1, 2 ** 7, 2 ** 14, 2 ** 21, 2 ** 28];
-
 export class BlockIter {
   key: Uint8Array = new Uint8Array(INITIAL_KEY_BYTES);
   keyLength = 0;
@@ -143,28 +161,6 @@ export class BlockIter {
     }
   }
 
-  /** Where the last varint32() ended. */
-  private vpos = 0;
-
-  /**
-   * A varint32 at `p` (LevelDB keeps the low 32 bits of a 5-byte one), or -1 when it runs past `limit` or
-   * over 5 bytes; sets `vpos` past it.
-   */
-  private varint32(d: Uint8Array, p: number, limit: number): number {
-    let x = 0;
-    for (let i = 0; i < MAX_VARINT32_BYTES; i++) {
-      if (p >= limit) return -1;
-      const b = d[p++]!;
-      // 2^(7i) by table: no Math.pow per byte.
-      x += (b & 0x7f) * SCALE[i]!;
-      if (b < 0x80) {
-        this.vpos = p;
-        return x % 0x100000000;
-      }
-    }
-    return -1;
-  }
-
   next(): boolean {
     const d = this.data;
     const limit = this.limit;
@@ -180,13 +176,11 @@ export class BlockIter {
     } else {
       // Slow path (every Datum-sized value: its length takes two bytes): full varint32s, bounded by the
       // entries' end. No allocation here: this runs once per record.
-      shared = this.varint32(d, p, limit);
-      if (shared < 0) return this.fail('bad entry in block (bad varint)');
-      nonShared = this.varint32(d, this.vpos, limit);
-      if (nonShared < 0) return this.fail('bad entry in block (bad varint)');
-      valueLength = this.varint32(d, this.vpos, limit);
-      if (valueLength < 0) return this.fail('bad entry in block (bad varint)');
-      p = this.vpos;
+      const bad = 'bad entry in block (bad varint)';
+      if ((shared = varint32(d, p, limit)) < 0) return this.fail(bad);
+      if ((nonShared = varint32(d, varintEnd, limit)) < 0) return this.fail(bad);
+      if ((valueLength = varint32(d, varintEnd, limit)) < 0) return this.fail(bad);
+      p = varintEnd;
     }
     if (limit - p < nonShared + valueLength) return this.fail('bad entry in block (key or value runs past the entries)');
     if (shared > this.keyLength) return this.fail(`bad entry in block (shares ${shared} bytes of a ${this.keyLength}-byte key)`);
