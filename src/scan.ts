@@ -43,20 +43,14 @@ export async function scan(paths: string | readonly string[], options?: ScanOpti
   if (list.length === 0) throw new ScanError('SCAN_INVALID_OPTION', 'No path to scan.');
   const started = new Date();
   const t0 = performance.now();
-  const progress = createProgress(opts);
+  const found = await discover(list, opts.cwd, {
+    include: opts.include, exclude: opts.exclude, ...(opts.rootFolder === undefined ? {} : { rootFolder: opts.rootFolder }),
+  });
+  const progress = createProgress(opts, found.sources.length);
+  // Starts no worker yet: each source starts the kind it needs (Pool.prepare) while it is opened and planned.
   const pool: Pool = opts.workers === 0
     ? new InProcessPool(progress.onRecords)
     : new WorkerPool(Math.min(opts.workers, 256), progress.onRecords);
-  let found;
-  try {
-    found = await discover(list, opts.cwd, {
-      include: opts.include, exclude: opts.exclude, ...(opts.rootFolder === undefined ? {} : { rootFolder: opts.rootFolder }),
-    });
-  } catch (e) {
-    await pool.destroy();
-    throw e;
-  }
-  progress.setTotal(found.sources.length);
   const kernel = loadKernel({ forceJs: opts.forceJsKernel });
 
   const stop = (): void => { void pool.destroy(); };
@@ -161,8 +155,7 @@ function reportOptions(opts: ResolvedOptions): ReportOptions {
 }
 
 
-function createProgress(opts: ResolvedOptions): {
-  setTotal: (datasets: number) => void;
+function createProgress(opts: ResolvedOptions, datasets: number): {
   onRecords: (records: number, bytes: number) => void;
   setDataset: (s: Source, expected: number | undefined) => void;
   datasetDone: () => void;
@@ -170,14 +163,12 @@ function createProgress(opts: ResolvedOptions): {
   let records = 0;
   let bytes = 0;
   let done = 0;
-  let datasets = 0;
   let current = '';
   let expected: number | null = 0;
   const emit = (): void => opts.onProgress?.({
     dataset: current, datasetsDone: done, datasets, records, bytes, expectedRecords: expected,
   });
   return {
-    setTotal: (n) => { datasets = n; },
     onRecords: (r, b) => { records += r; bytes += b; emit(); },
     setDataset: (s, n) => {
       current = s.path;
