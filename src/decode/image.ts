@@ -77,10 +77,8 @@ export function decodeImageNow(buf: Uint8Array, options: DecodeImageOptions, out
 export async function decodeImage(buf: Uint8Array, options: DecodeImageOptions): Promise<ImageResult> {
   const format = sniffImage(buf);
   if (format === null) return { ok: false, kind: 'corrupt_image', reason: 'not a recognised image format' };
-  if (format === 'jpeg') {
-    const native = loadNativeJpeg();
-    if (native !== null) return classifyNativeJpeg(native.decode(buf, options.limitInputPixels), buf, options);
-  }
+  const now = decodeImageNow(buf, options);
+  if (now !== null) return now;
   const sharp = await loadSharp();
   const channelsHint = declaredChannels(buf, format);
   const dims = declaredSize(buf, format);

@@ -99,7 +99,7 @@ const ISOLATED_FORMATS: ReadonlySet<string> = new Set(['image-folder', 'image-li
  * JavaScript or WebAssembly (our LMDB and LevelDB readers, h5wasm, the kernel): measured, `size` threads scan
  * raw Datums 1.3–1.4× faster than processes. Processes contain crashes: image formats go to them from the
  * start, and a key/value partition that meets an encoded image in a thread is rerun in a process (as is the
- * rest of that source). Each kind starts when a source first needs it (prepare(), or a task waiting for it).
+ * rest of that source). Each kind starts when a source first needs it (prepare(); processes also for a task waiting for one).
  */
 export class WorkerPool implements Pool {
   private readonly threads: Slot[] = [];
@@ -300,12 +300,8 @@ export class WorkerPool implements Pool {
       } else slot.send(t.msg);
       busy++;
     }
-    // Workers start when tasks first need them, as many as wait for one (at most `size` of each kind).
-    if (this.threads.length < this.size && this.queue.some((t) => !t.isolate)) {
-      withSynchronousOptimization(() => {
-        while (this.threads.length < this.size) this.threads.push(this.spawn('thread'));
-      });
-    }
+    // Threads start in prepare(). Processes also start when a database source turns out to hold encoded
+    // images: as many as tasks wait for one (at most `size`).
     const waiting = this.queue.filter((t) => t.isolate).length;
     let starting = this.processes.filter((s) => !s.ready).length;
     while (this.processes.length < this.size && starting < waiting) {
