@@ -12,7 +12,7 @@ export class ReaderCache {
   get(source: Source): Promise<Reader> {
     let r = this.open.get(source.absPath);
     if (r === undefined) {
-      r = loadReader(source.format).then((m) => m.open(source));
+      r = loadReader(source.format).then((m) => m.open(source, 'read'));
       this.open.set(source.absPath, r);
     }
     return r;

@@ -129,11 +129,18 @@ export interface Reader {
   close(): void;
 }
 
+/**
+ * Why a source is opened: `'plan'` (the default) to describe it and plan partitions, `'read'` only to read
+ * partitions a planning reader made (in a worker). A reader may skip work only planning needs; `info()` and
+ * `plan()` of a `'read'` reader may throw.
+ */
+export type OpenPurpose = 'plan' | 'read';
+
 export interface ReaderModule {
   readonly format: SourceFormat;
   /**
    * Open a source. Throws ScanError `SCAN_CORRUPT_SOURCE` when nothing at all can be read (the caller turns it
    * into a `corrupt_file` finding); never writes, locks or creates anything beside the dataset.
    */
-  open(source: Source): Promise<Reader>;
+  open(source: Source, purpose?: OpenPurpose): Promise<Reader>;
 }

@@ -38,6 +38,8 @@ export interface DatasetInfo {
   chunkRows: number;
   /** Named `label`/`labels` (or as configured; case-insensitive, last path component). */
   isLabel: boolean;
+  /** Whether the maximum shape equals the shape (no room to grow). */
+  fixedExtent: boolean;
 }
 
 export interface Walk {
@@ -239,6 +241,20 @@ export class H5 {
     return null;
   }
 
+  /**
+   * The relative file address of the dataset's object header (what an HDF5 object reference holds), for
+   * direct.ts; null when HDF5 cannot make the reference.
+   */
+  objectAddress(id: bigint, ds: DatasetInfo): number | null {
+    const r = quietly(() => this.m.create_object_reference(id, `/${ds.name}`) as unknown);
+    // h5wasm returns the 8 bytes of an hobj_ref_t (the address, little-endian) as a plain array.
+    const ref = r.value;
+    if (!(Array.isArray(ref) || ref instanceof Uint8Array) || ref.length !== 8 || r.diag !== '') return null;
+    let addr = 0;
+    for (let i = 7; i >= 0; i--) addr = addr * 256 + Number(ref[i]);
+    return Number.isSafeInteger(addr) ? addr : null;
+  }
+
   /** Allocates in the wasm heap (quietly: Emscripten prints "Cannot enlarge memory"). 0 when it cannot. */
   malloc(bytes: number): number {
     return quietly(() => this.m._malloc(bytes)).value ?? 0;
@@ -277,6 +293,7 @@ function describe(name: string, md: Metadata, labelNames: readonly string[]): Da
     rowBytes: rowElems * kind.elemBytes,
     chunkRows: md.chunks !== null && md.chunks.length > 0 ? (md.chunks[0] as number) : 0,
     isLabel: labelNames.includes(last),
+    fixedExtent: md.maxshape !== null && md.maxshape.length === shape.length && md.maxshape.every((d, i) => d === shape[i]),
   };
 }
 

@@ -4,33 +4,48 @@
  * that reads as text is a list (anything else is opened as HDF5 and, failing that, is a corrupt file).
  *
  * Records are rows along the first dimension of every numeric dataset (float16/32/64, int/uint 8–64) with at
- * least one dimension, in every group. Rows are read in chunk-aligned slabs of whole rows into one reused
- * wasm-heap buffer and handed out as typed-array views over it: a record's `data` is valid only until the
- * iterator advances (float16 is widened into a reused Float32Array, same rule). h5wasm's `slice()` is not used:
- * it allocates and copies twice per read (MEASURED §6: 1 GB/s against 3–6 GB/s this way).
+ * least one dimension, in every group. Records are handed out as typed-array views of a reused buffer: a
+ * record's `data` is valid only until the iterator advances (float16 is widened into a reused Float32Array,
+ * same rule). Two ways to read rows:
+ * - direct (direct.ts): plain data, contiguous or in chunks of whole rows, unfiltered and little-endian, is read
+ *   with `pread` in ~128 KiB runs of rows straight into the scan kernel's memory, where it is scanned while it
+ *   is still in the CPU cache (DIRECT_READ_BYTES). A worker reading only such data never loads h5wasm.
+ * - through h5wasm: everything else (compressed, big-endian, other chunk indexes, damaged metadata), in
+ *   chunk-aligned slabs into one reused wasm-heap buffer, scanned in place there. h5wasm's `slice()` is not
+ *   used: it allocates and copies twice per read (MEASURED §6: 1 GB/s against 3–6 GB/s this way).
+ * Which way each dataset goes is decided once, by the main thread, and is listed in `access`.
  *
- * Partition spec (JSON, readable by a fresh reader in any thread): `{ v: 1, labels: [names], segments: [{ path,
- * file, start, end }] }` — rows [start, end) of every scanned dataset of the file at absolute `path` (each
- * dataset clipped to its own length), `file` being its display path; `labels` are the label dataset names. Partitions run in list order, then row order. Within a
- * segment, datasets come one after the other (all of `data`'s rows, then all of `label`'s), in name order.
+ * Partition spec (JSON, readable by a fresh reader in any thread): `{ v: 2, segments: [{ path, file, start,
+ * end, datasets }] }` — rows [start, end) of the file at absolute `path` (each dataset clipped to its own
+ * length), `file` being its display path; `datasets` are the file's scanned datasets as the survey described
+ * them (DatasetInfo), each with `runs` (direct.ts, clipped to the segment) when it is read directly.
+ * Partitions run in list order, then row order. Within a segment, datasets come one after the other (all of
+ * `data`'s rows, then all of `label`'s), in name order.
  *
  * The main thread surveys the files lazily (on `info()`/`plan()`): missing files, files HDF5 cannot open,
  * unreadable headers and the Caffe rules (row counts within a file, shapes across a list) are open-time
  * findings. Workers only open the files of their own partitions.
  */
-import { statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_SEVERITY } from '../../checks/severity.js';
-import { adoptMemory } from '../../kernels/scan.js';
+import { adoptMemory, loadKernel } from '../../kernels/scan.js';
 import { invalidOption, ScanError } from '../../errors.js';
 import type { Finding } from '../../types.js';
-import type { JsonValue, NumericArray, Partition, Reader, ReaderModule, RecordBatch, RowsRecord, Source, SourceInfo } from '../types.js';
+import type {
+  JsonValue, NumericArray, OpenPurpose, Partition, Reader, ReaderModule, RecordBatch, RowsRecord, Source, SourceInfo,
+} from '../types.js';
+import { OPEN_FLAGS } from '../files.js';
+import { locateRows, readSuperblock, type RawRun } from './direct.js';
 import { DEFAULT_LABEL_NAMES, H5, type DatasetInfo, type Dtype } from './h5.js';
 import { widenHalf } from './half.js';
 import {
+  clipRuns,
   crossFileFindings,
   DEFAULT_MIN_PARTITION_BYTES,
   DEFAULT_SLAB_BYTES,
+  DIRECT_READ_BYTES,
+  directReads,
   lengthFinding,
   MAX_SLAB_BYTES,
   planSegments,
@@ -50,9 +65,14 @@ export interface Hdf5ReaderOptions {
   minPartitionBytes?: number;
   /**
    * Dataset names that hold labels (last path component, case-insensitive; default `label`, `labels`). They
-   * travel in the partition spec, so workers opening the default module agree with the planner.
+   * travel in the partition spec (as each dataset's `isLabel`), so workers opening the default module agree.
    */
   labelNames?: readonly string[];
+  /**
+   * Read plain datasets with pread (direct.ts) rather than through h5wasm (default true). Off, every dataset
+   * goes through h5wasm: for comparing the two in tests and benchmarks.
+   */
+  direct?: boolean;
 }
 
 export interface Hdf5Reader extends Reader {
@@ -65,16 +85,31 @@ export interface Hdf5Reader extends Reader {
    * (the `data`-like one), summed over the list. Batches count every dataset's rows separately.
    */
   readonly records: number;
+  /**
+   * How each scanned dataset is read, as `<file>:<dataset>` → `'direct'`, or why it goes through h5wasm (the
+   * reason direct.ts gave: `filtered (compressed) data`, `big-endian integer`, …).
+   */
+  readonly access: ReadonlyMap<string, string>;
 }
 
-const SPEC_VERSION = 1;
+const SPEC_VERSION = 2;
+
+/** A scanned dataset as the survey found it, with its row runs when it is read directly. */
+interface ScannedDataset extends DatasetInfo {
+  runs?: RawRun[];
+}
 
 /** One file of the source, as the survey found it. */
 interface SurveyedFile {
   path: string;
   file: string;
-  datasets: DatasetInfo[];
+  datasets: ScannedDataset[];
   rows: number;
+}
+
+/** One segment of a partition spec: rows [start, end) of one file, and the datasets to read there. */
+interface SpecSegment extends Segment {
+  datasets: ScannedDataset[];
 }
 
 interface Survey {
@@ -84,6 +119,7 @@ interface Survey {
   bytes: number;
   /** HDF5's reason for each file it could not open at all. */
   unopenable: string[];
+  access: Map<string, string>;
 }
 
 /** A numeric dataset that one read cannot hold (a row over MAX_SLAB_BYTES) is reported, not read. */
@@ -100,7 +136,8 @@ class Hdf5SourceReader implements Hdf5Reader {
   private primary = false;
 
   constructor(
-    private readonly h5: H5,
+    /** Loaded for describing and planning; a reader opened only to read loads it when a dataset needs it. */
+    private h5: H5 | undefined,
     private readonly source: Source,
     readonly kind: 'file' | 'list',
     /** List entries (a single pseudo-entry for a lone file). */
@@ -108,6 +145,7 @@ class Hdf5SourceReader implements Hdf5Reader {
     private readonly slabBytes: number,
     private readonly minPartitionBytes: number,
     private readonly labelNames: readonly string[],
+    private readonly direct: boolean,
   ) {}
 
   get skipped(): string[] {
@@ -116,6 +154,10 @@ class Hdf5SourceReader implements Hdf5Reader {
 
   get records(): number {
     return this.survey().files.reduce((a, f) => a + f.rows, 0);
+  }
+
+  get access(): ReadonlyMap<string, string> {
+    return this.survey().access;
   }
 
   /** HDF5's reasons for the files it could not open. */
@@ -145,20 +187,35 @@ class Hdf5SourceReader implements Hdf5Reader {
     });
     const parts = planSegments(files, maxPartitions, this.minPartitionBytes);
     if (parts.length === 0) parts.push([]); // nothing to read: one empty partition keeps callers simple
-    return parts.map((segments, index) => ({
-      index,
-      spec: { v: SPEC_VERSION, labels: [...this.labelNames], segments: segments as unknown as JsonValue[] },
-    }));
+    const byPath = new Map(this.survey().files.map((f) => [f.path, f]));
+    return parts.map((segments, index) => {
+      const specSegments: SpecSegment[] = segments.map((seg) => ({
+        ...seg,
+        datasets: (byPath.get(seg.path) as SurveyedFile).datasets.map((d) => {
+          if (d.runs === undefined) return d;
+          return { ...d, runs: clipRuns(d.runs, d.rowBytes, seg.start, seg.end) };
+        }),
+      }));
+      return { index, spec: { v: SPEC_VERSION, segments: specSegments as unknown as JsonValue[] } };
+    });
   }
 
-  *read(partition: Partition): Generator<RecordBatch> {
+  /** Async only to load h5wasm the first time a dataset needs it; direct reads never wait. */
+  async *read(partition: Partition): AsyncGenerator<RecordBatch> {
     if (this.closed) throw new ScanError('SCAN_ABORTED', `Reader for ${this.source.path} is closed.`);
-    const { segments, labels } = parseSpec(partition.spec);
-    const buf = new SlabBuffer(this.h5);
+    const { segments } = parseSpec(partition.spec);
+    let buf: SlabBuffer | undefined;
     try {
-      for (const seg of segments) yield* this.readSegment(seg, labels, buf);
+      for (const seg of segments) {
+        if (buf === undefined && seg.datasets.some((d) => d.runs === undefined && d.rowBytes > 0 && seg.start < Math.min(seg.end, d.rows))) {
+          this.h5 ??= await H5.load();
+          linkKernel(this.h5);
+          buf = new SlabBuffer(this.h5);
+        }
+        yield* this.readSegment(seg, buf);
+      }
     } finally {
-      buf.free();
+      buf?.free();
     }
   }
 
@@ -166,23 +223,43 @@ class Hdf5SourceReader implements Hdf5Reader {
     this.closed = true;
   }
 
-  private *readSegment(seg: Segment, labels: readonly string[], buf: SlabBuffer): Generator<RecordBatch> {
-    const opened = this.h5.open(seg.path);
-    if ('error' in opened) {
-      // The survey opened it: the file changed since, or this thread's HDF5 sees it differently.
-      yield { records: [], damage: [corrupt(seg.file, `Cannot open HDF5 file: ${opened.error}.`)] };
-      return;
-    }
-    const id = opened.id;
+  private *readSegment(seg: SpecSegment, buf: SlabBuffer | undefined): Generator<RecordBatch> {
+    const live = seg.datasets.filter((d) => seg.start < Math.min(seg.end, d.rows));
+    let id: bigint | undefined;
+    let fd: number | undefined;
+    const damage = (message: string): RecordBatch => ({ records: [], damage: [corrupt(seg.file, message)] });
     try {
-      // Header problems were reported by the survey; here such datasets are simply not read.
-      const datasets = this.h5.walk(id, labels).datasets.filter(readable);
+      if (buf !== undefined && live.some((d) => d.runs === undefined && d.rowBytes > 0)) {
+        const opened = (this.h5 as H5).open(seg.path);
+        // The survey opened it: the file changed since, or this thread's HDF5 sees it differently.
+        if ('error' in opened) {
+          yield damage(`Cannot open HDF5 file: ${opened.error}.`);
+          return;
+        }
+        id = opened.id;
+      }
+      if (live.some((d) => d.runs !== undefined && d.runs.length > 0)) {
+        try {
+          fd = openSync(seg.path, OPEN_FLAGS);
+        } catch (e) {
+          yield damage(`Cannot open HDF5 file: ${(e as Error).message}.`);
+          return;
+        }
+      }
       // The file's records are the rows of its longest array (first by name on a tie).
-      const primary = datasets.reduce<DatasetInfo | undefined>((a, b) => (a === undefined || b.rows > a.rows ? b : a), undefined);
-      for (const ds of datasets) {
+      const primary = seg.datasets.reduce<DatasetInfo | undefined>((a, b) => (a === undefined || b.rows > a.rows ? b : a), undefined);
+      for (const ds of live) {
         this.primary = ds === primary;
         const to = Math.min(seg.end, ds.rows);
-        if (seg.start >= to) continue;
+        if (ds.rowBytes === 0) {
+          yield { records: [rowsRecord(this.primary, seg.file, ds, seg.start, to - seg.start, emptyArray(ds.dtype))] };
+          continue;
+        }
+        if (ds.runs !== undefined) {
+          yield* this.readDirect(fd as number, seg.file, ds, ds.runs, seg.start, to);
+          continue;
+        }
+        if (buf === undefined || id === undefined) throw new Error('h5wasm not loaded for a dataset that needs it');
         const per = slabRows(ds, this.slabBytes);
         const need = Math.min(per, to - seg.start) * ds.rowBytes;
         if (!buf.ensure(need)) {
@@ -199,7 +276,40 @@ class Hdf5SourceReader implements Hdf5Reader {
         }
       }
     } finally {
-      this.h5.close(id);
+      if (id !== undefined) (this.h5 as H5).close(id);
+      if (fd !== undefined) closeSync(fd);
+    }
+  }
+
+  /**
+   * Reads rows [from, to) of `ds` with pread, DIRECT_READ_BYTES at a time, into the scan kernel's arena (so
+   * the kernel scans them in place, still in L2), or into a buffer of one row when a row is bigger than that.
+   * A read that fails or comes up short (the file changed since the survey checked every run against its
+   * size) loses the rest of the dataset's rows in this segment, reported as one `corrupt_file`.
+   */
+  private *readDirect(fd: number, file: string, ds: ScannedDataset, runs: readonly RawRun[], from: number, to: number):
+    Generator<RecordBatch> {
+    const per = Math.max(1, Math.floor(DIRECT_READ_BYTES / ds.rowBytes));
+    const space = directSpace(per * ds.rowBytes);
+    for (const [s, n, offset] of directReads(runs, ds.rowBytes, from, to, per)) {
+      const bytes = n * ds.rowBytes;
+      let got = 0;
+      let error = '';
+      try {
+        while (got < bytes) {
+          const r = readSync(fd, space, got, bytes - got, offset + got);
+          if (r <= 0) break;
+          got += r;
+        }
+      } catch (e) {
+        error = (e as Error).message;
+      }
+      if (got < bytes) {
+        const why = error !== '' ? error : `the file ends before byte ${offset + bytes}`;
+        yield { records: [], damage: [lostRows(file, ds, s, to, why)] };
+        return;
+      }
+      yield { records: [rowsRecord(this.primary, file, ds, s, n, typedView(space, ds.dtype, n * ds.rowElems, wideScratch))] };
     }
   }
 
@@ -211,11 +321,8 @@ class Hdf5SourceReader implements Hdf5Reader {
    */
   private *readRange(id: bigint, file: string, ds: DatasetInfo, s: number, e: number, to: number,
     buf: SlabBuffer): Generator<RecordBatch, boolean> {
-    if (ds.rowBytes === 0) {
-      yield { records: [rowsRecord(this.primary, file, ds, s, e - s, emptyArray(ds.dtype))] };
-      return true;
-    }
-    const err = this.h5.readRows(id, ds, s, e - s, buf.ptr);
+    const h5 = this.h5 as H5;
+    const err = h5.readRows(id, ds, s, e - s, buf.ptr);
     if (err === null) {
       yield { records: [rowsRecord(this.primary, file, ds, s, e - s, buf.view(ds.dtype, (e - s) * ds.rowElems))] };
       return true;
@@ -230,7 +337,7 @@ class Hdf5SourceReader implements Hdf5Reader {
       const p = pieces[i] as (typeof pieces)[number];
       if (p.err === null) {
         // Bisection overwrote the buffer: read this good piece again before handing it out.
-        const again = this.h5.readRows(id, ds, p.s, p.e - p.s, buf.ptr);
+        const again = h5.readRows(id, ds, p.s, p.e - p.s, buf.ptr);
         if (again === null) {
           yield { records: [rowsRecord(this.primary, file, ds, p.s, p.e - p.s, buf.view(ds.dtype, (p.e - p.s) * ds.rowElems))] };
           continue;
@@ -260,13 +367,15 @@ class Hdf5SourceReader implements Hdf5Reader {
       return;
     }
     for (const [a, b] of [[s, mid], [mid, e]] as const) {
-      this.bisect(id, ds, a, b, this.h5.readRows(id, ds, a, b - a, buf.ptr), buf, out);
+      this.bisect(id, ds, a, b, (this.h5 as H5).readRows(id, ds, a, b - a, buf.ptr), buf, out);
     }
   }
 
   private survey(): Survey {
     if (this.surveyed !== undefined) return this.surveyed;
-    const s: Survey = { files: [], findings: [], skipped: [], bytes: 0, unopenable: [] };
+    const h5 = this.h5;
+    if (h5 === undefined) throw new Error('An HDF5 reader opened only to read cannot describe or plan its source.');
+    const s: Survey = { files: [], findings: [], skipped: [], bytes: 0, unopenable: [], access: new Map() };
     this.entries.forEach((entry, index) => {
       const display = this.kind === 'file' ? this.source.path : this.display(entry.path);
       if (!entry.exists) {
@@ -282,7 +391,7 @@ class Hdf5SourceReader implements Hdf5Reader {
         return;
       }
       s.bytes += fileSize(entry.path);
-      const f = surveyFile(this.h5, entry.path, display, this.labelNames, s);
+      const f = surveyFile(h5, entry.path, display, this.labelNames, this.direct, s);
       if (f !== null) s.files.push(f);
     });
     if (this.kind === 'list') s.findings.push(...crossFileFindings(s.files));
@@ -298,13 +407,15 @@ class Hdf5SourceReader implements Hdf5Reader {
 }
 
 /** Opens, walks and closes one file, recording findings and skips in `s`. Null when it cannot be opened. */
-function surveyFile(h5: H5, absPath: string, display: string, labelNames: readonly string[], s: Survey): SurveyedFile | null {
+function surveyFile(h5: H5, absPath: string, display: string, labelNames: readonly string[], direct: boolean,
+  s: Survey): SurveyedFile | null {
   const opened = h5.open(absPath);
   if ('error' in opened) {
     s.findings.push(corrupt(display, `Cannot open HDF5 file: ${opened.error}.`));
     s.unopenable.push(opened.error);
     return null;
   }
+  let fd: number | undefined;
   try {
     const walk = h5.walk(opened.id, labelNames);
     for (const p of walk.problems) {
@@ -312,10 +423,29 @@ function surveyFile(h5: H5, absPath: string, display: string, labelNames: readon
         p.name === '' ? {} : { field: p.name }));
     }
     for (const k of walk.skipped) s.skipped.push(`${display}:${k.name} (${k.reason})`);
-    const datasets: DatasetInfo[] = [];
+    // Direct reads (direct.ts): the superblock once per file, then each dataset from its object header.
+    let locate: (d: DatasetInfo) => { runs: RawRun[] } | { unsupported: string } = () => ({ unsupported: 'direct reads turned off' });
+    if (direct) {
+      try {
+        fd = openSync(absPath, OPEN_FLAGS);
+        const size = fstatSync(fd).size;
+        const sb = readSuperblock(fd, size);
+        const f = fd;
+        locate = 'unsupported' in sb ? () => sb : (d) => {
+          const addr = h5.objectAddress(opened.id, d);
+          return addr === null ? { unsupported: 'HDF5 gives no object address' } : locateRows(f, size, sb, addr, d);
+        };
+      } catch (e) {
+        const why = { unsupported: (e as Error).message };
+        locate = () => why;
+      }
+    }
+    const datasets: ScannedDataset[] = [];
     for (const d of walk.datasets) {
       if (readable(d)) {
-        datasets.push(d);
+        const where = locate(d);
+        s.access.set(`${display}:${d.name}`, 'runs' in where ? 'direct' : where.unsupported);
+        datasets.push('runs' in where ? { ...d, runs: where.runs } : d);
         continue;
       }
       s.findings.push({
@@ -332,8 +462,22 @@ function surveyFile(h5: H5, absPath: string, display: string, labelNames: readon
     return { path: absPath, file: display, datasets, rows: datasets.reduce((a, d) => Math.max(a, d.rows), 0) };
   } finally {
     h5.close(opened.id);
+    if (fd !== undefined) closeSync(fd);
   }
 }
+
+/** A reused buffer for direct reads of `bytes`: the kernel's arena when it is big enough (scanned in place). */
+function directSpace(bytes: number): Uint8Array {
+  const arena = loadKernel().arena;
+  if (arena !== undefined && bytes <= arena.length) return arena;
+  if (ownSpace === undefined || ownSpace.length < bytes) ownSpace = new Uint8Array(Math.max(bytes, DIRECT_READ_BYTES));
+  return ownSpace;
+}
+
+/** Direct reads when the kernel has no arena (JS kernel) or a row is bigger than it; grown to the biggest row. */
+let ownSpace: Uint8Array | undefined;
+/** float16 rows widened for the kernel (direct reads). */
+const wideScratch: { wide?: Float32Array } = {};
 
 function fileSize(p: string): number {
   try {
@@ -347,7 +491,7 @@ function fileSize(p: string): number {
 class SlabBuffer {
   ptr = 0;
   private bytes = 0;
-  private wide: Float32Array | undefined;
+  private readonly scratch: { wide?: Float32Array } = {};
 
   constructor(private readonly h5: H5) {}
 
@@ -366,32 +510,42 @@ class SlabBuffer {
    * grows (HDF5 allocates during reads).
    */
   view(dtype: Dtype, n: number): NumericArray {
-    const heap = this.h5.heap();
-    const p = this.ptr;
-    switch (dtype) {
-      case 'f16': {
-        if (this.wide === undefined || this.wide.length < n) this.wide = new Float32Array(n);
-        const out = this.wide.subarray(0, n);
-        widenHalf(new Uint16Array(heap, p, n), out);
-        return out;
-      }
-      case 'f32': return new Float32Array(heap, p, n);
-      case 'f64': return new Float64Array(heap, p, n);
-      case 'i8': return new Int8Array(heap, p, n);
-      case 'u8': return new Uint8Array(heap, p, n);
-      case 'i16': return new Int16Array(heap, p, n);
-      case 'u16': return new Uint16Array(heap, p, n);
-      case 'i32': return new Int32Array(heap, p, n);
-      case 'u32': return new Uint32Array(heap, p, n);
-      case 'i64': return new BigInt64Array(heap, p, n);
-      case 'u64': return new BigUint64Array(heap, p, n);
-    }
+    return typedView(new Uint8Array(this.h5.heap(), this.ptr, n * BYTES[dtype]), dtype, n, this.scratch);
   }
 
   free(): void {
     if (this.ptr !== 0) this.h5.free(this.ptr);
     this.ptr = 0;
     this.bytes = 0;
+  }
+}
+
+const BYTES: Record<Dtype, number> = { f16: 2, f32: 4, f64: 8, i8: 1, u8: 1, i16: 2, u16: 2, i32: 4, u32: 4, i64: 8, u64: 8 };
+
+/**
+ * The first `n` elements of `bytes` (aligned to the element size) as `dtype`; float16 is widened into
+ * `scratch.wide` (reused, grown when needed).
+ */
+function typedView(bytes: Uint8Array, dtype: Dtype, n: number, scratch: { wide?: Float32Array }): NumericArray {
+  const b = bytes.buffer as ArrayBuffer;
+  const p = bytes.byteOffset;
+  switch (dtype) {
+    case 'f16': {
+      if (scratch.wide === undefined || scratch.wide.length < n) scratch.wide = new Float32Array(n);
+      const out = scratch.wide.subarray(0, n);
+      widenHalf(new Uint16Array(b, p, n), out);
+      return out;
+    }
+    case 'f32': return new Float32Array(b, p, n);
+    case 'f64': return new Float64Array(b, p, n);
+    case 'i8': return new Int8Array(b, p, n);
+    case 'u8': return new Uint8Array(b, p, n);
+    case 'i16': return new Int16Array(b, p, n);
+    case 'u16': return new Uint16Array(b, p, n);
+    case 'i32': return new Int32Array(b, p, n);
+    case 'u32': return new Uint32Array(b, p, n);
+    case 'i64': return new BigInt64Array(b, p, n);
+    case 'u64': return new BigUint64Array(b, p, n);
   }
 }
 
@@ -420,26 +574,50 @@ function rowsRecord(countsRecords: boolean, file: string, ds: DatasetInfo, first
   return { kind: 'rows', file, field: ds.name, dtype: ds.dtype, rowShape: ds.rowShape, firstRow, rows, data, isLabel: ds.isLabel, countsRecords };
 }
 
+const DTYPES = new Set<string>(Object.keys(BYTES));
+
 /** Validates a partition spec at the worker boundary. */
-function parseSpec(spec: JsonValue): { segments: Segment[]; labels: string[] } {
+function parseSpec(spec: JsonValue): { segments: SpecSegment[] } {
   const bad = (why: string): ScanError => new ScanError('SCAN_INVALID_OPTION', `Invalid HDF5 partition spec: ${why}.`);
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw bad('not an object');
   if (spec['v'] !== SPEC_VERSION) throw bad(`version ${String(spec['v'])}, expected ${SPEC_VERSION}`);
-  const labels = spec['labels'];
-  if (!Array.isArray(labels) || !labels.every((l) => typeof l === 'string')) throw bad('labels is not a list of names');
   const segs = spec['segments'];
   if (!Array.isArray(segs)) throw bad('no segments');
+  const count = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
   const segments = segs.map((s, i) => {
     if (s === null || typeof s !== 'object' || Array.isArray(s)) throw bad(`segment ${i} is not an object`);
-    const { path: p, file, start, end } = s;
+    const { path: p, file, start, end, datasets } = s;
     if (typeof p !== 'string' || !path.isAbsolute(p)) throw bad(`segment ${i} has no absolute path`);
     if (typeof file !== 'string') throw bad(`segment ${i} has no file`);
-    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || (start as number) < 0 || (end as number) < (start as number)) {
-      throw bad(`segment ${i} has an invalid row range`);
-    }
-    return { path: p, file, start: start as number, end: end as number };
+    if (!count(start) || !count(end) || end < start) throw bad(`segment ${i} has an invalid row range`);
+    if (!Array.isArray(datasets)) throw bad(`segment ${i} has no datasets`);
+    const ds = datasets.map((d, j) => {
+      const where = `segment ${i} dataset ${j}`;
+      if (d === null || typeof d !== 'object' || Array.isArray(d)) throw bad(`${where} is not an object`);
+      const { name, dtype, elemBytes, rows, rowShape, rowElems, rowBytes, chunkRows, isLabel, fixedExtent, runs } = d;
+      if (typeof name !== 'string' || typeof dtype !== 'string' || !DTYPES.has(dtype)) throw bad(`${where} has no name or dtype`);
+      if (!count(rows) || !count(rowElems) || !count(rowBytes) || !count(chunkRows) || !count(elemBytes) ||
+        !Array.isArray(rowShape) || !rowShape.every(count) || rowElems !== rowShape.reduce<number>((a, b) => a * (b as number), 1) ||
+        elemBytes !== BYTES[dtype as Dtype] || rowBytes !== rowElems * elemBytes || rowBytes > MAX_SLAB_BYTES) {
+        throw bad(`${where} has an inconsistent shape`);
+      }
+      const info: ScannedDataset = {
+        name, dtype: dtype as Dtype, elemBytes, rows, rowShape: rowShape as number[], rowElems, rowBytes, chunkRows,
+        isLabel: isLabel === true, fixedExtent: fixedExtent === true,
+      };
+      if (runs === undefined) return info;
+      if (!Array.isArray(runs)) throw bad(`${where} has invalid runs`);
+      info.runs = runs.map((r) => {
+        if (r === null || typeof r !== 'object' || Array.isArray(r) || !count(r['row']) || !count(r['rows']) || !count(r['offset'])) {
+          throw bad(`${where} has invalid runs`);
+        }
+        return { row: r['row'], rows: r['rows'], offset: r['offset'] };
+      });
+      return info;
+    });
+    return { path: p, file, start, end, datasets: ds };
   });
-  return { segments, labels: labels as string[] };
+  return { segments };
 }
 
 /** A reader module with non-default read and partition sizes (tests use small ones to exercise splitting). */
@@ -457,9 +635,10 @@ export function createHdf5Reader(options: Hdf5ReaderOptions = {}): ReaderModule 
     throw invalidOption('labelNames', 'a list of dataset names', labelNames);
   }
   const labels = labelNames.map((n) => n.toLowerCase());
+  const direct = options.direct ?? true;
   return {
     format: 'hdf5',
-    async open(source: Source): Promise<Hdf5Reader> {
+    async open(source: Source, purpose: OpenPurpose = 'plan'): Promise<Hdf5Reader> {
       const abs = source.absPath;
       if (!path.isAbsolute(abs)) throw invalidOption('source.absPath', 'an absolute path', abs);
       let stat;
@@ -479,11 +658,14 @@ export function createHdf5Reader(options: Hdf5ReaderOptions = {}): ReaderModule 
           entries = null; // not text: open it as HDF5, which reports what is wrong with it
         }
       }
+      const kind = entries !== null ? 'list' : 'file';
+      const list = entries ?? [{ line: 0, raw: source.path, path: abs, exists: true }];
+      // A reader that only reads partitions loads h5wasm when a dataset needs it (read()), maybe never.
+      if (purpose === 'read') return new Hdf5SourceReader(undefined, source, kind, list, slabBytes, minPartitionBytes, labels, direct);
       const h5 = await H5.load();
       linkKernel(h5);
-      if (entries !== null) return new Hdf5SourceReader(h5, source, 'list', entries, slabBytes, minPartitionBytes, labels);
-      const lone: ListedFile = { line: 0, raw: source.path, path: abs, exists: true };
-      const reader = new Hdf5SourceReader(h5, source, 'file', [lone], slabBytes, minPartitionBytes, labels);
+      if (kind === 'list') return new Hdf5SourceReader(h5, source, kind, list, slabBytes, minPartitionBytes, labels, direct);
+      const reader = new Hdf5SourceReader(h5, source, kind, list, slabBytes, minPartitionBytes, labels, direct);
       // A lone file that HDF5 cannot open at all is a corrupt source (the caller reports corrupt_file).
       const failed = reader.openErrors()[0];
       if (failed !== undefined) {

@@ -4,6 +4,7 @@
  */
 import { DEFAULT_SEVERITY } from '../../checks/severity.js';
 import type { Finding } from '../../types.js';
+import type { RawRun } from './direct.js';
 import type { DatasetInfo } from './h5.js';
 
 /**
@@ -13,6 +14,14 @@ import type { DatasetInfo } from './h5.js';
  * saw 100 MB slabs run at half speed). 4 MiB is also the smallest batch MEASURED §7 recommends.
  */
 export const DEFAULT_SLAB_BYTES = 4 * 1024 * 1024;
+/**
+ * Bytes one direct read (direct.ts: rows read with pread into the scan kernel's memory) aims for. The buffer
+ * must stay in L2 (512 KiB a core on this Zen 3 VM): pread of a 2 GiB file from the page cache into one reused
+ * buffer ran at 9.7 GB/s into 64–128 KiB and 2.2–2.4 GB/s into 192 KiB–4 MiB; pread plus the wasm scan of the
+ * same bytes 5.3–5.6 GB/s at 96–240 KiB and 3.5 GB/s at 60 KiB, where the system call starts to show.
+ */
+export const DIRECT_READ_BYTES = 128 * 1024;
+
 /**
  * No single read is bigger than this, even for one huge row or one huge chunk: h5wasm's heap tops out at
  * 2 GiB, and a filtered chunk needs HDF5's own decompression buffer of the same size beside ours.
@@ -57,6 +66,35 @@ export function* slabRanges(from: number, to: number, per: number, chunkRows: nu
     yield [s, e];
     s = e;
   }
+}
+
+/**
+ * Reads covering rows [from, to) through `runs` (sorted, disjoint, from direct.ts) of `rowBytes`-byte rows, as
+ * [first row, rows, file offset], each inside one run and at most `per` rows long.
+ */
+export function* directReads(runs: readonly RawRun[], rowBytes: number, from: number, to: number, per: number):
+  Generator<[number, number, number]> {
+  for (const run of runs) {
+    const runEnd = run.row + run.rows;
+    let s = Math.max(from, run.row);
+    const e = Math.min(to, runEnd);
+    while (s < e) {
+      const n = Math.min(per, e - s);
+      yield [s, n, run.offset + (s - run.row) * rowBytes];
+      s += n;
+    }
+  }
+}
+
+/** The parts of `runs` inside rows [from, to) (what one partition's reader needs to know). */
+export function clipRuns(runs: readonly RawRun[], rowBytes: number, from: number, to: number): RawRun[] {
+  const out: RawRun[] = [];
+  for (const run of runs) {
+    const s = Math.max(from, run.row);
+    const e = Math.min(to, run.row + run.rows);
+    if (s < e) out.push({ row: s, rows: e - s, offset: run.offset + (s - run.row) * rowBytes });
+  }
+  return out;
 }
 
 /** What planning needs to know about one readable file. */

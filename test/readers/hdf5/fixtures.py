@@ -64,6 +64,34 @@ with h5py.File(os.path.join(out, "types.h5"), "w") as f:
 with h5py.File(os.path.join(out, "ub.h5"), "w", userblock_size=512) as f:
     f["x"] = np.arange(20, dtype="f4").reshape(10, 2)
 
+# The newest file format (v2 object headers with checksums, layout v4 chunk indexes), for direct reads.
+with h5py.File(os.path.join(out, "latest.h5"), "w", libver="latest") as f:
+    f["contig"] = rng.standard_normal((200, 4)).astype("f4")
+    fa = f.create_dataset("fa", data=rng.standard_normal((300, 3, 4)).astype("f4"), chunks=(32, 3, 4))  # fixed array
+    for k in range(6):  # added after the fact: the header grows a continuation block
+        fa.attrs["note%d" % k] = "x" * 300
+    f.create_dataset("fa_paged", data=rng.standard_normal((2100, 4)).astype("f4"), chunks=(1, 4))  # paged fixed array
+    f.create_dataset("single", data=rng.standard_normal((50, 6)).astype("f8"), chunks=(50, 6))  # single chunk
+    f.create_dataset("ea", data=rng.standard_normal((100, 4)).astype("f4"), chunks=(10, 4), maxshape=(None, 4))
+    f.create_dataset("bt2", data=rng.standard_normal((60, 4)).astype("f4"), chunks=(10, 2), maxshape=(None, None))
+    part = f.create_dataset("partial", shape=(100, 4), dtype="f4", chunks=(10, 4))
+    part[:30] = rng.standard_normal((30, 4)).astype("f4")  # chunks 3..9 never written: fill value
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl.set_chunk((16, 5))
+    dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)  # with fixed dims: the implicit index
+    space = h5py.h5s.create_simple((70, 5))
+    h5py.h5d.create(f.id, b"implicit", h5py.h5t.IEEE_F32LE, space, dcpl=dcpl)
+    f["implicit"][...] = rng.standard_normal((70, 5)).astype("f4")
+
+# The default format with a deep chunk B-tree, a header continued by attributes, a shrunk dataset, sub-row chunks.
+with h5py.File(os.path.join(out, "btree.h5"), "w") as f:
+    many = f.create_dataset("many", data=rng.standard_normal((3000, 2)).astype("f4"), chunks=(1, 2))
+    for k in range(12):
+        many.attrs["note%d" % k] = "y" * 200
+    shrunk = f.create_dataset("shrunk", data=rng.standard_normal((100, 4)).astype("i2"), chunks=(10, 4), maxshape=(None, 4))
+    shrunk.resize((55, 4))
+    f.create_dataset("subrow", data=rng.standard_normal((40, 3, 4)).astype("f4"), chunks=(8, 1, 4))
+
 # Raw data in an external file that is then deleted: contiguous data HDF5 cannot read.
 ext_bin = os.path.join(out, "ext.bin")
 with h5py.File(os.path.join(out, "ext.h5"), "w") as f:
@@ -103,7 +131,7 @@ def dump(fname, skip=()):
     manifest[fname] = entry
 
 
-for fname in ["a.h5", "b.h5", "sub/c.h5", "d64.h5", "types.h5", "ub.h5", "badchunk.h5", "ext.h5"]:
+for fname in ["a.h5", "b.h5", "sub/c.h5", "d64.h5", "types.h5", "ub.h5", "badchunk.h5", "ext.h5", "latest.h5", "btree.h5"]:
     dump(fname)
 os.remove(ext_bin)
 

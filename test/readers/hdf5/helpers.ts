@@ -87,7 +87,7 @@ export async function readAll(fx: Fixtures, module: ReaderModule, source: string
   const planner = (await module.open(src)) as Hdf5Reader;
   const parts = planner.plan(maxPartitions).map((p) => JSON.parse(JSON.stringify(p)) as Partition);
   planner.close();
-  const reader = await module.open(src);
+  const reader = await module.open(src, 'read');
   const out: ReadResult = { coverage: new Map(), order: [], damage: [], mismatches: [], partitions: parts.length };
   const oracles = new Map<string, ArrayLike<number | bigint>>();
   for (const part of parts) {

@@ -70,7 +70,7 @@ describe('planSegments', () => {
 });
 
 const ds = (name: string, rows: number, rowShape: number[], dtype: DatasetInfo['dtype'] = 'f32'): DatasetInfo => ({
-  name, dtype, elemBytes: 4, rows, rowShape, rowElems: rowShape.reduce((a, b) => a * b, 1), rowBytes: 4, chunkRows: 0, isLabel: name === 'label',
+  name, dtype, elemBytes: 4, rows, rowShape, rowElems: rowShape.reduce((a, b) => a * b, 1), rowBytes: 4, chunkRows: 0, isLabel: name === 'label', fixedExtent: true,
 });
 
 describe('Caffe rules', () => {

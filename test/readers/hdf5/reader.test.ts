@@ -1,9 +1,11 @@
 /** HDF5 reader against h5py: every value, every row exactly once, Caffe rules, damage, partitions, read-only. */
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScanError } from '../../../src/errors.js';
 import { createHdf5Reader, hdf5Reader, type Hdf5Reader } from '../../../src/readers/hdf5/index.js';
 import type { Partition, RecordBatch } from '../../../src/readers/types.js';
+import type { Finding } from '../../../src/types.js';
 import { hashTree } from '../../helpers/tree.js';
 import { badCoverage, makeFixtures, readAll, type Fixtures } from './helpers.js';
 
@@ -11,6 +13,8 @@ let fx: Fixtures;
 let treeBefore: string;
 /** Small reads and no minimum partition size, so that tiny fixtures still split into many slabs and partitions. */
 const small = createHdf5Reader({ slabBytes: 4096, minPartitionBytes: 0 });
+/** Every dataset through h5wasm: the reference the direct reads must agree with. */
+const viaHdf5 = createHdf5Reader({ slabBytes: 4096, minPartitionBytes: 0, direct: false });
 
 beforeAll(() => {
   fx = makeFixtures();
@@ -26,12 +30,12 @@ async function open(rel: string, module = hdf5Reader): Promise<Hdf5Reader> {
   return (await module.open({ format: 'hdf5', path: abs, absPath: abs })) as Hdf5Reader;
 }
 
-const ONE_FILE = ['a.h5', 'b.h5', 'sub/c.h5', 'd64.h5', 'types.h5', 'ub.h5'];
+const ONE_FILE = ['a.h5', 'b.h5', 'sub/c.h5', 'd64.h5', 'types.h5', 'ub.h5', 'latest.h5', 'btree.h5'];
 
 describe('values equal h5py', () => {
   for (const rel of ONE_FILE) {
-    it(`${rel}: default reader, and small reads with plan(1), plan(2), plan(5)`, async () => {
-      for (const [module, n] of [[hdf5Reader, 1], [small, 1], [small, 2], [small, 5]] as const) {
+    it(`${rel}: default reader, small reads with plan(1), plan(2), plan(5), and all through h5wasm`, async () => {
+      for (const [module, n] of [[hdf5Reader, 1], [small, 1], [small, 2], [small, 5], [viaHdf5, 3]] as const) {
         const r = await readAll(fx, module, fx.abs(rel), n);
         expect(r.mismatches).toEqual([]);
         expect(r.damage).toEqual([]);
@@ -57,6 +61,76 @@ describe('values equal h5py', () => {
     const r = await readAll(fx, small, fx.abs('damaged.txt'), 3);
     expect(r.mismatches).toEqual([]);
     expect(badCoverage(r, fx, ['a.h5', 'b.h5'])).toEqual([]);
+  });
+});
+
+describe('direct reads', () => {
+  it('go direct exactly where the layout allows, and say why elsewhere', async () => {
+    const access = new Map<string, string>();
+    for (const rel of ['latest.h5', 'btree.h5', 'types.h5', 'ext.h5', 'ub.h5', 'd64.h5']) {
+      const r = await open(rel);
+      for (const [k, v] of r.access) access.set(`${rel}:${k.slice(k.lastIndexOf(':') + 1)}`, v);
+    }
+    const direct = [...access].filter(([, v]) => v === 'direct').map(([k]) => k).sort();
+    expect(direct).toEqual([
+      'btree.h5:many', 'btree.h5:shrunk', 'd64.h5:data', 'd64.h5:label', 'ext.h5:label', 'latest.h5:contig', 'latest.h5:fa',
+      'latest.h5:fa_paged', 'latest.h5:implicit', 'latest.h5:single', 'types.h5:empty', 'types.h5:f16', 'types.h5:g1/g2/deep',
+      'types.h5:i1', 'types.h5:i2', 'types.h5:i4', 'types.h5:i8', 'types.h5:one_d', 'types.h5:u1', 'types.h5:u2', 'types.h5:u4',
+      'types.h5:u8', 'types.h5:zero_width', 'ub.h5:x',
+    ]);
+    expect(Object.fromEntries([...access].filter(([, v]) => v !== 'direct'))).toEqual({
+      'latest.h5:ea': 'extensible array chunk index',
+      'latest.h5:bt2': 'v2 B-tree chunk index',
+      'latest.h5:partial': 'unallocated chunks',
+      'btree.h5:subrow': 'chunks split rows',
+      'types.h5:be': 'big-endian or VAX float',
+      'types.h5:gz': 'filtered (compressed) data',
+      'ext.h5:data': 'external storage',
+    });
+    const off = await open('latest.h5', viaHdf5);
+    expect([...off.access.values()].every((v) => v === 'direct reads turned off')).toBe(true);
+  });
+
+  it('a read that comes up short loses the rest of the rows with a corrupt_file, and reading goes on', async () => {
+    const r = await open('a.h5');
+    const part = JSON.parse(JSON.stringify(r.plan(1)[0])) as Partition;
+    const seg = (part.spec as { segments: { datasets: { name: string; runs?: { offset: number }[] }[] }[] }).segments[0]!;
+    const data = seg.datasets.find((d) => d.name === 'data')!;
+    // As if the file had been cut after the survey: the run now starts 1000 bytes before the end.
+    data.runs![0]!.offset = statSync(fx.abs('a.h5')).size - 1000;
+    const reader = await hdf5Reader.open({ format: 'hdf5', path: fx.abs('a.h5'), absPath: fx.abs('a.h5') }, 'read');
+    const damage: Finding[] = [];
+    const fields = new Set<string>();
+    for await (const b of reader.read(part) as AsyncIterable<RecordBatch>) {
+      damage.push(...(b.damage ?? []));
+      for (const rec of b.records) if (rec.kind === 'rows') fields.add(rec.field);
+    }
+    expect(damage).toHaveLength(1);
+    expect(damage[0]).toMatchObject({ kind: 'corrupt_file', field: 'data', index: 0, count: 300 });
+    expect(damage[0]!.message).toMatch(/^Rows 0–299 of dataset 'data' cannot be read: the file ends before byte \d+\.$/);
+    expect(fields).toEqual(new Set(['label']));
+  });
+
+  it('a damaged chunk B-tree sends the dataset back to HDF5, which reports what it cannot read', async () => {
+    const raw = readFileSync(fx.abs('btree.h5'));
+    const copy = fx.abs('btree-damaged.h5');
+    // Every 'TREE' node but the first (the root): leaves lose their signature.
+    let at = raw.indexOf('TREE');
+    let hits = 0;
+    while ((at = raw.indexOf('TREE', at + 4)) !== -1) {
+      raw.write('EERT', at, 'latin1');
+      hits++;
+    }
+    expect(hits).toBeGreaterThan(2);
+    writeFileSync(copy, raw);
+    try {
+      const r = (await hdf5Reader.open({ format: 'hdf5', path: copy, absPath: copy })) as Hdf5Reader;
+      expect(r.access.get(`${copy}:many`)).toMatch(/signature/);
+      const res = await readAll(fx, hdf5Reader, copy, 2);
+      expect(res.damage.some((d) => d.kind === 'corrupt_file' && d.field === 'many')).toBe(true);
+    } finally {
+      rmSync(copy);
+    }
   });
 });
 
@@ -100,7 +174,7 @@ describe('structure', () => {
     const reader = await open('a.h5');
     const fields = new Set<string>();
     for (const part of planner.plan(1)) {
-      for (const b of reader.read(part) as Iterable<RecordBatch>) for (const r of b.records) if (r.kind === 'rows' && r.isLabel) fields.add(r.field);
+      for await (const b of reader.read(part) as AsyncIterable<RecordBatch>) for (const r of b.records) if (r.kind === 'rows' && r.isLabel) fields.add(r.field);
     }
     expect([...fields]).toEqual(['data']);
   });
@@ -184,7 +258,7 @@ describe('damage', () => {
     const nan: number[] = [];
     const inf: number[] = [];
     for (const part of r.plan(1)) {
-      for (const b of r.read(part) as Iterable<RecordBatch>) {
+      for await (const b of r.read(part) as AsyncIterable<RecordBatch>) {
         for (const rec of b.records) {
           if (rec.kind !== 'rows' || rec.field !== 'data' || !(rec.data instanceof Float32Array)) continue;
           const per = rec.rowShape.reduce((x, y) => x * y, 1);
@@ -225,14 +299,28 @@ describe('partitions', () => {
     const r = await open('a.h5');
     expect(() => r.plan(0)).toThrow(ScanError);
     expect(() => r.plan(1.5)).toThrow(ScanError);
+    const good = r.plan(1)[0] as Partition;
+    const seg = (good.spec as { segments: Record<string, unknown>[] }).segments[0] as Record<string, unknown>;
+    const ds = (seg['datasets'] as Record<string, unknown>[])[0] as Record<string, unknown>;
+    const withDs = (d: Record<string, unknown>): Partition => ({ index: 0, spec: { v: 2, segments: [{ ...seg, datasets: [d] }] } as never });
     const bad: Partition[] = [
       { index: 0, spec: null },
-      { index: 0, spec: { v: 2, labels: [], segments: [] } },
-      { index: 0, spec: { v: 1, segments: [] } },
-      { index: 0, spec: { v: 1, labels: [], segments: [{ path: 'relative.h5', file: 'x', start: 0, end: 1 }] } },
-      { index: 0, spec: { v: 1, labels: [], segments: [{ path: fx.abs('a.h5'), file: 'x', start: 5, end: 1 }] } },
+      { index: 0, spec: { v: 1, labels: [], segments: [] } },
+      { index: 0, spec: { v: 2 } },
+      { index: 0, spec: { v: 2, segments: [{ path: 'relative.h5', file: 'x', start: 0, end: 1, datasets: [] }] } },
+      { index: 0, spec: { v: 2, segments: [{ path: fx.abs('a.h5'), file: 'x', start: 5, end: 1, datasets: [] }] } },
+      { index: 0, spec: { v: 2, segments: [{ path: fx.abs('a.h5'), file: 'x', start: 0, end: 1 }] } },
+      withDs({ ...ds, dtype: 'f128' }),
+      withDs({ ...ds, rowBytes: 7 }),
+      withDs({ ...ds, rowShape: [3, -8, 8] }),
+      withDs({ ...ds, runs: [{ row: 0, rows: 1, offset: -5 }] }),
+      withDs({ ...ds, runs: 'all' }),
     ];
-    for (const p of bad) expect(() => [...(r.read(p) as Iterable<unknown>)]).toThrow(ScanError);
+    const drain = async (p: Partition): Promise<void> => {
+      for await (const b of r.read(p) as AsyncIterable<RecordBatch>) void b;
+    };
+    await drain(good); // the template itself is valid
+    for (const p of bad) await expect(drain(p)).rejects.toThrow(ScanError);
     expect(() => createHdf5Reader({ slabBytes: 0 })).toThrow(ScanError);
     expect(() => createHdf5Reader({ labelNames: ['a/b'] })).toThrow(ScanError);
   });
