@@ -45,6 +45,8 @@ export interface RawTarget {
   rows: number;
   rowShape: readonly number[];
   rowBytes: number;
+  /** Rows per chunk as HDF5 reported the layout (0: not chunked); the layout message must say the same. */
+  chunkRows: number;
   /** Whether the maximum extent equals the current one (indexes sized by the maximum are read only then). */
   fixedExtent: boolean;
 }
@@ -415,6 +417,7 @@ function layoutRuns(file: FileBytes, sb: Superblock, data: Buffer, target: RawTa
   if (cls === LAYOUT_CONTIGUOUS) {
     const addr = f.addr();
     const size = f.length();
+    if (target.chunkRows !== 0) bail('HDF5 reported a chunked layout');
     if (addr === undefined) bail('contiguous data never written');
     if (size < needed) bail(`contiguous storage of ${size} bytes for ${needed} bytes of rows`);
     const offset = sb.base + (addr as number);
@@ -448,7 +451,7 @@ function layoutRuns(file: FileBytes, sb: Superblock, data: Buffer, target: RawTa
   if (dims.length !== rank + 1 || dims[rank] !== target.elemBytes) bail('chunk dimensions do not match the dataset');
   for (let i = 1; i < rank; i++) if (dims[i] !== target.rowShape[i - 1]) bail('chunks split rows');
   const chunkRows = dims[0] as number;
-  if (chunkRows < 1) bail('chunks of zero rows');
+  if (chunkRows < 1 || chunkRows !== target.chunkRows) bail('chunk rows differ from what HDF5 reported');
   if (indexAddr === undefined) bail('chunked data never written');
   const chunkBytes = chunkRows * target.rowBytes;
   const chunks = Math.ceil(target.rows / chunkRows);
