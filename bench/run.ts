@@ -24,9 +24,9 @@ const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
 interface ScanRun { records: number; bytes: number; ms: number; maxRssMiB: number; kernel: string; findings: number }
 
-function scanOnce(dir: string, workers?: number): ScanRun {
+function scanOnce(dir: string, workers?: number, env: Record<string, string> = {}): ScanRun {
   const args = [path.join(here, 'scan-child.mjs'), dir, ...(workers === undefined ? [] : [String(workers)])];
-  const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, ...env } });
   if (r.status !== 0) throw new Error(r.stderr);
   return JSON.parse(r.stdout) as ScanRun;
 }
@@ -142,6 +142,13 @@ for s in range(0, n, 1024):
 print((time.perf_counter() - t) * 1000)`;
   compare('HDF5, 2 GiB float32 (174,763 × 3×32×32), chunked', file, 'rows',
     { name: 'h5py read_direct + numpy isfinite/min/max/std, 1024-row slabs', ms: () => Number(python(H5PY_CHECK, file)) });
+  // The same scan with every row read through h5wasm (NANSCAN_HDF5_DIRECT=0): what direct reads are worth.
+  // Interleaved, so that both see the same machine.
+  const pairs = Array.from({ length: RUNS }, () => [scanOnce(path.dirname(file), undefined, { NANSCAN_HDF5_DIRECT: '0' }).ms, scanOnce(path.dirname(file)).ms]);
+  const viaH5 = median(pairs.map((p) => p[0]!));
+  const direct = median(pairs.map((p) => p[1]!));
+  console.log(`  rows through h5wasm instead of direct reads: ${fmt(statSync(file).size / 1e6 / (viaH5 / 1000))} MB/s` +
+    ` (${viaH5.toFixed(0)} ms); direct reads, same runs: ${direct.toFixed(0)} ms, ${(viaH5 / direct).toFixed(2)}x`);
 }
 
 if (ONLY.has('images')) {

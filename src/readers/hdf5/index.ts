@@ -59,7 +59,10 @@ import { isHdf5File, listedFiles, type ListedFile } from './sniff.js';
 export { isHdf5File, isHdf5List, listedFiles, type ListedFile } from './sniff.js';
 
 export interface Hdf5ReaderOptions {
-  /** Bytes one read aims for (default 4 MiB, at most MAX_SLAB_BYTES). */
+  /**
+   * Bytes one read through h5wasm aims for (default 4 MiB, at most MAX_SLAB_BYTES). Direct reads take
+   * DIRECT_READ_BYTES (128 KiB), or this when it is smaller.
+   */
   slabBytes?: number;
   /** Smallest partition `plan()` makes, in bytes (default 8 MiB; 0 splits as finely as asked). */
   minPartitionBytes?: number;
@@ -69,8 +72,9 @@ export interface Hdf5ReaderOptions {
    */
   labelNames?: readonly string[];
   /**
-   * Read plain datasets with pread (direct.ts) rather than through h5wasm (default true). Off, every dataset
-   * goes through h5wasm: for comparing the two in tests and benchmarks.
+   * Read plain datasets with pread (direct.ts) rather than through h5wasm (default true, unless the
+   * environment sets NANSCAN_HDF5_DIRECT=0). Off, every dataset goes through h5wasm: for comparing the two in
+   * tests and benchmarks, and a way around direct reads should they ever misread a file.
    */
   direct?: boolean;
 }
@@ -282,14 +286,15 @@ class Hdf5SourceReader implements Hdf5Reader {
   }
 
   /**
-   * Reads rows [from, to) of `ds` with pread, DIRECT_READ_BYTES at a time, into the scan kernel's arena (so
+   * Reads rows [from, to) of `ds` with pread, DIRECT_READ_BYTES at a time (or slabBytes when smaller: tests
+   * use that to cut reads finely), into the scan kernel's arena (so
    * the kernel scans them in place, still in L2), or into a buffer of one row when a row is bigger than that.
    * A read that fails or comes up short (the file changed since the survey checked every run against its
    * size) loses the rest of the dataset's rows in this segment, reported as one `corrupt_file`.
    */
   private *readDirect(fd: number, file: string, ds: ScannedDataset, runs: readonly RawRun[], from: number, to: number):
     Generator<RecordBatch> {
-    const per = Math.max(1, Math.floor(DIRECT_READ_BYTES / ds.rowBytes));
+    const per = Math.max(1, Math.floor(Math.min(this.slabBytes, DIRECT_READ_BYTES) / ds.rowBytes));
     const space = directSpace(per * ds.rowBytes);
     for (const [s, n, offset] of directReads(runs, ds.rowBytes, from, to, per)) {
       const bytes = n * ds.rowBytes;
@@ -635,7 +640,7 @@ export function createHdf5Reader(options: Hdf5ReaderOptions = {}): ReaderModule 
     throw invalidOption('labelNames', 'a list of dataset names', labelNames);
   }
   const labels = labelNames.map((n) => n.toLowerCase());
-  const direct = options.direct ?? true;
+  const direct = options.direct ?? process.env['NANSCAN_HDF5_DIRECT'] !== '0';
   return {
     format: 'hdf5',
     async open(source: Source, purpose: OpenPurpose = 'plan'): Promise<Hdf5Reader> {
