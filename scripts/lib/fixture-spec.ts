@@ -375,6 +375,33 @@ with open(os.path.join(d, 'train.txt'), 'w') as f:
     ],
   },
   {
+    dir: 'hdf5/plain',
+    description: 'A Caffe HDF5Data list of two uncompressed chunked files, read directly: the default format (v1 B-tree) with NaN in one row, the newest (fixed-array index, checksummed headers) with -Inf in another',
+    format: 'hdf5',
+    datasetFile: 'train.txt',
+    python: `
+import os, sys
+import h5py, numpy as np
+d = sys.argv[1]
+rng = np.random.default_rng(8)
+def write(name, n, libver, nan_row=None, ninf_row=None):
+    data = rng.normal(size=(n, 3, 8, 8)).astype('float32')
+    if nan_row is not None: data[nan_row, 2, 1, 0] = np.nan
+    if ninf_row is not None: data[ninf_row, 0, 7, 7] = -np.inf
+    with h5py.File(os.path.join(d, name), 'w', libver=libver) as f:
+        f.create_dataset('data', data=data, chunks=(8, 3, 8, 8))
+        f.create_dataset('label', data=(np.arange(n) % 5).astype('int32'), chunks=(16,))
+write('old.h5', 96, 'earliest', nan_row=41)
+write('new.h5', 80, 'latest', ninf_row=66)
+with open(os.path.join(d, 'train.txt'), 'w') as f:
+    f.write('old.h5\\nnew.h5\\n')
+`,
+    faults: [
+      { kind: 'nan', file: 'old.h5' },
+      { kind: 'neginf', file: 'new.h5' },
+    ],
+  },
+  {
     dir: 'hdf5/lengths',
     description: 'One HDF5 file: 10 data rows but 9 labels, and a constant row',
     format: 'hdf5',
