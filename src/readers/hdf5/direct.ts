@@ -459,7 +459,7 @@ function layoutRuns(file: FileBytes, sb: Superblock, data: Buffer, target: RawTa
   let entries: ChunkEntry[];
   if (indexType === 0) {
     entries = [];
-    btreeChunks(file, sb, at, dims.length, -1, entries, chunkRows, chunks, { nodes: 0 });
+    btreeChunks(file, sb, at, dims, -1, entries, chunks, { nodes: 0 });
   } else if (!target.fixedExtent) {
     // Single-chunk, implicit and fixed-array indexes are laid out over the maximum extent.
     bail('chunk index sized by a maximum extent larger than the dataset');
@@ -478,8 +478,8 @@ function layoutRuns(file: FileBytes, sb: Superblock, data: Buffer, target: RawTa
  * elements per dimension), children are chunk addresses at level 0. Chunks that start at or past the last row
  * (left from a bigger extent) are skipped.
  */
-function btreeChunks(file: FileBytes, sb: Superblock, at: number, ndims: number, level: number, out: ChunkEntry[],
-  chunkRows: number, chunks: number, visited: { nodes: number }): void {
+function btreeChunks(file: FileBytes, sb: Superblock, at: number, dims: readonly number[], level: number, out: ChunkEntry[],
+  chunks: number, visited: { nodes: number }): void {
   // Every node of a real tree holds at least one chunk below it: more nodes than chunks is a damaged tree.
   if (++visited.nodes > 2 * chunks + 2) bail('more B-tree nodes than the dataset has chunks');
   const headBytes = 8 + 2 * sb.offsetSize;
@@ -489,25 +489,37 @@ function btreeChunks(file: FileBytes, sb: Superblock, at: number, ndims: number,
   const nodeLevel = head.u8();
   const used = head.u16();
   if (nodeLevel > MAX_BTREE_LEVEL || (level >= 0 && nodeLevel !== level)) bail('B-tree levels do not descend');
+  const ndims = dims.length;
   const keyBytes = 8 + 8 * ndims;
   const node = new Fields(file.read(at + headBytes, used * (keyBytes + sb.offsetSize) + keyBytes, 'chunk B-tree node'), sb);
-  for (let i = 0; i < used; i++) {
+  // Every key, the last one and those of inner nodes too, must sit on chunk boundaries: HDF5 refuses the
+  // whole dataset otherwise ("bad coordinate offset"), so such a tree goes back to it.
+  const key = (): { size: number; offsets: number[] } => {
     const size = node.u32();
     node.u32(); // filter mask: no filters, nothing to skip
-    const offsets = Array.from({ length: ndims }, () => node.uint(8));
+    const offsets = dims.map((d) => {
+      const o = node.uint(8);
+      if (o % d !== 0) bail('a B-tree key off the chunk grid');
+      return o;
+    });
+    return { size, offsets };
+  };
+  const chunkRows = dims[0] as number;
+  for (let i = 0; i < used; i++) {
+    const { size, offsets } = key();
     const child = node.addr();
     if (child === undefined) bail('B-tree child with no address');
     if (nodeLevel > 0) {
-      btreeChunks(file, sb, sb.base + (child as number), ndims, nodeLevel - 1, out, chunkRows, chunks, visited);
+      btreeChunks(file, sb, sb.base + (child as number), dims, nodeLevel - 1, out, chunks, visited);
       continue;
     }
-    const first = offsets[0] as number;
-    if (first % chunkRows !== 0 || offsets.slice(1).some((o) => o !== 0)) bail('a chunk at an offset that is not a chunk boundary');
-    const index = first / chunkRows;
+    if (offsets.slice(1).some((o) => o !== 0)) bail('a chunk at an offset that is not a chunk boundary');
+    const index = (offsets[0] as number) / chunkRows;
     if (index >= chunks) continue;
     out.push({ index, addr: child, size });
     if (out.length > chunks) bail('more chunks than the dataset has');
   }
+  key();
 }
 
 /** Chunk addresses from a fixed array (FAHD header, FADB data block, paged when large). */
