@@ -458,8 +458,7 @@ function layoutRuns(file: FileBytes, sb: Superblock, data: Buffer, target: RawTa
   const at = sb.base + (indexAddr as number);
   let entries: ChunkEntry[];
   if (indexType === 0) {
-    entries = [];
-    btreeChunks(file, sb, at, dims, -1, entries, chunks, { nodes: 0 });
+    entries = btreeChunks(file, sb, at, dims, chunks, chunkBytes);
   } else if (!target.fixedExtent) {
     // Single-chunk, implicit and fixed-array indexes are laid out over the maximum extent.
     bail('chunk index sized by a maximum extent larger than the dataset');
@@ -473,53 +472,113 @@ function layoutRuns(file: FileBytes, sb: Superblock, data: Buffer, target: RawTa
   return chunkRuns(file, sb, entries, target, chunkRows, chunkBytes, chunks);
 }
 
+/** One node of a v1 B-tree of raw-data chunks (node type 1): keys in chunk units (offsets / chunk dims). */
+interface ChunkNode {
+  level: number;
+  /** `children.length + 1` keys. */
+  keys: number[][];
+  /** Chunk size of each child's left key (meaningful at level 0). */
+  sizes: number[];
+  children: number[];
+}
+
 /**
- * Leaf entries of a v1 B-tree of raw-data chunks (node type 1): keys are (chunk size, filter mask, offsets in
- * elements per dimension), children are chunk addresses at level 0. Chunks that start at or past the last row
- * (left from a bigger extent) are skipped.
+ * Chunk addresses from a v1 B-tree (layout v3), found the way HDF5 finds them: for each chunk, a descent from
+ * the root that picks, in each node, the child whose key range holds the chunk (H5B_find's binary search with
+ * H5D__btree_cmp3), and at the leaf an exact match of the left key (H5D__btree_found). So a damaged tree gives
+ * what HDF5 would give: a chunk it would not find is "unallocated" here (and the dataset goes to h5wasm, which
+ * reads it as the fill value), a chunk it would find in the wrong place is found there too. Nodes are read
+ * once each (cached) and must be of the chunk type, on the levels their parents say, with every key on the
+ * chunk grid (HDF5 refuses the dataset otherwise: "bad coordinate offset").
  */
-function btreeChunks(file: FileBytes, sb: Superblock, at: number, dims: readonly number[], level: number, out: ChunkEntry[],
-  chunks: number, visited: { nodes: number }): void {
-  // Every node of a real tree holds at least one chunk below it: more nodes than chunks is a damaged tree.
-  if (++visited.nodes > 2 * chunks + 2) bail('more B-tree nodes than the dataset has chunks');
-  const headBytes = 8 + 2 * sb.offsetSize;
-  const head = new Fields(file.read(at, headBytes, 'chunk B-tree node'), sb);
-  head.signature('TREE', 'chunk B-tree node');
-  if (head.u8() !== 1) bail('B-tree node of another type where chunks are indexed');
-  const nodeLevel = head.u8();
-  const used = head.u16();
-  if (nodeLevel > MAX_BTREE_LEVEL || (level >= 0 && nodeLevel !== level)) bail('B-tree levels do not descend');
-  const ndims = dims.length;
-  const keyBytes = 8 + 8 * ndims;
-  const node = new Fields(file.read(at + headBytes, used * (keyBytes + sb.offsetSize) + keyBytes, 'chunk B-tree node'), sb);
-  // Every key, the last one and those of inner nodes too, must sit on chunk boundaries: HDF5 refuses the
-  // whole dataset otherwise ("bad coordinate offset"), so such a tree goes back to it.
-  const key = (): { size: number; offsets: number[] } => {
-    const size = node.u32();
-    node.u32(); // filter mask: no filters, nothing to skip
-    const offsets = dims.map((d) => {
-      const o = node.uint(8);
-      if (o % d !== 0) bail('a B-tree key off the chunk grid');
-      return o;
-    });
-    return { size, offsets };
-  };
-  const chunkRows = dims[0] as number;
-  for (let i = 0; i < used; i++) {
-    const { size, offsets } = key();
-    const child = node.addr();
-    if (child === undefined) bail('B-tree child with no address');
-    if (nodeLevel > 0) {
-      btreeChunks(file, sb, sb.base + (child as number), dims, nodeLevel - 1, out, chunks, visited);
-      continue;
+function btreeChunks(file: FileBytes, sb: Superblock, root: number, dims: readonly number[], chunks: number,
+  chunkBytes: number): ChunkEntry[] {
+  const nodes = new Map<number, ChunkNode>();
+  const load = (at: number, level: number): ChunkNode => {
+    const cached = nodes.get(at);
+    if (cached !== undefined) {
+      if (level >= 0 && cached.level !== level) bail('B-tree levels do not descend');
+      return cached;
     }
-    if (offsets.slice(1).some((o) => o !== 0)) bail('a chunk at an offset that is not a chunk boundary');
-    const index = (offsets[0] as number) / chunkRows;
-    if (index >= chunks) continue;
-    out.push({ index, addr: child, size });
-    if (out.length > chunks) bail('more chunks than the dataset has');
+    if (nodes.size > 2 * chunks + 64) bail('more B-tree nodes than the dataset has chunks');
+    const headBytes = 8 + 2 * sb.offsetSize;
+    const head = new Fields(file.read(at, headBytes, 'chunk B-tree node'), sb);
+    head.signature('TREE', 'chunk B-tree node');
+    if (head.u8() !== 1) bail('B-tree node of another type where chunks are indexed');
+    const nodeLevel = head.u8();
+    const used = head.u16();
+    if (nodeLevel > MAX_BTREE_LEVEL || (level >= 0 && nodeLevel !== level)) bail('B-tree levels do not descend');
+    if (used === 0) bail('an empty B-tree node');
+    const keyBytes = 8 + 8 * dims.length;
+    const f = new Fields(file.read(at + headBytes, used * (keyBytes + sb.offsetSize) + keyBytes, 'chunk B-tree node'), sb);
+    const node: ChunkNode = { level: nodeLevel, keys: [], sizes: [], children: [] };
+    for (let i = 0; i <= used; i++) {
+      node.sizes.push(f.u32());
+      f.u32(); // filter mask: no filters, nothing to skip
+      node.keys.push(dims.map((d) => {
+        const o = f.uint(8);
+        if (o % d !== 0) bail('a B-tree key off the chunk grid');
+        return o / d;
+      }));
+      if (i === used) break;
+      const child = f.addr();
+      if (child === undefined) bail('B-tree child with no address');
+      node.children.push(child as number);
+    }
+    nodes.set(at, node);
+    return node;
+  };
+  const n = dims.length;
+  // H5D__btree_cmp3, tests in its order: 1 when the chunk lies at or right of the right key, -1 when left of
+  // the left key, else 0. One-dimensional datasets (n = 2 with the element size) compare as HDF5's special
+  // case does, on the first coordinate with the second breaking a tie at the right key.
+  const cmp3 = (lt: number[], c: number, rt: number[]): number => {
+    if (n === 2) {
+      if (c > (rt[0] as number) || (c === rt[0] && 0 >= (rt[1] as number))) return 1;
+      if (c < (lt[0] as number)) return -1;
+      return 0;
+    }
+    const target = [c, ...new Array<number>(n - 1).fill(0)];
+    const lexLess = (a: number[], b: number[]): boolean => {
+      for (let i = 0; i < n; i++) if ((a[i] as number) !== (b[i] as number)) return (a[i] as number) < (b[i] as number);
+      return false;
+    };
+    if (!lexLess(target, rt)) return 1;
+    if (lexLess(target, lt)) return -1;
+    return 0;
+  };
+  const rootNode = load(root, -1);
+  const out: ChunkEntry[] = [];
+  for (let c = 0; c < chunks; c++) {
+    let node = rootNode;
+    for (;;) {
+      // H5B_find: binary search for the child whose [key[i], key[i+1]) holds the chunk.
+      let lt = 0;
+      let rt = node.children.length;
+      let idx = 0;
+      let cmp = 1;
+      while (lt < rt && cmp !== 0) {
+        idx = Math.floor((lt + rt) / 2);
+        cmp = cmp3(node.keys[idx] as number[], c, node.keys[idx + 1] as number[]);
+        if (cmp < 0) rt = idx;
+        else lt = idx + 1;
+      }
+      if (cmp !== 0) bail('unallocated chunks');
+      const child = node.children[idx] as number;
+      if (node.level > 0) {
+        node = load(sb.base + child, node.level - 1);
+        continue;
+      }
+      // H5D__btree_found: the chunk must be the entry's left key (HDF5 lets a one-dimensional key's element
+      // offset be anything; a non-zero one is left to HDF5 here).
+      const key = node.keys[idx] as number[];
+      if (key[0] !== c || key.some((k, i) => i > 0 && k !== 0)) bail('unallocated chunks');
+      out.push({ index: c, addr: child, size: node.sizes[idx] as number });
+      break;
+    }
   }
-  key();
+  void chunkBytes;
+  return out;
 }
 
 /** Chunk addresses from a fixed array (FAHD header, FADB data block, paged when large). */
