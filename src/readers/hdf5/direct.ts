@@ -21,9 +21,10 @@
  * where bytes are, never what they mean, and any doubt sends the dataset back to HDF5 itself.
  *
  * Checks made on the way, as HDF5 makes them: signatures and versions of every structure, metadata checksums
- * (Jenkins lookup3, as H5_checksum_metadata) where the format has them, B-tree node types and levels, and that
- * every chunk of the dataset is present once with the size an unfiltered chunk must have and lies inside the
- * file. Reads are bounded: each structure is read once into a buffer of its own declared size (capped), and
+ * (Jenkins lookup3, as H5_checksum_metadata) where the format has them, B-tree node types, levels and keys on
+ * the chunk grid, chunks looked up in a v1 B-tree the way HDF5 looks them up (so a damaged tree reads as it
+ * would in HDF5), and every chunk of the dataset present once, with the size an unfiltered chunk must have,
+ * inside the file. A differential test reads damaged files both ways and must get the same bytes. Reads are bounded: each structure is read once into a buffer of its own declared size (capped), and
  * node and block counts are capped, so a damaged file cannot loop or allocate without bound.
  */
 import { fstatSync, readSync } from 'node:fs';
@@ -458,7 +459,7 @@ function layoutRuns(file: FileBytes, sb: Superblock, data: Buffer, target: RawTa
   const at = sb.base + (indexAddr as number);
   let entries: ChunkEntry[];
   if (indexType === 0) {
-    entries = btreeChunks(file, sb, at, dims, chunks, chunkBytes);
+    entries = btreeChunks(file, sb, at, dims, chunks);
   } else if (!target.fixedExtent) {
     // Single-chunk, implicit and fixed-array indexes are laid out over the maximum extent.
     bail('chunk index sized by a maximum extent larger than the dataset');
@@ -491,8 +492,7 @@ interface ChunkNode {
  * once each (cached) and must be of the chunk type, on the levels their parents say, with every key on the
  * chunk grid (HDF5 refuses the dataset otherwise: "bad coordinate offset").
  */
-function btreeChunks(file: FileBytes, sb: Superblock, root: number, dims: readonly number[], chunks: number,
-  chunkBytes: number): ChunkEntry[] {
+function btreeChunks(file: FileBytes, sb: Superblock, root: number, dims: readonly number[], chunks: number): ChunkEntry[] {
   const nodes = new Map<number, ChunkNode>();
   const load = (at: number, level: number): ChunkNode => {
     const cached = nodes.get(at);
@@ -577,7 +577,6 @@ function btreeChunks(file: FileBytes, sb: Superblock, root: number, dims: readon
       break;
     }
   }
-  void chunkBytes;
   return out;
 }
 

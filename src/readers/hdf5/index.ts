@@ -287,8 +287,9 @@ class Hdf5SourceReader implements Hdf5Reader {
 
   /**
    * Reads rows [from, to) of `ds` with pread, DIRECT_READ_BYTES at a time (or slabBytes when smaller: tests
-   * use that to cut reads finely), into the scan kernel's arena (so
-   * the kernel scans them in place, still in L2), or into a buffer of one row when a row is bigger than that.
+   * use that to cut reads finely), into the scan kernel's arena, where the kernel scans them in place while
+   * they are still in L2; a row bigger than that is read alone into a buffer of its own (and copied through
+   * the arena by the kernel).
    * A read that fails or comes up short (the file changed since the survey checked every run against its
    * size) loses the rest of the dataset's rows in this segment, reported as one `corrupt_file`.
    */
