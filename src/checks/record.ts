@@ -5,7 +5,7 @@
 import { isMainThread } from 'node:worker_threads';
 import { DatumDecoder, looksLikeDatum, type Datum } from '../decode/datum.js';
 import { decodeImage, decodeImageNow, isConstantImage, sniffImage, type ImageResult } from '../decode/image.js';
-import { createStats, mergeStats, type Kernel, type ScanStats } from '../kernels/scan.js';
+import { createStats, type Kernel, type ScanStats } from '../kernels/scan.js';
 import type { AnalyzeOptions, PartitionResult, ShapeTally } from '../pool/protocol.js';
 import type { FileRecord, KvRecord, NumericArray, RowsRecord } from '../readers/types.js';
 import type { Finding } from '../types.js';
@@ -36,8 +36,6 @@ export class PartitionAnalyzer {
   private readonly decoder = new DatumDecoder();
   private readonly stats = createAccumulator();
   private readonly scratch: ScanStats = createStats();
-  /** Stats of the row whose pieces are arriving (RowsRecord.part). */
-  private pieces: ScanStats = createStats();
   private readonly shapes: Record<string, ShapeTally> = {};
   private lastShape: ShapeTally | undefined;
   private readonly kvWhere: Where = { index: 0 };
@@ -107,10 +105,6 @@ export class PartitionAnalyzer {
    * name the row. Rows of a label field feed the label analysis when they are single integer values.
    */
   rows(rec: RowsRecord): void {
-    if (rec.part !== undefined) {
-      this.rowPart(rec, rec.part);
-      return;
-    }
     const rowSize = rec.rowShape.reduce((a, b) => a * b, 1);
     if (rec.countsRecords) this.records += rec.rows;
     this.bytes += rec.data.byteLength;
@@ -148,23 +142,6 @@ export class PartitionAnalyzer {
         }
       }
     }
-  }
-
-  /**
-   * One piece of a row that came in pieces (RowsRecord.part): its stats join the dataset's and the row's; the
-   * row's findings are made at its last piece, from the merged stats (what scanning the whole row gives).
-   */
-  private rowPart(rec: RowsRecord, part: { offset: number; last: boolean }): void {
-    this.bytes += rec.data.byteLength;
-    const s = this.scanAny(rec.data);
-    accumulate(this.stats, s);
-    if (part.offset === 0) this.pieces = createStats();
-    const row = mergeStats(this.pieces, s, part.offset);
-    if (!part.last) return;
-    if (rec.countsRecords) this.records += 1;
-    const isFloat = rec.dtype === 'f16' || rec.dtype === 'f32' || rec.dtype === 'f64';
-    const loc: RecordLocator = { file: rec.file, index: rec.firstRow, field: rec.field };
-    for (const f of valueFindings(row, loc, `'${rec.field}'`, isFloat)) this.sink.add(f);
   }
 
   private scanAny(data: NumericArray): ScanStats {

@@ -27,29 +27,6 @@ export function createStats(): ScanStats {
 }
 
 /**
- * Adds the stats of elements [offset, offset + piece.count) of an array to `into`, the stats of the elements
- * before them (pieces in order: the first piece is added to a fresh createStats() with offset 0). The result
- * is what one scan of the whole array gives, but for the rounding of sums.
- */
-export function mergeStats(into: ScanStats, piece: ScanStats, offset: number): ScanStats {
-  if (into.nan === 0 && piece.nan > 0) into.firstNan = offset + piece.firstNan;
-  if (into.posinf === 0 && piece.posinf > 0) into.firstPosinf = offset + piece.firstPosinf;
-  if (into.neginf === 0 && piece.neginf > 0) into.firstNeginf = offset + piece.firstNeginf;
-  if (into.fp16Overflow === 0 && piece.fp16Overflow > 0) into.firstFp16Overflow = offset + piece.firstFp16Overflow;
-  into.count += piece.count;
-  into.nan += piece.nan;
-  into.posinf += piece.posinf;
-  into.neginf += piece.neginf;
-  into.fp16Overflow += piece.fp16Overflow;
-  // min/max are NaN when a side has no finite value.
-  if (!Number.isNaN(piece.min) && !(piece.min >= into.min)) into.min = piece.min;
-  if (!Number.isNaN(piece.max) && !(piece.max <= into.max)) into.max = piece.max;
-  into.sum += piece.sum;
-  into.sumSq += piece.sumSq;
-  return into;
-}
-
-/**
  * Scans `data` in index order and fills `out` (see {@link ScanStats}). Reading an element of a Float32Array
  * yields its exact float64 value, so min/max are the exact stored values and x*x is exact for float32.
  * A zero min or max is reported as +0 whatever the sign of the zeros seen, because which zero wins depends

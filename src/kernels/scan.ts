@@ -5,7 +5,7 @@
 import { SCAN_WASM_BASE64 } from './generated/scan-wasm.js';
 import { createStats, describe, scanJs } from './scan-js.js';
 
-export { createStats, mergeStats } from './scan-js.js';
+export { createStats } from './scan-js.js';
 
 /** Stats over one array. min/max/sum/sumSq cover finite values only; first* are element indexes or -1. */
 export interface ScanStats {

@@ -70,12 +70,6 @@ export interface RowsRecord {
    * `label` rows are the same records; a small auxiliary array such as a `mean` is not).
    */
   countsRecords: boolean;
-  /**
-   * Set when a row too big for one read arrives in pieces (HDF5 direct reads of rows over 128 KiB, so that
-   * each piece is scanned while it is in the CPU cache): `rows` is 1, `data` holds elements [offset, offset +
-   * data.length) of row `firstRow`, the pieces come in order and `last` marks the row's final one.
-   */
-  part?: { offset: number; last: boolean };
 }
 
 /**

@@ -1,6 +1,6 @@
 /** The scalar JS scan (fallback and oracle) against hand-computed cases and a naive loop. */
 import { describe, expect, it } from 'vitest';
-import { createStats, FLOAT16_MAX, mergeStats, scanJs } from '../../src/kernels/scan-js.js';
+import { createStats, FLOAT16_MAX, scanJs } from '../../src/kernels/scan-js.js';
 import { F32_ABOVE_F16_MAX, FLT_MAX, makeArray, naiveStats, setNaN, type Dtype } from './arrays.js';
 
 const DTYPES: Dtype[] = ['f32', 'f64', 'u8'];
@@ -103,33 +103,5 @@ describe('scanJs', () => {
     scanJs(new Float32Array([1, 2]), out);
     expect(out).toEqual({ ...createStats(), count: 2, min: 1, max: 2, sum: 3, sumSq: 5 });
     expect(scanJs(new Float32Array([1]))).not.toBe(out);
-  });
-});
-
-describe('mergeStats', () => {
-  it('merging the stats of consecutive pieces gives the stats of the whole array', () => {
-    const a = new Float32Array(1000).map((_, i) => Math.sin(i) * 100);
-    a[17] = Number.NaN;
-    a[600] = Number.NaN;
-    a[420] = Infinity;
-    a[999] = -Infinity;
-    a[333] = 70000; // float16 overflow
-    for (const cuts of [[0, 1000], [0, 1, 1000], [0, 17, 18, 500, 999, 1000], [0, 400, 800, 1000]]) {
-      const merged = createStats();
-      for (let i = 0; i + 1 < cuts.length; i++) {
-        mergeStats(merged, scanJs(a.subarray(cuts[i], cuts[i + 1])), cuts[i]!);
-      }
-      const whole = scanJs(a);
-      expect({ ...merged, sum: 0, sumSq: 0 }).toEqual({ ...whole, sum: 0, sumSq: 0 });
-      expect(merged.sum).toBeCloseTo(whole.sum, 6);
-      expect(merged.sumSq).toBeCloseTo(whole.sumSq, 2);
-    }
-    // Pieces without a finite value leave min/max to the others; none at all leaves them NaN.
-    const m = createStats();
-    mergeStats(m, scanJs(new Float32Array([Number.NaN, Infinity])), 0);
-    expect(Number.isNaN(m.min) && Number.isNaN(m.max)).toBe(true);
-    mergeStats(m, scanJs(new Float32Array([2, -3])), 2);
-    mergeStats(m, scanJs(new Float32Array([Number.NaN])), 4);
-    expect([m.min, m.max, m.count, m.nan, m.firstNan, m.posinf, m.firstPosinf]).toEqual([-3, 2, 5, 2, 0, 1, 1]);
   });
 });

@@ -288,16 +288,19 @@ class Hdf5SourceReader implements Hdf5Reader {
   /**
    * Reads rows [from, to) of `ds` with pread, DIRECT_READ_BYTES at a time (or slabBytes when smaller: tests
    * use that to cut reads finely), into the scan kernel's arena, where the kernel scans them in place while
-   * they are still in L2. A row bigger than that comes in pieces of that size (RowsRecord.part): a 3×224×224
-   * float32 row read whole into its own 602 KB buffer would leave L2 before it is scanned.
+   * they are still in L2; a row bigger than that is read alone into a buffer of its own (and copied through
+   * the arena by the kernel).
    * A read that fails or comes up short (the file changed since the survey checked every run against its
    * size) loses the rest of the dataset's rows in this segment, reported as one `corrupt_file`.
    */
   private *readDirect(fd: number, file: string, ds: ScannedDataset, runs: readonly RawRun[], from: number, to: number):
     Generator<RecordBatch> {
-    const limit = Math.min(this.slabBytes, DIRECT_READ_BYTES);
-    const fill = (space: Uint8Array, bytes: number, offset: number): string | null => {
+    const per = Math.max(1, Math.floor(Math.min(this.slabBytes, DIRECT_READ_BYTES) / ds.rowBytes));
+    const space = directSpace(per * ds.rowBytes);
+    for (const [s, n, offset] of directReads(runs, ds.rowBytes, from, to, per)) {
+      const bytes = n * ds.rowBytes;
       let got = 0;
+      let error = '';
       try {
         while (got < bytes) {
           const r = readSync(fd, space, got, bytes - got, offset + got);
@@ -305,33 +308,11 @@ class Hdf5SourceReader implements Hdf5Reader {
           got += r;
         }
       } catch (e) {
-        return (e as Error).message;
+        error = (e as Error).message;
       }
-      return got < bytes ? `the file ends before byte ${offset + bytes}` : null;
-    };
-    if (ds.rowBytes > limit) {
-      const pieceElems = Math.max(1, Math.floor(limit / ds.elemBytes));
-      const space = directSpace(pieceElems * ds.elemBytes);
-      for (const [s, , offset] of directReads(runs, ds.rowBytes, from, to, 1)) {
-        for (let e = 0; e < ds.rowElems; e += pieceElems) {
-          const n = Math.min(pieceElems, ds.rowElems - e);
-          const err = fill(space, n * ds.elemBytes, offset + e * ds.elemBytes);
-          if (err !== null) {
-            yield { records: [], damage: [lostRows(file, ds, s, to, err)] };
-            return;
-          }
-          const data = typedView(space, ds.dtype, n, wideScratch);
-          yield { records: [{ ...rowsRecord(this.primary, file, ds, s, 1, data), part: { offset: e, last: e + n === ds.rowElems } }] };
-        }
-      }
-      return;
-    }
-    const per = Math.floor(limit / ds.rowBytes);
-    const space = directSpace(per * ds.rowBytes);
-    for (const [s, n, offset] of directReads(runs, ds.rowBytes, from, to, per)) {
-      const err = fill(space, n * ds.rowBytes, offset);
-      if (err !== null) {
-        yield { records: [], damage: [lostRows(file, ds, s, to, err)] };
+      if (got < bytes) {
+        const why = error !== '' ? error : `the file ends before byte ${offset + bytes}`;
+        yield { records: [], damage: [lostRows(file, ds, s, to, why)] };
         return;
       }
       yield { records: [rowsRecord(this.primary, file, ds, s, n, typedView(space, ds.dtype, n * ds.rowElems, wideScratch))] };
@@ -499,7 +480,7 @@ function directSpace(bytes: number): Uint8Array {
   return ownSpace;
 }
 
-/** Direct reads when the kernel has no arena (the JS kernel). */
+/** Direct reads when the kernel has no arena (JS kernel) or a row is bigger than it; grown to the biggest row. */
 let ownSpace: Uint8Array | undefined;
 /** float16 rows widened for the kernel (direct reads). */
 const wideScratch: { wide?: Float32Array } = {};

@@ -90,8 +90,6 @@ export async function readAll(fx: Fixtures, module: ReaderModule, source: string
   const reader = await module.open(src, 'read');
   const out: ReadResult = { coverage: new Map(), order: [], damage: [], mismatches: [], partitions: parts.length };
   const oracles = new Map<string, ArrayLike<number | bigint>>();
-  /** Where the next piece of a row in pieces must start, per dataset. */
-  const pieceAt = new Map<string, number>();
   for (const part of parts) {
     for await (const batch of reader.read(part) as AsyncIterable<RecordBatch>) {
       out.damage.push(...(batch.damage ?? []));
@@ -112,15 +110,8 @@ export async function readAll(fx: Fixtures, module: ReaderModule, source: string
         if (rec.dtype !== READER_DTYPE[od.dtype]) out.mismatches.push(`${key}: dtype ${rec.dtype} for ${od.dtype}`);
         if (JSON.stringify(rec.rowShape) !== JSON.stringify(od.shape.slice(1))) out.mismatches.push(`${key}: rowShape ${String(rec.rowShape)}`);
         const rowElems = od.shape.slice(1).reduce((a, b) => a * b, 1);
-        // A row in pieces (part): each piece in order, ending exactly at the row's end on its last one.
-        const part = rec.part;
-        if (part !== undefined) {
-          if (rec.rows !== 1 || part.offset !== (pieceAt.get(key) ?? 0) || (part.offset + rec.data.length === rowElems) !== part.last) {
-            out.mismatches.push(`${key}: piece at ${part.offset} (${rec.data.length} elements, last ${part.last}) of row ${rec.firstRow}`);
-          }
-          pieceAt.set(key, part.last ? 0 : part.offset + rec.data.length);
-        } else if (rec.data.length !== rec.rows * rowElems) out.mismatches.push(`${key}: ${rec.data.length} elements for ${rec.rows} rows`);
-        const base = rec.firstRow * rowElems + (part?.offset ?? 0);
+        if (rec.data.length !== rec.rows * rowElems) out.mismatches.push(`${key}: ${rec.data.length} elements for ${rec.rows} rows`);
+        const base = rec.firstRow * rowElems;
         for (let i = 0; i < rec.data.length; i++) {
           if (!same(rec.data[i] as number | bigint, oracle[base + i] as number | bigint)) {
             out.mismatches.push(`${key}: element ${base + i} is ${String(rec.data[i])}, h5py says ${String(oracle[base + i])}`);
@@ -132,7 +123,7 @@ export async function readAll(fx: Fixtures, module: ReaderModule, source: string
           cov = new Uint8Array(od.shape[0] as number);
           out.coverage.set(key, cov);
         }
-        if (part === undefined || part.last) for (let r = rec.firstRow; r < rec.firstRow + rec.rows; r++) cov[r] = (cov[r] ?? 0) + 1;
+        for (let r = rec.firstRow; r < rec.firstRow + rec.rows; r++) cov[r] = (cov[r] ?? 0) + 1;
         out.order.push({ file: rel, field: rec.field, firstRow: rec.firstRow, rows: rec.rows, isLabel: rec.isLabel });
       }
     }
