@@ -289,7 +289,8 @@ class Hdf5SourceReader implements Hdf5Reader {
    * Reads rows [from, to) of `ds` with pread, DIRECT_READ_BYTES at a time (or slabBytes when smaller: tests
    * use that to cut reads finely), into the scan kernel's arena, where the kernel scans them in place while
    * they are still in L2; a row bigger than that is read alone into a buffer of its own (and copied through
-   * the arena by the kernel).
+   * the arena by the kernel). Reading such rows in 128 KiB pieces, each scanned in the arena, was tried and
+   * measured ~10% slower on 3×224×224 float32 rows (1 GiB, 2 workers: 466–510 ms against 412–454 ms).
    * A read that fails or comes up short (the file changed since the survey checked every run against its
    * size) loses the rest of the dataset's rows in this segment, reported as one `corrupt_file`.
    */

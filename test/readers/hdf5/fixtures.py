@@ -92,6 +92,20 @@ with h5py.File(os.path.join(out, "btree.h5"), "w") as f:
     shrunk.resize((55, 4))
     f.create_dataset("subrow", data=rng.standard_normal((40, 3, 4)).astype("f4"), chunks=(8, 1, 4))
 
+# Rows too big for one direct read (3x128x128 float32 = 192 KiB; 3x224x224 uint8 = 147 KiB): read in pieces.
+with h5py.File(os.path.join(out, "big.h5"), "w") as f:
+    big = rng.standard_normal((6, 3, 128, 128)).astype("f4")
+    big[1, 2, 100, 5] = np.nan  # element 45,061: in the second 128 KiB piece
+    big[1, 0, 0, 3] = np.nan
+    big[3] = 0.25  # a constant row
+    big[4, 1, 64, 64] = -np.inf
+    f.create_dataset("data", data=big, chunks=(2, 3, 128, 128))
+    px = rng.integers(0, 256, (4, 3, 224, 224), dtype=np.uint8)
+    px[2] = 7
+    f["pixels"] = px
+    f["wide64"] = rng.standard_normal((3, 20000)).astype("f8")  # 160,000 bytes a row
+    f["label"] = np.arange(6, dtype="i4")
+
 # Raw data in an external file that is then deleted: contiguous data HDF5 cannot read.
 ext_bin = os.path.join(out, "ext.bin")
 with h5py.File(os.path.join(out, "ext.h5"), "w") as f:
@@ -131,7 +145,7 @@ def dump(fname, skip=()):
     manifest[fname] = entry
 
 
-for fname in ["a.h5", "b.h5", "sub/c.h5", "d64.h5", "types.h5", "ub.h5", "badchunk.h5", "ext.h5", "latest.h5", "btree.h5"]:
+for fname in ["a.h5", "b.h5", "sub/c.h5", "d64.h5", "types.h5", "ub.h5", "badchunk.h5", "ext.h5", "latest.h5", "btree.h5", "big.h5"]:
     dump(fname)
 os.remove(ext_bin)
 

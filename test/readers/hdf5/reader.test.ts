@@ -31,7 +31,7 @@ async function open(rel: string, module = hdf5Reader): Promise<Hdf5Reader> {
   return (await module.open({ format: 'hdf5', path: abs, absPath: abs })) as Hdf5Reader;
 }
 
-const ONE_FILE = ['a.h5', 'b.h5', 'sub/c.h5', 'd64.h5', 'types.h5', 'ub.h5', 'latest.h5', 'btree.h5'];
+const ONE_FILE = ['a.h5', 'b.h5', 'sub/c.h5', 'd64.h5', 'types.h5', 'ub.h5', 'latest.h5', 'btree.h5', 'big.h5'];
 
 describe('values equal h5py', () => {
   for (const rel of ONE_FILE) {
@@ -93,7 +93,7 @@ describe('direct reads', () => {
   });
 
   it('scans give the same report with direct reads on and off (NANSCAN_HDF5_DIRECT=0), through the CLI', () => {
-    const files = ['latest.h5', 'btree.h5', 'a.h5', 'd64.h5', 'types.h5', 'damaged.txt'].map((f) => fx.abs(f));
+    const files = ['latest.h5', 'btree.h5', 'a.h5', 'd64.h5', 'types.h5', 'big.h5', 'damaged.txt'].map((f) => fx.abs(f));
     const on = scanJson([...files, '--workers', '2'], fx.dir);
     const off = scanJson([...files, '--workers', '2'], fx.dir, { NANSCAN_HDF5_DIRECT: '0' });
     expect(on.run.status).toBe(off.run.status);
@@ -104,6 +104,17 @@ describe('direct reads', () => {
     }));
     expect(strip(on.report)).toEqual(strip(off.report));
     expect(on.report.datasets.reduce((a, d) => a + d.findings.length, 0)).toBeGreaterThan(3);
+    // big.h5's rows arrive in pieces (over 128 KiB each): findings still name the row and the element in it.
+    const big = on.report.datasets.find((d) => d.path.endsWith('big.h5'))!;
+    const brief = big.findings.map((f) => `${f.kind} ${f.field} #${f.index} ${f.message}`).sort();
+    expect(brief).toEqual([
+      "constant_sample data #3 All 49152 values of 'data' equal 0.25: zero variance.",
+      "constant_sample pixels #2 All 150528 values of 'pixels' equal 7: zero variance.",
+      "inconsistent_lengths undefined #undefined Datasets of one file disagree on their row count: 'data' 6, 'label' 6, 'pixels' 4, 'wide64' 3.",
+      "nan data #1 2 NaN in 'data', first at element 3.",
+      "neginf data #4 1 -Inf in 'data', first at element 24640.",
+    ]);
+    expect(big.records).toBe(6);
   });
 
   it('a read that comes up short loses the rest of the rows with a corrupt_file, and reading goes on', async () => {
