@@ -10,7 +10,7 @@
  * we do after it. Reading row runs of ~128 KiB ourselves and scanning them while they are in L2 is what gets
  * past 3 GB/s.
  *
- * Scope: what h5py and h5wasm write for numeric arrays. Superblocks v0–v3 (with a user block: base address);
+ * Scope: what h5py and h5wasm write for numeric arrays. Superblocks v0–v3 (after a user block too);
  * object headers v1 and v2 with continuation blocks; contiguous layouts; chunked layouts whose chunks span
  * whole rows (chunk dims equal the dataset's past the first), indexed by a v1 B-tree (layout v3, every file
  * written with h5py's default `libver`), or a single chunk, implicit or fixed-array index (layout v4/v5). The
@@ -24,8 +24,9 @@
  * (Jenkins lookup3, as H5_checksum_metadata) where the format has them, B-tree node types, levels and keys on
  * the chunk grid, chunks looked up in a v1 B-tree the way HDF5 looks them up (so a damaged tree reads as it
  * would in HDF5), and every chunk of the dataset present once, with the size an unfiltered chunk must have,
- * inside the file. A differential test reads damaged files both ways and must get the same bytes. Reads are bounded: each structure is read once into a buffer of its own declared size (capped), and
- * node and block counts are capped, so a damaged file cannot loop or allocate without bound.
+ * inside the file. A differential test reads damaged files both ways and must get the same bytes. Reads are
+ * bounded: each structure is read once into a buffer of its own declared size (capped), and node and block
+ * counts are capped, so a damaged file cannot loop or allocate without bound.
  */
 import { fstatSync, readSync } from 'node:fs';
 import type { Dtype } from './h5.js';
