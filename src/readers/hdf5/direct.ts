@@ -89,7 +89,13 @@ class FileBytes {
     const buf = Buffer.allocUnsafe(length);
     let got = 0;
     while (got < length) {
-      const n = readSync(this.fd, buf, got, length - got, offset + got);
+      let n: number;
+      try {
+        n = readSync(this.fd, buf, got, length - got, offset + got);
+      } catch (e) {
+        // An I/O error is the file's, not ours: the dataset goes to h5wasm, which reports it.
+        return bail(`${what} at byte ${offset} could not be read: ${(e as Error).message}`);
+      }
       if (n <= 0) bail(`${what} at byte ${offset} could not be read`);
       got += n;
     }
