@@ -19,11 +19,14 @@ export function isImageName(name: string): boolean {
  */
 export const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
 
-/** Fills `buf` from offset 0 of `fd`; shorter (a view) when the file ends first, as when it shrank under us. */
-function readFully<T extends Uint8Array>(fd: number, buf: T): T {
+/**
+ * Fills `buf` from byte `position` of `fd` (pread, looping on short reads); shorter (a view) when the file ends
+ * first, as when it shrank under us. I/O errors throw.
+ */
+export function readFully<T extends Uint8Array>(fd: number, buf: T, position = 0): T {
   let at = 0;
   while (at < buf.length) {
-    const n = readSync(fd, buf, at, buf.length - at, at);
+    const n = readSync(fd, buf, at, buf.length - at, position + at);
     if (n === 0) break;
     at += n;
   }

@@ -28,7 +28,8 @@
  * bounded: each structure is read once into a buffer of its own declared size (capped), and node and block
  * counts are capped, so a damaged file cannot loop or allocate without bound.
  */
-import { fstatSync, readSync } from 'node:fs';
+import { fstatSync } from 'node:fs';
+import { readFully } from '../files.js';
 import type { Dtype } from './h5.js';
 
 /** Rows [row, row + rows) lie back to back in the file from byte `offset` (absolute). */
@@ -86,19 +87,14 @@ class FileBytes {
       bail(`${what} at byte ${offset} lies outside the file (${this.size} bytes)`);
     }
     if (length > MAX_STRUCTURE_BYTES) bail(`${what} of ${length} bytes is implausibly large`);
-    const buf = Buffer.allocUnsafe(length);
-    let got = 0;
-    while (got < length) {
-      let n: number;
-      try {
-        n = readSync(this.fd, buf, got, length - got, offset + got);
-      } catch (e) {
-        // An I/O error is the file's, not ours: the dataset goes to h5wasm, which reports it.
-        return bail(`${what} at byte ${offset} could not be read: ${(e as Error).message}`);
-      }
-      if (n <= 0) bail(`${what} at byte ${offset} could not be read`);
-      got += n;
+    let buf: Buffer;
+    try {
+      buf = readFully(this.fd, Buffer.allocUnsafe(length), offset);
+    } catch (e) {
+      // An I/O error is the file's, not ours: the dataset goes to h5wasm, which reports it.
+      return bail(`${what} at byte ${offset} could not be read: ${(e as Error).message}`);
     }
+    if (buf.length < length) bail(`${what} at byte ${offset} could not be read`);
     return buf;
   }
 }

@@ -26,7 +26,7 @@
  * unreadable headers and the Caffe rules (row counts within a file, shapes across a list) are open-time
  * findings. Workers only open the files of their own partitions.
  */
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_SEVERITY } from '../../checks/severity.js';
 import { adoptMemory, loadKernel } from '../../kernels/scan.js';
@@ -35,7 +35,7 @@ import type { Finding } from '../../types.js';
 import type {
   JsonValue, NumericArray, OpenPurpose, Partition, Reader, ReaderModule, RecordBatch, RowsRecord, Source, SourceInfo,
 } from '../types.js';
-import { OPEN_FLAGS } from '../files.js';
+import { OPEN_FLAGS, readFully } from '../files.js';
 import { locateRows, readSuperblock, type RawRun } from './direct.js';
 import { DEFAULT_LABEL_NAMES, H5, type DatasetInfo, type Dtype } from './h5.js';
 import { widenHalf } from './half.js';
@@ -300,19 +300,13 @@ class Hdf5SourceReader implements Hdf5Reader {
     const space = directSpace(per * ds.rowBytes);
     for (const [s, n, offset] of directReads(runs, ds.rowBytes, from, to, per)) {
       const bytes = n * ds.rowBytes;
-      let got = 0;
-      let error = '';
+      let why: string | null = null;
       try {
-        while (got < bytes) {
-          const r = readSync(fd, space, got, bytes - got, offset + got);
-          if (r <= 0) break;
-          got += r;
-        }
+        if (readFully(fd, space.subarray(0, bytes), offset).length < bytes) why = `the file ends before byte ${offset + bytes}`;
       } catch (e) {
-        error = (e as Error).message;
+        why = (e as Error).message;
       }
-      if (got < bytes) {
-        const why = error !== '' ? error : `the file ends before byte ${offset + bytes}`;
+      if (why !== null) {
         yield { records: [], damage: [lostRows(file, ds, s, to, why)] };
         return;
       }

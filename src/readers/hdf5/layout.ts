@@ -74,15 +74,8 @@ export function* slabRanges(from: number, to: number, per: number, chunkRows: nu
  */
 export function* directReads(runs: readonly RawRun[], rowBytes: number, from: number, to: number, per: number):
   Generator<[number, number, number]> {
-  for (const run of runs) {
-    const runEnd = run.row + run.rows;
-    let s = Math.max(from, run.row);
-    const e = Math.min(to, runEnd);
-    while (s < e) {
-      const n = Math.min(per, e - s);
-      yield [s, n, run.offset + (s - run.row) * rowBytes];
-      s += n;
-    }
+  for (const run of clipRuns(runs, rowBytes, from, to)) {
+    for (let i = 0; i < run.rows; i += per) yield [run.row + i, Math.min(per, run.rows - i), run.offset + i * rowBytes];
   }
 }
 

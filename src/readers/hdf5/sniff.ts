@@ -6,7 +6,7 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ScanError } from '../../errors.js';
-import { decodeListText, OPEN_FLAGS } from '../files.js';
+import { decodeListText, OPEN_FLAGS, readFully } from '../files.js';
 
 /** The 8-byte HDF5 format signature (`\x89HDF\r\n\x1a\n`). */
 export const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -67,16 +67,10 @@ function readText(file: string, limit: number): { text: string; truncated: boole
   try {
     const size = statSync(file).size;
     const n = Math.min(size, limit);
-    const buf = Buffer.alloc(n);
-    let got = 0;
-    while (got < n) {
-      const k = readSync(fd, buf, got, n - got, got);
-      if (k === 0) break;
-      got += k;
-    }
-    const truncated = size > got;
+    const read = readFully(fd, Buffer.alloc(n));
+    const truncated = size > read.length;
     // A cut may split a line (and a multi-byte character): keep complete lines only.
-    const bytes = truncated ? buf.subarray(0, buf.subarray(0, got).lastIndexOf(0x0a) + 1) : buf.subarray(0, got);
+    const bytes = truncated ? read.subarray(0, read.lastIndexOf(0x0a) + 1) : read;
     const text = decodeListText(bytes);
     return text === null ? null : { text, truncated };
   } finally {
