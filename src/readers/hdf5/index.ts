@@ -126,6 +126,12 @@ interface Survey {
   access: Map<string, string>;
 }
 
+/** The datasets of a segment that have rows in it. */
+const liveDatasets = (seg: SpecSegment): ScannedDataset[] => seg.datasets.filter((d) => seg.start < Math.min(seg.end, d.rows));
+
+/** Whether reading `d` needs h5wasm: it has bytes, and direct.ts could not locate them. */
+const throughHdf5 = (d: ScannedDataset): boolean => d.runs === undefined && d.rowBytes > 0;
+
 /** A numeric dataset that one read cannot hold (a row over MAX_SLAB_BYTES) is reported, not read. */
 const readable = (d: DatasetInfo): boolean => slabRows(d, MAX_SLAB_BYTES) > 0;
 
@@ -211,7 +217,7 @@ class Hdf5SourceReader implements Hdf5Reader {
     let buf: SlabBuffer | undefined;
     try {
       for (const seg of segments) {
-        if (buf === undefined && seg.datasets.some((d) => d.runs === undefined && d.rowBytes > 0 && seg.start < Math.min(seg.end, d.rows))) {
+        if (buf === undefined && liveDatasets(seg).some(throughHdf5)) {
           this.h5 ??= await H5.load();
           linkKernel(this.h5);
           buf = new SlabBuffer(this.h5);
@@ -228,12 +234,12 @@ class Hdf5SourceReader implements Hdf5Reader {
   }
 
   private *readSegment(seg: SpecSegment, buf: SlabBuffer | undefined): Generator<RecordBatch> {
-    const live = seg.datasets.filter((d) => seg.start < Math.min(seg.end, d.rows));
+    const live = liveDatasets(seg);
     let id: bigint | undefined;
     let fd: number | undefined;
     const damage = (message: string): RecordBatch => ({ records: [], damage: [corrupt(seg.file, message)] });
     try {
-      if (buf !== undefined && live.some((d) => d.runs === undefined && d.rowBytes > 0)) {
+      if (buf !== undefined && live.some(throughHdf5)) {
         const opened = (this.h5 as H5).open(seg.path);
         // The survey opened it: the file changed since, or this thread's HDF5 sees it differently.
         if ('error' in opened) {
