@@ -7,6 +7,7 @@ import { DEFAULT_SEVERITY } from './checks/severity.js';
 import { createAccumulator, finishStats, mergeAccumulators } from './checks/stats.js';
 import type { PartitionResult, ShapeTally } from './pool/protocol.js';
 import type { Source, SourceInfo } from './readers/types.js';
+import { addUnchecked, uncheckedFinding, uncheckedGroups, type UncheckedTally } from './coverage.js';
 import type { DatasetReport, Finding } from './types.js';
 
 export interface DatasetInput {
@@ -41,6 +42,8 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
   let explicitLabels = 0;
   let nonIntegerLabels = 0;
   let uncounted = 0;
+  const unchecked: UncheckedTally = {};
+  for (const n of d.info?.unchecked ?? []) addUnchecked(unchecked, n.reason, n.count, n.examples, d.maxExamples);
   let complete = !d.aborted && d.results.every((r) => r !== null) && d.findings.length === 0;
   for (const r of d.results) {
     if (r === null) continue;
@@ -63,6 +66,9 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
     records += r.records;
     bytes += r.bytes;
     uncounted += r.uncounted;
+    for (const [reason, t] of Object.entries(r.unchecked ?? {})) {
+      addUnchecked(unchecked, reason as keyof UncheckedTally, t.count, t.examples, d.maxExamples);
+    }
   }
 
   checkShapes(shapes, sink);
@@ -102,6 +108,10 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
     labels = withBatchAnalysis(histogram, analysis, d.missingThreshold);
   }
 
+  const groups = uncheckedGroups(unchecked);
+  for (const g of groups) sink.add(uncheckedFinding(g, d.source.path));
+  const uncheckedRecords = groups.reduce((n, g) => n + (g.unit === 'record' ? g.count : 0), 0);
+
   const report: DatasetReport = {
     path: d.source.path,
     format: d.source.format,
@@ -111,6 +121,7 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
     complete,
     labels,
     stats: finishStats(stats),
+    coverage: { records, checkedRecords: Math.max(0, records - uncheckedRecords), unchecked: groups },
     findingCounts: sink.counts,
     severityCounts: sink.severities,
     findings: sink.findings,

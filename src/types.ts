@@ -1,32 +1,9 @@
 /** Public types of the scan report: the JSON contract of ../shared/DESIGN.md (schemaVersion 1). */
 import type { ShardDataset } from './shard.js';
 
-export type Severity = 'error' | 'warning';
+import type { FindingKind, Severity } from './kinds.js';
 
-/** Finding kinds. Kinds may be added; a kind is never renamed (it is the report's contract). */
-export const FINDING_KINDS = [
-  'nan',
-  'posinf',
-  'neginf',
-  'fp16_overflow',
-  'constant_sample',
-  'shape_mismatch',
-  'bad_record',
-  'label_out_of_range',
-  'corrupt_image',
-  'truncated_image',
-  'channel_mismatch',
-  'size_mismatch',
-  'missing_file',
-  'corrupt_file',
-  'inconsistent_lengths',
-  'label_missing_in_batches',
-  'sorted_labels',
-  'io_error',
-  'record_count_mismatch',
-  'oversized_image',
-] as const;
-export type FindingKind = (typeof FINDING_KINDS)[number];
+export { FINDING_KINDS, KINDS, type FindingKind, type KindInfo, type Severity } from './kinds.js';
 
 /**
  * One problem, with a locator. Databases locate records by `key` and `index` (position in key order);
@@ -46,6 +23,8 @@ export interface Finding {
   count?: number;
   page?: number;
   offset?: number;
+  /** LMDB named database (sub-database) holding the record; absent for the main database. */
+  database?: string;
 }
 
 /** Value statistics over every finite float (or integer pixel) value the dataset holds. */
@@ -105,6 +84,44 @@ export interface MissingInBatches {
   sequentialBatchesWithout: number;
 }
 
+/**
+ * Why part of a dataset was not checked, and what is counted: records of the dataset, or other parts of it
+ * (HDF5 datasets and compound fields, files in a folder, LMDB named databases). The table of reasons is
+ * UNCHECKED_REASONS in src/coverage.ts.
+ */
+export type UncheckedReason =
+  | 'opaque_value'
+  | 'unsupported_image'
+  | 'unsupported_type'
+  | 'not_an_image'
+  | 'named_database';
+
+export type CoverageUnit = 'record' | 'field' | 'file' | 'database';
+
+/** One group of what was not checked, for one reason. */
+export interface UncheckedGroup {
+  reason: UncheckedReason;
+  unit: CoverageUnit;
+  /** How many (records, fields, files or databases, by `unit`). Exact. */
+  count: number;
+  /** What they are, in words: "values that are neither Caffe Datums nor encoded images". */
+  description: string;
+  /** A few of them, as locators ("key 00000042", "meta/names"), at most --max-examples. */
+  examples: string[];
+}
+
+/** What was checked and what was not: "no problems" is said only of what was checked. */
+export interface Coverage {
+  /** Records read (the dataset's `records`). */
+  records: number;
+  /** Records every applicable check ran on: `records` less the records of `unchecked` groups. */
+  checkedRecords: number;
+  /** Entries that are not samples and were left alone (LMDB `__len__`/`__keys__`-style metadata keys). */
+  metadataEntries?: number;
+  /** Empty when everything was checked. */
+  unchecked: UncheckedGroup[];
+}
+
 export interface DatasetReport {
   path: string;
   format: string;
@@ -120,6 +137,8 @@ export interface DatasetReport {
   stats: ValueStats | null;
   /** Shapes seen, "CxHxW" → records, for consistency checks. */
   shapes?: Record<string, number>;
+  /** What was checked, and what was not and why. */
+  coverage: Coverage;
   findingCounts: Partial<Record<FindingKind, number>>;
   /** Exact counts by severity (a kind's severity can vary, e.g. corrupt_image). */
   severityCounts: Record<Severity, number>;

@@ -7,7 +7,8 @@ import { DatumDecoder, looksLikeDatum, type Datum } from '../decode/datum.js';
 import { decodeImage, decodeImageNow, isConstantImage, sniffImage, type ImageResult } from '../decode/image.js';
 import { createStats, type Kernel, type ScanStats } from '../kernels/scan.js';
 import type { AnalyzeOptions, PartitionResult, ShapeTally } from '../pool/protocol.js';
-import type { FileRecord, KvRecord, NumericArray, RowsRecord } from '../readers/types.js';
+import { addUnchecked, type UncheckedTally } from '../coverage.js';
+import type { FileRecord, KvRecord, NumericArray, RowsRecord, UncheckedNote } from '../readers/types.js';
 import type { Finding } from '../types.js';
 import { FindingSink } from './findings.js';
 import { scanIntegers } from './integers.js';
@@ -66,9 +67,16 @@ export class PartitionAnalyzer {
     this.sink = new FindingSink(options.maxExamples, options.severity);
   }
 
+  private readonly uncheckedTally: UncheckedTally = {};
+
   /** Reader damage (a broken page, a bad block): kept as is. */
   damage(findings: readonly Finding[]): void {
     for (const f of findings) this.sink.add(f);
+  }
+
+  /** What the reader met but could not pass on to be checked. */
+  unchecked(notes: readonly UncheckedNote[]): void {
+    for (const n of notes) addUnchecked(this.uncheckedTally, n.reason, n.count, n.examples, this.options.maxExamples);
   }
 
   /** Analyses one key/value record. Returns a promise only when it had to wait for image decodes. */
@@ -340,7 +348,7 @@ export class PartitionAnalyzer {
       labels: this.labels.slice(0, this.labelled), labelled: this.labelled, explicitLabels: this.explicitLabels,
       stats: this.stats, shapes: this.shapes, datums: this.datums, images: this.images, opaque: this.opaque,
       kernel: this.kernel.backend, nonIntegerLabels: this.nonIntegerLabels, localIndexes: this.localIndexes,
-      uncounted: this.uncounted,
+      uncounted: this.uncounted, unchecked: this.uncheckedTally,
     };
   }
 }

@@ -1,6 +1,7 @@
 /** Messages between the main thread and workers. Everything here survives structured clone. */
 import type { SeverityOverrides } from '../checks/findings.js';
 import type { StatsAccumulator } from '../checks/stats.js';
+import type { UncheckedTally } from '../coverage.js';
 import type { Partition, Source } from '../readers/types.js';
 import type { Finding, FindingKind, Severity } from '../types.js';
 
@@ -52,6 +53,8 @@ export interface PartitionResult {
   localIndexes: boolean;
   /** Entries counted by the format's declared total that are not records (LMDB named databases). */
   uncounted: number;
+  /** What was read but not checked, by reason (reader notes and the analyzer's own). */
+  unchecked: UncheckedTally;
 }
 
 export interface TaskMessage {

@@ -50,6 +50,7 @@ export async function runPartition(
   for await (const batch of reader.read(partition)) {
     if (batch.damage) analyzer.damage(batch.damage);
     if (batch.uncounted) analyzer.uncounted += batch.uncounted;
+    if (batch.unchecked) analyzer.unchecked(batch.unchecked);
     for (const rec of batch.records) {
       if (rec.kind === 'kv') {
         bytesSince += rec.value.length;

@@ -3,7 +3,7 @@
  * Readers are opened twice: once in the main thread to describe the source and plan partitions, then once per
  * worker, which reads its own partitions (no record bytes cross threads).
  */
-import type { Finding } from '../types.js';
+import type { Finding, UncheckedReason } from '../types.js';
 
 export type SourceFormat = 'lmdb' | 'leveldb' | 'hdf5' | 'image-folder' | 'image-list';
 
@@ -95,9 +95,24 @@ export type DataRecord = KvRecord | RowsRecord | FileRecord;
  * findings (kind `corrupt_file` or `io_error`, with `file` and `page`/`offset` where known); `lostRecords`
  * counts records known to be unreadable, when the format knows it.
  */
+/**
+ * Something a reader met but does not pass on as records, or passes on as records it knows cannot be checked:
+ * an HDF5 dataset of a non-numeric type, a file in an image folder that is not an image, a named database it did
+ * not read. Counted in the dataset's coverage and reported as an `unchecked` finding.
+ */
+export interface UncheckedNote {
+  reason: UncheckedReason;
+  /** How many, in the reason's unit (see UNCHECKED_REASONS). */
+  count: number;
+  /** Locators of a few of them ("meta/names", "cls/README.txt"). */
+  examples: string[];
+}
+
 export interface RecordBatch {
   records: DataRecord[];
   damage?: Finding[];
+  /** Parts of the partition not yielded as records (or yielded, but not checkable). */
+  unchecked?: UncheckedNote[];
   /**
    * Entries the format counts in its declared total but that are not records (LMDB named-database entries):
    * the declared count is compared with records + these.
@@ -115,6 +130,8 @@ export interface SourceInfo {
   declaredRecords?: number;
   /** Findings about the source as a whole, found while opening (e.g. one bad meta page). */
   findings: Finding[];
+  /** Parts of the source found while opening that no partition will read (see UncheckedNote). */
+  unchecked?: UncheckedNote[];
   /** Class names by label, when the format names its classes (class-per-folder image trees). */
   classNames?: string[];
 }

@@ -2,7 +2,7 @@
  * What the CI reporters (JUnit, SARIF, GitHub annotations, HTML) share: the injected context that keeps them pure
  * and deterministic, the check family of each finding kind, and how a finding is located and described.
  */
-import { DEFAULT_SEVERITY } from '../checks/severity.js';
+import { DEFAULT_SEVERITY, FINDING_KINDS, KINDS, type CheckFamily } from '../kinds.js';
 import type { DatasetReport, Finding, FindingKind, Severity } from '../types.js';
 
 /**
@@ -16,33 +16,12 @@ export interface ReportContext {
   cwd: string;
 }
 
-/** Check families: one JUnit testcase each, in this order. */
-export const CHECK_FAMILIES = ['values', 'integrity', 'images', 'labels'] as const;
-export type CheckFamily = (typeof CHECK_FAMILIES)[number];
+export { CHECK_FAMILIES, type CheckFamily } from '../kinds.js';
 
-/** The family of every finding kind. A Record, so that a new kind fails to compile until it is placed here. */
-export const FAMILY_OF_KIND: Readonly<Record<FindingKind, CheckFamily>> = {
-  nan: 'values',
-  posinf: 'values',
-  neginf: 'values',
-  fp16_overflow: 'values',
-  constant_sample: 'values',
-  corrupt_file: 'integrity',
-  bad_record: 'integrity',
-  shape_mismatch: 'integrity',
-  io_error: 'integrity',
-  record_count_mismatch: 'integrity',
-  missing_file: 'integrity',
-  inconsistent_lengths: 'integrity',
-  corrupt_image: 'images',
-  truncated_image: 'images',
-  oversized_image: 'images',
-  channel_mismatch: 'images',
-  size_mismatch: 'images',
-  label_out_of_range: 'labels',
-  label_missing_in_batches: 'labels',
-  sorted_labels: 'labels',
-};
+/** The family of every finding kind, from the table of kinds. */
+export const FAMILY_OF_KIND: Readonly<Record<FindingKind, CheckFamily>> = Object.fromEntries(
+  FINDING_KINDS.map((k) => [k, KINDS[k].family]),
+) as Record<FindingKind, CheckFamily>;
 
 /** The locator of a finding as short phrases: "key 0001", "file a.h5", "line 3", "field data", "index 7", … */
 export function locatorParts(f: Finding): string[] {

@@ -4,7 +4,7 @@
  */
 import { findingFingerprint } from '../baseline.js';
 import { DEFAULT_SEVERITY } from '../checks/severity.js';
-import { FINDING_KINDS, type DatasetReport, type Finding, type FindingKind, type Report } from '../types.js';
+import { FINDING_KINDS, KINDS, type DatasetReport, type Finding, type FindingKind, type Report } from '../types.js';
 import { FAMILY_OF_KIND, describeFinding, findingArtifact, remainders, type ReportContext } from './context.js';
 import { printable } from './xml.js';
 
@@ -13,99 +13,10 @@ export const INFORMATION_URI = 'https://www.npmjs.com/package/nanscan';
 
 export const SARIF_SCHEMA_URI = 'https://json.schemastore.org/sarif-2.1.0.json';
 
-/** What each finding kind means and why it matters: the rules' descriptions. */
-export const RULE_TEXT: Readonly<Record<FindingKind, { short: string; full: string }>> = {
-  nan: {
-    short: 'NaN in data or labels',
-    full: 'A record holds NaN (not a number). One NaN input makes the loss NaN and poisons every weight on the first update.',
-  },
-  posinf: {
-    short: '+Infinity in data or labels',
-    full: 'A record holds +Infinity. The loss and gradients become Inf or NaN on the first batch that contains it.',
-  },
-  neginf: {
-    short: '-Infinity in data or labels',
-    full: 'A record holds -Infinity. The loss and gradients become Inf or NaN on the first batch that contains it.',
-  },
-  fp16_overflow: {
-    short: 'Value overflows float16',
-    full: 'A value has magnitude above 65504, the largest finite float16. It becomes Inf as soon as the data, or a ' +
-      'product of it, is cast to float16 (mixed-precision training).',
-  },
-  constant_sample: {
-    short: 'Constant (zero-variance) sample',
-    full: 'Every value of the sample is the same. Per-sample normalisation divides by a zero standard deviation.',
-  },
-  shape_mismatch: {
-    short: 'Declared shape does not match the data size',
-    full: 'channels x height x width differs from the number of values the record holds. Reshaping fails, or data ' +
-      'is silently misaligned.',
-  },
-  bad_record: {
-    short: 'Record cannot be decoded',
-    full: 'The record is not a valid sample (for example not a Caffe Datum). The data layer throws mid-epoch or ' +
-      'feeds garbage.',
-  },
-  label_out_of_range: {
-    short: 'Label out of range',
-    full: 'A class label is negative, not below the number of classes, not an integer, or NaN. On a GPU this is an ' +
-      'index error, often an opaque device-side assert; elsewhere silent garbage.',
-  },
-  corrupt_image: {
-    short: 'Image cannot be decoded',
-    full: 'The image decoder rejects the file or record. Data loaders throw mid-epoch, or skip it silently.',
-  },
-  truncated_image: {
-    short: 'Truncated image',
-    full: 'The image data ends early. Decoders throw, or silently return a partly grey image.',
-  },
-  channel_mismatch: {
-    short: 'Mixed channel counts',
-    full: 'Records have different channel counts (for example grayscale among RGB). Batching crashes, or the ' +
-      'model silently broadcasts.',
-  },
-  size_mismatch: {
-    short: 'Mixed image sizes',
-    full: 'Records have different heights or widths. Batching without a resize crashes.',
-  },
-  missing_file: {
-    short: 'Missing file',
-    full: 'A file that the dataset names does not exist. The data loader fails when it reaches that entry.',
-  },
-  corrupt_file: {
-    short: 'Corrupt dataset file',
-    full: 'A dataset file is damaged (bad page, checksum or header). The records stored there cannot be read.',
-  },
-  inconsistent_lengths: {
-    short: 'Sibling arrays of different lengths',
-    full: 'Arrays that must align (for example HDF5 data and label) have different first dimensions, so data and ' +
-      'labels are misaligned or the loader fails.',
-  },
-  label_missing_in_batches: {
-    short: 'Label absent from many batches',
-    full: 'At the configured batch size, a class is missing from many batches. A loss normalised by per-batch ' +
-      'label frequency then computes 0/0.',
-  },
-  sorted_labels: {
-    short: 'Dataset stored sorted by label',
-    full: 'Records are stored in long runs of a single label. Read in storage order (as Caffe data layers do), ' +
-      'batches hold one class, which breaks BatchNorm statistics and training.',
-  },
-  io_error: {
-    short: 'Part of the dataset could not be read',
-    full: 'nanscan could not read part of the dataset (I/O error, or a failed worker). The records there were not ' +
-      'checked.',
-  },
-  record_count_mismatch: {
-    short: 'Record count differs from the declared count',
-    full: 'The database declares more (or fewer) records than could be read. The difference is unreachable data.',
-  },
-  oversized_image: {
-    short: 'Image too large to decode safely',
-    full: 'An image declares more pixels than the decoder limit (--limit-input-pixels). Decoding it would run the ' +
-      'data loader out of memory.',
-  },
-};
+/** What each finding kind means and why it matters: the rules' descriptions, from the table of kinds. */
+export const RULE_TEXT: Readonly<Record<FindingKind, { short: string; full: string }>> = Object.fromEntries(
+  FINDING_KINDS.map((k) => [k, { short: KINDS[k].title, full: KINDS[k].help }]),
+) as Record<FindingKind, { short: string; full: string }>;
 
 export function renderSarif(report: Report, ctx: ReportContext): string {
   const windows = isWindowsPath(ctx.cwd);

@@ -55,6 +55,7 @@ export function dataset(
   }
   return {
     path, format: 'lmdb', records: 100, bytes: 4096, durationMs: 12, complete: true, labels: null, stats: null,
+    coverage: { records: over.records ?? 100, checkedRecords: over.records ?? 100, unchecked: [] },
     findingCounts, severityCounts, findings, ...over,
   };
 }
