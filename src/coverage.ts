@@ -8,12 +8,12 @@ import type { CoverageUnit, Finding, UncheckedGroup, UncheckedReason } from './t
 export const UNCHECKED_REASONS: Readonly<Record<UncheckedReason, { unit: CoverageUnit; description: string }>> = {
   opaque_value: {
     unit: 'record',
-    description: 'values that are neither Caffe Datums nor encoded images (raw bytes of unknown layout, JSON, pickles, …)',
+    description: 'values that are neither Caffe Datums nor encoded images: raw bytes of unknown layout, JSON, pickles',
   },
   unsupported_image: { unit: 'record', description: 'images in a format no decoder here reads' },
   unsupported_type: {
     unit: 'field',
-    description: 'arrays with no numeric content (strings, references, opaque or empty types, scalars, zero-length)',
+    description: 'arrays with no numeric content: strings, references, opaque types, scalars, zero-length arrays',
   },
   not_an_image: { unit: 'file', description: 'files in the image folder that are not images (a folder loader skips them)' },
   named_database: { unit: 'database', description: 'named databases that could not be read' },
@@ -59,9 +59,27 @@ export function countOf(unit: CoverageUnit, n: number): string {
 
 /** The `unchecked` finding of one group: a warning by default, so `--fail-on warning` fails a partial check. */
 export function uncheckedFinding(g: UncheckedGroup, file: string): Finding {
-  const eg = g.examples.length > 0 ? ` (e.g. ${g.examples.slice(0, 3).join(', ')})` : '';
+  const eg = g.examples.length > 0 ? ` E.g. ${g.examples.slice(0, 3).join(', ')}.` : '';
   return {
     kind: 'unchecked', severity: DEFAULT_SEVERITY.unchecked, file, count: g.count,
-    message: `${countOf(g.unit, g.count)} not checked: ${g.description}${eg}.`,
+    message: `${countOf(g.unit, g.count)} not checked: ${g.description}.${eg}`,
   };
+}
+
+/**
+ * What "no problems" may claim: "No problems found." only when everything was checked; otherwise
+ * "No problems found in 9,800 of 10,000 records; 200 not checked (why)", naming what else was not checked.
+ */
+export function cleanVerdict(records: number, checkedRecords: number, groups: readonly UncheckedGroup[]): string {
+  if (groups.length === 0) return 'No problems found.';
+  const byUnit = new Map<CoverageUnit, number>();
+  for (const g of groups) byUnit.set(g.unit, (byUnit.get(g.unit) ?? 0) + g.count);
+  const why = [...new Set(groups.map((g) => g.description))].join('; ');
+  const others = [...byUnit].filter(([u]) => u !== 'record').map(([u, n]) => countOf(u, n)).join(', ');
+  const unchecked = records - checkedRecords;
+  const head = unchecked > 0
+    ? `No problems found in ${checkedRecords.toLocaleString('en-US')} of ${countOf('record', records)}; ` +
+      `${unchecked.toLocaleString('en-US')} not checked`
+    : `No problems found in the ${countOf('record', records)} checked`;
+  return `${head}${others === '' ? '' : `${unchecked > 0 ? ', and' : ';'} ${others} not checked`} (${why}).`;
 }

@@ -5,7 +5,7 @@ import { analyzeLabelBatches, withBatchAnalysis } from './checks/label-batches.j
 import { labelHistogram } from './checks/labels.js';
 import { DEFAULT_SEVERITY } from './checks/severity.js';
 import { createAccumulator, finishStats, mergeAccumulators } from './checks/stats.js';
-import type { PartitionResult, ShapeTally } from './pool/protocol.js';
+import type { KvValues, PartitionResult, ShapeTally } from './pool/protocol.js';
 import type { Source, SourceInfo } from './readers/types.js';
 import { addUnchecked, uncheckedFinding, uncheckedGroups, type UncheckedTally } from './coverage.js';
 import type { DatasetReport, Finding } from './types.js';
@@ -43,6 +43,7 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
   let nonIntegerLabels = 0;
   let uncounted = 0;
   const unchecked: UncheckedTally = {};
+  const values: KvValues = { datums: 0, images: 0, imageExamples: [], imageShapes: {}, odd: 0, oddExamples: [], metadata: 0 };
   for (const n of d.info?.unchecked ?? []) addUnchecked(unchecked, n.reason, n.count, n.examples, d.maxExamples);
   let complete = !d.aborted && d.results.every((r) => r !== null) && d.findings.length === 0;
   for (const r of d.results) {
@@ -53,34 +54,32 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
     sink.mergeCounts(r.findingCounts, r.severityCounts);
     if (r.findingCounts.corrupt_file) complete = false;
     mergeAccumulators(stats, r.stats);
-    for (const [id, t] of Object.entries(r.shapes)) {
-      const into = (shapes[id] ??= { channels: t.channels, height: t.height, width: t.width, count: 0, examples: [] });
-      into.count += t.count;
-      for (const ex of t.examples) {
-        if (into.examples.length < d.maxExamples) into.examples.push({ ...ex, index: ex.index + base });
-      }
-    }
+    mergeShapes(shapes, r.shapes, base, d.maxExamples);
     labelParts.push(r.labels.subarray(0, r.labelled));
     explicitLabels += r.explicitLabels;
     nonIntegerLabels += r.nonIntegerLabels;
     records += r.records;
     bytes += r.bytes;
     uncounted += r.uncounted;
+    mergeValues(values, r.values, base, d.maxExamples);
     for (const [reason, t] of Object.entries(r.unchecked ?? {})) {
       addUnchecked(unchecked, reason as keyof UncheckedTally, t.count, t.examples, d.maxExamples);
     }
   }
 
+  // Image values are the dataset's shapes unless the database holds Datums (then they are bad records).
+  if (judgeValues(values, sink, unchecked, d.maxExamples) !== 'datums') mergeShapes(shapes, values.imageShapes, 0, d.maxExamples);
   checkShapes(shapes, sink);
 
   const declared = d.info?.declaredRecords;
-  const reached = records + uncounted;
+  const reached = records + uncounted + values.metadata;
   if (declared !== undefined && declared !== reached && !d.aborted && !d.partial) {
     complete = false;
     sink.add({
       kind: 'record_count_mismatch', severity: DEFAULT_SEVERITY.record_count_mismatch,
       message: `The database declares ${declared} entries but ${reached} could be read` +
-        `${uncounted > 0 ? ` (${records} records and ${uncounted} named databases)` : ''}` +
+        `${uncounted + values.metadata > 0 ? ` (${records} records${uncounted > 0 ? `, ${uncounted} named databases` : ''}` +
+          `${values.metadata > 0 ? `, ${values.metadata} metadata entries` : ''})` : ''}` +
         `${declared > reached ? `: ${declared - reached} are unreachable` : ''}.`,
       file: d.source.path, count: Math.abs(declared - reached),
     });
@@ -121,7 +120,10 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
     complete,
     labels,
     stats: finishStats(stats),
-    coverage: { records, checkedRecords: Math.max(0, records - uncheckedRecords), unchecked: groups },
+    coverage: {
+      records, checkedRecords: Math.max(0, records - uncheckedRecords),
+      ...(values.metadata > 0 ? { metadataEntries: values.metadata } : {}), unchecked: groups,
+    },
     findingCounts: sink.counts,
     severityCounts: sink.severities,
     findings: sink.findings,
@@ -131,4 +133,62 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
     report.shapes = Object.fromEntries(Object.entries(shapes).sort().map(([k, t]) => [k, t.count]));
   }
   return report;
+}
+
+function mergeShapes(into: Record<string, ShapeTally>, from: Record<string, ShapeTally>, base: number, maxExamples: number): void {
+  for (const [id, t] of Object.entries(from)) {
+    const to = (into[id] ??= { channels: t.channels, height: t.height, width: t.width, count: 0, examples: [] });
+    to.count += t.count;
+    for (const ex of t.examples) {
+      if (to.examples.length < maxExamples) to.examples.push({ ...ex, index: ex.index + base });
+    }
+  }
+}
+
+function mergeValues(into: KvValues, v: KvValues | undefined, base: number, maxExamples: number): void {
+  if (v === undefined) return;
+  into.datums += v.datums;
+  into.images += v.images;
+  into.odd += v.odd;
+  into.metadata += v.metadata;
+  mergeShapes(into.imageShapes, v.imageShapes, base, maxExamples);
+  for (const f of v.imageExamples) if (into.imageExamples.length < maxExamples) into.imageExamples.push({ ...f, index: f.index! + base });
+  for (const f of v.oddExamples) if (into.oddExamples.length < maxExamples) into.oddExamples.push({ ...f, index: f.index! + base });
+}
+
+/**
+ * What a key/value database holds, judged from all its values: Caffe Datums when at least half of them decode
+ * as Datums with content, encoded images when at least half are images, else neither (raw bytes of unknown
+ * layout, pickles, JSON). A value that is neither a Datum nor an image is damage in a Datum database (Caffe's
+ * data layer aborts on it: `bad_record`) and in an image database (`corrupt_image`), and in any other database
+ * a record nanscan cannot check (`unchecked`, never damage). A raw image value in a Datum database is a
+ * `bad_record` too: the data layer cannot parse it as a Datum.
+ */
+function judgeValues(
+  v: KvValues, sink: FindingSink, unchecked: UncheckedTally, maxExamples: number,
+): 'datums' | 'images' | 'other' {
+  const total = v.datums + v.images + v.odd;
+  const holds = v.datums > 0 && 2 * v.datums >= total ? 'datums' : v.images > 0 && 2 * v.images >= total ? 'images' : 'other';
+  const report = (n: number, examples: Finding[], kind: 'bad_record' | 'corrupt_image', message: (f: Finding) => string): void => {
+    for (const f of examples) sink.add({ ...f, kind, severity: DEFAULT_SEVERITY[kind], message: message(f) });
+    sink.count(kind, DEFAULT_SEVERITY[kind], n - examples.length);
+  };
+  if (v.odd > 0) {
+    if (holds === 'datums') {
+      report(v.odd, v.oddExamples, 'bad_record', (f) => `Value ${f.message}; in a database of Caffe Datums the data layer aborts on it.`);
+    } else if (holds === 'images') {
+      report(v.odd, v.oddExamples, 'corrupt_image', (f) => `Value ${f.message}; in a database of encoded images it is not an image.`);
+    } else {
+      addUnchecked(unchecked, 'opaque_value', v.odd, v.oddExamples.map(describeKey), maxExamples);
+    }
+  }
+  if (holds === 'datums' && v.images > 0) {
+    report(v.images, v.imageExamples, 'bad_record', () =>
+      'Value is an encoded image, not a Datum: in a database of Caffe Datums the data layer cannot parse it.');
+  }
+  return holds;
+}
+
+function describeKey(f: Finding): string {
+  return `${f.database !== undefined ? `db ${f.database} ` : ''}key ${f.key ?? '?'}`;
 }

@@ -172,7 +172,7 @@ export const FIXTURES: FixtureSpec[] = [
   },
   {
     dir: 'lmdb/bad-records',
-    description: 'Datums with a truncated varint, a length past the end, a wrong wire type, a shape mismatch; opaque values',
+    description: 'Datums with a truncated varint, a length past the end, a wrong wire type, a shape mismatch; a JSON value among Datums',
     format: 'lmdb',
     records: async () => {
       const next = rng(5);
@@ -182,7 +182,7 @@ export const FIXTURES: FixtureSpec[] = [
       out[9] = [caffeKey(9), Uint8Array.from([0x08, 0x01, 0x22, 0x7f, 1, 2, 3])];       // data length past the end
       out[12] = [caffeKey(12), Uint8Array.from([0x08, 0x01, 0x25, 1, 2, 3, 4])];        // field 4 as fixed32
       out[20] = [caffeKey(20), encodeDatum({ channels: 3, height: 28, width: 28, data: new Uint8Array(784).map((_, j) => j & 0xff), label: 2 })];
-      out[30] = [caffeKey(30), new TextEncoder().encode('{"not": "a datum"}')];       // opaque: counted, not an error
+      out[30] = [caffeKey(30), new TextEncoder().encode('{"not": "a datum"}')];       // not a Datum, in a Datum database: an error
       return out;
     },
     faults: [
@@ -190,6 +190,7 @@ export const FIXTURES: FixtureSpec[] = [
       { kind: 'bad_record', key: caffeKey(9) },
       { kind: 'bad_record', key: caffeKey(12) },
       { kind: 'shape_mismatch', key: caffeKey(20) },
+      { kind: 'bad_record', key: caffeKey(30) },
     ],
   },
   {

@@ -6,7 +6,7 @@ import { isMainThread } from 'node:worker_threads';
 import { DatumDecoder, looksLikeDatum, type Datum } from '../decode/datum.js';
 import { decodeImage, decodeImageNow, isConstantImage, sniffImage, type ImageResult } from '../decode/image.js';
 import { createStats, type Kernel, type ScanStats } from '../kernels/scan.js';
-import type { AnalyzeOptions, PartitionResult, ShapeTally } from '../pool/protocol.js';
+import type { AnalyzeOptions, KvValues, PartitionResult, ShapeTally } from '../pool/protocol.js';
 import { addUnchecked, type UncheckedTally } from '../coverage.js';
 import type { FileRecord, KvRecord, NumericArray, RowsRecord, UncheckedNote } from '../readers/types.js';
 import type { Finding } from '../types.js';
@@ -45,9 +45,7 @@ export class PartitionAnalyzer {
   private explicitLabels = 0;
   private records = 0;
   private bytes = 0;
-  private datums = 0;
-  private images = 0;
-  private opaque = 0;
+  private readonly values: KvValues = { datums: 0, images: 0, imageExamples: [], imageShapes: {}, odd: 0, oddExamples: [], metadata: 0 };
   /** Label values that are not integers: the label field holds regression targets, not classes. */
   private nonIntegerLabels = 0;
   /** Key/value record indexes are partition-local; row indexes are absolute. */
@@ -79,10 +77,18 @@ export class PartitionAnalyzer {
     for (const n of notes) addUnchecked(this.uncheckedTally, n.reason, n.count, n.examples, this.options.maxExamples);
   }
 
-  /** Analyses one key/value record. Returns a promise only when it had to wait for image decodes. */
+  /**
+   * Analyses one key/value record. Returns a promise only when it had to wait for image decodes. What a value
+   * that is neither a Datum nor an image means depends on the whole database (finalize.ts judges it), so such
+   * values are only tallied here.
+   */
   kv(rec: KvRecord): Promise<void> | undefined {
     if (OOM_NEEDLE !== undefined) oomInjection(rec.key);
     this.localIndexes = true;
+    if (isMetadataKey(rec.key)) {
+      this.values.metadata++;
+      return undefined;
+    }
     this.records++;
     this.bytes += rec.value.length;
     const value = rec.value;
@@ -90,22 +96,35 @@ export class PartitionAnalyzer {
     const where = this.kvWhere;
     where.index = rec.index;
     where.key = rec.key;
+    if (value.length === 0) return this.odd(where, 'is empty (0 bytes)');
     if (sniffImage(value) !== null) {
-      this.images++;
-      return this.queueImage(value, where, 'the image');
+      const v = this.values;
+      if (v.imageExamples.length < this.options.maxExamples) v.imageExamples.push({ ...this.note(where), message: '' });
+      v.images++;
+      return this.queueImage(value, where, IMAGE_VALUE);
     }
-    if (!looksLikeDatum(value)) {
-      this.opaque++;
-      return undefined;
-    }
+    if (!looksLikeDatum(value)) return this.odd(where, `starts with ${describeStart(value)}: neither a Caffe Datum nor an encoded image`);
     const r = this.decoder.decode(value);
-    if (!r.ok) {
-      this.sink.add({ kind: 'bad_record', severity: DEFAULT_SEVERITY.bad_record,
-        message: `Value is not a valid Caffe Datum: ${r.reason}.`, ...this.loc(where) });
-      return undefined;
+    if (!r.ok) return this.odd(where, `does not decode as a Caffe Datum: ${r.reason}`);
+    const d = r.datum;
+    if (d.channels === 0 && d.height === 0 && d.width === 0 && d.data === null && d.floatData === null) {
+      return this.odd(where, 'decodes to an empty Datum: no shape, no data, no float_data');
     }
-    this.datums++;
-    return this.datum(r.datum, where);
+    this.values.datums++;
+    return this.datum(d, where);
+  }
+
+  /** A value that is neither a Datum nor an image: counted, and the first few kept with what they are. */
+  private odd(where: Where, what: string): undefined {
+    const v = this.values;
+    v.odd++;
+    if (v.oddExamples.length < this.options.maxExamples) v.oddExamples.push({ ...this.note(where), message: what });
+    return undefined;
+  }
+
+  /** A placeholder finding at `where`, whose kind and message finalize decides. */
+  private note(where: Where): Finding {
+    return { kind: 'bad_record', severity: DEFAULT_SEVERITY.bad_record, message: '', ...this.loc(where) };
   }
 
   /**
@@ -184,7 +203,6 @@ export class PartitionAnalyzer {
       this.sink.add({ kind: 'corrupt_image', severity: DEFAULT_SEVERITY.corrupt_image, message: `File ${what}.`, ...this.loc(where) });
       return undefined;
     }
-    this.images++;
     return this.queueImage(rec.bytes, where, 'the image');
   }
 
@@ -208,7 +226,6 @@ export class PartitionAnalyzer {
           message: 'Encoded Datum holds no image data.', ...this.loc(where) });
         return undefined;
       }
-      this.images++;
       return this.queueImage(d.data, where, 'the encoded image');
     }
     const expected = d.channels * d.height * d.width;
@@ -229,12 +246,9 @@ export class PartitionAnalyzer {
         this.mismatch(where, `Datum declares ${shape()} = ${expected} values but float_data holds ${d.floatData.length}.`);
       }
       this.scan(d.floatData, where, 'float_data', true);
-    } else if (expected > 0) {
-      this.mismatch(where, `Datum declares ${shape()} = ${expected} values but holds neither data nor float_data.`);
-      return undefined;
     } else {
-      this.sink.add({ kind: 'bad_record', severity: DEFAULT_SEVERITY.bad_record,
-        message: 'Datum is empty: no shape, no data, no float_data.', ...this.loc(where) });
+      // (A Datum with neither shape nor data never gets here: kv() counts it as an odd value.)
+      this.mismatch(where, `Datum declares ${shape()} = ${expected} values but holds neither data nor float_data.`);
       return undefined;
     }
     if (consistent) this.tallyShape(d.channels, d.height, d.width, where);
@@ -254,13 +268,15 @@ export class PartitionAnalyzer {
     this.sink.add({ kind: 'shape_mismatch', severity: DEFAULT_SEVERITY.shape_mismatch, message, ...this.loc(where) });
   }
 
-  private tallyShape(channels: number, height: number, width: number, where: Where): void {
+  private tallyShape(
+    channels: number, height: number, width: number, where: Where, shapes: Record<string, ShapeTally> = this.shapes,
+  ): void {
     // Records mostly share one shape: skip building the id string when it repeats.
-    let t = this.lastShape;
+    let t = shapes === this.shapes ? this.lastShape : undefined;
     if (t === undefined || t.channels !== channels || t.height !== height || t.width !== width) {
       const id = `${channels}×${height}×${width}`;
-      t = this.shapes[id] ??= { channels, height, width, count: 0, examples: [] };
-      this.lastShape = t;
+      t = shapes[id] ??= { channels, height, width, count: 0, examples: [] };
+      if (shapes === this.shapes) this.lastShape = t;
     }
     t.count++;
     if (t.examples.length < this.options.maxExamples) t.examples.push(this.loc(where) as ShapeTally['examples'][number]);
@@ -316,7 +332,7 @@ export class PartitionAnalyzer {
       this.sink.add({ kind: 'constant_sample', severity: DEFAULT_SEVERITY.constant_sample,
         message: `Every pixel of ${what} (${r.width}×${r.height}, ${r.channels} channels) is (${colour}): zero variance.`, ...loc });
     }
-    this.tallyShape(r.channels, r.height, r.width, where);
+    this.tallyShape(r.channels, r.height, r.width, where, what === IMAGE_VALUE ? this.values.imageShapes : this.shapes);
   }
 
   private pushLabel(label: number): void {
@@ -346,11 +362,23 @@ export class PartitionAnalyzer {
       records: this.records, bytes: this.bytes, findings, findingCounts: this.sink.counts,
       severityCounts: this.sink.severities,
       labels: this.labels.slice(0, this.labelled), labelled: this.labelled, explicitLabels: this.explicitLabels,
-      stats: this.stats, shapes: this.shapes, datums: this.datums, images: this.images, opaque: this.opaque,
+      stats: this.stats, shapes: this.shapes, values: this.values,
       kernel: this.kernel.backend, nonIntegerLabels: this.nonIntegerLabels, localIndexes: this.localIndexes,
       uncounted: this.uncounted, unchecked: this.uncheckedTally,
     };
   }
+}
+
+/** What a key/value value that is an image is called in messages; its shape is tallied apart (KvValues). */
+const IMAGE_VALUE = 'the image value';
+
+/**
+ * Keys that by convention hold metadata, not samples: `__len__` and `__keys__` (the folder2lmdb scripts of
+ * PyTorch projects), `__meta__` and the like. Their values are pickles or counts; they are not records.
+ */
+function isMetadataKey(key: Uint8Array): boolean {
+  const n = key.length;
+  return n > 4 && key[0] === 0x5f && key[1] === 0x5f && key[n - 1] === 0x5f && key[n - 2] === 0x5f;
 }
 
 /** The first bytes of a file that is not an image, for the message: printable text quoted, else hex. */

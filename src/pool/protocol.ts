@@ -43,9 +43,8 @@ export interface PartitionResult {
   explicitLabels: number;
   stats: StatsAccumulator;
   shapes: Record<string, ShapeTally>;
-  datums: number;
-  images: number;
-  opaque: number;
+  /** How the key/value values looked, for the per-dataset judgement of what the database holds. */
+  values: KvValues;
   kernel: 'wasm-simd' | 'js';
   /** Label values that were not integers (regression targets). */
   nonIntegerLabels: number;
@@ -55,6 +54,26 @@ export interface PartitionResult {
   uncounted: number;
   /** What was read but not checked, by reason (reader notes and the analyzer's own). */
   unchecked: UncheckedTally;
+}
+
+/**
+ * Key/value values by what they are: the dataset (not a partition) decides whether it holds Datums, encoded
+ * images or something else (finalize.ts, judgeValues), and so whether an odd value is damage or just unchecked.
+ */
+export interface KvValues {
+  /** Values that decode as Caffe Datums with content. */
+  datums: number;
+  /** Values that are encoded images (checked as images), and the first few of them. */
+  images: number;
+  imageExamples: Finding[];
+  /** Shapes of those images: the dataset's shapes, unless the database holds Datums (then they are damage). */
+  imageShapes: Record<string, ShapeTally>;
+  /** Values that are neither (empty, not a Datum, a Datum that does not decode or is empty), and the first few. */
+  odd: number;
+  /** Example findings of odd values: `message` says what the value is ("is empty (0 bytes)"); kind is decided later. */
+  oddExamples: Finding[];
+  /** Entries under metadata keys (`__len__`, `__keys__`): not samples, not records. */
+  metadata: number;
 }
 
 export interface TaskMessage {

@@ -1,6 +1,7 @@
 /** Text reporter for people at a terminal: a summary per dataset, findings grouped by kind with examples. */
 import { formatBytes as bytes } from './context.js';
-import type { DatasetReport, Finding, FindingKind, Report } from '../types.js';
+import { cleanVerdict } from '../coverage.js';
+import type { DatasetReport, Finding, FindingKind, Report, UncheckedGroup } from '../types.js';
 import { analysisFromReport, renderLabelChart } from './label-chart.js';
 
 export interface TextOptions {
@@ -61,17 +62,28 @@ export function renderText(report: Report, options: TextOptions): string {
   if (!report.complete) out.push(c('yellow', 'Interrupted: this report covers only what was read before the stop.'));
   if (report.datasets.length === 0) out.push(c('yellow', 'No dataset found in the given paths.'));
   const tally = `${plural(s.errors, 'error')}, ${plural(s.warnings, 'warning')}`;
-  if (s.errors + s.warnings === 0) out.push(c('green', `✔ No problems found.`));
-  else out.push((s.errors > 0 ? c('red', '✖ ') : c('yellow', '⚠ ')) + c('bold', tally) +
-    c('dim', ` (--fail-on ${report.options.failOn}: exit ${report.exitCode})`));
+  const gate = c('dim', ` (--fail-on ${report.options.failOn}: exit ${report.exitCode})`);
+  // What was not checked, over all datasets: "no problems" is said of the checked part only.
+  const groups: UncheckedGroup[] = report.datasets.flatMap((d) => d.coverage.unchecked);
+  const checked = report.datasets.reduce((n, d) => n + d.coverage.checkedRecords, 0);
+  const uncheckedWarnings = report.datasets.reduce((n, d) =>
+    n + d.findings.filter((f) => f.kind === 'unchecked' && f.severity === 'warning').length, 0);
+  const onlyUnchecked = s.errors === 0 && s.warnings === uncheckedWarnings;
+  if (s.errors + s.warnings === 0 && groups.length === 0) out.push(c('green', `✔ No problems found.`));
+  else if (onlyUnchecked) {
+    out.push(c('yellow', `✔ ${cleanVerdict(s.records, checked, groups)}`) + (s.warnings > 0 ? gate : ''));
+  } else {
+    out.push((s.errors > 0 ? c('red', '✖ ') : c('yellow', '⚠ ')) + c('bold', tally) + gate);
+  }
   return `${out.join('\n')}\n`;
 }
 
 function datasetHeader(d: DatasetReport, c: (s: keyof typeof ANSI, t: string) => string): string {
   const declared = d.declaredRecords !== undefined && d.declaredRecords !== d.records ? ` of ${num(d.declaredRecords)} declared` : '';
   const status = d.severityCounts.error > 0 ? c('red', '✖') : d.severityCounts.warning > 0 ? c('yellow', '⚠') : c('green', '✔');
+  const checked = d.coverage.checkedRecords < d.records ? ` (${num(d.coverage.checkedRecords)} checked)` : '';
   return `${status} ${c('bold', d.path)} ${c('cyan', d.format)} ` +
-    c('dim', `${num(d.records)} records${declared}, ${bytes(d.bytes)}${d.complete ? '' : ', incomplete'}`);
+    c('dim', `${num(d.records)} records${declared}${checked}, ${bytes(d.bytes)}${d.complete ? '' : ', incomplete'}`);
 }
 
 function severityRank(d: DatasetReport, kind: FindingKind): number {
