@@ -3,6 +3,7 @@
  * else) with the summary, per-dataset label and batch-risk charts, value statistics and a filterable findings
  * table. Without JS every row shows; the filters only hide rows.
  */
+import { cleanVerdict, countOf } from '../coverage.js';
 import { createHash } from 'node:crypto';
 import type { DatasetReport, Finding, FindingKind, LabelReport, Report, Severity } from '../types.js';
 import { formatPercent } from '../checks/label-batches.js';
@@ -90,6 +91,7 @@ function dataset(d: DatasetReport, i: number, maxRows: number): string {
       `${d.complete ? '' : ' · <strong class="e">incomplete: damage hid some records</strong>'}</p>`,
     '<div class="cols">',
     kindCounts(d),
+    coverage(d),
     valueStats(d),
     shapes(d),
     '</div>',
@@ -102,13 +104,27 @@ function dataset(d: DatasetReport, i: number, maxRows: number): string {
 function kindCounts(d: DatasetReport): string {
   const kinds = (Object.keys(d.findingCounts) as FindingKind[])
     .sort((a, b) => rank(kindSeverity(d, a)) - rank(kindSeverity(d, b)) || (a < b ? -1 : 1));
-  if (kinds.length === 0) return '<div><h3>Findings</h3><p class="ok">✔ No problems found.</p></div>';
+  if (kinds.length === 0) {
+    const c = d.coverage;
+    return `<div><h3>Findings</h3><p class="${c.unchecked.length === 0 ? 'ok' : 'w'}">✔ ${h(cleanVerdict(c.records, c.checkedRecords, c.unchecked))}</p></div>`;
+  }
   const rows = kinds.map((k) => {
     const sev = sevClass(kindSeverity(d, k));
     return `<tr class="${sev}"><td>${h(k)}</td><td class="n">${num(d.findingCounts[k] ?? 0)}</td></tr>`;
   }).join('');
   return `<div><h3>Findings by kind</h3><table class="counts"><thead><tr><th>kind</th><th class="n">count</th></tr>` +
     `</thead><tbody>${rows}</tbody></table></div>`;
+}
+
+/** What was checked, and each group of what was not: how many, why, a few examples. */
+function coverage(d: DatasetReport): string {
+  const c = d.coverage;
+  if (c.unchecked.length === 0) return '';
+  const rows = c.unchecked.map((g) =>
+    `<tr class="w"><td class="n">${h(countOf(g.unit, g.count))}</td><td>${h(g.description)}` +
+    `${g.examples.length > 0 ? `<br><small>e.g. ${g.examples.slice(0, 5).map((e) => `<code>${h(e)}</code>`).join(', ')}</small>` : ''}</td></tr>`).join('');
+  return `<div><h3>Not checked</h3><p class="meta">${num(c.checkedRecords)} of ${num(c.records)} records checked</p>` +
+    `<table class="counts"><tbody>${rows}</tbody></table></div>`;
 }
 
 function valueStats(d: DatasetReport): string {

@@ -66,6 +66,7 @@ function testsuite(
   const props: [string, string | number | boolean | undefined][] = [
     ['format', d.format],
     ['records', d.records],
+    ['checkedRecords', d.coverage.checkedRecords],
     ['declaredRecords', d.declaredRecords],
     ['bytes', d.bytes],
     ['complete', d.complete],

@@ -5,7 +5,7 @@
  * folder2lmdb-style pickles with `__len__`/`__keys__` metadata keys).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -143,5 +143,24 @@ describe('the gate acts on what was not checked', () => {
     expect(lenient.stdout).toContain('No problems found in 0 of 30 records; 30 not checked');
     const strict = runCli(['scan', raw, '--fail-on', 'warning'], dir);
     expect(strict.status).toBe(1);
+  });
+
+  it('HTML and JUnit show it: a "Not checked" table, checkedRecords, and a failing coverage testcase', () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'nanscan-coverage-out-'));
+    try {
+      const html = path.join(out, 'r.html');
+      const xml = path.join(out, 'r.xml');
+      const r = runCli(['scan', path.join(dir, 'raw'), '--fail-on', 'warning', '-q', '--html', html, '--junit', xml], dir);
+      expect(r.status).toBe(1);
+      const page = readFileSync(html, 'utf8');
+      expect(page).toContain('<h3>Not checked</h3>');
+      expect(page).toContain('0 of 30 records checked');
+      expect(page).toContain('neither Caffe Datums nor encoded images');
+      const junit = readFileSync(xml, 'utf8');
+      expect(junit).toContain('<property name="checkedRecords" value="0"/>');
+      expect(junit).toMatch(/<testcase name="coverage"[^>]*>\s*<failure type="unchecked"/);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 });
