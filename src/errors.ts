@@ -6,6 +6,8 @@ export type ErrorCode =
   | 'SCAN_SOURCE_UNRECOGNISED'
   | 'SCAN_CORRUPT_SOURCE'
   | 'SCAN_WORKER_FAILED'
+  /** A reader was handed a partition spec its own plan() did not make (a bug, or a mismatched version). */
+  | 'SCAN_INVALID_PARTITION'
   | 'SCAN_ABORTED';
 
 /**
@@ -31,4 +33,9 @@ export function invalidOption(name: string, expected: string, actual: unknown): 
     'SCAN_INVALID_OPTION',
     `Expected ${expected} for ${name} but received ${shown} of type ${actual === null ? 'null' : typeof actual}.`,
   );
+}
+
+/** The error every reader throws for a partition spec it did not make. */
+export function invalidPartition(format: string, why: string): ScanError {
+  return new ScanError('SCAN_INVALID_PARTITION', `Invalid ${format} partition spec: ${why}.`);
 }

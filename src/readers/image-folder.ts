@@ -5,6 +5,7 @@
  */
 import { readdirSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import path from 'node:path';
+import { invalidPartition } from '../errors.js';
 import { FILES_PER_BATCH, isImageName, readFileBatches, type FileEntry } from './files.js';
 import type { Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo } from './types.js';
 
@@ -145,7 +146,7 @@ class ImageFolderReader implements Reader {
   }
 
   *read(p: Partition): Iterable<RecordBatch> {
-    const spec = p.spec as unknown as FolderPartition;
+    const spec = parseFolderSpec(p.spec);
     yield* readFileBatches(spec.files.map((rel, i) => {
       const e: FileEntry = { abs: path.join(this.source.absPath, rel), shown: path.join(this.source.path, rel), index: spec.start + i };
       const label = spec.labels?.[i];
@@ -155,6 +156,20 @@ class ImageFolderReader implements Reader {
   }
 
   close(): void {}
+}
+
+/** The spec crossed a thread boundary: check its shape before trusting it. */
+function parseFolderSpec(v: Partition['spec']): FolderPartition {
+  const s = v as Partial<FolderPartition> | null;
+  const count = (x: unknown): boolean => Number.isSafeInteger(x) && (x as number) >= 0;
+  if (
+    s === null || typeof s !== 'object' || Array.isArray(s) || !count(s.start) ||
+    !Array.isArray(s.files) || !s.files.every((f) => typeof f === 'string') ||
+    !(s.labels === null || (Array.isArray(s.labels) && s.labels.length === s.files.length && s.labels.every(Number.isSafeInteger)))
+  ) {
+    throw invalidPartition('image folder', 'not made by this reader\'s plan()');
+  }
+  return s as FolderPartition;
 }
 
 export const imageFolderReader: ReaderModule = {

@@ -6,6 +6,7 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_SEVERITY } from '../checks/severity.js';
+import { invalidPartition } from '../errors.js';
 import type { Finding } from '../types.js';
 import { decodeListText, FILES_PER_BATCH, isImageName, OPEN_FLAGS, readFileBatches, readSmallFile } from './files.js';
 import type { Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo } from './types.js';
@@ -123,9 +124,17 @@ class ImageListReader implements Reader {
   }
 
   *read(p: Partition): Iterable<RecordBatch> {
-    const spec = p.spec as unknown as ListPartition;
-    yield* readFileBatches(this.parsed.entries.slice(spec.start, spec.end).map((e, i) => ({
-      abs: path.resolve(this.absRoot, e.path), shown: path.join(this.shownRoot, e.path), index: spec.start + i,
+    const spec = p.spec as Partial<ListPartition> | null;
+    const total = this.parsed.entries.length;
+    if (
+      spec === null || typeof spec !== 'object' || Array.isArray(spec) || !Number.isSafeInteger(spec.start) ||
+      !Number.isSafeInteger(spec.end) || spec.start! < 0 || spec.start! > spec.end! || spec.end! > total
+    ) {
+      throw invalidPartition('image list', `not a run of its ${total} entries`);
+    }
+    const start = spec.start!;
+    yield* readFileBatches(this.parsed.entries.slice(start, spec.end).map((e, i) => ({
+      abs: path.resolve(this.absRoot, e.path), shown: path.join(this.shownRoot, e.path), index: start + i,
       line: e.line, label: e.label,
     })));
   }

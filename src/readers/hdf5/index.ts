@@ -30,7 +30,7 @@ import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_SEVERITY } from '../../checks/severity.js';
 import { adoptMemory, loadKernel } from '../../kernels/scan.js';
-import { invalidOption, ScanError } from '../../errors.js';
+import { invalidOption, invalidPartition, ScanError } from '../../errors.js';
 import type { Finding } from '../../types.js';
 import type {
   JsonValue, NumericArray, OpenPurpose, Partition, Reader, ReaderModule, RecordBatch, RowsRecord, Source, SourceInfo,
@@ -585,7 +585,7 @@ const DTYPES = new Set<string>(Object.keys(BYTES));
 
 /** Validates a partition spec at the worker boundary. */
 function parseSpec(spec: JsonValue): { segments: SpecSegment[] } {
-  const bad = (why: string): ScanError => new ScanError('SCAN_INVALID_OPTION', `Invalid HDF5 partition spec: ${why}.`);
+  const bad = (why: string): ScanError => invalidPartition('HDF5', why);
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw bad('not an object');
   if (spec['v'] !== SPEC_VERSION) throw bad(`version ${String(spec['v'])}, expected ${SPEC_VERSION}`);
   const segs = spec['segments'];

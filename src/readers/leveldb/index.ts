@@ -16,7 +16,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ScanError } from '../../errors.js';
+import { invalidPartition, ScanError } from '../../errors.js';
 import type { Finding } from '../../types.js';
 import type { JsonValue, Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo } from '../types.js';
 import { BLOCK_TRAILER_SIZE } from './block.js';
@@ -181,7 +181,7 @@ const HEX = /^(?:[0-9a-f]{2})*$/;
 /** The spec crossed a thread boundary: check its shape before trusting it. */
 function parseSpec(v: JsonValue): PartitionSpec {
   const bad = (what: string): never => {
-    throw new ScanError('SCAN_WORKER_FAILED', `Invalid LevelDB partition spec: ${what}.`);
+    throw invalidPartition('LevelDB', what);
   };
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return bad('not an object');
   const key = (x: JsonValue | undefined, name: string): string | null =>

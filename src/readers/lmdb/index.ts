@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import { OPEN_FLAGS } from '../files.js';
 import path from 'node:path';
-import { ScanError } from '../../errors.js';
+import { invalidPartition, ScanError } from '../../errors.js';
 import type { Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo } from '../types.js';
 import { F_SUBDATA, MDB_DUPSORT } from './constants.js';
 import { openEnv, type Env } from './env.js';
@@ -183,7 +183,7 @@ function parseSpec(spec: unknown): LmdbPartitionSpec {
     s.bounds.length !== s.pages.length + 1 ||
     !s.bounds.every((b) => b === null || (typeof b === 'string' && /^(?:[0-9a-f]{2})*$/.test(b)))
   ) {
-    throw new ScanError('SCAN_INVALID_OPTION', 'Invalid LMDB partition spec (not made by this reader\'s plan()).');
+    throw invalidPartition('LMDB', 'not made by this reader\'s plan()');
   }
   return s as LmdbPartitionSpec;
 }
