@@ -430,9 +430,8 @@ function varint(b: Buffer, at: number): [number, number] {
 function fixTableCrcs(b: Buffer): number {
   if (b.length < 48) return 0;
   const f = b.length - 48;
-  let [metaOff, p] = varint(b, f);
-  let metaSize;
-  [metaSize, p] = varint(b, p);
+  const [metaOff, p0] = varint(b, f);
+  const [metaSize, p] = varint(b, p0);
   const [indexOff, p2] = varint(b, p);
   const [indexSize] = varint(b, p2);
   const blocks: [number, number][] = [[metaOff, metaSize], [indexOff, indexSize]];

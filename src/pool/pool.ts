@@ -1,7 +1,7 @@
 /** The worker pool: worker threads and processes, or the same partition code in this thread (`workers: 0`). */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { ScanError } from '../errors.js';
 import { loadKernel } from '../kernels/scan.js';
 import v8 from 'node:v8';

@@ -13,6 +13,7 @@ import { FINDING_KINDS } from '../../src/types.js';
 import { CTX, NASTY_KEYS, dataset, finding, keptFindings, report, sampleReport } from './sample-report.js';
 
 /** Parsed JSON, walked freely in assertions. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- SARIF documents are walked by path in assertions
 type Json = any;
 
 const schema = JSON.parse(readFileSync(new URL('./sarif-schema-2.1.0-rtm.5.json', import.meta.url), 'utf8')) as object;

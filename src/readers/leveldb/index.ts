@@ -16,7 +16,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { invalidPartition, ScanError } from '../../errors.js';
+import { invalidPartition } from '../../errors.js';
 import type { Finding } from '../../types.js';
 import type { JsonValue, Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo } from '../types.js';
 import { BLOCK_TRAILER_SIZE } from './block.js';
