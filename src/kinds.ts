@@ -204,6 +204,23 @@ export const KINDS = {
       '.ipynb_checkpoints) becomes a class and shifts every label after it, an empty class folder makes it ' +
       'raise, an image beside the class folders is ignored.',
   },
+  constant_feature: {
+    severity: 'warning',
+    family: 'values',
+    title: 'Feature constant over the whole dataset',
+    help:
+      'An element position of the records (a feature column, or a pixel) holds the same value in every record. ' +
+      'Per-feature standardisation (x − mean) / std divides by a zero std there and produces NaN. Images whose ' +
+      'border pixels are always black are a legitimate case: turn the kind off in the config for them.',
+  },
+  channel_std_zero: {
+    severity: 'warning',
+    family: 'values',
+    title: 'Channel with zero standard deviation',
+    help:
+      'A channel holds one value in every record and position. Per-channel normalisation (x − mean[c]) / std[c] ' +
+      'divides by zero and produces NaN.',
+  },
 } as const satisfies Record<string, KindInfo>;
 
 /** Finding kinds. Kinds may be added; a kind is never renamed (it is the report's contract). */
