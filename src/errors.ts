@@ -8,6 +8,8 @@ export type ErrorCode =
   | 'SCAN_WORKER_FAILED'
   /** A reader was handed a partition spec its own plan() did not make (a bug, or a mismatched version). */
   | 'SCAN_INVALID_PARTITION'
+  /** --write-mean asked for a mean the scan cannot give (several datasets, records of several shapes). */
+  | 'SCAN_MEAN_UNAVAILABLE'
   | 'SCAN_ABORTED';
 
 /**

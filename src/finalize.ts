@@ -7,8 +7,10 @@ import { DEFAULT_SEVERITY } from './checks/severity.js';
 import { createAccumulator, finishStats, mergeAccumulators } from './checks/stats.js';
 import type { KvValues, PartitionResult, ShapeTally } from './pool/protocol.js';
 import type { Source, SourceInfo } from './readers/types.js';
+import { channelStats, elementMean, elementPosition, elementStd, constantChannels, type ElementAccumulator } from './checks/elements.js';
+import { emptyLayouts, mergeLayouts, type LayoutResult } from './checks/layouts.js';
 import { addUnchecked, uncheckedFinding, uncheckedGroups, type UncheckedTally } from './coverage.js';
-import type { DatasetReport, Finding } from './types.js';
+import type { ChannelStat, DatasetReport, ElementReport, Finding } from './types.js';
 
 export interface DatasetInput {
   source: Source;
@@ -27,6 +29,8 @@ export interface DatasetInput {
   batchSize: number;
   severity: SeverityOverrides;
   missingThreshold: number;
+  /** Full per-element sums by layout key, merged as partitions finished (scan.ts; only with elementStats). */
+  elements?: Record<string, ElementAccumulator>;
 }
 
 export function finalizeDataset(d: DatasetInput): DatasetReport {
@@ -43,6 +47,7 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
   let nonIntegerLabels = 0;
   let uncounted = 0;
   const unchecked: UncheckedTally = {};
+  const layouts = emptyLayouts();
   const values: KvValues = { datums: 0, images: 0, imageExamples: [], imageShapes: {}, odd: 0, oddExamples: [], metadata: 0 };
   for (const n of d.info?.unchecked ?? []) addUnchecked(unchecked, n.reason, n.count, n.examples, d.maxExamples);
   let complete = !d.aborted && d.results.every((r) => r !== null) && d.findings.length === 0;
@@ -62,6 +67,7 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
     bytes += r.bytes;
     uncounted += r.uncounted;
     mergeValues(values, r.values, base, d.maxExamples);
+    mergeLayouts(layouts, r.layouts);
     for (const [reason, t] of Object.entries(r.unchecked ?? {})) {
       addUnchecked(unchecked, reason as keyof UncheckedTally, t.count, t.examples, d.maxExamples);
     }
@@ -107,6 +113,8 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
     labels = withBatchAnalysis(histogram, analysis, d.missingThreshold);
   }
 
+  const { channels, elements } = layoutFindings(layouts, d.elements ?? {}, sink, d.source.path);
+
   const groups = uncheckedGroups(unchecked);
   for (const g of groups) sink.add(uncheckedFinding(g, d.source.path));
   const uncheckedRecords = groups.reduce((n, g) => n + (g.unit === 'record' ? g.count : 0), 0);
@@ -129,6 +137,8 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
     findings: sink.findings,
   };
   if (declared !== undefined) report.declaredRecords = declared;
+  if (channels.length > 0 && report.stats !== null) report.stats.channels = channels;
+  if (elements.length > 0) report.elements = elements;
   if (Object.keys(shapes).length > 0) {
     report.shapes = Object.fromEntries(Object.entries(shapes).sort().map(([k, t]) => [k, t.count]));
   }
@@ -191,4 +201,64 @@ function judgeValues(
 
 function describeKey(f: Finding): string {
   return `${f.database !== undefined ? `db ${f.database} ` : ''}key ${f.key ?? '?'}`;
+}
+
+/** Per-element arrays in the report only up to this many positions; larger layouts go to the mean file. */
+const ELEMENT_ARRAYS_MAX = 4096;
+
+/**
+ * Dataset-level findings of the record layouts (`constant_feature` per constant position, `channel_std_zero` per
+ * constant channel), the channel statistics of the main layout (the one with most records) and the report's
+ * per-layout summary.
+ */
+function layoutFindings(
+  layouts: LayoutResult, sums: Record<string, ElementAccumulator>, sink: FindingSink, file: string,
+): { channels: ChannelStat[]; elements: ElementReport[] } {
+  const elements: ElementReport[] = [];
+  let main: { records: number; channels: ChannelStat[] } = { records: 0, channels: [] };
+  for (const [key, t] of Object.entries(layouts.layouts).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const c = t.constants;
+    const acc = sums[key];
+    const pixels = t.field === 'pixels' || (t.field === 'data' && t.channelAxis === 'first');
+    if (c !== null && c.records >= 2) {
+      const what = pixels ? 'Pixel' : 'Feature';
+      const why = pixels
+        ? 'per-pixel standardisation divides by a zero std there (images with always-black borders are a legitimate case: ' +
+          '"severity": {"constant_feature": "off"} turns this off)'
+        : 'per-feature standardisation (x − mean) / std divides by zero there and gives NaN';
+      c.positions.forEach((i, k) => {
+        sink.add({
+          kind: 'constant_feature', severity: DEFAULT_SEVERITY.constant_feature, file, field: t.field, element: i,
+          message: `${what} ${elementPosition(t, i)} of '${t.field}' is ${c.values[k]} in all ${c.records.toLocaleString('en-US')} records: ${why}.`,
+        });
+      });
+      for (const ch of constantChannels(c)) {
+        sink.add({
+          kind: 'channel_std_zero', severity: DEFAULT_SEVERITY.channel_std_zero, file, field: t.field,
+          message: `Channel ${ch.channel} of '${t.field}' is ${ch.value} in every position of all ${c.records.toLocaleString('en-US')} records: ` +
+            'per-channel normalisation (x − mean[c]) / std[c] divides by zero.',
+        });
+      }
+    }
+    let channels: ChannelStat[] = [];
+    if (t.channels !== null) {
+      channels = t.channels.map((a, channel) => {
+        const st = finishStats(a);
+        return { channel, values: st?.values ?? 0, mean: st?.mean ?? null, std: st?.std ?? null, min: st?.min ?? null, max: st?.max ?? null };
+      });
+    } else if (acc !== undefined) {
+      channels = channelStats(acc);
+    }
+    if (t.records > main.records && channels.length > 0) main = { records: t.records, channels };
+    const e: ElementReport = { field: t.field, shape: t.shape, records: t.records, constantElements: c === null ? null : c.positions.length };
+    if (acc !== undefined && acc.count > 0 && acc.sum.length <= ELEMENT_ARRAYS_MAX) {
+      const n = acc.sum.length;
+      e.mean = Array.from({ length: n }, (_, i) => elementMean(acc, i));
+      e.std = Array.from({ length: n }, (_, i) => elementStd(acc, i));
+      e.min = Array.from(acc.min);
+      e.max = Array.from(acc.max);
+    }
+    elements.push(e);
+  }
+  return { channels: main.channels, elements };
 }

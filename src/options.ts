@@ -40,6 +40,19 @@ export interface ScanOptions {
   workers?: number;
   /** Images declaring more pixels are reported, not decoded. Default 50,000,000. */
   limitInputPixels?: number;
+  /**
+   * Full per-element statistics (mean, std, min, max of every element position, e.g. the per-pixel mean of
+   * Caffe's compute_image_mean) in `DatasetReport.elements`, and channel statistics of decoded images. Costs a
+   * pass of sums over every value and 40 bytes per element position. Default false (constant features and the
+   * channel statistics of C×H×W records are always computed).
+   */
+  elementStats?: boolean;
+  /**
+   * Write the per-pixel mean of the (one) dataset scanned to this file, C×H×W float32: `.binaryproto` as Caffe's
+   * compute_image_mean writes it (BlobProto; decoded colour images in BGR order, as Caffe's data layer sees them),
+   * `.npy` as a NumPy array (RGB). Implies `elementStats`.
+   */
+  writeMean?: string;
   /** Use the scalar kernel instead of wasm SIMD (also NANSCAN_FORCE_JS_KERNEL=1). */
   forceJsKernel?: boolean;
   /** Folder that image-list paths are relative to (Caffe's root_folder). Default: each list's own folder. */
@@ -67,7 +80,8 @@ export interface ScanProgress {
   expectedRecords: number | null;
 }
 
-export type ResolvedOptions = Required<Omit<ScanOptions, 'onProgress' | 'numClasses' | 'rootFolder' | 'signal' | 'maxWarnings' | 'shard'>> & {
+export type ResolvedOptions = Required<Omit<ScanOptions, 'onProgress' | 'numClasses' | 'rootFolder' | 'signal' | 'maxWarnings' | 'shard' | 'writeMean'>> & {
+  writeMean: string | undefined;
   shard: { index: number; count: number } | null;
   signal: AbortSignal | undefined;
   maxWarnings: number | null;
@@ -80,6 +94,13 @@ const FAIL_ON: readonly FailOn[] = ['error', 'warning', 'none'];
 
 export function parseOptions(o: ScanOptions = {}): ResolvedOptions {
   if (typeof o !== 'object' || o === null) throw invalidOption('options', 'an object', o);
+  if (o.writeMean !== undefined && (typeof o.writeMean !== 'string' || !/\.(binaryproto|npy)$/.test(o.writeMean))) {
+    throw invalidOption('writeMean', "a file name ending in '.binaryproto' or '.npy'", o.writeMean);
+  }
+  if ((o.elementStats === true || o.writeMean !== undefined) && o.shard !== undefined && o.shard !== null) {
+    // Per-element sums are merged within one process; a shard report does not carry them.
+    throw new ScanError('SCAN_INVALID_OPTION', 'elementStats (--write-mean) cannot be combined with shard (--shard).');
+  }
   return {
     batchSize: int(o.batchSize, 'batchSize', 64, 1, 1 << 24),
     numClasses: o.numClasses === undefined || o.numClasses === null ? null : int(o.numClasses, 'numClasses', 0, 1, 2 ** 31 - 1),
@@ -94,6 +115,8 @@ export function parseOptions(o: ScanOptions = {}): ResolvedOptions {
     maxExamples: int(o.maxExamples, 'maxExamples', 20, 0, 1_000_000),
     workers: int(o.workers, 'workers', Math.max(1, availableParallelism()), 0, 256),
     limitInputPixels: int(o.limitInputPixels, 'limitInputPixels', DEFAULT_LIMIT_INPUT_PIXELS, 1, Number.MAX_SAFE_INTEGER),
+    elementStats: bool(o.elementStats, 'elementStats', false) || o.writeMean !== undefined,
+    writeMean: o.writeMean,
     forceJsKernel: o.forceJsKernel ?? process.env.NANSCAN_FORCE_JS_KERNEL === '1',
     cwd: o.cwd ?? process.cwd(),
     rootFolder: o.rootFolder,
@@ -101,6 +124,12 @@ export function parseOptions(o: ScanOptions = {}): ResolvedOptions {
     shard: parseShardOption(o.shard),
     onProgress: o.onProgress,
   };
+}
+
+function bool(v: unknown, name: string, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'boolean') throw invalidOption(name, 'true or false', v);
+  return v;
 }
 
 function parseShardOption(v: unknown): { index: number; count: number } | null {

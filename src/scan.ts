@@ -3,6 +3,11 @@ import pLimit from 'p-limit';
 import { DEFAULT_SEVERITY } from './checks/severity.js';
 import { discover } from './discover.js';
 import { ScanError } from './errors.js';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { meanImage, type ElementAccumulator } from './checks/elements.js';
+import { OrderedElements } from './checks/layouts.js';
+import { encodeBlobProto, encodeNpy } from './mean-file.js';
 import { finalizeDataset } from './finalize.js';
 import { loadKernel } from './kernels/scan.js';
 import { parseOptions, type ResolvedOptions, type ScanOptions } from './options.js';
@@ -69,6 +74,9 @@ export async function scan(paths: string | readonly string[], options?: ScanOpti
   }
   const report = buildReport(datasets.map((d) => d.report), found.skipped, reportOptions(opts), started,
     performance.now() - t0, kernel.backend, opts.signal?.aborted !== true);
+  if (opts.writeMean !== undefined && report.complete) {
+    writeFileSync(path.resolve(opts.cwd, opts.writeMean), meanFileBytes(datasets, opts.writeMean));
+  }
   if (opts.shard !== null) {
     report.shard = { index: opts.shard.index, count: opts.shard.count, datasets: datasets.map((d) => d.shard!) };
   }
@@ -77,6 +85,8 @@ export async function scan(paths: string | readonly string[], options?: ScanOpti
 
 interface ScannedDataset {
   report: DatasetReport;
+  /** Full per-element sums by layout (elementStats): what the mean file is made of. */
+  elements?: Record<string, ElementAccumulator>;
   /** With --shard: what the merge needs to finish this dataset exactly. */
   shard?: ShardDataset;
 }
@@ -87,13 +97,14 @@ async function scanDataset(
   const t0 = performance.now();
   const findings: Finding[] = [];
   let info: SourceInfo | null = null;
+  const elements = new OrderedElements();
   const finish = (results: (PartitionResult | null)[], total: number, covered: [number, number], aborted: boolean): ScannedDataset => {
     const durationMs = performance.now() - t0;
     const report = finalizeDataset({
-      source, info, findings, results, durationMs, aborted, partial: opts.shard !== null,
+      source, info, findings, results, durationMs, aborted, partial: opts.shard !== null, elements: elements.merged,
       ...finalizeOptions(reportOptions(opts)),
     });
-    if (opts.shard === null) return { report };
+    if (opts.shard === null) return { report, elements: elements.merged };
     return { report, shard: encodeShardDataset(source, total, covered, info, findings, results, durationMs) };
   };
   if (opts.signal?.aborted) {
@@ -120,10 +131,14 @@ async function scanDataset(
     const analyze: AnalyzeOptions = {
       maxExamples: opts.maxExamples, limitInputPixels: opts.limitInputPixels, imageConcurrency: 4,
       forceJsKernel: opts.forceJsKernel, numClasses: opts.numClasses, severity: opts.severity,
-      imageStrictness: opts.imageStrictness, timeoutMs: opts.timeoutMs,
+      imageStrictness: opts.imageStrictness, timeoutMs: opts.timeoutMs, elementStats: opts.elementStats,
     };
-    results = await Promise.all(partitions.map((partition) =>
-      pool.run({ source, partition, options: analyze }).catch((e: unknown) => {
+    results = await Promise.all(partitions.map((partition, k) =>
+      pool.run({ source, partition, options: analyze }).then((r) => {
+        elements.add(k, r.layouts);
+        return r;
+      }, (e: unknown) => {
+        elements.add(k, null);
         // A stopped scan is incomplete, not damaged: no finding for the parts it did not read.
         if (!(e instanceof ScanError && e.code === 'SCAN_ABORTED')) {
           findings.push(problem('io_error', source,
@@ -177,4 +192,24 @@ function createProgress(opts: ResolvedOptions, datasets: number): {
     },
     datasetDone: () => { done++; emit(); },
   };
+}
+
+/**
+ * The mean file's bytes: the per-pixel mean of the one dataset scanned, C×H×W. Refused (ScanError) when there is
+ * not exactly one dataset, or its records do not all share one shape.
+ */
+function meanFileBytes(datasets: readonly ScannedDataset[], file: string): Uint8Array {
+  const fail = (why: string): never => {
+    throw new ScanError('SCAN_MEAN_UNAVAILABLE', `Cannot write the mean file ${file}: ${why}.`);
+  };
+  if (datasets.length !== 1) fail(`it is the mean of one dataset, and ${datasets.length} were scanned`);
+  const d = datasets[0]!;
+  const layouts = (d.report.elements ?? []).filter((e) => e.records > 0);
+  const sums = Object.values(d.elements ?? {}).filter((a) => a.count > 0);
+  if (layouts.length > 1) {
+    fail(`records disagree on shape (${layouts.map((e) => `'${e.field}' ${e.shape.join('×')}: ${e.records}`).join(', ')})`);
+  }
+  if (sums.length !== 1 || layouts.length !== 1) fail('no record of the dataset holds only finite values of one shape, up to 3×256×256');
+  const mean = meanImage(sums[0]!, file.endsWith('.binaryproto') ? 'bgr' : 'rgb');
+  return file.endsWith('.npy') ? encodeNpy(mean.data, mean.shape) : encodeBlobProto(mean.data, mean.shape[0]!, mean.shape[1]!, mean.shape[2]!);
 }

@@ -25,6 +25,8 @@ export interface Finding {
   offset?: number;
   /** LMDB named database (sub-database) holding the record; absent for the main database. */
   database?: string;
+  /** Flat index of an element position within a record (constant_feature), C-order. */
+  element?: number;
 }
 
 /** Value statistics over every finite float (or integer pixel) value the dataset holds. */
@@ -38,6 +40,40 @@ export interface ValueStats {
   posinf: number;
   neginf: number;
   fp16Overflow: number;
+  /**
+   * Per channel of the dataset's main record layout (channel = first axis of C×H×W records, last axis of decoded
+   * H×W×C images; images only with `elementStats`): what per-channel normalisation computes.
+   */
+  channels?: ChannelStat[];
+}
+
+export interface ChannelStat {
+  channel: number;
+  /** Values of the channel over all records and positions. */
+  values: number;
+  mean: number | null;
+  std: number | null;
+  min: number | null;
+  max: number | null;
+}
+
+/** Statistics of one record layout: an array field and its record shape. */
+export interface ElementReport {
+  field: string;
+  /** Shape of one record (C×H×W for Datums and HDF5 image rows, H×W×C for decoded images). */
+  shape: number[];
+  /** Records of this layout with only finite values (records holding NaN or ±Inf are left out). */
+  records: number;
+  /**
+   * Element positions that hold one value in every record (each a `constant_feature` finding); null when a record
+   * has more than 196,608 values: no per-element statistics then.
+   */
+  constantElements: number | null;
+  /** Per element position, C-order (only with the `elementStats` option). */
+  mean?: number[];
+  std?: number[];
+  min?: number[];
+  max?: number[];
 }
 
 export interface LabelReport {
@@ -135,6 +171,8 @@ export interface DatasetReport {
   declaredRecords?: number;
   labels: LabelReport | null;
   stats: ValueStats | null;
+  /** Per-element statistics by record layout (constant positions always; means and stds with `elementStats`). */
+  elements?: ElementReport[];
   /** Shapes seen, "CxHxW" → records, for consistency checks. */
   shapes?: Record<string, number>;
   /** What was checked, and what was not and why. */

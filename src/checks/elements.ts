@@ -182,7 +182,7 @@ export function channelStats(acc: ElementAccumulator): ChannelStat[] {
 }
 
 /** "(c, y, x) = (0, 3, 17)" or "column 37": an element's position in the record's own terms. */
-export function elementPosition(acc: ElementAccumulator, i: number): string {
+export function elementPosition(acc: { shape: number[]; channelAxis: ChannelAxis }, i: number): string {
   const shape = acc.shape;
   if (shape.length <= 1) return `column ${i}`;
   const idx: number[] = [];
@@ -193,4 +193,123 @@ export function elementPosition(acc: ElementAccumulator, i: number): string {
   }
   const names = shape.length === 3 ? (acc.channelAxis === 'last' ? 'y, x, c' : 'c, y, x') : shape.length === 2 ? 'row, col' : null;
   return names === null ? `index (${idx.join(', ')})` : `(${names}) = (${idx.join(', ')})`;
+}
+
+/**
+ * Which element positions have held one value in every record so far: the cheap, always-on half of the
+ * per-element statistics. Each record is compared only at the positions still constant, so after the first few
+ * records of ordinary data the cost per record is near zero. Mergeable: a position is constant over the dataset
+ * when it is constant in every partition, with the same value.
+ */
+export interface ConstantTracker {
+  field: string;
+  shape: number[];
+  channelAxis: ChannelAxis;
+  records: number;
+  /** Positions still constant, ascending, and their value. */
+  positions: number[];
+  values: number[];
+}
+
+export function createConstantTracker(field: string, shape: number[], channelAxis: ChannelAxis): ConstantTracker {
+  return { field, shape, channelAxis, records: 0, positions: [], values: [] };
+}
+
+/** Adds one record (finite values only; same element count as the shape). */
+export function trackRecord(t: ConstantTracker, data: ArrayLike<number>): void {
+  if (t.records > 0 && t.positions.length === 0) {
+    t.records++;
+    return;
+  }
+  if (t.records++ === 0) {
+    const n = data.length;
+    t.positions = Array.from({ length: n }, (_, i) => i);
+    t.values = Array.from(data as ArrayLike<number>);
+    return;
+  }
+  const { positions, values } = t;
+  let kept = 0;
+  for (let k = 0; k < positions.length; k++) {
+    const i = positions[k]!;
+    const v = values[k]!;
+    if (data[i] === v) {
+      positions[kept] = i;
+      values[kept++] = v;
+    }
+  }
+  positions.length = kept;
+  values.length = kept;
+}
+
+/** Merges partition `from` into `into` (same field and shape; `from` comes later in storage order). */
+export function mergeConstantTrackers(into: ConstantTracker, from: ConstantTracker): void {
+  if (from.records === 0) return;
+  if (into.records === 0) {
+    into.records = from.records;
+    into.positions = [...from.positions];
+    into.values = [...from.values];
+    return;
+  }
+  const positions: number[] = [];
+  const values: number[] = [];
+  let j = 0;
+  for (let k = 0; k < into.positions.length; k++) {
+    const i = into.positions[k]!;
+    while (j < from.positions.length && from.positions[j]! < i) j++;
+    if (j < from.positions.length && from.positions[j] === i && from.values[j] === into.values[k]) {
+      positions.push(i);
+      values.push(into.values[k]!);
+    }
+  }
+  into.records += from.records;
+  into.positions = positions;
+  into.values = values;
+}
+
+/** Channels whose every position is constant with one value over all records: std 0 for the whole channel. */
+export function constantChannels(t: ConstantTracker): { channel: number; value: number }[] {
+  const shape = t.shape;
+  if (t.channelAxis === 'none' || shape.length < 2 || t.records < 2) return [];
+  const channels = t.channelAxis === 'first' ? shape[0]! : shape[shape.length - 1]!;
+  const per = shape.reduce((a, b) => a * b, 1) / channels;
+  const count = new Array<number>(channels).fill(0);
+  const value = new Array<number | undefined>(channels).fill(undefined);
+  const mixed = new Array<boolean>(channels).fill(false);
+  t.positions.forEach((i, k) => {
+    const c = t.channelAxis === 'first' ? Math.floor(i / per) : i % channels;
+    const v = t.values[k]!;
+    if (value[c] === undefined) value[c] = v;
+    else if (value[c] !== v) mixed[c] = true;
+    count[c]!++;
+  });
+  const out: { channel: number; value: number }[] = [];
+  for (let c = 0; c < channels; c++) if (count[c] === per && !mixed[c]) out.push({ channel: c, value: value[c]! });
+  return out;
+}
+
+/**
+ * The mean image as Caffe lays it out: C×H×W float32. Decoded images (H×W×C, RGB from the decoders here) are
+ * transposed, and for `order: 'bgr'` their three colour channels reversed, as OpenCV decodes them for Caffe's
+ * data layers and compute_image_mean. C×H×W records keep their stored order; rows of other shapes become
+ * 1×1×N (or 1×H×W).
+ */
+export function meanImage(acc: ElementAccumulator, order: 'rgb' | 'bgr'): { data: Float32Array; shape: [number, number, number] } {
+  const mean = meanArray(acc);
+  const s = acc.shape;
+  if (acc.channelAxis === 'last' && s.length === 3) {
+    const [h, w, c] = s as [number, number, number];
+    const out = new Float32Array(mean.length);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        for (let k = 0; k < c; k++) {
+          const to = order === 'bgr' && c === 3 ? 2 - k : k;
+          out[(to * h + y) * w + x] = mean[(y * w + x) * c + k]!;
+        }
+      }
+    }
+    return { data: out, shape: [c, h, w] };
+  }
+  if (s.length === 3) return { data: mean, shape: [s[0]!, s[1]!, s[2]!] };
+  if (s.length === 2) return { data: mean, shape: [1, s[0]!, s[1]!] };
+  return { data: mean, shape: [1, 1, mean.length] };
 }

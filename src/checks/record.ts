@@ -15,6 +15,7 @@ import { scanIntegers } from './integers.js';
 import { formatKey } from './keys.js';
 import { labelRangeProblem } from './labels.js';
 import { DEFAULT_SEVERITY } from './severity.js';
+import { LayoutStats } from './layouts.js';
 import { accumulate, createAccumulator } from './stats.js';
 import { FLOAT16_MAX, valueFindings, type RecordLocator } from './values.js';
 
@@ -63,9 +64,11 @@ export class PartitionAnalyzer {
   ) {
     this.skip = new Set(skip);
     this.sink = new FindingSink(options.maxExamples, options.severity);
+    this.layouts = new LayoutStats(kernel, options.elementStats, createStats());
   }
 
   private readonly uncheckedTally: UncheckedTally = {};
+  private readonly layouts: LayoutStats;
 
   /** Reader damage (a broken page, a bad block): kept as is. */
   damage(findings: readonly Finding[]): void {
@@ -151,6 +154,7 @@ export class PartitionAnalyzer {
         }
       }
       if (rec.isLabel) this.rowLabels(rec.data, rec.rows);
+      else this.layouts.rows(rec.field, [1], rec.data, rec.rows, !isFloat, hasNoSpecial(s) ? null : (r) => Number.isFinite(Number(rec.data[r]!)));
       return;
     }
     // Two tiers: one kernel call over the whole slab gives the statistics and says whether any value is
@@ -168,6 +172,9 @@ export class PartitionAnalyzer {
           for (const f of valueFindings(s, loc(r), `'${rec.field}'`, isFloat)) this.sink.add(f);
         }
       }
+    }
+    if (!rec.isLabel) {
+      this.layouts.rows(rec.field, rec.rowShape, data, rec.rows, !isFloat, hasNoSpecial(slab) ? null : (r) => isFiniteRun(data, r * rowSize, rowSize));
     }
   }
 
@@ -239,13 +246,15 @@ export class PartitionAnalyzer {
         consistent = false;
         this.mismatch(where, `Datum declares ${shape()} = ${expected} values but data holds ${d.data.length} bytes.`);
       }
-      this.scan(d.data, where, 'data', false);
+      const s = this.scan(d.data, where, 'data', false);
+      if (consistent) this.layouts.record('data', [d.channels, d.height, d.width], 'first', d.data, true, s);
     } else if (d.floatData !== null) {
       if (expected !== d.floatData.length) {
         consistent = false;
         this.mismatch(where, `Datum declares ${shape()} = ${expected} values but float_data holds ${d.floatData.length}.`);
       }
-      this.scan(d.floatData, where, 'float_data', true);
+      const s = this.scan(d.floatData, where, 'float_data', true);
+      if (consistent && hasNoSpecial(s)) this.layouts.record('float_data', [d.channels, d.height, d.width], 'first', d.floatData, false, s);
     } else {
       // (A Datum with neither shape nor data never gets here: kv() counts it as an odd value.)
       this.mismatch(where, `Datum declares ${shape()} = ${expected} values but holds neither data nor float_data.`);
@@ -255,13 +264,14 @@ export class PartitionAnalyzer {
     return undefined;
   }
 
-  private scan(data: Uint8Array | Float32Array, where: Where, what: string, isFloat: boolean): void {
+  private scan(data: Uint8Array | Float32Array, where: Where, what: string, isFloat: boolean): ScanStats {
     const s = this.kernel.scan(data, this.scratch);
     accumulate(this.stats, s);
     // Most records are clean: look for findings only when the stats say there is one.
     if (s.nan + s.posinf + s.neginf + s.fp16Overflow > 0 || (s.count >= 2 && s.min === s.max)) {
       for (const f of valueFindings(s, this.loc(where), what, isFloat)) this.sink.add(f);
     }
+    return s;
   }
 
   private mismatch(where: Where, message: string): void {
@@ -333,6 +343,7 @@ export class PartitionAnalyzer {
         message: `Every pixel of ${what} (${r.width}×${r.height}, ${r.channels} channels) is (${colour}): zero variance.`, ...loc });
     }
     this.tallyShape(r.channels, r.height, r.width, where, what === IMAGE_VALUE ? this.values.imageShapes : this.shapes);
+    this.layouts.record('pixels', [r.height, r.width, r.channels], 'last', r.pixels, true);
   }
 
   private pushLabel(label: number): void {
@@ -364,7 +375,7 @@ export class PartitionAnalyzer {
       labels: this.labels.slice(0, this.labelled), labelled: this.labelled, explicitLabels: this.explicitLabels,
       stats: this.stats, shapes: this.shapes, values: this.values,
       kernel: this.kernel.backend, nonIntegerLabels: this.nonIntegerLabels, localIndexes: this.localIndexes,
-      uncounted: this.uncounted, unchecked: this.uncheckedTally,
+      uncounted: this.uncounted, unchecked: this.uncheckedTally, layouts: this.layouts.result(),
     };
   }
 }
@@ -399,6 +410,17 @@ function withTimeout(p: Promise<ImageResult>, ms: number): Promise<ImageResult> 
     timer.unref();
   });
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+/** No NaN or ±Inf: the record's values may enter the dataset-level statistics. */
+function hasNoSpecial(s: ScanStats): boolean {
+  return s.nan + s.posinf + s.neginf === 0;
+}
+
+/** Whether every element of data[start, start + n) is finite. */
+function isFiniteRun(data: NumericArray, start: number, n: number): boolean {
+  for (let i = start; i < start + n; i++) if (!Number.isFinite(Number(data[i]!))) return false;
+  return true;
 }
 
 /** Whether every element of data[start, start + n) equals the first (NaN never does: NaN !== NaN). */

@@ -34,6 +34,7 @@ interface CliOptions {
   maxExamples: number;
   limitInputPixels?: number;
   rootFolder?: string;
+  writeMean?: string;
   maxWarnings?: number;
   config?: string;
   baseline?: string;
@@ -77,6 +78,7 @@ export function createProgram(): Command {
     .option('--config <file>', `config file (default: ${CONFIG_FILE}, or the "nanscan" key of package.json)`)
     .option('--baseline <file>', 'report only findings that are not in this baseline')
     .option('--write-baseline <file>', "record this scan's findings as the baseline")
+    .option('--write-mean <file>', 'write the per-pixel mean of the dataset (.binaryproto for Caffe\'s mean_file, or .npy)')
     .option('--root-folder <dir>', 'folder that image-list paths are relative to (default: the list file\'s folder)')
     .option('--no-progress', 'no progress display on stderr')
     .option('--no-color', 'no colours in the text report')
@@ -123,6 +125,7 @@ async function runScan(paths: string[], o: CliOptions, typed: (name: string) => 
     ...(o.workers !== undefined ? { workers: o.workers } : {}),
     ...(o.limitInputPixels !== undefined ? { limitInputPixels: o.limitInputPixels } : {}),
     ...(o.rootFolder !== undefined ? { rootFolder: o.rootFolder } : {}),
+    ...(o.writeMean !== undefined ? { writeMean: o.writeMean } : {}),
     ...(o.shard !== undefined ? { shard: parseShard(o.shard) } : {}),
     ...(showProgress ? { onProgress: progressLine() } : {}),
   };

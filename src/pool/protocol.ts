@@ -2,6 +2,7 @@
 import type { SeverityOverrides } from '../checks/findings.js';
 import type { StatsAccumulator } from '../checks/stats.js';
 import type { UncheckedTally } from '../coverage.js';
+import type { LayoutResult } from '../checks/layouts.js';
 import type { Partition, Source } from '../readers/types.js';
 import type { Finding, FindingKind, Severity } from '../types.js';
 
@@ -18,6 +19,8 @@ export interface AnalyzeOptions {
   imageStrictness: 'warning' | 'error';
   /** Longest a single image decode may take before it is reported and skipped. */
   timeoutMs: number;
+  /** Full per-element sums (means, stds, the mean file), beyond the always-on constant and channel tallies. */
+  elementStats: boolean;
 }
 
 /** Records of one shape ("C×H×W"), with the first few locators for findings. */
@@ -52,6 +55,8 @@ export interface PartitionResult {
   localIndexes: boolean;
   /** Entries counted by the format's declared total that are not records (LMDB named databases). */
   uncounted: number;
+  /** Dataset-level statistics by record layout: constant positions, channels, element sums (checks/layouts.ts). */
+  layouts: LayoutResult;
   /** What was read but not checked, by reason (reader notes and the analyzer's own). */
   unchecked: UncheckedTally;
 }
