@@ -196,7 +196,7 @@ env = lmdb.open(sys.argv[1], max_dbs=2, map_size=1 << 24)
 meta = env.open_db(b'meta')
 with env.begin(write=True) as txn:
     for i in range(50):
-        txn.put(b'%08d' % i, bytes([8, 1, 16, 2, 24, 2, 34, 4, i % 7, (i * 3) % 11, (i * 5) % 13, i % 256, 40, i % 3]))
+        txn.put(b'%08d' % i, bytes([8, 1, 16, 2, 24, 2, 34, 4, 1 + i % 7, 20 + (i * 3) % 11, 40 + (i * 5) % 13, 100 + i, 40, i % 3]))
     txn.put(b'source', b'made by a test', db=meta)
 env.close()`;
     const r = spawnSync(SYSTEM_PYTHON, ['-c', code, path.join(dir, 'db')], { encoding: 'utf8' });
