@@ -121,17 +121,25 @@ with h5py.File(os.path.join(out, "badchunk.h5"), "r") as f:
     offset = info.byte_offset
 
 
+def numeric_fields(prefix, dt):
+    """(name, path of field names) of every numeric field of a compound dtype, nested compounds flattened as the
+    reader names them (`meta.a.b`); numeric sub-array fields included."""
+    out = []
+    for fname in dt.names:
+        sub = dt.fields[fname][0]
+        name = prefix + "." + fname
+        base = sub.subdtype[0] if sub.subdtype is not None else sub
+        if sub.names is not None:
+            out += [(n, (fname,) + p) for n, p in numeric_fields(name, sub)]
+        elif base.kind in "iuf":
+            out.append((name, (fname,)))
+    return out
+
+
 def dump(fname, skip=()):
     entry = {}
     with h5py.File(os.path.join(out, fname), "r") as f:
-        def visit(name, obj):
-            if not isinstance(obj, h5py.Dataset) or name in skip:
-                return
-            if f.get(name, getlink=True).__class__ is not h5py.HardLink:
-                return
-            if obj.dtype.kind not in "iuf" or obj.ndim == 0:
-                return
-            arr = obj[()]
+        def put(name, arr):
             dt = arr.dtype
             if dt.kind == "f" and dt.itemsize == 2:
                 arr = arr.astype("<f4")
@@ -139,8 +147,27 @@ def dump(fname, skip=()):
                 arr = arr.astype(dt.newbyteorder("<"))
             binname = fname.replace("/", "_") + "__" + name.replace("/", "_") + ".bin"
             with open(os.path.join(oracle_dir, binname), "wb") as fh:
-                fh.write(arr.tobytes())
-            entry[name] = {"dtype": dt.kind + str(dt.itemsize), "shape": list(obj.shape), "bin": binname}
+                fh.write(np.ascontiguousarray(arr).tobytes())
+            entry[name] = {"dtype": dt.kind + str(dt.itemsize), "shape": list(arr.shape), "bin": binname}
+
+        def visit(name, obj):
+            if not isinstance(obj, h5py.Dataset) or name in skip:
+                return
+            if f.get(name, getlink=True).__class__ is not h5py.HardLink:
+                return
+            if obj.ndim == 0:
+                return
+            if obj.dtype.names is not None:
+                whole = obj[()]
+                for fname_, path in numeric_fields(name, obj.dtype):
+                    arr = whole
+                    for p in path:
+                        arr = arr[p]
+                    put(fname_, arr)
+                return
+            if obj.dtype.kind not in "iuf":
+                return
+            put(name, obj[()])
         f.visititems(visit)
     manifest[fname] = entry
 
