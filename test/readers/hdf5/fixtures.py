@@ -53,13 +53,35 @@ with h5py.File(os.path.join(out, "types.h5"), "w") as f:
                      compression="gzip", compression_opts=6, shuffle=True)
     f["g1/g2/deep"] = rng.standard_normal((40, 2, 2)).astype("f4")
     f["names"] = np.array(["x%d" % i for i in range(30)], dtype=h5py.string_dtype())
-    f["comp"] = np.zeros(30, dtype=[("a", "i4"), ("b", "f8")])
+    comp = np.zeros(30, dtype=[("a", "i4"), ("b", "f8")])
+    comp["a"] = np.arange(30) - 7
+    comp["b"] = rng.standard_normal(30)
+    f["comp"] = comp
     f["scalar"] = np.float32(3.5)
     f["one_d"] = rng.standard_normal(77).astype("f4")
     f["empty"] = np.zeros((0, 4), dtype="f4")
     f["be"] = rng.standard_normal((20, 3)).astype(">f4")
     f["zero_width"] = np.zeros((10, 0), dtype="f4")
     f["link"] = h5py.SoftLink("/one_d")
+
+# Compounds as h5py packs them (members at any offset): big-endian, nested, array, string, vlen-string and enum
+# members, 2-D (rows of 3 elements), chunked and compressed; only the numeric fields are read.
+rich_dt = np.dtype([("x", "<f4"), ("y", ">f8"), ("name", "S10"), ("v", h5py.string_dtype()), ("arr", ">i2", (2, 3)),
+                    ("nest", [("a", "u1"), ("b", "<f2"), ("deeper", [("c", ">u4")])]), ("flag", "?")])
+with h5py.File(os.path.join(out, "compound.h5"), "w") as f:
+    rich = np.zeros((70, 3), dtype=rich_dt)
+    rich["x"] = rng.standard_normal((70, 3))
+    rich["x"][7, 1] = np.nan
+    rich["y"] = rng.standard_normal((70, 3)) * 1e6
+    rich["name"] = b"abc"
+    rich["v"] = "some text"
+    rich["arr"] = rng.integers(-30000, 30000, (70, 3, 2, 3))
+    rich["nest"]["a"] = rng.integers(0, 256, (70, 3))
+    rich["nest"]["b"] = rng.standard_normal((70, 3))
+    rich["nest"]["deeper"]["c"] = rng.integers(0, 2**32, (70, 3))
+    rich["flag"] = rng.integers(0, 2, (70, 3))
+    f.create_dataset("rich", data=rich, chunks=(16, 3), compression="gzip")
+    f["flat"] = rich[:, 0]
 
 with h5py.File(os.path.join(out, "ub.h5"), "w", userblock_size=512) as f:
     f["x"] = np.arange(20, dtype="f4").reshape(10, 2)
@@ -172,7 +194,7 @@ def dump(fname, skip=()):
     manifest[fname] = entry
 
 
-for fname in ["a.h5", "b.h5", "sub/c.h5", "d64.h5", "types.h5", "ub.h5", "badchunk.h5", "ext.h5", "latest.h5", "btree.h5", "big.h5"]:
+for fname in ["a.h5", "b.h5", "sub/c.h5", "d64.h5", "types.h5", "compound.h5", "ub.h5", "badchunk.h5", "ext.h5", "latest.h5", "btree.h5", "big.h5"]:
     dump(fname)
 os.remove(ext_bin)
 

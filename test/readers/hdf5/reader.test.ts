@@ -31,7 +31,7 @@ async function open(rel: string, module = hdf5Reader): Promise<Hdf5Reader> {
   return (await module.open({ format: 'hdf5', path: abs, absPath: abs })) as Hdf5Reader;
 }
 
-const ONE_FILE = ['a.h5', 'b.h5', 'sub/c.h5', 'd64.h5', 'types.h5', 'ub.h5', 'latest.h5', 'btree.h5', 'big.h5'];
+const ONE_FILE = ['a.h5', 'b.h5', 'sub/c.h5', 'd64.h5', 'types.h5', 'compound.h5', 'ub.h5', 'latest.h5', 'btree.h5', 'big.h5'];
 
 describe('values equal h5py', () => {
   for (const rel of ONE_FILE) {
