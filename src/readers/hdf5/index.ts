@@ -454,10 +454,13 @@ class Hdf5SourceReader implements Hdf5Reader {
     return s;
   }
 
-  /** A listed file's display path: relative to the cwd when the list's own path was given relative. */
+  /**
+   * A listed file's display path: relative when the list's own path was given relative, from the list's shown
+   * folder (so it does not depend on the process's cwd, which a library caller's `cwd` option need not be).
+   */
   private display(abs: string): string {
     if (path.isAbsolute(this.source.path)) return abs;
-    return path.relative(process.cwd(), abs) || abs;
+    return path.join(path.dirname(this.source.path), path.relative(path.dirname(this.source.absPath), abs));
   }
 }
 
