@@ -357,6 +357,23 @@ describe('partitions', () => {
     };
     await drain(good); // the template itself is valid
     for (const p of bad) await expect(drain(p)).rejects.toThrow(ScanError);
+    // Compound layouts: every field inside the element, of a known type, never read directly.
+    const c = await open('compound.h5');
+    const cGood = c.plan(1)[0] as Partition;
+    const cSeg = (cGood.spec as { segments: Record<string, unknown>[] }).segments[0] as Record<string, unknown>;
+    const cDs = (cSeg['datasets'] as Record<string, unknown>[]).find((d) => d['dtype'] === 'compound') as Record<string, unknown>;
+    const layout = cDs['compound'] as { size: number; fields: Record<string, unknown>[] };
+    const withC = (d: Record<string, unknown>): Partition => ({ index: 0, spec: { v: 2, segments: [{ ...cSeg, datasets: [d] }] } as never });
+    const field0 = layout.fields[0] as Record<string, unknown>;
+    await drain(withC(cDs));
+    for (const d of [
+      { ...cDs, compound: undefined },
+      { ...cDs, compound: { ...layout, fields: [] } },
+      { ...cDs, compound: { ...layout, fields: [{ ...field0, offset: layout.size }] } },
+      { ...cDs, compound: { ...layout, fields: [{ ...field0, dtype: 'f128' }] } },
+      { ...cDs, compound: { ...layout, size: layout.size + 1 } },
+      { ...cDs, runs: [] },
+    ]) await expect(drain(withC(d))).rejects.toThrow(ScanError);
     expect(() => createHdf5Reader({ slabBytes: 0 })).toThrow(ScanError);
     expect(() => createHdf5Reader({ labelNames: ['a/b'] })).toThrow(ScanError);
   });
