@@ -137,6 +137,14 @@ describe('label datasets', () => {
     expect(d.labelStats).toMatchObject({ values: L.labelStats.values, min: L.labelStats.min, max: L.labelStats.max, nan: 0 });
   });
 
+  it('one label dataset per group: `label` before `Y`; the other is data', async () => {
+    const d = await scanOne('twolabels.h5');
+    expect(d.labels?.records).toBe(12);
+    expect(d.labelStats).toMatchObject({ values: 12, min: 0, max: 2 });
+    expect(d.stats?.values).toBe(36);
+    expect(d.stats?.max).toBeGreaterThan(90);
+  });
+
   it('a float regression target (mostly non-integers) has no class analysis and no label errors', async () => {
     const d = await scanOne('regression.h5', NUM_CLASSES);
     expect(oracle.regression.nonInteger).toBeGreaterThan(15);

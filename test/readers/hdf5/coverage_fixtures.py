@@ -100,6 +100,12 @@ oracle["labels"] = {
     "labelStats": {"values": int(lab.size), "min": float(lab.min()), "max": float(lab.max())},
 }
 
+# Two label names among siblings: `label` (first in the name order) holds the labels, `Y` is data.
+with h5py.File(path("twolabels.h5"), "w") as f:
+    f["data"] = rng.standard_normal((12, 2)).astype("f4")
+    f["label"] = (np.arange(12) % 3).astype("i4")
+    f["Y"] = rng.standard_normal(12) + 100
+
 # A float regression target (mostly not integers, a few that are, one negative): no class analysis, no errors.
 target = rng.standard_normal(30) * 3
 target[[0, 5]] = [-2.0, 4.0]
