@@ -39,6 +39,10 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
   for (const f of d.findings) sink.add(f);
 
   const stats = createAccumulator();
+  const labelStats = createAccumulator();
+  /** Per-row label findings of label arrays, kept only when the labels are classes (see below). */
+  const labelChecks: Finding[] = [];
+  const labelCounts = new FindingSink(0);
   const shapes: Record<string, ShapeTally> = {};
   const labelParts: Int32Array[] = [];
   let records = 0;
@@ -63,6 +67,11 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
     labelParts.push(r.labels.subarray(0, r.labelled));
     explicitLabels += r.explicitLabels;
     nonIntegerLabels += r.nonIntegerLabels;
+    if (r.labelStats) mergeAccumulators(labelStats, r.labelStats);
+    if (r.labelChecks) {
+      labelChecks.push(...r.labelChecks.findings);
+      labelCounts.mergeCounts(r.labelChecks.counts, r.labelChecks.severities);
+    }
     records += r.records;
     bytes += r.bytes;
     uncounted += r.uncounted;
@@ -92,8 +101,15 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
   }
 
   let labels = null;
-  // Labels that are not all integers are regression targets: statistics only, no class analysis.
-  if (explicitLabels > 0 && nonIntegerLabels === 0) {
+  // Label values mostly not integers are a regression target: statistics only, no class analysis and no
+  // per-row label errors. Otherwise they are classes: the few non-integer, negative or too large labels are
+  // errors at their rows, and the class analysis covers the integer ones.
+  const regression = nonIntegerLabels > explicitLabels;
+  if (!regression) {
+    for (const f of labelChecks) sink.keep(f);
+    sink.mergeCounts(labelCounts.counts, labelCounts.severities);
+  }
+  if (explicitLabels > 0 && !regression) {
     const all = new Int32Array(labelParts.reduce((n, p) => n + p.length, 0));
     let at = 0;
     for (const p of labelParts) { all.set(p, at); at += p.length; }
@@ -128,6 +144,7 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
     complete,
     labels,
     stats: finishStats(stats),
+    ...(labelStats.values > 0 || labelStats.nan + labelStats.posinf + labelStats.neginf > 0 ? { labelStats: finishStats(labelStats) } : {}),
     coverage: {
       records, checkedRecords: Math.max(0, records - uncheckedRecords),
       ...(values.metadata > 0 ? { metadataEntries: values.metadata } : {}), unchecked: groups,

@@ -34,11 +34,19 @@ export interface ShardDataset {
   durationMs: number;
 }
 
+type JsonStats = Omit<PartitionResult['stats'], 'min' | 'max'> & { min: number | null; max: number | null };
+
 /** A PartitionResult with its labels as base64 of raw-deflated little-endian int32s, and JSON-safe stats. */
-export type EncodedPartition = Omit<PartitionResult, 'labels' | 'stats'> & {
+export type EncodedPartition = Omit<PartitionResult, 'labels' | 'stats' | 'labelStats'> & {
   labels: string;
-  stats: Omit<PartitionResult['stats'], 'min' | 'max'> & { min: number | null; max: number | null };
+  stats: JsonStats;
+  labelStats?: JsonStats;
 };
+
+/** ±Infinity (the bounds of no values) does not survive JSON: null stands for it. */
+const jsonStats = (s: PartitionResult['stats']): JsonStats =>
+  ({ ...s, min: s.values === 0 ? null : s.min, max: s.values === 0 ? null : s.max });
+const fromJsonStats = (s: JsonStats): PartitionResult['stats'] => ({ ...s, min: s.min ?? Infinity, max: s.max ?? -Infinity });
 
 export function parseShard(text: string): ShardSpec {
   const m = /^(\d+)\/(\d+)$/.exec(text.trim());
@@ -74,11 +82,12 @@ export function encodeShardDataset(
 
 function encodePartition(r: PartitionResult): EncodedPartition {
   const labels = Buffer.from(r.labels.buffer, r.labels.byteOffset, r.labelled * 4);
-  const empty = r.stats.values === 0;
+  const { labelStats, ...rest } = r;
   return {
-    ...r,
+    ...rest,
     labels: deflateRawSync(labels).toString('base64'),
-    stats: { ...r.stats, min: empty ? null : r.stats.min, max: empty ? null : r.stats.max },
+    stats: jsonStats(r.stats),
+    ...(labelStats === undefined ? {} : { labelStats: jsonStats(labelStats) }),
   };
 }
 
@@ -86,7 +95,11 @@ function decodePartition(e: EncodedPartition): PartitionResult {
   const raw = inflateRawSync(Buffer.from(e.labels, 'base64'));
   const labels = new Int32Array(raw.length / 4);
   Buffer.from(labels.buffer).set(raw);
-  return { ...e, labels, stats: { ...e.stats, min: e.stats.min ?? Infinity, max: e.stats.max ?? -Infinity } };
+  const { labelStats, ...rest } = e;
+  return {
+    ...rest, labels, stats: fromJsonStats(e.stats),
+    ...(labelStats === undefined ? {} : { labelStats: fromJsonStats(labelStats) }),
+  };
 }
 
 /**

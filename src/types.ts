@@ -170,9 +170,15 @@ export interface DatasetReport {
   /** Record count the format itself declares (e.g. LMDB's md_entries), when it has one. */
   declaredRecords?: number;
   labels: LabelReport | null;
+  /** Statistics of the data's values: every value but those of label arrays (HDF5 label datasets). */
   stats: ValueStats | null;
   /** Per-element statistics by record layout (constant positions always; means and stds with `elementStats`). */
   elements?: ElementReport[];
+  /**
+   * Statistics of the values of label arrays (HDF5 datasets named label, labels, y, target or targets, one value
+   * a row), apart from `stats`; absent when the dataset has none. Present for regression targets too.
+   */
+  labelStats?: ValueStats | null;
   /** Shapes seen, "CxHxW" → records, for consistency checks. */
   shapes?: Record<string, number>;
   /** What was checked, and what was not and why. */

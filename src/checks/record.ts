@@ -37,6 +37,10 @@ export class PartitionAnalyzer {
   private readonly sink: FindingSink;
   private readonly decoder = new DatumDecoder();
   private readonly stats = createAccumulator();
+  /** Label arrays' values: reported apart from the data's (`labelStats`). */
+  private readonly labelStats = createAccumulator();
+  /** Per-row label findings of label arrays, held back until the dataset is known to hold classes (finalize). */
+  private readonly labelSink: FindingSink;
   private readonly scratch: ScanStats = createStats();
   private readonly shapes: Record<string, ShapeTally> = {};
   private lastShape: ShapeTally | undefined;
@@ -65,6 +69,7 @@ export class PartitionAnalyzer {
     this.skip = new Set(skip);
     this.sink = new FindingSink(options.maxExamples, options.severity);
     this.layouts = new LayoutStats(kernel, options.elementStats, createStats());
+    this.labelSink = new FindingSink(options.maxExamples, options.severity);
   }
 
   private readonly uncheckedTally: UncheckedTally = {};
@@ -140,11 +145,15 @@ export class PartitionAnalyzer {
     this.bytes += rec.data.byteLength;
     const isFloat = rec.dtype === 'f16' || rec.dtype === 'f32' || rec.dtype === 'f64';
     const loc = (row: number): RecordLocator => ({ file: rec.file, index: rec.firstRow + row, field: rec.field });
+    // Labels are not data: their values are summed apart, so the data's mean and std are the data's.
+    const stats = rec.isLabel ? this.labelStats : this.stats;
     if (rowSize === 1) {
       // One value a row: scan the slab at once (per-row calls would cost more than the scan), and find the
       // rows of any special values only when the slab has some.
       const s = this.scanAny(rec.data);
-      accumulate(this.stats, s);
+      accumulate(stats, s);
+      // Taken now: the rescans below reuse the kernel's stats object.
+      const finite = hasNoSpecial(s);
       if (s.nan + s.posinf + s.neginf + s.fp16Overflow > 0) {
         for (let r = 0; r < rec.rows; r++) {
           const v = Number(rec.data[r]!);
@@ -153,16 +162,18 @@ export class PartitionAnalyzer {
           for (const f of valueFindings(one, loc(r), `'${rec.field}'`, true)) this.sink.add(f);
         }
       }
-      if (rec.isLabel) this.rowLabels(rec.data, rec.rows);
-      else this.layouts.rows(rec.field, [1], rec.data, rec.rows, !isFloat, hasNoSpecial(s) ? null : (r) => Number.isFinite(Number(rec.data[r]!)));
+      if (rec.isLabel) this.rowLabels(rec);
+      else this.layouts.rows(rec.field, [1], rec.data, rec.rows, !isFloat, finite ? null : (r) => Number.isFinite(Number(rec.data[r]!)));
       return;
     }
     // Two tiers: one kernel call over the whole slab gives the statistics and says whether any value is
     // special; rows are rescanned one by one only then. Constant rows are found by comparing each row with
     // its first value, which stops at the second element of any ordinary row.
     const slab = this.scanAny(rec.data);
-    accumulate(this.stats, slab);
+    accumulate(stats, slab);
     const special = slab.nan + slab.posinf + slab.neginf + slab.fp16Overflow > 0;
+    // Taken now: the row rescans below reuse the kernel's stats object.
+    const finite = hasNoSpecial(slab);
     const data = rec.data;
     for (let r = 0; r < rec.rows; r++) {
       const start = r * rowSize;
@@ -174,7 +185,7 @@ export class PartitionAnalyzer {
       }
     }
     if (!rec.isLabel) {
-      this.layouts.rows(rec.field, rec.rowShape, data, rec.rows, !isFloat, hasNoSpecial(slab) ? null : (r) => isFiniteRun(data, r * rowSize, rowSize));
+      this.layouts.rows(rec.field, rec.rowShape, data, rec.rows, !isFloat, finite ? null : (r) => isFiniteRun(data, r * rowSize, rowSize));
     }
   }
 
@@ -185,16 +196,34 @@ export class PartitionAnalyzer {
     return scanIntegers(data, this.scratch);
   }
 
-  private rowLabels(data: NumericArray, rows: number): void {
-    for (let r = 0; r < rows; r++) {
+  /**
+   * The labels of a slab of label rows (one value a row), in storage order. Integers feed the label analysis;
+   * NaN and ±Inf are already value findings. Each row that breaks a class label (negative, not below
+   * --num-classes, not an integer) is a `label_out_of_range` at its row, held back in `labelSink`: a label
+   * array whose values are mostly not integers is a regression target, and finalize then drops them.
+   */
+  private rowLabels(rec: RowsRecord): void {
+    const data = rec.data;
+    const numClasses = this.options.numClasses;
+    for (let r = 0; r < rec.rows; r++) {
       const v = Number(data[r]!);
-      if (Number.isNaN(v)) continue; // reported as a `nan` finding on the label field
-      if (!Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31) {
+      if (!Number.isFinite(v)) continue; // reported as a `nan`/`posinf`/`neginf` finding on the label field
+      let bad: string | null;
+      if (!Number.isInteger(v)) {
         this.nonIntegerLabels++;
-        continue;
+        bad = `label ${v} is not an integer`;
+      } else if (v < -(2 ** 31) || v >= 2 ** 31) {
+        bad = `label ${v} is beyond any class index`;
+      } else {
+        this.pushLabel(v);
+        this.explicitLabels++;
+        bad = labelRangeProblem(v, numClasses);
       }
-      this.pushLabel(v);
-      this.explicitLabels++;
+      if (bad !== null) {
+        this.labelSink.add({ kind: 'label_out_of_range', severity: DEFAULT_SEVERITY.label_out_of_range,
+          message: `Label of row ${rec.firstRow + r} in '${rec.field}': ${bad}.`, label: v,
+          file: rec.file, index: rec.firstRow + r, field: rec.field });
+      }
     }
   }
 
@@ -375,6 +404,8 @@ export class PartitionAnalyzer {
       labels: this.labels.slice(0, this.labelled), labelled: this.labelled, explicitLabels: this.explicitLabels,
       stats: this.stats, shapes: this.shapes, values: this.values,
       kernel: this.kernel.backend, nonIntegerLabels: this.nonIntegerLabels, localIndexes: this.localIndexes,
+      labelStats: this.labelStats,
+      labelChecks: { findings: this.labelSink.findings, counts: this.labelSink.counts, severities: this.labelSink.severities },
       uncounted: this.uncounted, unchecked: this.uncheckedTally, layouts: this.layouts.result(),
     };
   }

@@ -1,5 +1,5 @@
 /** Messages between the main thread and workers. Everything here survives structured clone. */
-import type { SeverityOverrides } from '../checks/findings.js';
+import type { SeverityCounts, SeverityOverrides } from '../checks/findings.js';
 import type { StatsAccumulator } from '../checks/stats.js';
 import type { UncheckedTally } from '../coverage.js';
 import type { LayoutResult } from '../checks/layouts.js';
@@ -49,8 +49,16 @@ export interface PartitionResult {
   /** How the key/value values looked, for the per-dataset judgement of what the database holds. */
   values: KvValues;
   kernel: 'wasm-simd' | 'js';
-  /** Label values that were not integers (regression targets). */
+  /** Label values that were not integers (a regression target when most are; errors when few are). */
   nonIntegerLabels: number;
+  /** Value statistics of label arrays (HDF5 label datasets), kept out of `stats`. */
+  labelStats?: StatsAccumulator;
+  /**
+   * Per-row label findings of label arrays (negative, not below --num-classes, not an integer), held back:
+   * only the whole dataset tells a class label (these are errors) from a regression target (they are not).
+   * Exact counts, examples capped like `findings`; indexes are absolute rows.
+   */
+  labelChecks?: { findings: Finding[]; counts: Partial<Record<FindingKind, number>>; severities: SeverityCounts };
   /** Whether finding and shape indexes are partition-local (key/value records) rather than absolute rows. */
   localIndexes: boolean;
   /** Entries counted by the format's declared total that are not records (LMDB named databases). */

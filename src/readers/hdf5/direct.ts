@@ -43,7 +43,8 @@ export type RawLocation = { runs: RawRun[] } | { unsupported: string };
 
 /** What the locator needs to know of a dataset (as h5wasm described it). */
 export interface RawTarget {
-  dtype: Dtype;
+  /** Compound datasets are never read directly (their fields are sliced out of HDF5's reads). */
+  dtype: Dtype | 'compound';
   elemBytes: number;
   rows: number;
   rowShape: readonly number[];
@@ -388,6 +389,7 @@ interface ChunkEntry {
 export function locateRows(fd: number, fileSize: number, sb: Superblock, objectAddress: number, target: RawTarget): RawLocation {
   try {
     if (target.rows === 0 || target.rowBytes === 0) return { runs: [] };
+    if (target.dtype === 'compound') return { unsupported: 'compound type' };
     const file = new FileBytes(fd, fileSize);
     const messages = headerMessages(file, sb, sb.base + objectAddress);
     const datatype = messages.find((m) => m.type === MSG_DATATYPE);

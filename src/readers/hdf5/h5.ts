@@ -23,12 +23,49 @@ type H5Module = Awaited<(typeof import('h5wasm/node'))['ready']>;
 
 export type Dtype = 'f16' | 'f32' | 'f64' | 'i8' | 'u8' | 'i16' | 'u16' | 'i32' | 'u32' | 'i64' | 'u64';
 
-/** A numeric dataset with at least one dimension: rows along the first dimension are records. */
+/**
+ * A numeric field of a compound dataset: one member (or a member of a nested compound), scalar or an array
+ * of numbers, at `offset` in each compound element.
+ */
+export interface FieldInfo {
+  /** `<dataset>.<member>`: `meta.x`, and `meta.a.b` for a member of a nested compound. */
+  name: string;
+  dtype: Dtype;
+  /** Byte offset in one compound element, as HDF5 lays the element out in memory. */
+  offset: number;
+  /** Bytes of one value (2 for float16). */
+  elemBytes: number;
+  /** Shape of an array member; [] for a scalar one. */
+  shape: number[];
+  /** Values per compound element (the product of `shape`). */
+  elems: number;
+  /** HDF5 keeps each member's byte order when it reads a compound: big-endian members are swapped here. */
+  littleEndian: boolean;
+}
+
+/** How a compound dataset's elements are laid out, and which of its fields are scanned. */
+export interface CompoundInfo {
+  /** Bytes of one element in memory (variable-length members are pointers there). */
+  size: number;
+  /** The numeric fields, in member order (at least one). */
+  fields: FieldInfo[];
+  /**
+   * Whether reading allocates memory for members (variable-length strings and sequences, references): HDF5
+   * must then free it after every read (H5Treclaim), or each read leaks.
+   */
+  reclaim: boolean;
+}
+
+/**
+ * A dataset with numeric content and at least one dimension: rows along the first dimension are records. A
+ * compound dataset (dtype `'compound'`) is read whole, and each of its numeric fields is scanned as an array
+ * of its own (`compound.fields`).
+ */
 export interface DatasetInfo {
   /** Path within the file, without the leading '/'. */
   name: string;
-  dtype: Dtype;
-  /** Bytes per element as stored in memory by HDF5 (2 for float16: widened later). */
+  dtype: Dtype | 'compound';
+  /** Bytes per element as stored in memory by HDF5 (2 for float16: widened later; the element size for compounds). */
   elemBytes: number;
   rows: number;
   rowShape: number[];
@@ -36,16 +73,27 @@ export interface DatasetInfo {
   rowBytes: number;
   /** Rows per chunk for chunked layouts, 0 for contiguous and compact ones. */
   chunkRows: number;
-  /** Named `label`/`labels` (or as configured; case-insensitive, last path component). */
+  /**
+   * Holds class labels: named `label`, `labels`, `y`, `target` or `targets` (or as configured; the last path
+   * component, case-insensitive), integer or float, one value a row ((N,) or (N, 1)), and the first such
+   * dataset of its group in the order of the names (so that no record has two labels).
+   */
   isLabel: boolean;
   /** Whether the maximum shape equals the shape (no room to grow). */
   fixedExtent: boolean;
+  compound?: CompoundInfo;
 }
 
 export interface Walk {
   datasets: DatasetInfo[];
-  /** Objects not scanned, with the reason. */
+  /** Links not followed (soft and external links), with the reason. */
   skipped: { name: string; reason: string }[];
+  /**
+   * Datasets, and fields of compound datasets, with no numeric content to scan (strings, references, enums,
+   * scalars, empty ones), with what they are: `{ name: 'meta.name', reason: 'string' }`. Empty datasets are
+   * also in `datasets` (their row counts still count for the Caffe rules).
+   */
+  unsupported: { name: string; reason: string }[];
   /** Objects (or groups) that could not be read: damage. */
   problems: { name: string; message: string }[];
 }
@@ -60,13 +108,17 @@ interface Quiet<T> {
 /** H5T classes (H5Tpublic.h) that we read, and names for the others in skip reasons. */
 const H5T_INTEGER = 0;
 const H5T_FLOAT = 1;
+const H5T_COMPOUND = 6;
+const H5T_REFERENCE = 7;
+const H5T_VLEN = 9;
+const H5T_ARRAY = 10;
 const CLASS_NAMES: Record<number, string> = {
   2: 'time', 3: 'string', 4: 'bitfield', 5: 'opaque', 6: 'compound', 7: 'reference', 8: 'enum', 9: 'variable-length',
   10: 'array',
 };
 
 /** Dataset names (last path component, case-insensitive) that hold labels, unless configured otherwise. */
-export const DEFAULT_LABEL_NAMES: readonly string[] = ['label', 'labels'];
+export const DEFAULT_LABEL_NAMES: readonly string[] = ['label', 'labels', 'y', 'target', 'targets'];
 
 /** Whether the raw HDF5 diagnostics are passed through to stderr (opt-in, for debugging). */
 const PASS_DIAG = process.env['NANSCAN_HDF5_DIAG'] === '1';
@@ -192,7 +244,7 @@ export class H5 {
 
   /** Every dataset reachable through hard links, in name order, classified. `labelNames` are lower case. */
   walk(id: bigint, labelNames: readonly string[] = DEFAULT_LABEL_NAMES): Walk {
-    const out: Walk = { datasets: [], skipped: [], problems: [] };
+    const out: Walk = { datasets: [], skipped: [], unsupported: [], problems: [] };
     const names = quietly(() => this.m.get_names(id, '/', true));
     if (names.value === undefined || names.diag !== '') {
       out.problems.push({ name: '', message: `cannot list the file's groups: ${summarizeDiag(names.diag, names.error)}` });
@@ -220,11 +272,12 @@ export class H5 {
         out.problems.push({ name, message: `cannot read the dataset header: ${summarizeDiag(md.diag, md.error)}` });
         continue;
       }
-      const info = describe(name, md.value, labelNames);
-      if ('problem' in info) out.problems.push({ name, message: info.problem });
-      else if ('skip' in info) out.skipped.push({ name, reason: info.skip });
-      else out.datasets.push(info);
+      const d = describe(name, md.value, labelNames);
+      out.unsupported.push(...d.unsupported);
+      if (d.problem !== undefined) out.problems.push({ name, message: d.problem });
+      else if (d.info !== undefined) out.datasets.push(d.info);
     }
+    pickLabels(out.datasets, labelNames);
     return out;
   }
 
@@ -236,7 +289,12 @@ export class H5 {
     const count = [BigInt(rows), ...ds.rowShape.map((d) => BigInt(d))];
     const offset = count.map((_, i) => (i === 0 ? BigInt(start) : 0n));
     const stride = count.map(() => 1n);
+    const reclaim = ds.compound?.reclaim === true;
+    // Pointers HDF5 did not get to fill must be null for H5Treclaim, should the read fail half way.
+    if (reclaim) this.m.HEAPU8.fill(0, ptr, ptr + rows * ds.rowBytes);
     const r = quietly(() => this.m.get_dataset_data(id, `/${ds.name}`, count, offset, stride, BigInt(ptr)));
+    // Free what HDF5 allocated for variable-length members at once: only the numeric fields are kept.
+    if (reclaim) quietly(() => this.m.reclaim_vlen_memory_count(id, `/${ds.name}`, '', BigInt(ptr), count));
     if (r.value === undefined || r.value < 0) return summarizeDiag(r.diag, r.error);
     return null;
   }
@@ -270,20 +328,40 @@ export class H5 {
   }
 }
 
-function describe(name: string, md: Metadata, labelNames: readonly string[]): DatasetInfo | { skip: string } | { problem: string } {
-  const kind = classify(md);
-  if (typeof kind === 'string') return { skip: kind };
+/** What the walk makes of one dataset: what it scans, what it cannot (named), or damage. */
+interface Described {
+  info?: DatasetInfo;
+  unsupported: { name: string; reason: string }[];
+  problem?: string;
+}
+
+function describe(name: string, md: Metadata, labelNames: readonly string[]): Described {
+  const unsupported: { name: string; reason: string }[] = [];
+  let kind: { dtype: Dtype | 'compound'; elemBytes: number; compound?: CompoundInfo };
+  if (md.type === H5T_COMPOUND) {
+    const fields: FieldInfo[] = [];
+    const flat = flattenCompound(name, md, 0, fields, unsupported);
+    if (flat.problem !== undefined) return { unsupported: [], problem: flat.problem };
+    if (fields.length === 0) return { unsupported: [{ name, reason: 'compound with no numeric field' }] };
+    kind = { dtype: 'compound', elemBytes: md.size, compound: { size: md.size, fields, reclaim: flat.reclaim } };
+  } else {
+    const c = classify(md);
+    if (typeof c === 'string') return { unsupported: [{ name, reason: c }] };
+    kind = c;
+  }
   const shape = md.shape;
-  if (shape === null || shape.length === 0) return { skip: 'scalar (no rows)' };
+  if (shape === null || shape.length === 0) return { unsupported: [{ name, reason: 'scalar' }] };
   const rowShape = shape.slice(1);
   const rowElems = rowShape.reduce((a, b) => a * b, 1);
   const rows = shape[0] as number;
   // A damaged header can claim any extent; one beyond 2^53 bytes cannot be real (nor counted exactly).
   if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0) || !Number.isSafeInteger(rows * rowElems * kind.elemBytes)) {
-    return { problem: `implausible shape (${shape.join(', ')})` };
+    return { unsupported: [], problem: `implausible shape (${shape.join(', ')})` };
   }
+  // No values at all: nothing was checked, whatever the type. Still surveyed: its row count counts for the Caffe rules.
+  if (rows * rowElems === 0) unsupported.push({ name, reason: `no values, shape (${shape.join(', ')})` });
   const last = name.slice(name.lastIndexOf('/') + 1).toLowerCase();
-  return {
+  const info: DatasetInfo = {
     name,
     dtype: kind.dtype,
     elemBytes: kind.elemBytes,
@@ -292,9 +370,80 @@ function describe(name: string, md: Metadata, labelNames: readonly string[]): Da
     rowElems,
     rowBytes: rowElems * kind.elemBytes,
     chunkRows: md.chunks !== null && md.chunks.length > 0 ? (md.chunks[0] as number) : 0,
-    isLabel: labelNames.includes(last),
+    isLabel: kind.compound === undefined && labelNames.includes(last) && rowElems === 1,
     fixedExtent: md.maxshape !== null && md.maxshape.length === shape.length && md.maxshape.every((d, i) => d === shape[i]),
   };
+  if (kind.compound !== undefined) info.compound = kind.compound;
+  return { info, unsupported };
+}
+
+/**
+ * The numeric fields of a compound type (members of nested compounds flattened to `a.b`, numeric array members
+ * as fields with a shape), at their offsets from the outer element; the other members go to `unsupported`.
+ * A member that does not fit in its element is damage.
+ */
+function flattenCompound(prefix: string, md: Metadata, base: number, fields: FieldInfo[],
+  unsupported: { name: string; reason: string }[]): { reclaim: boolean; problem?: string } {
+  let reclaim = false;
+  for (const m of md.compound_type?.members ?? []) {
+    const name = `${prefix}.${m.name}`;
+    const offset = base + m.offset;
+    if (!(Number.isSafeInteger(m.offset) && m.offset >= 0 && m.offset + m.size <= md.size)) {
+      return { reclaim, problem: `compound member '${m.name}' lies outside its ${md.size}-byte element` };
+    }
+    if (m.vlen || m.type === H5T_VLEN || m.type === H5T_REFERENCE || hasVariableParts(m)) reclaim = true;
+    if (m.type === H5T_COMPOUND) {
+      const inner = flattenCompound(name, m, offset, fields, unsupported);
+      if (inner.problem !== undefined) return inner;
+      reclaim ||= inner.reclaim;
+      continue;
+    }
+    let shape: number[] = [];
+    let scalar: Metadata = m;
+    if (m.type === H5T_ARRAY && m.array_type !== undefined) {
+      shape = (m.array_type.shape ?? []).map(Number);
+      scalar = m.array_type;
+      if (scalar.type === H5T_COMPOUND || scalar.type === H5T_ARRAY) {
+        unsupported.push({ name, reason: `array of ${scalar.type === H5T_COMPOUND ? 'compound' : 'array'}` });
+        continue;
+      }
+    }
+    const c = classify(scalar);
+    if (typeof c === 'string') {
+      unsupported.push({ name, reason: shape.length > 0 ? `array of ${c}` : c });
+      continue;
+    }
+    const elems = shape.reduce((a, b) => a * b, 1);
+    if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0) || elems * c.elemBytes !== m.size) {
+      return { reclaim, problem: `compound member '${m.name}' has an inconsistent array shape (${shape.join(', ')})` };
+    }
+    fields.push({ name, dtype: c.dtype, offset, elemBytes: c.elemBytes, shape, elems, littleEndian: scalar.littleEndian });
+  }
+  return { reclaim };
+}
+
+/** Whether a member holds variable-length data or references anywhere inside it (arrays, nested compounds). */
+function hasVariableParts(m: Metadata): boolean {
+  if (m.vlen || m.type === H5T_VLEN || m.type === H5T_REFERENCE) return true;
+  if (m.array_type !== undefined && hasVariableParts(m.array_type)) return true;
+  return (m.compound_type?.members ?? []).some(hasVariableParts);
+}
+
+/**
+ * One label dataset per group: where several siblings carry label names, the first in the order of
+ * `labelNames` keeps the flag (each record gets one label); the others are scanned as data.
+ */
+function pickLabels(datasets: DatasetInfo[], labelNames: readonly string[]): void {
+  const best = new Map<string, DatasetInfo>();
+  const rank = (d: DatasetInfo): number => labelNames.indexOf(d.name.slice(d.name.lastIndexOf('/') + 1).toLowerCase());
+  for (const d of datasets) {
+    if (!d.isLabel) continue;
+    const g = d.name.slice(0, Math.max(0, d.name.lastIndexOf('/')));
+    const b = best.get(g);
+    if (b === undefined || rank(d) < rank(b)) best.set(g, d);
+  }
+  const keep = new Set(best.values());
+  for (const d of datasets) if (d.isLabel && !keep.has(d)) d.isLabel = false;
 }
 
 /** Name of h5wasm's compiled module in wasm-share.ts. */

@@ -34,10 +34,11 @@ import { invalidOption, invalidPartition, ScanError } from '../../errors.js';
 import type { Finding } from '../../types.js';
 import type {
   JsonValue, NumericArray, OpenPurpose, Partition, Reader, ReaderModule, RecordBatch, RowsRecord, Source, SourceInfo,
+  UncheckedNote,
 } from '../types.js';
 import { OPEN_FLAGS, readFully } from '../files.js';
 import { locateRows, readSuperblock, type RawRun } from './direct.js';
-import { DEFAULT_LABEL_NAMES, H5, type DatasetInfo, type Dtype } from './h5.js';
+import { DEFAULT_LABEL_NAMES, H5, type CompoundInfo, type DatasetInfo, type Dtype, type FieldInfo } from './h5.js';
 import { widenHalf } from './half.js';
 import {
   clipRuns,
@@ -46,7 +47,7 @@ import {
   DEFAULT_SLAB_BYTES,
   DIRECT_READ_BYTES,
   directReads,
-  lengthFinding,
+  lengthFindings,
   MAX_SLAB_BYTES,
   planSegments,
   slabRanges,
@@ -82,8 +83,13 @@ export interface Hdf5ReaderOptions {
 export interface Hdf5Reader extends Reader {
   /** Whether the source is one HDF5 file or a list of them. */
   readonly kind: 'file' | 'list';
-  /** Objects not scanned, as `<file>:<dataset> (<reason>)`: strings, compounds, scalars, links. */
+  /**
+   * Objects not scanned, as `<file>:<dataset> (<reason>)`: links, and what `unchecked` holds (datasets and
+   * compound fields with no numeric content: strings, enums, references, scalars, empty ones).
+   */
   readonly skipped: string[];
+  /** Datasets and compound fields with no numeric content, as `<file>:<dataset>[.<field>] (<what>)`. */
+  readonly unchecked: string[];
   /**
    * The source's record count as Caffe sees it: per readable file, the rows of its longest numeric dataset
    * (the `data`-like one), summed over the list. Batches count every dataset's rows separately.
@@ -97,6 +103,9 @@ export interface Hdf5Reader extends Reader {
 }
 
 const SPEC_VERSION = 2;
+
+/** Examples an unchecked note carries at most (the report keeps --max-examples of them). */
+const MAX_NOTE_EXAMPLES = 1000;
 
 /** A scanned dataset as the survey found it, with its row runs when it is read directly. */
 interface ScannedDataset extends DatasetInfo {
@@ -120,6 +129,8 @@ interface Survey {
   files: SurveyedFile[];
   findings: Finding[];
   skipped: string[];
+  /** Datasets and compound fields not checked (unsupported_type), as `<file>:<name> (<what>)`. */
+  unchecked: string[];
   bytes: number;
   /** HDF5's reason for each file it could not open at all. */
   unopenable: string[];
@@ -162,6 +173,10 @@ class Hdf5SourceReader implements Hdf5Reader {
     return this.survey().skipped;
   }
 
+  get unchecked(): string[] {
+    return this.survey().unchecked;
+  }
+
   get records(): number {
     return this.survey().files.reduce((a, f) => a + f.rows, 0);
   }
@@ -177,7 +192,13 @@ class Hdf5SourceReader implements Hdf5Reader {
 
   info(): SourceInfo {
     const s = this.survey();
-    return { bytes: s.bytes, findings: [...s.findings] };
+    const info: SourceInfo = { bytes: s.bytes, findings: [...s.findings] };
+    if (s.unchecked.length > 0) {
+      // One note for the whole source (a list's files together); examples bounded, the count exact.
+      const note: UncheckedNote = { reason: 'unsupported_type', count: s.unchecked.length, examples: s.unchecked.slice(0, MAX_NOTE_EXAMPLES) };
+      info.unchecked = [note];
+    }
+    return info;
   }
 
   plan(maxPartitions: number): Partition[] {
@@ -262,7 +283,15 @@ class Hdf5SourceReader implements Hdf5Reader {
         this.primary = ds === primary;
         const to = Math.min(seg.end, ds.rows);
         if (ds.rowBytes === 0) {
-          yield { records: [rowsRecord(this.primary, seg.file, ds, seg.start, to - seg.start, emptyArray(ds.dtype))] };
+          if (ds.compound === undefined) {
+            yield { records: [rowsRecord(this.primary, seg.file, ds, seg.start, to - seg.start, emptyArray(ds.dtype as Dtype))] };
+          } else {
+            const c = ds.compound;
+            for (let i = 0; i < c.fields.length; i++) {
+              const f = c.fields[i] as FieldInfo;
+              yield { records: [fieldRecord(this.primary && i === 0, seg.file, ds, f, seg.start, to - seg.start, emptyArray(f.dtype))] };
+            }
+          }
           continue;
         }
         if (ds.runs !== undefined) {
@@ -316,7 +345,7 @@ class Hdf5SourceReader implements Hdf5Reader {
         yield { records: [], damage: [lostRows(file, ds, s, to, why)] };
         return;
       }
-      yield { records: [rowsRecord(this.primary, file, ds, s, n, typedView(space, ds.dtype, n * ds.rowElems, wideScratch))] };
+      yield { records: [rowsRecord(this.primary, file, ds, s, n, typedView(space, ds.dtype as Dtype, n * ds.rowElems, wideScratch))] };
     }
   }
 
@@ -331,7 +360,7 @@ class Hdf5SourceReader implements Hdf5Reader {
     const h5 = this.h5 as H5;
     const err = h5.readRows(id, ds, s, e - s, buf.ptr);
     if (err === null) {
-      yield { records: [rowsRecord(this.primary, file, ds, s, e - s, buf.view(ds.dtype, (e - s) * ds.rowElems))] };
+      yield* this.slab(file, ds, s, e - s, buf);
       return true;
     }
     if (ds.chunkRows === 0) {
@@ -346,7 +375,7 @@ class Hdf5SourceReader implements Hdf5Reader {
         // Bisection overwrote the buffer: read this good piece again before handing it out.
         const again = h5.readRows(id, ds, p.s, p.e - p.s, buf.ptr);
         if (again === null) {
-          yield { records: [rowsRecord(this.primary, file, ds, p.s, p.e - p.s, buf.view(ds.dtype, (p.e - p.s) * ds.rowElems))] };
+          yield* this.slab(file, ds, p.s, p.e - p.s, buf);
           continue;
         }
         p.err = again;
@@ -357,6 +386,25 @@ class Hdf5SourceReader implements Hdf5Reader {
       yield { records: [], damage: [lostRows(file, ds, p.s, end, p.err)] };
     }
     return true;
+  }
+
+  /**
+   * The records of `rows` rows of `ds` just read into `buf`: the rows themselves, or for a compound dataset
+   * each numeric field gathered into an array of its own (one batch per field; only the first field's rows
+   * count as records).
+   */
+  private *slab(file: string, ds: DatasetInfo, firstRow: number, rows: number, buf: SlabBuffer): Generator<RecordBatch> {
+    if (ds.compound === undefined) {
+      yield { records: [rowsRecord(this.primary, file, ds, firstRow, rows, buf.view(ds.dtype as Dtype, rows * ds.rowElems))] };
+      return;
+    }
+    const c = ds.compound;
+    for (let i = 0; i < c.fields.length; i++) {
+      const f = c.fields[i] as FieldInfo;
+      // Taken again for every field: the heap's buffer is replaced when it grows.
+      const data = gatherField(buf.raw(rows * ds.rowBytes), c.size, rows * ds.rowElems, f, gatherScratch);
+      yield { records: [fieldRecord(this.primary && i === 0, file, ds, f, firstRow, rows, data)] };
+    }
   }
 
   /** Splits a failed range at chunk boundaries until each failure is one chunk (contiguous data: not split). */
@@ -382,7 +430,7 @@ class Hdf5SourceReader implements Hdf5Reader {
     if (this.surveyed !== undefined) return this.surveyed;
     const h5 = this.h5;
     if (h5 === undefined) throw new Error('An HDF5 reader opened only to read cannot describe or plan its source.');
-    const s: Survey = { files: [], findings: [], skipped: [], bytes: 0, unopenable: [], access: new Map() };
+    const s: Survey = { files: [], findings: [], skipped: [], unchecked: [], bytes: 0, unopenable: [], access: new Map() };
     this.entries.forEach((entry, index) => {
       const display = this.kind === 'file' ? this.source.path : this.display(entry.path);
       if (!entry.exists) {
@@ -406,10 +454,13 @@ class Hdf5SourceReader implements Hdf5Reader {
     return s;
   }
 
-  /** A listed file's display path: relative to the cwd when the list's own path was given relative. */
+  /**
+   * A listed file's display path: relative when the list's own path was given relative, from the list's shown
+   * folder (so it does not depend on the process's cwd, which a library caller's `cwd` option need not be).
+   */
   private display(abs: string): string {
     if (path.isAbsolute(this.source.path)) return abs;
-    return path.relative(process.cwd(), abs) || abs;
+    return path.join(path.dirname(this.source.path), path.relative(path.dirname(this.source.absPath), abs));
   }
 }
 
@@ -430,6 +481,10 @@ function surveyFile(h5: H5, absPath: string, display: string, labelNames: readon
         p.name === '' ? {} : { field: p.name }));
     }
     for (const k of walk.skipped) s.skipped.push(`${display}:${k.name} (${k.reason})`);
+    for (const u of walk.unsupported) {
+      s.skipped.push(`${display}:${u.name} (${u.reason})`);
+      s.unchecked.push(`${display}:${u.name} (${u.reason})`);
+    }
     // Direct reads (direct.ts): the superblock once per file, then each dataset from its object header.
     let locate: (d: DatasetInfo) => { runs: RawRun[] } | { unsupported: string } = () => ({ unsupported: 'direct reads turned off' });
     if (direct) {
@@ -463,8 +518,7 @@ function surveyFile(h5: H5, absPath: string, display: string, labelNames: readon
         field: d.name,
       });
     }
-    const lengths = lengthFinding(display, datasets);
-    if (lengths) s.findings.push(lengths);
+    s.findings.push(...lengthFindings(display, datasets));
     if (datasets.length === 0) s.skipped.push(`${display} (no numeric dataset)`);
     return { path: absPath, file: display, datasets, rows: datasets.reduce((a, d) => Math.max(a, d.rows), 0) };
   } finally {
@@ -520,6 +574,11 @@ class SlabBuffer {
     return typedView(new Uint8Array(this.h5.heap(), this.ptr, n * BYTES[dtype]), dtype, n, this.scratch);
   }
 
+  /** The first `n` bytes (compound rows, as HDF5 laid them out). Taken after every read, as `view`. */
+  raw(n: number): Uint8Array {
+    return new Uint8Array(this.h5.heap(), this.ptr, n);
+  }
+
   free(): void {
     if (this.ptr !== 0) this.h5.free(this.ptr);
     this.ptr = 0;
@@ -571,6 +630,41 @@ function emptyArray(dtype: Dtype): NumericArray {
   }
 }
 
+/** The reused buffer compound fields are gathered into (and float16 fields widened into). */
+const gatherScratch: { bytes: Uint8Array; wide?: Float32Array } = { bytes: new Uint8Array(0) };
+
+/**
+ * The values of field `f` of `n` compound elements of `size` bytes at `bytes`, gathered into `scratch` (reused,
+ * grown when needed) as a typed array, big-endian members byte-swapped. Members may sit at any offset (h5py
+ * packs compounds), so values are copied byte by byte rather than viewed.
+ */
+export function gatherField(bytes: Uint8Array, size: number, n: number, f: FieldInfo,
+  scratch: { bytes: Uint8Array; wide?: Float32Array }): NumericArray {
+  const w = f.elemBytes;
+  const fb = w * f.elems;
+  const total = n * fb;
+  if (scratch.bytes.length < total) scratch.bytes = new Uint8Array(Math.max(total, 2 * scratch.bytes.length));
+  const out = scratch.bytes;
+  let o = 0;
+  if (f.littleEndian || w === 1) {
+    for (let e = 0, p = f.offset; e < n; e++, p += size) {
+      if (fb >= 64) {
+        out.set(bytes.subarray(p, p + fb), o);
+        o += fb;
+      } else {
+        for (let k = 0; k < fb; k++) out[o++] = bytes[p + k] as number;
+      }
+    }
+  } else {
+    for (let e = 0; e < n; e++) {
+      for (let v = 0, p = e * size + f.offset; v < f.elems; v++, p += w) {
+        for (let k = w - 1; k >= 0; k--) out[o++] = bytes[p + k] as number;
+      }
+    }
+  }
+  return typedView(out, f.dtype, n * f.elems, scratch);
+}
+
 /** `corrupt_file` for rows [s, e) of `ds` that HDF5 cannot read. */
 function lostRows(file: string, ds: DatasetInfo, s: number, e: number, err: string): Finding {
   const rows = e === s + 1 ? `Row ${s}` : `Rows ${s}–${e - 1}`;
@@ -578,7 +672,16 @@ function lostRows(file: string, ds: DatasetInfo, s: number, e: number, err: stri
 }
 
 function rowsRecord(countsRecords: boolean, file: string, ds: DatasetInfo, firstRow: number, rows: number, data: NumericArray): RowsRecord {
-  return { kind: 'rows', file, field: ds.name, dtype: ds.dtype, rowShape: ds.rowShape, firstRow, rows, data, isLabel: ds.isLabel, countsRecords };
+  return { kind: 'rows', file, field: ds.name, dtype: ds.dtype as Dtype, rowShape: ds.rowShape, firstRow, rows, data, isLabel: ds.isLabel, countsRecords };
+}
+
+/** Rows of one numeric field of a compound dataset: `field` is `<dataset>.<member>`, never a label. */
+function fieldRecord(countsRecords: boolean, file: string, ds: DatasetInfo, f: FieldInfo, firstRow: number, rows: number,
+  data: NumericArray): RowsRecord {
+  return {
+    kind: 'rows', file, field: f.name, dtype: f.dtype, rowShape: [...ds.rowShape, ...f.shape], firstRow, rows, data,
+    isLabel: false, countsRecords,
+  };
 }
 
 const DTYPES = new Set<string>(Object.keys(BYTES));
@@ -601,17 +704,22 @@ function parseSpec(spec: JsonValue): { segments: SpecSegment[] } {
     const ds = datasets.map((d, j) => {
       const where = `segment ${i} dataset ${j}`;
       if (d === null || typeof d !== 'object' || Array.isArray(d)) throw bad(`${where} is not an object`);
-      const { name, dtype, elemBytes, rows, rowShape, rowElems, rowBytes, chunkRows, isLabel, fixedExtent, runs } = d;
-      if (typeof name !== 'string' || typeof dtype !== 'string' || !DTYPES.has(dtype)) throw bad(`${where} has no name or dtype`);
+      const { name, dtype, elemBytes, rows, rowShape, rowElems, rowBytes, chunkRows, isLabel, fixedExtent, runs, compound } = d;
+      if (typeof name !== 'string' || typeof dtype !== 'string' || !(DTYPES.has(dtype) || dtype === 'compound')) {
+        throw bad(`${where} has no name or dtype`);
+      }
+      const c = dtype === 'compound' ? parseCompound(compound, (why) => bad(`${where} ${why}`)) : undefined;
       if (!count(rows) || !count(rowElems) || !count(rowBytes) || !count(chunkRows) || !count(elemBytes) ||
         !Array.isArray(rowShape) || !rowShape.every(count) || rowElems !== rowShape.reduce<number>((a, b) => a * (b as number), 1) ||
-        elemBytes !== BYTES[dtype as Dtype] || rowBytes !== rowElems * elemBytes || rowBytes > MAX_SLAB_BYTES) {
+        elemBytes !== (c === undefined ? BYTES[dtype as Dtype] : c.size) || rowBytes !== rowElems * elemBytes || rowBytes > MAX_SLAB_BYTES) {
         throw bad(`${where} has an inconsistent shape`);
       }
+      if (c !== undefined && runs !== undefined) throw bad(`${where} is a compound with direct reads`);
       const info: ScannedDataset = {
-        name, dtype: dtype as Dtype, elemBytes, rows, rowShape: rowShape as number[], rowElems, rowBytes, chunkRows,
+        name, dtype: dtype as Dtype | 'compound', elemBytes, rows, rowShape: rowShape as number[], rowElems, rowBytes, chunkRows,
         isLabel: isLabel === true, fixedExtent: fixedExtent === true,
       };
+      if (c !== undefined) info.compound = c;
       if (runs === undefined) return info;
       if (!Array.isArray(runs)) throw bad(`${where} has invalid runs`);
       info.runs = runs.map((r) => {
@@ -625,6 +733,30 @@ function parseSpec(spec: JsonValue): { segments: SpecSegment[] } {
     return { path: p, file, start, end, datasets: ds };
   });
   return { segments };
+}
+
+/** Validates a compound dataset's layout in a partition spec: every field inside the element. */
+function parseCompound(v: JsonValue | undefined, bad: (why: string) => ScanError): CompoundInfo {
+  const count = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw bad('has no compound layout');
+  const { size, fields, reclaim } = v;
+  if (!count(size) || size === 0 || !Array.isArray(fields) || fields.length === 0 || typeof reclaim !== 'boolean') {
+    throw bad('has an invalid compound layout');
+  }
+  return {
+    size, reclaim,
+    fields: fields.map((f) => {
+      if (f === null || typeof f !== 'object' || Array.isArray(f)) throw bad('has an invalid compound field');
+      const { name, dtype, offset, elemBytes, shape, elems, littleEndian } = f;
+      if (typeof name !== 'string' || typeof dtype !== 'string' || !DTYPES.has(dtype) || !count(offset) || !count(elems) ||
+        elemBytes !== BYTES[dtype as Dtype] || !Array.isArray(shape) || !shape.every(count) ||
+        elems !== shape.reduce<number>((a, b) => a * (b as number), 1) || typeof littleEndian !== 'boolean' ||
+        offset + elems * elemBytes > size) {
+        throw bad('has an invalid compound field');
+      }
+      return { name, dtype: dtype as Dtype, offset, elemBytes, shape: shape as number[], elems, littleEndian };
+    }),
+  };
 }
 
 /** A reader module with non-default read and partition sizes (tests use small ones to exercise splitting). */

@@ -168,23 +168,48 @@ export function planSegments(files: readonly PlanFile[], maxPartitions: number, 
   return parts;
 }
 
-/** Caffe rule: the datasets of one file must have the same number of rows (data and label line up by row). */
-export function lengthFinding(file: string, datasets: readonly DatasetInfo[]): Finding | null {
-  if (datasets.length < 2 || datasets.every((d) => d.rows === (datasets[0] as DatasetInfo).rows)) return null;
-  const list = datasets.map((d) => `'${d.name}' ${d.rows}`).join(', ');
-  return {
-    kind: 'inconsistent_lengths',
-    severity: DEFAULT_SEVERITY.inconsistent_lengths,
-    message: `Datasets of one file disagree on their row count: ${list}.`,
-    file,
-  };
-}
-
-const shapeOf = (d: DatasetInfo): string => `${d.dtype} (N${d.rowShape.map((x) => `, ${x}`).join('')})`;
+/** The group a dataset is in: its path up to the last '/' ('' for the root group). */
+export const groupOf = (name: string): string => name.slice(0, Math.max(0, name.lastIndexOf('/')));
 
 /**
- * Caffe rule: the files of one list must agree on each dataset's row shape and dtype (and hold the same
- * datasets). Each dataset is compared with the first file that has it; one finding per disagreeing file.
+ * Caffe rule: sibling datasets (in the same group) must have the same number of rows: data and label line up
+ * by row. Datasets of different groups (`train/` and `val/`) are different sets of records and are not
+ * compared. One finding per group that disagrees.
+ */
+export function lengthFindings(file: string, datasets: readonly DatasetInfo[]): Finding[] {
+  const groups = new Map<string, DatasetInfo[]>();
+  for (const d of datasets) {
+    const g = groupOf(d.name);
+    const list = groups.get(g);
+    if (list === undefined) groups.set(g, [d]);
+    else list.push(d);
+  }
+  const out: Finding[] = [];
+  for (const [g, siblings] of groups) {
+    if (siblings.length < 2 || siblings.every((d) => d.rows === (siblings[0] as DatasetInfo).rows)) continue;
+    const list = siblings.map((d) => `'${d.name}' ${d.rows}`).join(', ');
+    out.push({
+      kind: 'inconsistent_lengths',
+      severity: DEFAULT_SEVERITY.inconsistent_lengths,
+      message: `Datasets of ${g === '' ? 'one file' : `group '${g}'`} disagree on their row count: ${list}.`,
+      file,
+    });
+  }
+  return out;
+}
+
+/** A dataset's row shape as numpy writes it: `(N, 3, 8, 8)`. */
+const rowShapeOf = (d: DatasetInfo): string => `(N${d.rowShape.map((x) => `, ${x}`).join('')})`;
+const shapeOf = (d: DatasetInfo): string => `${d.dtype} ${rowShapeOf(d)}`;
+
+/**
+ * Caffe rule: the files of one list must agree on the number of values per row of each dataset, and hold the
+ * same datasets. Caffe's HDF5Data layer shapes its top from the first file and copies `count / shape(0)` values
+ * per row from every later file, converting any integer or float type to its own: another trailing shape with
+ * the same number of values ((N,) against (N, 1)) or another numeric type (float32 against float64) reads the
+ * same, while another number of values per row misaligns every row (or reads past the end). Each dataset is
+ * compared with the first file that has it; one finding per disagreeing file. Compound datasets (which the
+ * layer cannot read at all) are compared by presence only.
  */
 export function crossFileFindings(files: readonly { file: string; datasets: readonly DatasetInfo[] }[]): Finding[] {
   const out: Finding[] = [];
@@ -198,15 +223,16 @@ export function crossFileFindings(files: readonly { file: string; datasets: read
         first.set(d.name, { file: f.file, ds: d });
         continue;
       }
-      if (shapeOf(ref.ds) !== shapeOf(d)) {
-        out.push({
-          kind: 'shape_mismatch',
-          severity: DEFAULT_SEVERITY.shape_mismatch,
-          message: `Dataset '${d.name}' is ${shapeOf(d)} in ${f.file} but ${shapeOf(ref.ds)} in ${ref.file}.`,
-          file: f.file,
-          field: d.name,
-        });
-      }
+      if (d.compound !== undefined || ref.ds.compound !== undefined || d.rowElems === ref.ds.rowElems) continue;
+      const values = (x: DatasetInfo): string => `${x.rowElems} value${x.rowElems === 1 ? '' : 's'} per row ${rowShapeOf(x)}`;
+      out.push({
+        kind: 'shape_mismatch',
+        severity: DEFAULT_SEVERITY.shape_mismatch,
+        message: `Dataset '${d.name}' has ${values(d)} in ${f.file} but ${values(ref.ds)} in ${ref.file}: ` +
+          `Caffe's HDF5Data layer copies ${ref.ds.rowElems} a row from every file, so these rows are misread.`,
+        file: f.file,
+        field: d.name,
+      });
     }
     // Datasets of the list's first file are the layer's tops: every file must have them.
     if (firstFile !== undefined && f !== firstFile) {

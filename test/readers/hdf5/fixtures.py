@@ -53,13 +53,35 @@ with h5py.File(os.path.join(out, "types.h5"), "w") as f:
                      compression="gzip", compression_opts=6, shuffle=True)
     f["g1/g2/deep"] = rng.standard_normal((40, 2, 2)).astype("f4")
     f["names"] = np.array(["x%d" % i for i in range(30)], dtype=h5py.string_dtype())
-    f["comp"] = np.zeros(30, dtype=[("a", "i4"), ("b", "f8")])
+    comp = np.zeros(30, dtype=[("a", "i4"), ("b", "f8")])
+    comp["a"] = np.arange(30) - 7
+    comp["b"] = rng.standard_normal(30)
+    f["comp"] = comp
     f["scalar"] = np.float32(3.5)
     f["one_d"] = rng.standard_normal(77).astype("f4")
     f["empty"] = np.zeros((0, 4), dtype="f4")
     f["be"] = rng.standard_normal((20, 3)).astype(">f4")
     f["zero_width"] = np.zeros((10, 0), dtype="f4")
     f["link"] = h5py.SoftLink("/one_d")
+
+# Compounds as h5py packs them (members at any offset): big-endian, nested, array, string, vlen-string and enum
+# members, 2-D (rows of 3 elements), chunked and compressed; only the numeric fields are read.
+rich_dt = np.dtype([("x", "<f4"), ("y", ">f8"), ("name", "S10"), ("v", h5py.string_dtype()), ("arr", ">i2", (2, 3)),
+                    ("nest", [("a", "u1"), ("b", "<f2"), ("deeper", [("c", ">u4")])]), ("flag", "?")])
+with h5py.File(os.path.join(out, "compound.h5"), "w") as f:
+    rich = np.zeros((70, 3), dtype=rich_dt)
+    rich["x"] = rng.standard_normal((70, 3))
+    rich["x"][7, 1] = np.nan
+    rich["y"] = rng.standard_normal((70, 3)) * 1e6
+    rich["name"] = b"abc"
+    rich["v"] = "some text"
+    rich["arr"] = rng.integers(-30000, 30000, (70, 3, 2, 3))
+    rich["nest"]["a"] = rng.integers(0, 256, (70, 3))
+    rich["nest"]["b"] = rng.standard_normal((70, 3))
+    rich["nest"]["deeper"]["c"] = rng.integers(0, 2**32, (70, 3))
+    rich["flag"] = rng.integers(0, 2, (70, 3))
+    f.create_dataset("rich", data=rich, chunks=(16, 3), compression="gzip")
+    f["flat"] = rich[:, 0]
 
 with h5py.File(os.path.join(out, "ub.h5"), "w", userblock_size=512) as f:
     f["x"] = np.arange(20, dtype="f4").reshape(10, 2)
@@ -121,17 +143,25 @@ with h5py.File(os.path.join(out, "badchunk.h5"), "r") as f:
     offset = info.byte_offset
 
 
+def numeric_fields(prefix, dt):
+    """(name, path of field names) of every numeric field of a compound dtype, nested compounds flattened as the
+    reader names them (`meta.a.b`); numeric sub-array fields included."""
+    out = []
+    for fname in dt.names:
+        sub = dt.fields[fname][0]
+        name = prefix + "." + fname
+        base = sub.subdtype[0] if sub.subdtype is not None else sub
+        if sub.names is not None:
+            out += [(n, (fname,) + p) for n, p in numeric_fields(name, sub)]
+        elif base.kind in "iuf":
+            out.append((name, (fname,)))
+    return out
+
+
 def dump(fname, skip=()):
     entry = {}
     with h5py.File(os.path.join(out, fname), "r") as f:
-        def visit(name, obj):
-            if not isinstance(obj, h5py.Dataset) or name in skip:
-                return
-            if f.get(name, getlink=True).__class__ is not h5py.HardLink:
-                return
-            if obj.dtype.kind not in "iuf" or obj.ndim == 0:
-                return
-            arr = obj[()]
+        def put(name, arr):
             dt = arr.dtype
             if dt.kind == "f" and dt.itemsize == 2:
                 arr = arr.astype("<f4")
@@ -139,13 +169,32 @@ def dump(fname, skip=()):
                 arr = arr.astype(dt.newbyteorder("<"))
             binname = fname.replace("/", "_") + "__" + name.replace("/", "_") + ".bin"
             with open(os.path.join(oracle_dir, binname), "wb") as fh:
-                fh.write(arr.tobytes())
-            entry[name] = {"dtype": dt.kind + str(dt.itemsize), "shape": list(obj.shape), "bin": binname}
+                fh.write(np.ascontiguousarray(arr).tobytes())
+            entry[name] = {"dtype": dt.kind + str(dt.itemsize), "shape": list(arr.shape), "bin": binname}
+
+        def visit(name, obj):
+            if not isinstance(obj, h5py.Dataset) or name in skip:
+                return
+            if f.get(name, getlink=True).__class__ is not h5py.HardLink:
+                return
+            if obj.ndim == 0:
+                return
+            if obj.dtype.names is not None:
+                whole = obj[()]
+                for fname_, path in numeric_fields(name, obj.dtype):
+                    arr = whole
+                    for p in path:
+                        arr = arr[p]
+                    put(fname_, arr)
+                return
+            if obj.dtype.kind not in "iuf":
+                return
+            put(name, obj[()])
         f.visititems(visit)
     manifest[fname] = entry
 
 
-for fname in ["a.h5", "b.h5", "sub/c.h5", "d64.h5", "types.h5", "ub.h5", "badchunk.h5", "ext.h5", "latest.h5", "btree.h5", "big.h5"]:
+for fname in ["a.h5", "b.h5", "sub/c.h5", "d64.h5", "types.h5", "compound.h5", "ub.h5", "badchunk.h5", "ext.h5", "latest.h5", "btree.h5", "big.h5"]:
     dump(fname)
 os.remove(ext_bin)
 

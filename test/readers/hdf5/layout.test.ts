@@ -1,7 +1,7 @@
 /** Slab sizing, partition planning and the Caffe consistency rules, without HDF5. */
 import { describe, expect, it } from 'vitest';
 import type { DatasetInfo } from '../../../src/readers/hdf5/h5.js';
-import { crossFileFindings, lengthFinding, MAX_SLAB_BYTES, planSegments, slabRanges, slabRows, type PlanFile } from '../../../src/readers/hdf5/layout.js';
+import { crossFileFindings, lengthFindings, MAX_SLAB_BYTES, planSegments, slabRanges, slabRows, type PlanFile } from '../../../src/readers/hdf5/layout.js';
 
 const MiB = 1024 * 1024;
 
@@ -74,23 +74,31 @@ const ds = (name: string, rows: number, rowShape: number[], dtype: DatasetInfo['
 });
 
 describe('Caffe rules', () => {
-  it('datasets of one file must agree on rows', () => {
-    expect(lengthFinding('a.h5', [ds('data', 10, [3]), ds('label', 10, [])])).toBeNull();
-    expect(lengthFinding('a.h5', [ds('data', 10, [3]), ds('label', 9, [])])).toMatchObject({
+  it('sibling datasets (one group) must agree on rows; other groups are other records', () => {
+    expect(lengthFindings('a.h5', [ds('data', 10, [3]), ds('label', 10, [])])).toEqual([]);
+    expect(lengthFindings('a.h5', [ds('data', 10, [3]), ds('label', 9, [])])).toEqual([expect.objectContaining({
       kind: 'inconsistent_lengths', severity: 'error', file: 'a.h5', message: expect.stringContaining("'data' 10, 'label' 9"),
-    });
+    })]);
+    // train/ and val/ differ in length: no finding; val/ disagrees within itself: one, naming the group.
+    const f = lengthFindings('g.h5', [
+      ds('train/data', 100, [4]), ds('train/label', 100, []), ds('val/data', 30, [4]), ds('val/label', 29, []), ds('mean', 1, [4]),
+    ]);
+    expect(f).toHaveLength(1);
+    expect(f[0]?.message).toBe("Datasets of group 'val' disagree on their row count: 'val/data' 30, 'val/label' 29.");
   });
 
-  it('files of one list must agree on row shapes, dtypes and datasets', () => {
+  it('files of one list must agree on values per row and datasets, not on trailing shape or numeric type', () => {
     const f = crossFileFindings([
       { file: 'a.h5', datasets: [ds('data', 10, [3, 8, 8]), ds('label', 10, [], 'i32')] },
-      { file: 'b.h5', datasets: [ds('data', 5, [3, 8, 8]), ds('label', 5, [], 'i32')] },
+      { file: 'b.h5', datasets: [ds('data', 5, [3, 8, 8], 'f64'), ds('label', 5, [1], 'f32')] },
       { file: 'c.h5', datasets: [ds('data', 5, [3, 16, 16]), ds('label', 5, [1], 'f32')] },
-      { file: 'd.h5', datasets: [ds('data', 5, [3, 8, 8])] },
+      { file: 'd.h5', datasets: [ds('data', 5, [192])] },
+      { file: 'e.h5', datasets: [ds('data', 5, [3, 8, 8]), ds('label', 5, [2])] },
     ]);
     expect(f.map((x) => [x.kind, x.file, x.field])).toEqual([
-      ['shape_mismatch', 'c.h5', 'data'], ['shape_mismatch', 'c.h5', 'label'], ['shape_mismatch', 'd.h5', 'label'],
+      ['shape_mismatch', 'c.h5', 'data'], ['shape_mismatch', 'd.h5', 'label'], ['shape_mismatch', 'e.h5', 'label'],
     ]);
-    expect(f[0]?.message).toBe("Dataset 'data' is f32 (N, 3, 16, 16) in c.h5 but f32 (N, 3, 8, 8) in a.h5.");
+    expect(f[0]?.message).toBe("Dataset 'data' has 768 values per row (N, 3, 16, 16) in c.h5 but 192 values per row (N, 3, 8, 8) " +
+      "in a.h5: Caffe's HDF5Data layer copies 192 a row from every file, so these rows are misread.");
   });
 });
