@@ -22,6 +22,7 @@ import { readMain, subDbName, type ReadContext } from './records.js';
 import { Bitmap, TreeWalker, type WalkEntry } from './walk.js';
 
 export type { LmdbPartitionSpec } from './plan.js';
+export { isLmdbDir, isLmdbFile } from './sniff.js';
 
 /** The reader object; `subDatabases` is an addition to `Reader`. */
 export interface LmdbReader extends Reader {
@@ -35,25 +36,6 @@ export interface LmdbReader extends Reader {
 
 /** Main trees up to this many pages are walked at open to list named sub-databases. */
 export const NAMES_WALK_MAX_PAGES = 64;
-
-/**
- * Cheap sniff: `dir/data.mdb` exists and page 0 (or, if page 0 is torn, page 1 at any valid page size) starts
- * with an LMDB meta page of format 1 or 2, or of a variant we recognise in order to reject it clearly.
- */
-export function isLmdbDir(dir: string): boolean {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(path.join(dir, 'data.mdb'), OPEN_FLAGS);
-    const buf = Buffer.alloc(HEAD_BYTES);
-    const n = fs.readSync(fd, buf, 0, HEAD_BYTES, 0);
-    const head = buf.subarray(0, n);
-    return sniffVariant(head).kind !== 'unknown' || findPage1(head) !== undefined;
-  } catch {
-    return false;
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-}
 
 class Lmdb implements LmdbReader {
   readonly subDatabases: string[] = [];
