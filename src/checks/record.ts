@@ -22,6 +22,8 @@ import { FLOAT16_MAX, valueFindings, type RecordLocator } from './values.js';
 interface Where {
   index: number;
   key?: Uint8Array;
+  /** LMDB named database of a key/value record. */
+  database?: string;
   file?: string;
   line?: number;
 }
@@ -90,6 +92,7 @@ export class PartitionAnalyzer {
     const where = this.kvWhere;
     where.index = rec.index;
     where.key = rec.key;
+    where.database = rec.database;
     if (sniffImage(value) !== null) {
       this.images++;
       return this.queueImage(value, where, 'the image');
@@ -332,6 +335,7 @@ export class PartitionAnalyzer {
     const l: RecordLocator = {};
     if (w.file !== undefined) l.file = w.file;
     if (w.line !== undefined) l.line = w.line;
+    if (w.database !== undefined) l.database = w.database;
     if (w.key !== undefined) l.key = formatKey(w.key);
     l.index = w.index;
     return l;

@@ -26,7 +26,7 @@ export interface ShapeTally {
   height: number;
   width: number;
   count: number;
-  examples: { index: number; key?: string; file?: string; line?: number }[];
+  examples: { index: number; database?: string; key?: string; file?: string; line?: number }[];
 }
 
 /** What a worker returns for one partition. `index` fields in findings and shapes are partition-local. */
