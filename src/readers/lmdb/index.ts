@@ -59,6 +59,8 @@ class Lmdb implements LmdbReader {
   /** Named DBs whose `MDB_db` record is damaged: findings, and the names that were not read. */
   private readonly namedFindings: Finding[] = [];
   private readonly unreadable: string[] = [];
+  /** Records the damaged named DBs' records still declare, when plausible (so the count comparison sees them lost). */
+  private unreadableEntries = 0;
   private closed = false;
 
   constructor(
@@ -83,7 +85,7 @@ class Lmdb implements LmdbReader {
   private declared(): number {
     const main = this.env.meta.main.entries;
     if (this.named === null) return main;
-    return this.named.reduce((n, d) => n + d.db.entries, main - this.namedKeys.length);
+    return this.named.reduce((n, d) => n + d.db.entries, main - this.namedKeys.length + this.unreadableEntries);
   }
 
   plan(maxPartitions: number): Partition[] {
@@ -185,6 +187,8 @@ class Lmdb implements LmdbReader {
             continue;
           }
           this.unreadable.push(name);
+          // Every record needs a few bytes of some page: a count beyond that is as damaged as the rest.
+          if (Number.isFinite(sub.entries) && sub.entries <= ((meta.lastPg + 1) * meta.psize) / 8) this.unreadableEntries += sub.entries;
           this.namedFindings.push({
             kind: 'corrupt_file',
             severity: 'error',

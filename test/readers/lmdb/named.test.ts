@@ -237,6 +237,10 @@ describe('damage in named databases is a finding, and the scan goes on', () => {
     patch(dir, at + 3 + 40, root);
     const d = await scanOne(dir);
     expect(d.records).toBe(2000);
+    // val's md_entries is intact: its 200 records are declared, and counted as unreachable.
+    expect(d.declaredRecords).toBe(2200);
+    expect(d.findingCounts.record_count_mismatch).toBe(1);
+    expect(d.complete).toBe(false);
     const corrupt = d.findings.filter((f) => f.kind === 'corrupt_file');
     expect(corrupt).toHaveLength(1);
     expect(corrupt[0]).toMatchObject({ database: 'val', page: Math.floor(at / 4096) });
