@@ -9,7 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { findingFingerprint } from '../../../src/baseline.js';
 import { discover } from '../../../src/discover.js';
+import { describeFinding } from '../../../src/report/context.js';
+import { renderText } from '../../../src/report/text.js';
 import { scan } from '../../../src/index.js';
 import { lmdbReader, type LmdbReader } from '../../../src/readers/lmdb/index.js';
 import type { LmdbPartitionSpec } from '../../../src/readers/lmdb/plan.js';
@@ -163,6 +167,21 @@ describe('scans', () => {
     expect(d.coverage).toEqual({ records: 2200, checkedRecords: 2200, unchecked: [] });
     expect(d.labels!.histogram['-1']).toBe(1);
     expect(d.labels!.records).toBe(2200);
+  });
+
+  it('reports show the database: text, the shared locator, and baseline fingerprints', async () => {
+    const report = await scan(['splits'], { cwd: tmp, workers: 0 });
+    const text = renderText(report, { color: false });
+    expect(text).toMatch(/db val key 00000077 #2077: /);
+    const nan = report.datasets[0]!.findings.find((f) => f.kind === 'nan')!;
+    expect(describeFinding(nan)).toMatch(/^db val, key 00000013, index 2013: /);
+    // The same key in another database is another finding; findings without a database keep their fingerprint.
+    expect(findingFingerprint('splits', nan)).not.toBe(findingFingerprint('splits', { ...nan, database: 'train' }));
+    const { database: _, ...plain } = nan;
+    const legacy = createHash('sha256')
+      .update(JSON.stringify([plain.kind, 'splits', plain.key, null, null, null, null, null, null]))
+      .digest('hex').slice(0, 32);
+    expect(findingFingerprint('splits', plain)).toBe(legacy);
   });
 
   it('a DUPSORT named DB: every duplicate is a record', async () => {
