@@ -161,7 +161,7 @@ async function visit(abs: string, shown: string, out: Discovery, seen: Set<strin
       return;
     }
     // A single-file LMDB environment, recognised by its meta page whatever its name.
-    if (isLmdbFile(abs)) {
+    if (isLmdbFile(abs, explicit)) {
       add(out, 'lmdb', abs, shown, seen);
       return;
     }

@@ -308,6 +308,22 @@ describe('discovery', () => {
     expect(found.sources.map((s) => s.path)).toEqual([path.join('single', 'train.lmdb')]);
   });
 
+  it('recognises a single file whose page 0 is torn by its page 1, and reads nothing else as LMDB', async () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'sniff-'));
+    const torn = Buffer.from(fs.readFileSync(path.join(tmp, 'single', 'train.lmdb')));
+    torn.fill(0, 0, 4096);
+    fs.writeFileSync(path.join(dir, 'torn.lmdb'), torn);
+    fs.writeFileSync(path.join(dir, 'random.bin'), Buffer.alloc(8192, 0x5a));
+    fs.writeFileSync(path.join(dir, 'other-lock'), 'a file named like a lock file, no data file beside it');
+    const found = await discover([path.relative(tmp, dir)], tmp);
+    expect(found.sources.map((s) => path.basename(s.path))).toEqual(['torn.lmdb']);
+    expect(found.skipped.map((s) => path.basename(s.path)).sort()).toEqual(['other-lock', 'random.bin']);
+    const d = await scanOne(path.join(dir, 'torn.lmdb'));
+    expect(d.records).toBe(300);
+    expect(d.findings.filter((f) => f.kind === 'corrupt_file').map((f) => f.page)).toEqual([0]);
+    fs.rmSync(dir, { recursive: true });
+  });
+
   it('keeps a data.mdb named directly working', async () => {
     const found = await discover([path.join('splits', 'data.mdb')], tmp);
     expect(found.sources.map((s) => [s.format, s.path])).toEqual([['lmdb', 'splits']]);
