@@ -10,12 +10,15 @@ import { exitCodeFor, type FailOn } from './options.js';
 import type { DatasetReport, Finding, FindingKind, Report } from './types.js';
 
 /**
- * A finding's identity across runs: kind, dataset and locator (key, file, field, row, label, page, offset).
+ * A finding's identity across runs: kind, dataset and locator (database and key, file, field, row, label, page, offset).
  * Messages and counts are left out, so rewording or a different NaN count does not make a finding "new".
  */
 export function findingFingerprint(datasetPath: string, f: Finding): string {
   const positional = f.key === undefined && (f.file === undefined || f.field !== undefined);
-  const id = [f.kind, datasetPath, f.key ?? null, f.file ?? null, f.field ?? null, positional ? f.index ?? null : null,
+  // A record of an LMDB named database is told from a main-DB record with the same key by its database (only then:
+  // fingerprints of findings without one are unchanged).
+  const key = f.database === undefined ? f.key ?? null : [f.database, f.key ?? null];
+  const id = [f.kind, datasetPath, key, f.file ?? null, f.field ?? null, positional ? f.index ?? null : null,
     f.label ?? null, f.page ?? null, f.offset ?? null];
   return createHash('sha256').update(JSON.stringify(id)).digest('hex').slice(0, 32);
 }

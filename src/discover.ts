@@ -10,6 +10,7 @@ import { listImageFolder, looksLikeImageFolder } from './readers/image-folder.js
 import { isImageList, listedImageFiles } from './readers/image-list.js';
 // Cheap sniffers only: these modules load no database library.
 import { isHdf5File, isHdf5List, listedFiles as listedHdf5Files } from './readers/hdf5/sniff.js';
+import { dataFileOfLock, isLmdbFile, isLockName } from './readers/lmdb/sniff.js';
 import type { Source, SourceFormat } from './readers/types.js';
 import type { SkippedPath } from './types.js';
 
@@ -24,7 +25,10 @@ const LIST_SNIFF_BYTES = 1024 * 1024;
 /** File names HDF5 files go by (the HDF Group's and h5py's conventions). */
 const HDF5_EXTENSION = /\.(h5|hdf5|he5|hdf)$/i;
 
-/** LMDB keeps its data in `data.mdb` (and a `lock.mdb` we never touch). */
+/**
+ * LMDB keeps its data in `data.mdb` (and a `lock.mdb` we never touch); a single-file environment
+ * (`MDB_NOSUBDIR`) is any file starting with an LMDB meta page, beside its `<name>-lock`.
+ */
 const LMDB_DATA = 'data.mdb';
 
 /**
@@ -139,6 +143,26 @@ async function visit(abs: string, shown: string, out: Discovery, seen: Set<strin
   if (stat.isFile()) {
     if (path.basename(abs) === LMDB_DATA) {
       add(out, 'lmdb', path.dirname(abs), path.dirname(shown), seen);
+      return;
+    }
+    // LMDB lock files are never opened, not even to sniff them. Beside its data file a `-lock` belongs to that
+    // dataset (not skipped noise); named on its own it stands for its data file.
+    if (isLockName(abs)) {
+      const data = path.basename(abs) === 'lock.mdb' ? undefined : dataFileOfLock(abs);
+      if (data !== undefined) {
+        if (explicit) add(out, 'lmdb', data, shown.slice(0, -'-lock'.length), seen);
+        return;
+      }
+      if (path.basename(abs) === 'lock.mdb' && existsSync(path.join(path.dirname(abs), LMDB_DATA))) {
+        if (explicit) add(out, 'lmdb', path.dirname(abs), path.dirname(shown), seen);
+        return;
+      }
+      out.skipped.push({ path: shown, reason: 'not a recognised dataset format (named like an LMDB lock file; not opened)' });
+      return;
+    }
+    // A single-file LMDB environment, recognised by its meta page whatever its name.
+    if (isLmdbFile(abs, explicit)) {
+      add(out, 'lmdb', abs, shown, seen);
       return;
     }
     // By signature, or by name: a .h5 file whose signature is damaged is a corrupt HDF5 file, not "not a dataset".

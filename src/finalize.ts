@@ -52,7 +52,7 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
   let uncounted = 0;
   const unchecked: UncheckedTally = {};
   const layouts = emptyLayouts();
-  const values: KvValues = { datums: 0, images: 0, imageExamples: [], imageShapes: {}, odd: 0, oddExamples: [], metadata: 0 };
+  const values: Record<string, KvValues> = {};
   for (const n of d.info?.unchecked ?? []) addUnchecked(unchecked, n.reason, n.count, n.examples, d.maxExamples);
   let complete = !d.aborted && d.results.every((r) => r !== null) && d.findings.length === 0;
   for (const r of d.results) {
@@ -75,26 +75,34 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
     records += r.records;
     bytes += r.bytes;
     uncounted += r.uncounted;
-    mergeValues(values, r.values, base, d.maxExamples);
+    for (const [db, v] of Object.entries(r.values ?? {})) {
+      mergeValues((values[db] ??= { datums: 0, images: 0, imageExamples: [], imageShapes: {}, odd: 0, oddExamples: [], metadata: 0 }), v, base, d.maxExamples);
+    }
     mergeLayouts(layouts, r.layouts);
     for (const [reason, t] of Object.entries(r.unchecked ?? {})) {
       addUnchecked(unchecked, reason as keyof UncheckedTally, t.count, t.examples, d.maxExamples);
     }
   }
 
+  // Each database is judged on its own values (a named `meta` database beside Datums is not a Datum database).
   // Image values are the dataset's shapes unless the database holds Datums (then they are bad records).
-  if (judgeValues(values, sink, unchecked, d.maxExamples) !== 'datums') mergeShapes(shapes, values.imageShapes, 0, d.maxExamples);
+  let metadata = 0;
+  for (const db of Object.keys(values).sort()) {
+    const v = values[db]!;
+    metadata += v.metadata;
+    if (judgeValues(v, sink, unchecked, d.maxExamples) !== 'datums') mergeShapes(shapes, v.imageShapes, 0, d.maxExamples);
+  }
   checkShapes(shapes, sink);
 
   const declared = d.info?.declaredRecords;
-  const reached = records + uncounted + values.metadata;
+  const reached = records + uncounted + metadata;
   if (declared !== undefined && declared !== reached && !d.aborted && !d.partial) {
     complete = false;
     sink.add({
       kind: 'record_count_mismatch', severity: DEFAULT_SEVERITY.record_count_mismatch,
       message: `The database declares ${declared} entries but ${reached} could be read` +
-        `${uncounted + values.metadata > 0 ? ` (${records} records${uncounted > 0 ? `, ${uncounted} named databases` : ''}` +
-          `${values.metadata > 0 ? `, ${values.metadata} metadata entries` : ''})` : ''}` +
+        `${uncounted + metadata > 0 ? ` (${records} records${uncounted > 0 ? `, ${uncounted} named databases` : ''}` +
+          `${metadata > 0 ? `, ${metadata} metadata entries` : ''})` : ''}` +
         `${declared > reached ? `: ${declared - reached} are unreachable` : ''}.`,
       file: d.source.path, count: Math.abs(declared - reached),
     });
@@ -147,7 +155,7 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
     ...(labelStats.values > 0 || labelStats.nan + labelStats.posinf + labelStats.neginf > 0 ? { labelStats: finishStats(labelStats) } : {}),
     coverage: {
       records, checkedRecords: Math.max(0, records - uncheckedRecords),
-      ...(values.metadata > 0 ? { metadataEntries: values.metadata } : {}), unchecked: groups,
+      ...(metadata > 0 ? { metadataEntries: metadata } : {}), unchecked: groups,
     },
     findingCounts: sink.counts,
     severityCounts: sink.severities,
@@ -172,8 +180,7 @@ function mergeShapes(into: Record<string, ShapeTally>, from: Record<string, Shap
   }
 }
 
-function mergeValues(into: KvValues, v: KvValues | undefined, base: number, maxExamples: number): void {
-  if (v === undefined) return;
+function mergeValues(into: KvValues, v: KvValues, base: number, maxExamples: number): void {
   into.datums += v.datums;
   into.images += v.images;
   into.odd += v.odd;
@@ -184,7 +191,7 @@ function mergeValues(into: KvValues, v: KvValues | undefined, base: number, maxE
 }
 
 /**
- * What a key/value database holds, judged from all its values: Caffe Datums when at least half of them decode
+ * What a key/value database (the main one, or one named database) holds, judged from all its values: Caffe Datums when at least half of them decode
  * as Datums with content, encoded images when at least half are images, else neither (raw bytes of unknown
  * layout, pickles, JSON). A value that is neither a Datum nor an image is damage in a Datum database (Caffe's
  * data layer aborts on it: `bad_record`) and in an image database (`corrupt_image`), and in any other database

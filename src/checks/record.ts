@@ -23,6 +23,8 @@ import { FLOAT16_MAX, valueFindings, type RecordLocator } from './values.js';
 interface Where {
   index: number;
   key?: Uint8Array;
+  /** LMDB named database of a key/value record. */
+  database?: string;
   file?: string;
   line?: number;
 }
@@ -50,7 +52,9 @@ export class PartitionAnalyzer {
   private explicitLabels = 0;
   private records = 0;
   private bytes = 0;
-  private readonly values: KvValues = { datums: 0, images: 0, imageExamples: [], imageShapes: {}, odd: 0, oddExamples: [], metadata: 0 };
+  /** Key/value values by database ('' for the main one): each database is judged on its own values. */
+  private readonly values: Record<string, KvValues> = {};
+  private lastValues: { db: string | undefined; v: KvValues } | undefined;
   /** Label values that are not integers: the label field holds regression targets, not classes. */
   private nonIntegerLabels = 0;
   /** Key/value record indexes are partition-local; row indexes are absolute. */
@@ -93,8 +97,9 @@ export class PartitionAnalyzer {
   kv(rec: KvRecord): Promise<void> | undefined {
     if (OOM_NEEDLE !== undefined) oomInjection(rec.key);
     this.localIndexes = true;
+    const v = this.valuesOf(rec.database);
     if (isMetadataKey(rec.key)) {
-      this.values.metadata++;
+      v.metadata++;
       return undefined;
     }
     this.records++;
@@ -104,30 +109,37 @@ export class PartitionAnalyzer {
     const where = this.kvWhere;
     where.index = rec.index;
     where.key = rec.key;
-    if (value.length === 0) return this.odd(where, 'is empty (0 bytes)');
+    where.database = rec.database;
+    if (value.length === 0) return this.odd(v, where, 'is empty (0 bytes)');
     if (sniffImage(value) !== null) {
-      const v = this.values;
       if (v.imageExamples.length < this.options.maxExamples) v.imageExamples.push({ ...this.note(where), message: '' });
       v.images++;
       return this.queueImage(value, where, IMAGE_VALUE);
     }
-    if (!looksLikeDatum(value)) return this.odd(where, `starts with ${describeStart(value)}: neither a Caffe Datum nor an encoded image`);
+    if (!looksLikeDatum(value)) return this.odd(v, where, `starts with ${describeStart(value)}: neither a Caffe Datum nor an encoded image`);
     const r = this.decoder.decode(value);
-    if (!r.ok) return this.odd(where, `does not decode as a Caffe Datum: ${r.reason}`);
+    if (!r.ok) return this.odd(v, where, `does not decode as a Caffe Datum: ${r.reason}`);
     const d = r.datum;
     if (d.channels === 0 && d.height === 0 && d.width === 0 && d.data === null && d.floatData === null) {
-      return this.odd(where, 'decodes to an empty Datum: no shape, no data, no float_data');
+      return this.odd(v, where, 'decodes to an empty Datum: no shape, no data, no float_data');
     }
-    this.values.datums++;
+    v.datums++;
     return this.datum(d, where);
   }
 
   /** A value that is neither a Datum nor an image: counted, and the first few kept with what they are. */
-  private odd(where: Where, what: string): undefined {
-    const v = this.values;
+  private odd(v: KvValues, where: Where, what: string): undefined {
     v.odd++;
     if (v.oddExamples.length < this.options.maxExamples) v.oddExamples.push({ ...this.note(where), message: what });
     return undefined;
+  }
+
+  private valuesOf(db: string | undefined): KvValues {
+    const last = this.lastValues;
+    if (last !== undefined && last.db === db) return last.v;
+    const v = (this.values[db ?? ''] ??= { datums: 0, images: 0, imageExamples: [], imageShapes: {}, odd: 0, oddExamples: [], metadata: 0 });
+    this.lastValues = { db, v };
+    return v;
   }
 
   /** A placeholder finding at `where`, whose kind and message finalize decides. */
@@ -371,7 +383,7 @@ export class PartitionAnalyzer {
       this.sink.add({ kind: 'constant_sample', severity: DEFAULT_SEVERITY.constant_sample,
         message: `Every pixel of ${what} (${r.width}×${r.height}, ${r.channels} channels) is (${colour}): zero variance.`, ...loc });
     }
-    this.tallyShape(r.channels, r.height, r.width, where, what === IMAGE_VALUE ? this.values.imageShapes : this.shapes);
+    this.tallyShape(r.channels, r.height, r.width, where, what === IMAGE_VALUE ? this.valuesOf(where.database).imageShapes : this.shapes);
     this.layouts.record('pixels', [r.height, r.width, r.channels], 'last', r.pixels, true);
   }
 
@@ -388,6 +400,7 @@ export class PartitionAnalyzer {
     const l: RecordLocator = {};
     if (w.file !== undefined) l.file = w.file;
     if (w.line !== undefined) l.line = w.line;
+    if (w.database !== undefined) l.database = w.database;
     if (w.key !== undefined) l.key = formatKey(w.key);
     l.index = w.index;
     return l;

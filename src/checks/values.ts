@@ -8,6 +8,7 @@ export const FLOAT16_MAX = 65504;
 
 /** Where a record's findings point; `what` names the array in messages ("float_data", "pixels"). */
 export interface RecordLocator {
+  database?: string;
   key?: string;
   index?: number;
   file?: string;

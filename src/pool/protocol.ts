@@ -29,7 +29,7 @@ export interface ShapeTally {
   height: number;
   width: number;
   count: number;
-  examples: { index: number; key?: string; file?: string; line?: number }[];
+  examples: { index: number; database?: string; key?: string; file?: string; line?: number }[];
 }
 
 /** What a worker returns for one partition. `index` fields in findings and shapes are partition-local. */
@@ -46,8 +46,8 @@ export interface PartitionResult {
   explicitLabels: number;
   stats: StatsAccumulator;
   shapes: Record<string, ShapeTally>;
-  /** How the key/value values looked, for the per-dataset judgement of what the database holds. */
-  values: KvValues;
+  /** How the key/value values looked, by database ('' for the main one), to judge what each database holds. */
+  values: Record<string, KvValues>;
   kernel: 'wasm-simd' | 'js';
   /** Label values that were not integers (a regression target when most are; errors when few are). */
   nonIntegerLabels: number;

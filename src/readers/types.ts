@@ -39,6 +39,8 @@ export interface KvRecord {
   index: number;
   key: Uint8Array;
   value: Uint8Array;
+  /** The LMDB named database holding the record (findings' `database`); undefined for the main database. */
+  database?: string;
 }
 
 export type NumericArray =

@@ -23,9 +23,10 @@ export const FAMILY_OF_KIND: Readonly<Record<FindingKind, CheckFamily>> = Object
   FINDING_KINDS.map((k) => [k, KINDS[k].family]),
 ) as Record<FindingKind, CheckFamily>;
 
-/** The locator of a finding as short phrases: "key 0001", "file a.h5", "line 3", "field data", "index 7", … */
+/** The locator of a finding as short phrases: "db train", "key 0001", "file a.h5", "line 3", "field data", "index 7", … */
 export function locatorParts(f: Finding): string[] {
   const parts: string[] = [];
+  if (f.database !== undefined) parts.push(`db ${f.database}`);
   if (f.key !== undefined) parts.push(`key ${f.key}`);
   if (f.file !== undefined) parts.push(`file ${f.file}`);
   if (f.line !== undefined) parts.push(`line ${f.line}`);

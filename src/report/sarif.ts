@@ -129,7 +129,9 @@ function result(d: DatasetReport, f: Finding, windows: boolean): unknown {
 }
 
 function logicalLocation(d: DatasetReport, f: Finding): unknown {
-  if (f.key !== undefined) return { name: f.key, fullyQualifiedName: `${d.path}:${f.key}` };
+  if (f.key !== undefined) {
+    return { name: f.key, fullyQualifiedName: f.database === undefined ? `${d.path}:${f.key}` : `${d.path}:${f.database}:${f.key}` };
+  }
   if (f.field !== undefined && f.index !== undefined) {
     const name = `${f.field}[${f.index}]`;
     return { name, fullyQualifiedName: `${f.file ?? d.path}:${name}`, kind: 'element' };
@@ -139,7 +141,7 @@ function logicalLocation(d: DatasetReport, f: Finding): unknown {
 
 function locatorFields(f: Finding): Record<string, string | number> {
   const out: Record<string, string | number> = {};
-  for (const k of ['key', 'index', 'file', 'line', 'field', 'label', 'count', 'page', 'offset'] as const) {
+  for (const k of ['database', 'key', 'index', 'file', 'line', 'field', 'label', 'count', 'page', 'offset'] as const) {
     const v = f[k];
     if (v !== undefined) out[k] = v;
   }

@@ -96,6 +96,7 @@ function severityRank(d: DatasetReport, kind: FindingKind): number {
 function locator(f: Finding): string {
   const parts: string[] = [];
   if (f.file !== undefined) parts.push(f.line !== undefined ? `${f.file}:${f.line}` : f.file);
+  if (f.database !== undefined) parts.push(`db ${f.database}`);
   if (f.key !== undefined) parts.push(`key ${f.key}`);
   if (f.field !== undefined) parts.push(`field ${f.field}`);
   if (f.index !== undefined) parts.push(`#${f.index}`);

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { XMLParser } from 'fast-xml-parser';
 import os from 'node:os';
 import path from 'node:path';
@@ -204,12 +204,51 @@ env.close()`;
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('counts the named database against md_entries instead of reporting a count mismatch', () => {
+  it('reads the named database\'s record too, and declares main records plus its md_entries', () => {
     const { run, report } = scanJson([path.join(dir, 'db')]);
     const d = report.datasets[0]!;
-    expect(d.records).toBe(50);
+    expect(d.records).toBe(51);
     expect(d.declaredRecords).toBe(51);
-    expect(d.findingCounts).toEqual({});
+    // The named DB's one value is not a Datum: at most an unchecked opaque value, never a count mismatch.
+    expect(Object.keys(d.findingCounts).filter((k) => k !== 'unchecked')).toEqual([]);
+    expect(d.coverage.unchecked.filter((g) => g.reason === 'named_database')).toEqual([]);
     expect(run.status).toBe(0);
+  });
+});
+
+describe('a folder holding a single-file LMDB (py-lmdb subdir=False)', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'nanscan-nosubdir-'));
+    const code = `import lmdb, struct, sys
+env = lmdb.open(sys.argv[1] + '/data/train.db', subdir=False, max_dbs=2, map_size=1 << 24)
+val = env.open_db(b'val')
+with env.begin(write=True) as txn:
+    for i in range(40):
+        txn.put(b'%08d' % i, bytes([8, 1, 16, 2, 24, 2, 34, 4, 1, 2, 3, i % 256, 40, i % 3]), db=val)
+    txn.put(b'%08d' % 40, bytes([8, 1, 16, 1, 24, 2, 40, 1]) + b''.join(b'\\x35' + struct.pack('<f', x) for x in [1.0, float('nan')]), db=val)
+env.close()
+open(sys.argv[1] + '/data/notes.txt', 'w').write('not a dataset')`;
+    mkdirSync(path.join(dir, 'data'));
+    const r = spawnSync(SYSTEM_PYTHON, ['-c', code, dir], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(r.stderr);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('discovers it by its meta page, scans its named DB, leaves the lock file alone and the tree unchanged', () => {
+    const treeBefore = hashTree(dir);
+    expect(readdirSync(path.join(dir, 'data')).sort()).toEqual(['notes.txt', 'train.db', 'train.db-lock']);
+    const { run, report } = scanJson(['data'], dir);
+    expect(report.datasets.map((d) => [d.format, d.path])).toEqual([['lmdb', path.join('data', 'train.db')]]);
+    expect(report.skipped).toEqual([{ path: path.join('data', 'notes.txt'), reason: 'not a recognised dataset format' }]);
+    const d = report.datasets[0]!;
+    expect(d.records).toBe(41);
+    expect(d.declaredRecords).toBe(41);
+    expect(d.findings.filter((f) => f.kind === 'nan').map((f) => [f.database, f.key, f.index])).toEqual([['val', '00000040', 40]]);
+    expect(d.coverage.unchecked).toEqual([]);
+    expect(run.status).toBe(1);
+    const text = runCli(['scan', '--no-color', 'data'], dir);
+    expect(text.stdout).toMatch(/db val key 00000040 #40: /);
+    expect(hashTree(dir)).toBe(treeBefore);
   });
 });

@@ -1,77 +1,100 @@
 /**
  * Read-only, validating LMDB reader in pure TypeScript (format: LMDB.md; behaviour on damage: MEASURED.md §4).
- * It reads data.mdb with positional reads only: no mmap, no lock file, no writes, so a damaged file yields
+ * It reads the data file (`data.mdb`, or a single-file environment) with positional reads only: no mmap, no lock file, no writes, so a damaged file yields
  * findings instead of the SIGBUS/SIGSEGV the native library gives.
  *
- * Scope: the main DB of 64-bit little-endian files in data format 1 (LMDB 0.9: py-lmdb, Caffe, mdb tools) and
- * data format 2 (npm `lmdb` 3.x) without encryption or checksums. Named sub-databases are listed in
- * `subDatabases` but not scanned inside in this version; DUPSORT main DBs yield one record per item.
+ * Scope: 64-bit little-endian files in data format 1 (LMDB 0.9: py-lmdb, Caffe, mdb tools) and data format 2
+ * (npm `lmdb` 3.x) without encryption or checksums, in the directory layout (`data.mdb`) or as a single file
+ * (`MDB_NOSUBDIR`). The main DB and every named database are read, main DB first, then the named DBs in key
+ * order; DUPSORT DBs yield one record per item.
  */
-import fs from 'node:fs';
-import { OPEN_FLAGS } from '../files.js';
-import path from 'node:path';
 import { invalidPartition, ScanError } from '../../errors.js';
-import type { Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo } from '../types.js';
-import { F_SUBDATA, MDB_DUPSORT } from './constants.js';
+import type { Finding } from '../../types.js';
+import type { OpenPurpose, Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo } from '../types.js';
+import { F_SUBDATA, MAX_DEPTH, MDB_DUPFIXED, MDB_DUPSORT, MDB_INTEGERDUP, MDB_REVERSEDUP } from './constants.js';
 import { openEnv, type Env } from './env.js';
 import type { PageFile } from './file.js';
-import { fromHex, keyCompare } from './keys.js';
-import { findPage1, HEAD_BYTES, sniffVariant } from './meta.js';
-import { planPartitions, type LmdbPartitionSpec } from './plan.js';
-import { readMain, subDbName, type ReadContext } from './records.js';
+import { fromHex, keyCompare, toHex } from './keys.js';
+import { readDb, type DbRecord } from './meta.js';
+import { copyBytes } from './page.js';
+import { planPartitions, type LmdbPartitionSpec, type LmdbTreeSpec, type PlanTree } from './plan.js';
+import { readTrees, subDbName, type ReadContext, type TreeToRead } from './records.js';
 import { Bitmap, TreeWalker, type WalkEntry } from './walk.js';
 
-export type { LmdbPartitionSpec } from './plan.js';
+export type { LmdbPartitionSpec, LmdbTreeSpec } from './plan.js';
+export { isLmdbDir, isLmdbFile } from './sniff.js';
 
 /** The reader object; `subDatabases` is an addition to `Reader`. */
 export interface LmdbReader extends Reader {
   /**
-   * Names of named sub-databases (main-tree records with `F_SUBDATA`), which are not yielded as records. Filled
-   * at open when the main tree is small (at most `NAMES_WALK_MAX_PAGES` pages, always the case when it holds
-   * only named DBs), and extended by `read()` as they are met.
+   * Names of the named databases (main-tree records with `F_SUBDATA`), in key order. Filled at open when the
+   * main tree is small enough to list (at most `NAMES_WALK_MAX_PAGES` pages, always the case when it holds only
+   * named DBs), and extended by `read()` as they are met.
    */
   readonly subDatabases: string[];
 }
 
-/** Main trees up to this many pages are walked at open to list named sub-databases. */
-export const NAMES_WALK_MAX_PAGES = 64;
-
 /**
- * Cheap sniff: `dir/data.mdb` exists and page 0 (or, if page 0 is torn, page 1 at any valid page size) starts
- * with an LMDB meta page of format 1 or 2, or of a variant we recognise in order to reject it clearly.
+ * Main trees up to this many pages are walked at open to list named databases, whose trees are then planned and
+ * read. A bigger main tree (records and named DBs side by side, rare) is not walked twice: the named DBs a read
+ * meets in it are reported as unchecked (`named_database`). 1024 pages = 4 MiB of leaves at 4 KiB pages, walked
+ * in the main thread at about the speed of a read of those records (overflow values are not read): tens of
+ * milliseconds, paid only by databases that small.
  */
-export function isLmdbDir(dir: string): boolean {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(path.join(dir, 'data.mdb'), OPEN_FLAGS);
-    const buf = Buffer.alloc(HEAD_BYTES);
-    const n = fs.readSync(fd, buf, 0, HEAD_BYTES, 0);
-    const head = buf.subarray(0, n);
-    return sniffVariant(head).kind !== 'unknown' || findPage1(head) !== undefined;
-  } catch {
-    return false;
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
+export const NAMES_WALK_MAX_PAGES = 1024;
+
+/** A named database found at open: its name, its key in the main tree, its `MDB_db` record. */
+interface NamedDb {
+  name: string;
+  key: Uint8Array;
+  db: DbRecord;
 }
 
 class Lmdb implements LmdbReader {
   readonly subDatabases: string[] = [];
   private readonly names = new Set<string>();
+  /** Readable named DBs, in key order; null when the main tree was not listed. */
+  private named: NamedDb[] | null = null;
+  /** Hex keys of every named DB listed at open (readable or not). */
+  private namedKeys: string[] = [];
+  /** Named DBs whose `MDB_db` record is damaged: findings, and the names that were not read. */
+  private readonly namedFindings: Finding[] = [];
+  private readonly unreadable: string[] = [];
+  /** Records the damaged named DBs' records still declare, when plausible (so the count comparison sees them lost). */
+  private unreadableEntries = 0;
   private closed = false;
 
-  constructor(private readonly env: Env) {
-    this.listNames();
+  constructor(
+    private readonly env: Env,
+    purpose: OpenPurpose,
+  ) {
+    // A worker reads what the plan tells it: the named DBs come in its partition specs.
+    if (purpose === 'plan') this.listNamed();
   }
 
   info(): SourceInfo {
     const e = this.env;
-    return { bytes: e.file.size, declaredRecords: e.meta.main.entries, findings: [...e.findings] };
+    const info: SourceInfo = { bytes: e.file.size, declaredRecords: this.declared(), findings: [...e.findings, ...this.namedFindings] };
+    if (this.unreadable.length > 0) info.unchecked = [{ reason: 'named_database', count: this.unreadable.length, examples: [...this.unreadable] }];
+    return info;
+  }
+
+  /**
+   * Records the file declares: md_entries of the main DB (which counts each named DB's entry) and, when the named
+   * DBs were listed, minus those entries plus each readable named DB's own md_entries.
+   */
+  private declared(): number {
+    const main = this.env.meta.main.entries;
+    if (this.named === null) return main;
+    return this.named.reduce((n, d) => n + d.db.entries, main - this.namedKeys.length + this.unreadableEntries);
   }
 
   plan(maxPartitions: number): Partition[] {
     this.assertOpen();
-    return planPartitions(this.env, maxPartitions);
+    const main = this.env.meta.main;
+    const trees: PlanTree[] = [{ key: null, db: main, records: Math.max(1, main.entries - this.namedKeys.length) }];
+    for (const d of this.named ?? []) trees.push({ key: d.key, db: d.db, records: Math.max(1, d.db.entries) });
+    return planPartitions(this.env, trees, this.named === null ? null : this.namedKeys, maxPartitions);
   }
 
   *read(partition: Partition): Generator<RecordBatch, void, void> {
@@ -95,15 +118,20 @@ class Lmdb implements LmdbReader {
     }
     const ctx = this.context(env.file.fork());
     for (const p of spec.above) if (p < ctx.visited.size) ctx.visited.mark(p);
-    const entries: WalkEntry[] = spec.pages.map((pgno, i) => ({
-      pgno,
-      level: spec.levels[i] as number,
-      lo: fromHex(spec.bounds[i]),
-      hi: fromHex(spec.bounds[i + 1]),
-      parent: spec.parents[i] as number,
-    }));
+    const trees: TreeToRead[] = spec.trees.map((t) => {
+      const entries: WalkEntry[] = t.pages.map((pgno, i) => ({
+        pgno,
+        level: t.levels[i] as number,
+        lo: fromHex(t.bounds[i]),
+        hi: fromHex(t.bounds[i + 1]),
+        parent: t.parents[i] as number,
+      }));
+      const tree: TreeToRead = { flags: t.flags, depth: t.depth, entries };
+      if (t.db !== null) tree.database = subDbName(fromHex(t.db) as Uint8Array, ctx.version);
+      return tree;
+    });
     try {
-      yield* readMain(ctx, meta.main, entries);
+      yield* readTrees(ctx, trees, spec.named === null ? null : new Set(spec.named));
     } finally {
       // Done or abandoned: the consumer holds no view any more.
       ctx.file.release();
@@ -125,11 +153,17 @@ class Lmdb implements LmdbReader {
     return { file, layout, lastPg: meta.lastPg, display, visited, sink: [], version: layout.version, subDbNames: new Set() };
   }
 
-  /** Lists named sub-databases of a small main tree (they can only exist when it is not DUPSORT, §9). */
-  private listNames(): void {
-    const { meta } = this.env;
+  /**
+   * Lists the named databases of a small main tree with their `MDB_db` records (they can only exist when it is
+   * not DUPSORT, §9). Damage met in the main tree is reported by read(); a damaged `MDB_db` is reported here.
+   */
+  private listNamed(): void {
+    const { meta, display } = this.env;
     const db = meta.main;
-    if (db.root < 0 || (db.flags & MDB_DUPSORT) !== 0) return;
+    if (db.root < 0 || (db.flags & MDB_DUPSORT) !== 0) {
+      this.named = [];
+      return;
+    }
     if (db.branchPages + db.leafPages > NAMES_WALK_MAX_PAGES) return;
     const ctx = this.context(this.env.file);
     const walker = new TreeWalker(ctx, {
@@ -138,14 +172,39 @@ class Lmdb implements LmdbReader {
       rules: { allowSubData: true, dupsort: false, allowEmptyKey: false, leaf2Size: 0 },
       name: 'the main tree',
     });
-    // Damage met here is reported by read(); this walk only collects names.
-    for (const leaf of walker.leaves([{ pgno: db.root, level: 1, lo: null, hi: null, parent: -1 }])) {
-      for (let i = 0; i < leaf.n; i++) {
-        if (leaf.flags[i] === F_SUBDATA) ctx.subDbNames.add(subDbName(leaf.keys[i] as Uint8Array, ctx.version));
+    const named: NamedDb[] = [];
+    try {
+      for (const leaf of walker.leaves([{ pgno: db.root, level: 1, lo: null, hi: null, parent: -1 }])) {
+        for (let i = 0; i < leaf.n; i++) {
+          if (leaf.flags[i] !== F_SUBDATA) continue;
+          const key = copyBytes(leaf.keys[i] as Uint8Array);
+          const name = subDbName(key, ctx.version);
+          ctx.subDbNames.add(name);
+          this.namedKeys.push(toHex(key) as string);
+          const sub = readDb(leaf.buf, leaf.dataOff[i] as number);
+          const problem = checkNamedDb(sub, meta.lastPg);
+          if (problem === undefined) {
+            named.push({ name, key, db: sub });
+            continue;
+          }
+          this.unreadable.push(name);
+          // Every record needs a few bytes of some page: a count beyond that is as damaged as the rest.
+          if (Number.isFinite(sub.entries) && sub.entries <= ((meta.lastPg + 1) * meta.psize) / 8) this.unreadableEntries += sub.entries;
+          this.namedFindings.push({
+            kind: 'corrupt_file',
+            severity: 'error',
+            file: display,
+            page: walker.leafPgno,
+            database: name,
+            message: `LMDB leaf page ${walker.leafPgno}: the record of the named database '${name}' is corrupt (${problem}); its records were not read.`,
+          });
+        }
       }
+    } finally {
+      this.env.file.release();
     }
+    this.named = named;
     this.addNames(ctx.subDbNames);
-    this.env.file.release();
   }
 
   private addNames(names: Set<string>): void {
@@ -162,26 +221,54 @@ class Lmdb implements LmdbReader {
   }
 }
 
+/** A named database's `MDB_db` (§9) must describe an empty tree or a tree inside the database (M7–M11). */
+function checkNamedDb(db: DbRecord, lastPg: number): string | undefined {
+  if ((db.flags & (MDB_DUPFIXED | MDB_INTEGERDUP | MDB_REVERSEDUP)) !== 0 && (db.flags & MDB_DUPSORT) === 0) {
+    return `its flags 0x${db.flags.toString(16)} set duplicate options without DUPSORT`;
+  }
+  if (db.root === -1) {
+    if (db.depth !== 0 || db.entries !== 0) return `it is empty (root P_INVALID) but has depth ${db.depth} and ${db.entries} entries`;
+    return undefined;
+  }
+  if (!(db.root >= 2 && db.root <= lastPg)) return `its root page ${db.root} is outside pages 2..${lastPg}`;
+  if (db.depth < 1 || db.depth > MAX_DEPTH) return `its depth ${db.depth} is outside 1..${MAX_DEPTH}`;
+  if (!Number.isFinite(db.entries)) return 'its entry count is absurd';
+  if (!(db.branchPages + db.leafPages + db.overflowPages <= lastPg - 1)) {
+    return `it claims more pages than the file has (${db.branchPages}+${db.leafPages}+${db.overflowPages} > ${lastPg - 1})`;
+  }
+  return undefined;
+}
+
 /** Validates a partition spec coming back from a worker message. */
 function parseSpec(spec: unknown): LmdbPartitionSpec {
   const s = spec as Partial<LmdbPartitionSpec> | null;
   const okNums = (a: unknown): a is number[] => Array.isArray(a) && a.every((x) => Number.isSafeInteger(x) && x >= 0);
+  const hex = (b: unknown): b is string => typeof b === 'string' && /^(?:[0-9a-f]{2})*$/.test(b);
+  const okTree = (t: Partial<LmdbTreeSpec> | null): boolean =>
+    t !== null &&
+    typeof t === 'object' &&
+    (t.db === null || hex(t.db)) &&
+    Number.isSafeInteger(t.flags) &&
+    Number.isSafeInteger(t.depth) &&
+    okNums(t.pages) &&
+    okNums(t.levels) &&
+    Array.isArray(t.parents) &&
+    t.parents.every((x) => Number.isSafeInteger(x) && x >= -1) &&
+    t.levels.length === t.pages.length &&
+    t.parents.length === t.pages.length &&
+    Array.isArray(t.bounds) &&
+    t.bounds.length === t.pages.length + 1 &&
+    t.bounds.every((b) => b === null || hex(b));
   if (
     s === null ||
     typeof s !== 'object' ||
-    s.v !== 1 ||
+    s.v !== 2 ||
     typeof s.meta !== 'number' ||
     typeof s.txnid !== 'string' ||
-    !okNums(s.pages) ||
-    !okNums(s.levels) ||
     !okNums(s.above) ||
-    !Array.isArray(s.parents) ||
-    !s.parents.every((x) => Number.isSafeInteger(x) && x >= -1) ||
-    s.levels.length !== s.pages.length ||
-    s.parents.length !== s.pages.length ||
-    !Array.isArray(s.bounds) ||
-    s.bounds.length !== s.pages.length + 1 ||
-    !s.bounds.every((b) => b === null || (typeof b === 'string' && /^(?:[0-9a-f]{2})*$/.test(b)))
+    !Array.isArray(s.trees) ||
+    !s.trees.every((t) => okTree(t as Partial<LmdbTreeSpec> | null)) ||
+    !(s.named === null || (Array.isArray(s.named) && s.named.every(hex)))
   ) {
     throw invalidPartition('LMDB', 'not made by this reader\'s plan()');
   }
@@ -190,10 +277,10 @@ function parseSpec(spec: unknown): LmdbPartitionSpec {
 
 export const lmdbReader: ReaderModule = {
   format: 'lmdb',
-  async open(source: Source): Promise<LmdbReader> {
+  async open(source: Source, purpose: OpenPurpose = 'plan'): Promise<LmdbReader> {
     const env = openEnv(source);
     try {
-      return new Lmdb(env);
+      return new Lmdb(env, purpose);
     } catch (err) {
       env.file.close();
       throw err;

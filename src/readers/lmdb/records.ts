@@ -1,8 +1,10 @@
 /**
- * Turns the main tree's leaves into record batches (LMDB.md §14.4, §14.5): inline values, overflow values,
- * DUPSORT duplicates (sub-pages and sub-databases, each item a record with the same key) and named
- * sub-databases, which are listed but not yielded and not scanned inside (this version reads the main DB only).
+ * Turns the leaves of the main tree and of named databases into record batches (LMDB.md §9, §14.4, §14.5):
+ * inline values, overflow values, DUPSORT duplicates (sub-pages and sub-databases, each item a record with the
+ * same key). A named database's entry in the main tree is not a record; its records are read as a tree of
+ * their own, and carry its name (`database`).
  */
+import type { Finding } from '../../types.js';
 import type { KvRecord, RecordBatch } from '../types.js';
 import {
   F_BIGDATA,
@@ -13,7 +15,7 @@ import {
   MDB_DUPSORT,
 } from './constants.js';
 import { formatKey } from '../../checks/keys.js';
-import { dupCompare, keyCompare, showKey } from './keys.js';
+import { dupCompare, keyCompare, showKey, toHex } from './keys.js';
 import type { DbRecord } from './meta.js';
 import { readDb } from './meta.js';
 import { flushLostValues, readOverflow } from './overflow.js';
@@ -37,16 +39,24 @@ export function subDbName(key: Uint8Array, version: 1 | 2): string {
   return Buffer.from(key.buffer, key.byteOffset, len).toString('utf8');
 }
 
-/** Reads the subtrees `entries` of the main tree described by `db`, in key order. */
-export function* readMain(ctx: ReadContext, db: DbRecord, entries: readonly WalkEntry[]): Generator<RecordBatch, void, void> {
-  const dupsort = (db.flags & MDB_DUPSORT) !== 0;
-  const dupfixed = dupsort && (db.flags & MDB_DUPFIXED) !== 0;
-  const walker = new TreeWalker(ctx, {
-    depth: db.depth,
-    compare: keyCompare(db.flags),
-    rules: { allowSubData: !dupsort, dupsort, allowEmptyKey: false, leaf2Size: 0 },
-    name: 'the main tree',
-  });
+/** One tree to read: the main DB or a named database, with the subtrees of it a partition holds. */
+export interface TreeToRead {
+  /** `md_flags` and `md_depth` of the tree (from the meta, or from the named DB's record in the main tree). */
+  flags: number;
+  depth: number;
+  /** The named database's name (findings' `database`); undefined for the main DB. */
+  database?: string;
+  entries: readonly WalkEntry[];
+}
+
+/**
+ * Reads the subtrees of each tree in turn, in key order, as one run of records (`index` counts on across trees).
+ * In the main tree, a named-database entry (`F_SUBDATA`) is not a record: when its name is in `planned` its
+ * records are read by the partitions the plan gave it, and the declared count already leaves the entry out;
+ * otherwise (`planned` null: the main tree was too big to list named DBs at open) it is counted as `uncounted`
+ * against md_entries and reported as an unchecked named database.
+ */
+export function* readTrees(ctx: ReadContext, trees: readonly TreeToRead[], planned: ReadonlySet<string> | null): Generator<RecordBatch, void, void> {
   const sink = ctx.sink;
   let records: KvRecord[] = [];
   let bytes = 0;
@@ -59,104 +69,135 @@ export function* readMain(ctx: ReadContext, db: DbRecord, entries: readonly Walk
   };
   // Named-database entries of the main tree: counted in md_entries, but not records.
   let uncounted = 0;
+  let unread: string[] = [];
+  /** Findings from `mark` on belong to the tree being read: they get its `database`. */
+  let mark = 0;
+  let database: string | undefined;
+  const tag = (): void => {
+    if (database !== undefined) for (let i = mark; i < sink.length; i++) (sink[i] as Finding).database ??= database;
+    mark = sink.length;
+  };
   const cut = (): RecordBatch => {
+    tag();
     const batch: RecordBatch = sink.length > 0 ? { records, damage: sink.splice(0) } : { records };
     if (uncounted > 0) batch.uncounted = uncounted;
+    if (unread.length > 0) batch.unchecked = [{ reason: 'named_database', count: unread.length, examples: unread }];
     records = [];
     bytes = 0;
     uncounted = 0;
+    unread = [];
+    mark = 0;
     return batch;
   };
 
-  for (const leaf of walker.leaves(entries)) {
-    const b = leaf.buf;
-    const leafPgno = walker.leafPgno;
-    for (let i = 0; i < leaf.n; i++) {
-      const key = leaf.keys[i] as Uint8Array;
-      const f = leaf.flags[i] as number;
-      const d = leaf.dataOff[i] as number;
-      const dsize = leaf.dsize[i] as number;
-      if (f === 0) {
-        records.push({ kind: 'kv', index: index++, key, value: view(b, d, dsize) });
-        bytes += dsize;
-      } else if (f === F_BIGDATA) {
-        const value = readOverflow(ctx, b, d, dsize, key, leafPgno);
-        if (value === undefined) continue;
-        records.push({ kind: 'kv', index: index++, key, value });
-        bytes += dsize;
-      } else if (f === F_SUBDATA) {
-        ctx.subDbNames.add(subDbName(key, ctx.version));
-        uncounted++;
-        continue;
-      } else if (f === F_DUPDATA) {
-        const bad = parseSubPage(ctx.layout, b, d, dsize, dupfixed, items);
-        if (bad !== undefined) {
-          sink.push({
-            kind: 'corrupt_file',
-            severity: 'error',
-            file: ctx.display,
-            page: leafPgno,
-            key: formatKey(key),
-            message: `LMDB leaf page ${leafPgno}: the duplicates of key ${showKey(key)} are corrupt (${bad}); they were skipped.`,
-          });
+  for (const tree of trees) {
+    tag();
+    database = tree.database;
+    const isMain = database === undefined;
+    const flags = tree.flags;
+    const dupsort = (flags & MDB_DUPSORT) !== 0;
+    const dupfixed = dupsort && (flags & MDB_DUPFIXED) !== 0;
+    const walker = new TreeWalker(ctx, {
+      depth: tree.depth,
+      compare: keyCompare(flags),
+      rules: { allowSubData: isMain && !dupsort, dupsort, allowEmptyKey: false, leaf2Size: 0 },
+      name: isMain ? 'the main tree' : `the named database '${database}'`,
+    });
+    for (const leaf of walker.leaves(tree.entries)) {
+      const b = leaf.buf;
+      const leafPgno = walker.leafPgno;
+      for (let i = 0; i < leaf.n; i++) {
+        const key = leaf.keys[i] as Uint8Array;
+        const f = leaf.flags[i] as number;
+        const d = leaf.dataOff[i] as number;
+        const dsize = leaf.dsize[i] as number;
+        if (f === 0) {
+          records.push({ kind: 'kv', index: index++, key, value: view(b, d, dsize), database });
+          bytes += dsize;
+        } else if (f === F_BIGDATA) {
+          const value = readOverflow(ctx, b, d, dsize, key, leafPgno);
+          if (value === undefined) continue;
+          records.push({ kind: 'kv', index: index++, key, value, database });
+          bytes += dsize;
+        } else if (f === F_SUBDATA) {
+          const name = subDbName(key, ctx.version);
+          ctx.subDbNames.add(name);
+          if (planned === null || !planned.has(toHex(key) as string)) {
+            uncounted++;
+            unread.push(name);
+          }
           continue;
-        }
-        const cmp = dupCompare(db.flags);
-        for (let j = 0; j < items.length; j++) {
-          const item = items[j] as Uint8Array;
-          if (j > 0 && cmp(items[j - 1] as Uint8Array, item) >= 0) {
+        } else if (f === F_DUPDATA) {
+          const bad = parseSubPage(ctx.layout, b, d, dsize, dupfixed, items);
+          if (bad !== undefined) {
             sink.push({
               kind: 'corrupt_file',
               severity: 'error',
               file: ctx.display,
               page: leafPgno,
               key: formatKey(key),
-              message: `LMDB leaf page ${leafPgno}: the duplicates of key ${showKey(key)} are not in default LMDB order; they were still read.`,
+              message: `LMDB leaf page ${leafPgno}: the duplicates of key ${showKey(key)} are corrupt (${bad}); they were skipped.`,
             });
-            break;
+            continue;
           }
-        }
-        for (const item of items) {
-          records.push({ kind: 'kv', index: index++, key, value: item });
-          bytes += item.length;
-        }
-      } else {
-        // F_DUPDATA | F_SUBDATA: the key's items are the keys of a nested tree (§10.3).
-        const sub = readDb(b, d);
-        const where = `LMDB leaf page ${leafPgno}: the duplicates sub-database of key ${showKey(key)}`;
-        const problem = checkDupDb(sub, ctx.lastPg, dupfixed);
-        if (problem !== undefined) {
-          sink.push({ kind: 'corrupt_file', severity: 'error', file: ctx.display, page: leafPgno, key: formatKey(key), message: `${where} is corrupt: ${problem}; its items were skipped.` });
-          continue;
-        }
-        const subWalker = new TreeWalker(ctx, {
-          depth: sub.depth,
-          compare: dupCompare(db.flags),
-          rules: { allowSubData: false, dupsort: false, allowEmptyKey: true, leaf2Size: dupfixed ? sub.pad : 0 },
-          name: `the duplicates of key ${showKey(key)}`,
-        });
-        for (const sl of subWalker.leaves([{ pgno: sub.root, level: 1, lo: null, hi: null, parent: leafPgno }])) {
-          subLeaf = sl.buf;
-          for (let j = 0; j < sl.n; j++) {
-            const item = sl.keys[j] as Uint8Array;
-            records.push({ kind: 'kv', index: index++, key, value: item });
-            bytes += item.length;
-            if (records.length >= BATCH_RECORDS || ctx.file.wantsYield) {
-              yield cut();
-              resumed(b);
+          const cmp = dupCompare(flags);
+          for (let j = 0; j < items.length; j++) {
+            const item = items[j] as Uint8Array;
+            if (j > 0 && cmp(items[j - 1] as Uint8Array, item) >= 0) {
+              sink.push({
+                kind: 'corrupt_file',
+                severity: 'error',
+                file: ctx.display,
+                page: leafPgno,
+                key: formatKey(key),
+                message: `LMDB leaf page ${leafPgno}: the duplicates of key ${showKey(key)} are not in default LMDB order; they were still read.`,
+              });
+              break;
             }
           }
+          for (const item of items) {
+            records.push({ kind: 'kv', index: index++, key, value: item, database });
+            bytes += item.length;
+          }
+        } else {
+          // F_DUPDATA | F_SUBDATA: the key's items are the keys of a nested tree (§10.3).
+          const sub = readDb(b, d);
+          const where = `LMDB leaf page ${leafPgno}: the duplicates sub-database of key ${showKey(key)}`;
+          const problem = checkDupDb(sub, ctx.lastPg, dupfixed);
+          if (problem !== undefined) {
+            sink.push({ kind: 'corrupt_file', severity: 'error', file: ctx.display, page: leafPgno, key: formatKey(key), message: `${where} is corrupt: ${problem}; its items were skipped.` });
+            continue;
+          }
+          const subWalker = new TreeWalker(ctx, {
+            depth: sub.depth,
+            compare: dupCompare(flags),
+            rules: { allowSubData: false, dupsort: false, allowEmptyKey: true, leaf2Size: dupfixed ? sub.pad : 0 },
+            name: `the duplicates of key ${showKey(key)}${isMain ? '' : ` in the named database '${database}'`}`,
+          });
+          for (const sl of subWalker.leaves([{ pgno: sub.root, level: 1, lo: null, hi: null, parent: leafPgno }])) {
+            subLeaf = sl.buf;
+            for (let j = 0; j < sl.n; j++) {
+              const item = sl.keys[j] as Uint8Array;
+              records.push({ kind: 'kv', index: index++, key, value: item, database });
+              bytes += item.length;
+              if (records.length >= BATCH_RECORDS || ctx.file.wantsYield) {
+                yield cut();
+                resumed(b);
+              }
+            }
+          }
+          subLeaf = null;
         }
-        subLeaf = null;
-      }
-      if (records.length >= BATCH_RECORDS || bytes >= BATCH_BYTES || ctx.file.wantsYield) {
-        yield cut();
-        resumed(b);
+        if (records.length >= BATCH_RECORDS || bytes >= BATCH_BYTES || ctx.file.wantsYield) {
+          yield cut();
+          resumed(b);
+        }
       }
     }
+    // Values lost past the end of a truncated file are reported per tree (their keys are this tree's).
+    flushLostValues(ctx);
   }
-  flushLostValues(ctx);
-  if (records.length > 0 || sink.length > 0 || uncounted > 0) yield cut();
+  if (records.length > 0 || sink.length > 0 || uncounted > 0 || unread.length > 0) yield cut();
 }
 
 /** A duplicates sub-database's `MDB_db` (§10.3) must describe a non-empty tree inside the database. */

@@ -3,7 +3,8 @@ py-lmdb iterates, so the TypeScript reader can be cross-checked byte for byte.
 
 usage: /usr/bin/python3 make_envs.py OUTDIR [NAME ...]
 For each env NAME: OUTDIR/NAME/ (data.mdb + lock.mdb), OUTDIR/NAME.dump (one "keyhex valuehex" line per record
-of the main DB in cursor order, named-DB records left out) and OUTDIR/NAME.json (stat of the main DB, names).
+of the main DB in cursor order, named-DB entries left out, then the records of each named DB in name order) and
+OUTDIR/NAME.json (stat of the main DB, records declared, names).
 Deterministic: every env uses its own seeded RNG.
 """
 import json
@@ -110,6 +111,30 @@ def gen_named(path):
     env.close()
 
 
+def gen_named_many(path):
+    # The main DB holds only named DBs (as py-lmdb users write them): a deep one, a DUPSORT one with sub-pages and a
+    # duplicates sub-database, an INTEGERKEY one, an empty one, and one with overflow values.
+    rng = random.Random(12)
+    env = lmdb.open(path, map_size=MAP, max_dbs=8)
+    deep = env.open_db(b'deep')
+    dups = env.open_db(b'dups', dupsort=True)
+    ints = env.open_db(b'ints', integerkey=True)
+    env.open_db(b'hollow')
+    large = env.open_db(b'large')
+    with env.begin(write=True) as txn:
+        for i in range(20000):
+            txn.put(b'd%07d' % i, rng.randbytes(rng.randint(10, 60)), db=deep)
+        for i in range(200):
+            n = 2000 if i == 100 else rng.randint(1, 8)
+            for _ in range(n):
+                txn.put(b'k%04d' % i, rng.randbytes(rng.randint(1, 30)), db=dups)
+        for i in range(3000):
+            txn.put(rng.randrange(1 << 64).to_bytes(8, 'little'), rng.randbytes(20), db=ints)
+        for i in range(40):
+            txn.put(b'L%03d' % i, rng.randbytes(rng.choice([3000, 9000, 20000])), db=large)
+    env.close()
+
+
 def mdb_load(path, header, items):
     """Writes an env with mdb_load from (key, value) pairs in the mdb_dump bytevalue format."""
     os.makedirs(path, exist_ok=True)
@@ -168,6 +193,7 @@ GENERATORS = {
     'binary': gen_binary,
     'churn': gen_churn,
     'named': gen_named,
+    'named_many': gen_named_many,
     'dupsort': gen_dupsort,
     'dupfixed': gen_dupfixed,
     'intkey': gen_intkey,
@@ -178,22 +204,31 @@ GENERATORS = {
 def dump(path, out):
     env = lmdb.open(path, readonly=True, lock=False, max_dbs=8)
     names = []
+    dbs = []
     with env.begin() as txn:
         # Named DBs are the main-DB records whose value is an MDB_db; learn them by trying to open each key.
         for k, v in txn.cursor():
             if len(v) != 48:
                 continue
             try:
-                env.open_db(k, txn=txn, create=False)
+                dbs.append(env.open_db(k, txn=txn, create=False))
                 names.append(k)
             except lmdb.Error:
                 pass
+        declared = txn.stat()['entries'] - len(names)
         with open(out + '.dump', 'w') as f:
             for k, v in txn.cursor():
                 if k not in names:
                     f.write(k.hex() + ' ' + v.hex() + '\n')
+            # Then every named DB's records, in key order of the names (duplicates included).
+            for db in dbs:
+                declared += txn.stat(db)['entries']
+                for k, v in txn.cursor(db=db):
+                    f.write(k.hex() + ' ' + v.hex() + '\n')
         st = txn.stat()
-    info = {k: st[k] for k in ('psize', 'depth', 'branch_pages', 'leaf_pages', 'overflow_pages', 'entries')}
+    info = {k: st[k] for k in ('psize', 'depth', 'branch_pages', 'leaf_pages', 'overflow_pages')}
+    # Records declared: md_entries of the main DB without its named-DB entries, plus each named DB's md_entries.
+    info['entries'] = declared
     info['names'] = [n.decode() for n in names]
     with open(out + '.json', 'w') as f:
         json.dump(info, f)

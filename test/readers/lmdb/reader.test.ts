@@ -44,7 +44,7 @@ afterAll(() => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-const V1 = ['empty', 'one', 'small', 'two_txn', 'medium', 'big', 'binary', 'churn', 'named', 'dupsort', 'dupfixed', 'intkey', 'reversekey'];
+const V1 = ['empty', 'one', 'small', 'two_txn', 'medium', 'big', 'binary', 'churn', 'named', 'named_many', 'dupsort', 'dupfixed', 'intkey', 'reversekey'];
 const V2 = ['v2main', 'v2dup', 'v2named'];
 
 describe.each([
@@ -172,10 +172,10 @@ describe('plans and partitions', () => {
 });
 
 describe('named sub-databases', () => {
-  it('lists them, does not yield them, and keeps md_entries as declared', async () => {
+  it('lists them and yields their records after the main DB\'s, declaring their own md_entries', async () => {
     const res = await readDir(path.join(v1, 'named'), 3);
-    expect(res.lines).toHaveLength(500);
-    expect(res.info.declaredRecords).toBe(502);
+    expect(res.lines).toHaveLength(1500);
+    expect(res.info.declaredRecords).toBe(1500);
     const r = await openEnv(path.join(v1, 'named'));
     expect(r.subDatabases).toEqual(['alpha', 'beta']);
     r.close();

@@ -2,7 +2,7 @@
  * Writes data-format-2 LMDB environments with the npm `lmdb` package (prebuilt: LMDB 0.9.90 = format 2) and dumps
  * what it iterates, for the reader's cross-check. Run as a child process: node write_v2.mjs OUTDIR
  * For each env NAME: OUTDIR/NAME/data.mdb, OUTDIR/NAME.dump ("keyhex valuehex" per record of the main DB, in
- * cursor order, named-DB records left out) and OUTDIR/NAME.json ({ entries, names }).
+ * cursor order, named-DB entries left out, then each named DB's records) and OUTDIR/NAME.json ({ entries, names }).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -40,7 +40,13 @@ async function write(name, options, fill, names = []) {
     if (names.some((n) => Buffer.from(n + '\0').equals(key))) continue;
     lines.push(`${Buffer.from(key).toString('hex')} ${Buffer.from(value).toString('hex')}\n`);
   }
-  const entries = env.getStats().entryCount;
+  // Records declared: main md_entries without the named-DB entries, plus each named DB's own; its records follow.
+  let entries = env.getStats().entryCount - names.length;
+  for (const n of [...names].sort()) {
+    const db = env.openDB(n, { keyEncoding: 'binary', encoding: 'binary' });
+    entries += db.getStats().entryCount;
+    for (const { key, value } of db.getRange({})) lines.push(`${Buffer.from(key).toString('hex')} ${Buffer.from(value).toString('hex')}\n`);
+  }
   await env.close();
   fs.writeFileSync(path.join(out, `${name}.dump`), lines.join(''));
   fs.writeFileSync(path.join(out, `${name}.json`), JSON.stringify({ entries, names }));
