@@ -37,7 +37,10 @@ export interface ValueStats {
   nan: number;
   posinf: number;
   neginf: number;
+  /** Finite values that become Inf when cast to float16 but not when cast to float32 (|x| ≥ 65520). */
   fp16Overflow: number;
+  /** Float64 values that become Inf when cast to float32 (|x| ≥ 3.4028235677973366e38). */
+  fp32Overflow: number;
 }
 
 export interface LabelReport {

@@ -16,7 +16,7 @@ import { formatKey } from './keys.js';
 import { labelRangeProblem } from './labels.js';
 import { DEFAULT_SEVERITY } from './severity.js';
 import { accumulate, createAccumulator } from './stats.js';
-import { FLOAT16_MAX, valueFindings, type RecordLocator } from './values.js';
+import { hasSpecial, isSpecialValue, valueFindings, type RecordLocator } from './values.js';
 
 /** Where a record is: turned into a finding's locator only when there is a finding (keys cost a decode). */
 interface Where {
@@ -123,10 +123,9 @@ export class PartitionAnalyzer {
       // rows of any special values only when the slab has some.
       const s = this.scanAny(rec.data);
       accumulate(this.stats, s);
-      if (s.nan + s.posinf + s.neginf + s.fp16Overflow > 0) {
+      if (hasSpecial(s)) {
         for (let r = 0; r < rec.rows; r++) {
-          const v = Number(rec.data[r]!);
-          if (Number.isFinite(v) && Math.abs(v) <= FLOAT16_MAX) continue;
+          if (!isSpecialValue(Number(rec.data[r]!))) continue;
           const one = this.scanAny(rec.data.subarray(r, r + 1));
           for (const f of valueFindings(one, loc(r), `'${rec.field}'`, true)) this.sink.add(f);
         }
@@ -139,13 +138,13 @@ export class PartitionAnalyzer {
     // its first value, which stops at the second element of any ordinary row.
     const slab = this.scanAny(rec.data);
     accumulate(this.stats, slab);
-    const special = slab.nan + slab.posinf + slab.neginf + slab.fp16Overflow > 0;
+    const special = hasSpecial(slab);
     const data = rec.data;
     for (let r = 0; r < rec.rows; r++) {
       const start = r * rowSize;
       if (special || isConstantRow(data, start, rowSize)) {
         const s = this.scanAny(data.subarray(start, start + rowSize));
-        if (s.nan + s.posinf + s.neginf + s.fp16Overflow > 0 || (s.count >= 2 && s.min === s.max)) {
+        if (hasSpecial(s) || (s.count >= 2 && s.min === s.max)) {
           for (const f of valueFindings(s, loc(r), `'${rec.field}'`, isFloat)) this.sink.add(f);
         }
       }
@@ -245,7 +244,7 @@ export class PartitionAnalyzer {
     const s = this.kernel.scan(data, this.scratch);
     accumulate(this.stats, s);
     // Most records are clean: look for findings only when the stats say there is one.
-    if (s.nan + s.posinf + s.neginf + s.fp16Overflow > 0 || (s.count >= 2 && s.min === s.max)) {
+    if (hasSpecial(s) || (s.count >= 2 && s.min === s.max)) {
       for (const f of valueFindings(s, this.loc(where), what, isFloat)) this.sink.add(f);
     }
   }

@@ -4,8 +4,30 @@
  */
 import type { ScanInput, ScanStats } from './scan.js';
 
-/** Largest finite float16 value; finite values beyond it overflow to ±Inf when cast to float16. */
+/** Largest finite float16 value. */
 export const FLOAT16_MAX = 65504;
+/**
+ * Smallest magnitude that becomes ±Inf when cast to float16: casts round to nearest, ties to even, so values in
+ * (65504, 65520) round down to 65504, and 65520 (65504 + half an ulp) ties to the even 65536, which is Inf.
+ * numpy's `np.float16(x)` agrees for float32 and float64 x (it rounds once, from the value itself).
+ */
+export const FLOAT16_OVERFLOW = 65520;
+/** Largest finite float32 value, 0x1.fffffep+127. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+/**
+ * Smallest magnitude that becomes ±Inf when cast to float32: FLT_MAX + half an ulp, 0x1.ffffffp+127 = 2^128 - 2^103
+ * (ties to the even 2^128). Only float64 values (and no integer of 64 bits or less) can reach it.
+ */
+export const FLOAT32_OVERFLOW = 3.4028235677973366e38;
+
+/**
+ * Per-array moments are re-derived in a second, exact pass (see {@link settleMoments}) when the one-pass sums
+ * cancel: when Σ(x−mean)² comes out below this share of Σx², one-pass rounding could reach ~1e-10 of the
+ * variance. It takes std/|mean| below ~0.03 (nearly constant data far from 0), or values whose squares overflow.
+ */
+const CANCELLATION = 1e-3;
+/** Values beyond 2^400 in magnitude make the exact pass scale by a power of two, so squares stay finite. */
+const SCALE_FROM = 2 ** 400;
 
 /** A fresh stats record in the empty-input state. */
 export function createStats(): ScanStats {
@@ -15,15 +37,89 @@ export function createStats(): ScanStats {
     posinf: 0,
     neginf: 0,
     fp16Overflow: 0,
+    fp32Overflow: 0,
     min: Number.NaN,
     max: Number.NaN,
     sum: 0,
     sumSq: 0,
+    mean: Number.NaN,
+    m2: 0,
+    scale: 0,
     firstNan: -1,
     firstPosinf: -1,
     firstNeginf: -1,
     firstFp16Overflow: -1,
+    firstFp32Overflow: -1,
   };
+}
+
+/**
+ * x · 2^e, exact wherever the result is a normal number: two power-of-two factors, each a normal number for
+ * |e| up to 2046, so neither 2^e itself nor an intermediate product overflows or underflows early.
+ */
+export function ldexp(x: number, e: number): number {
+  if (e === 0) return x;
+  const h = Math.trunc(e / 2);
+  return x * 2 ** h * 2 ** (e - h);
+}
+
+/**
+ * Fills `out.mean`, `out.m2` and `out.scale` from the one-pass sums the scan left in `out` (count, the
+ * special counts, min, max, sum, sumSq), so that mean = out.mean and Σ(x−mean)² = out.m2 · 4^out.scale over the
+ * finite values of `data`. The one-pass form sumSq − sum·mean is used when it is trustworthy; otherwise (the
+ * sums cancel, or overflow: float64 values beyond ~1e154) the moments are computed again in two passes, with
+ * the values scaled by 2^−scale when they are huge. Constant data gives m2 = 0 exactly.
+ */
+export function settleMoments(out: ScanStats, data: ArrayLike<number>): ScanStats {
+  const n = out.count - out.nan - out.posinf - out.neginf;
+  out.scale = 0;
+  if (n === 0) {
+    out.mean = Number.NaN;
+    out.m2 = 0;
+    return out;
+  }
+  if (out.min === out.max) {
+    out.mean = out.min;
+    out.m2 = 0;
+    return out;
+  }
+  const mean = out.sum / n;
+  const m2 = out.sumSq - out.sum * mean;
+  // Comparisons with NaN are false, so a sum or square that overflowed lands in the exact pass too.
+  if (m2 > CANCELLATION * out.sumSq && m2 < Infinity) {
+    out.mean = mean;
+    out.m2 = m2;
+    return out;
+  }
+  return exactMoments(out, data, n);
+}
+
+/** Two-pass moments (corrected two-pass algorithm), over finite values only, scaled when they are huge. */
+function exactMoments(out: ScanStats, data: ArrayLike<number>, n: number): ScanStats {
+  const big = Math.max(Math.abs(out.min), Math.abs(out.max));
+  const e = big > SCALE_FROM ? Math.ceil(Math.log2(big)) : 0;
+  const s = ldexp(1, -e);
+  const len = data.length;
+  let sum = 0;
+  for (let i = 0; i < len; i++) {
+    const x = data[i]!;
+    if (x - x === 0) sum += x * s;
+  }
+  let mean = sum / n;
+  let d = 0;
+  let dd = 0;
+  for (let i = 0; i < len; i++) {
+    const x = data[i]!;
+    if (x - x !== 0) continue;
+    const y = x * s - mean;
+    d += y;
+    dd += y * y;
+  }
+  mean += d / n;
+  out.mean = Math.min(out.max, Math.max(out.min, ldexp(mean, e)));
+  out.m2 = Math.max(0, dd - (d * d) / n);
+  out.scale = e;
+  return out;
 }
 
 /**
@@ -54,10 +150,12 @@ function scanFloats(data: Float32Array | Float64Array, out: ScanStats): ScanStat
   let posinf = 0;
   let neginf = 0;
   let fp16 = 0;
+  let fp32 = 0;
   let firstNan = -1;
   let firstPosinf = -1;
   let firstNeginf = -1;
   let firstFp16 = -1;
+  let firstFp32 = -1;
   let min = Infinity;
   let max = -Infinity;
   let sum = 0;
@@ -70,9 +168,15 @@ function scanFloats(data: Float32Array | Float64Array, out: ScanStats): ScanStat
       if (x > max) max = x;
       sum += x;
       sumSq += x * x;
-      if (x > FLOAT16_MAX || x < -FLOAT16_MAX) {
-        if (fp16 === 0) firstFp16 = i;
-        fp16++;
+      if (x >= FLOAT16_OVERFLOW || x <= -FLOAT16_OVERFLOW) {
+        // Exclusive: a value that overflows float32 is reported as that, not also as float16 overflow.
+        if (x >= FLOAT32_OVERFLOW || x <= -FLOAT32_OVERFLOW) {
+          if (fp32 === 0) firstFp32 = i;
+          fp32++;
+        } else {
+          if (fp16 === 0) firstFp16 = i;
+          fp16++;
+        }
       }
     } else if (x !== x) {
       if (nan === 0) firstNan = i;
@@ -90,6 +194,7 @@ function scanFloats(data: Float32Array | Float64Array, out: ScanStats): ScanStat
   out.posinf = posinf;
   out.neginf = neginf;
   out.fp16Overflow = fp16;
+  out.fp32Overflow = fp32;
   // min > max only when no finite value was seen; + 0 turns -0 into +0 and leaves every other value alone.
   out.min = min > max ? Number.NaN : min + 0;
   out.max = min > max ? Number.NaN : max + 0;
@@ -99,7 +204,8 @@ function scanFloats(data: Float32Array | Float64Array, out: ScanStats): ScanStat
   out.firstPosinf = firstPosinf;
   out.firstNeginf = firstNeginf;
   out.firstFp16Overflow = firstFp16;
-  return out;
+  out.firstFp32Overflow = firstFp32;
+  return settleMoments(out, data);
 }
 
 /** Bytes have no special values; sums are exact integers (below 2^53 for any array that fits in memory). */
@@ -121,6 +227,7 @@ function scanBytes(data: Uint8Array, out: ScanStats): ScanStats {
   out.posinf = 0;
   out.neginf = 0;
   out.fp16Overflow = 0;
+  out.fp32Overflow = 0;
   out.min = n === 0 ? Number.NaN : min;
   out.max = n === 0 ? Number.NaN : max;
   out.sum = sum;
@@ -129,5 +236,6 @@ function scanBytes(data: Uint8Array, out: ScanStats): ScanStats {
   out.firstPosinf = -1;
   out.firstNeginf = -1;
   out.firstFp16Overflow = -1;
-  return out;
+  out.firstFp32Overflow = -1;
+  return settleMoments(out, data);
 }

@@ -3,7 +3,7 @@
  * fallback. The only module that touches the wasm; each thread that imports it compiles its own instance.
  */
 import { SCAN_WASM_BASE64 } from './generated/scan-wasm.js';
-import { createStats, describe, scanJs } from './scan-js.js';
+import { createStats, describe, scanJs, settleMoments } from './scan-js.js';
 
 export { createStats } from './scan-js.js';
 
@@ -14,18 +14,33 @@ export interface ScanStats {
   nan: number;
   posinf: number;
   neginf: number;
-  /** Finite values with |x| > 65504 (float16 max); always 0 for u8. */
+  /**
+   * Finite values that become ±Inf when cast to float16 (|x| >= 65520, FLOAT16_OVERFLOW: casts round to
+   * nearest even) but not when cast to float32; always 0 for u8.
+   */
   fp16Overflow: number;
+  /** Finite values that become ±Inf when cast to float32 (|x| >= FLOAT32_OVERFLOW); only float64 data has any. */
+  fp32Overflow: number;
   /** Over finite values; NaN when there is none (empty or all non-finite). A zero is always +0. */
   min: number;
   max: number;
-  /** Over finite values, accumulated in float64; the order (and so the rounding) is the backend's. */
+  /**
+   * One-pass sums over finite values, accumulated in float64; the order (and so the rounding) is the
+   * backend's. They may cancel or overflow (float64 values beyond ~1e154): use mean and m2 for statistics.
+   */
   sum: number;
   sumSq: number;
+  /** Mean of the finite values (NaN when there is none); always finite otherwise. */
+  mean: number;
+  /** Σ(x − mean)² over finite values, divided by 4^scale: finite whatever the values. */
+  m2: number;
+  /** Power-of-two exponent of m2 (0 unless the values are beyond 2^400 in magnitude). */
+  scale: number;
   firstNan: number;
   firstPosinf: number;
   firstNeginf: number;
   firstFp16Overflow: number;
+  firstFp32Overflow: number;
 }
 
 export type ScanInput = Float32Array | Float64Array | Uint8Array;
@@ -45,9 +60,9 @@ export interface Kernel {
 /**
  * Memory layout of the instance (one 64 KiB page of header, then the arena; never grown, so the typed views
  * made at load time stay valid for the life of the thread):
- *   OUT_PTR   0      64-byte result record written by each `scan_<dtype>(ptr, len, out)` call:
- *                    f64 min, max, sum, sumSq; i32 nan, posinf, neginf, fp16Overflow; i32 first index of each
- *                    (relative to `ptr`, -1 when none). With no finite value min is +Inf and max -Inf.
+ *   OUT_PTR   0      OUT_BYTES result record written by each `scan_<dtype>(ptr, len, out)` call: f64 min,
+ *                    max, sum, sumSq; i32 nan, posinf, neginf, fp16Overflow, fp32Overflow, pad; i32 first index
+ *                    of each, pad (relative to `ptr`, -1 when none). With no finite value min is +Inf, max -Inf.
  *   ARENA_PTR 65536  CHUNK_BYTES of input, copied in with TypedArray.set (a memmove at ~10 GB/s).
  * The copy is what makes any input byteOffset work: the arena is 64 KiB-aligned whatever the caller's view.
  * Inputs longer than one chunk are scanned chunk by chunk and merged here; first indexes are offset by the
@@ -59,6 +74,10 @@ export interface Kernel {
  * is reported as +0.
  */
 const OUT_PTR = 0;
+/** Size of the kernel's result record (see scan.wat); a caller of adoptMemory() reserves this many bytes. */
+export const OUT_BYTES = 80;
+/** Index of the first first-index in the record's i32 view (which starts at byte 32): byte 56. */
+const FIRSTS = 6;
 const ARENA_PTR = 65536;
 /**
  * 256 KiB: the chunk stays in L2 (512 KiB per core on Zen 3) between the copy and the scan, and the per-chunk
@@ -139,7 +158,7 @@ class WasmKernel implements Kernel {
     this.arenaF64 = new Float64Array(buffer, ARENA_PTR, CHUNK_BYTES / 8);
     this.arenaU8 = new Uint8Array(buffer, ARENA_PTR, CHUNK_BYTES);
     this.outF64 = new Float64Array(buffer, OUT_PTR, 4);
-    this.outI32 = new Int32Array(buffer, OUT_PTR + 32, 8);
+    this.outI32 = new Int32Array(buffer, OUT_PTR + 32, 12);
   }
 
   get arena(): Uint8Array {
@@ -168,7 +187,7 @@ class WasmKernel implements Kernel {
     } else {
       throw new TypeError(`scan() expects a Float32Array, Float64Array or Uint8Array, got ${describe(data)}.`);
     }
-    return this.readOut(n, out);
+    return this.readOut(data, out);
   }
 
   /** Scans an array that already lies in our own memory (written there through `arena`). */
@@ -177,7 +196,7 @@ class WasmKernel implements Kernel {
     if (data instanceof Float32Array) this.scanF32(data.byteOffset, n, OUT_PTR);
     else if (data instanceof Float64Array) this.scanF64(data.byteOffset, n, OUT_PTR);
     else this.scanU8(data.byteOffset, n, OUT_PTR);
-    return this.readOut(n, out);
+    return this.readOut(data, out);
   }
 
   /** Scans an array of the adopted memory where it lies: one call, whatever its length. */
@@ -185,35 +204,37 @@ class WasmKernel implements Kernel {
     if (a.buffer !== a.memory.buffer) {
       a.buffer = a.memory.buffer;
       a.outF64 = new Float64Array(a.buffer, a.out, 4);
-      a.outI32 = new Int32Array(a.buffer, a.out + 32, 8);
+      a.outI32 = new Int32Array(a.buffer, a.out + 32, 12);
     }
     const n = data.length;
     if (data instanceof Float32Array) a.exports.scan_f32(data.byteOffset, n, a.out);
     else if (data instanceof Float64Array) a.exports.scan_f64(data.byteOffset, n, a.out);
     else if (data instanceof Uint8Array) a.exports.scan_u8(data.byteOffset, n, a.out);
     else throw new TypeError(`scan() expects a Float32Array, Float64Array or Uint8Array, got ${describe(data)}.`);
-    return this.readOut(n, out, a.outF64, a.outI32);
+    return this.readOut(data, out, a.outF64, a.outI32);
   }
 
   /** Copies the single-call result record into `out`. */
-  private readOut(n: number, out: ScanStats, f = this.outF64, c = this.outI32): ScanStats {
+  private readOut(data: ScanInput, out: ScanStats, f = this.outF64, c = this.outI32): ScanStats {
     const min = f[0]!;
     const max = f[1]!;
-    out.count = n;
+    out.count = data.length;
     out.nan = c[0]!;
     out.posinf = c[1]!;
     out.neginf = c[2]!;
     out.fp16Overflow = c[3]!;
+    out.fp32Overflow = c[4]!;
     // min > max only when no finite value was seen (+Inf/-Inf identities); + 0 canonicalises -0.
     out.min = min > max ? Number.NaN : min + 0;
     out.max = min > max ? Number.NaN : max + 0;
     out.sum = f[2]!;
     out.sumSq = f[3]!;
-    out.firstNan = c[4]!;
-    out.firstPosinf = c[5]!;
-    out.firstNeginf = c[6]!;
-    out.firstFp16Overflow = c[7]!;
-    return out;
+    out.firstNan = c[FIRSTS]!;
+    out.firstPosinf = c[FIRSTS + 1]!;
+    out.firstNeginf = c[FIRSTS + 2]!;
+    out.firstFp16Overflow = c[FIRSTS + 3]!;
+    out.firstFp32Overflow = c[FIRSTS + 4]!;
+    return settleMoments(out, data);
   }
 
   /** Inputs larger than the arena: copy and scan one chunk at a time, merging in chunk order. */
@@ -226,10 +247,12 @@ class WasmKernel implements Kernel {
     let posinf = 0;
     let neginf = 0;
     let fp16 = 0;
+    let fp32 = 0;
     let firstNan = -1;
     let firstPosinf = -1;
     let firstNeginf = -1;
     let firstFp16 = -1;
+    let firstFp32 = -1;
     let min = Infinity;
     let max = -Infinity;
     let sum = 0;
@@ -239,14 +262,16 @@ class WasmKernel implements Kernel {
       arena.set(data.subarray(start, start + len));
       fn(ARENA_PTR, len, OUT_PTR);
       // A category's first index comes from the first chunk in which it is counted.
-      if (nan === 0 && c[0]! > 0) firstNan = start + c[4]!;
-      if (posinf === 0 && c[1]! > 0) firstPosinf = start + c[5]!;
-      if (neginf === 0 && c[2]! > 0) firstNeginf = start + c[6]!;
-      if (fp16 === 0 && c[3]! > 0) firstFp16 = start + c[7]!;
+      if (nan === 0 && c[0]! > 0) firstNan = start + c[FIRSTS]!;
+      if (posinf === 0 && c[1]! > 0) firstPosinf = start + c[FIRSTS + 1]!;
+      if (neginf === 0 && c[2]! > 0) firstNeginf = start + c[FIRSTS + 2]!;
+      if (fp16 === 0 && c[3]! > 0) firstFp16 = start + c[FIRSTS + 3]!;
+      if (fp32 === 0 && c[4]! > 0) firstFp32 = start + c[FIRSTS + 4]!;
       nan += c[0]!;
       posinf += c[1]!;
       neginf += c[2]!;
       fp16 += c[3]!;
+      fp32 += c[4]!;
       if (f[0]! < min) min = f[0]!;
       if (f[1]! > max) max = f[1]!;
       sum += f[2]!;
@@ -257,6 +282,7 @@ class WasmKernel implements Kernel {
     out.posinf = posinf;
     out.neginf = neginf;
     out.fp16Overflow = fp16;
+    out.fp32Overflow = fp32;
     out.min = min > max ? Number.NaN : min + 0;
     out.max = min > max ? Number.NaN : max + 0;
     out.sum = sum;
@@ -265,7 +291,8 @@ class WasmKernel implements Kernel {
     out.firstPosinf = firstPosinf;
     out.firstNeginf = firstNeginf;
     out.firstFp16Overflow = firstFp16;
-    return out;
+    out.firstFp32Overflow = firstFp32;
+    return settleMoments(out, data);
   }
 }
 
@@ -323,7 +350,7 @@ export function loadKernel(options?: {
 
 /**
  * Lets this thread's kernel scan arrays that live in `memory` (another wasm module's, such as h5wasm's heap) in
- * place: a second instance of the kernel is linked to that memory. `out` is the address of 64 bytes in it that
+ * place: a second instance of the kernel is linked to that memory. `out` is the address of OUT_BYTES in it that
  * the caller reserves for the kernel's result record. Returns false (and changes nothing) when the wasm kernel
  * is not in use or cannot be linked; scans then copy as usual.
  */
