@@ -43,6 +43,7 @@ export function createStats(): ScanStats {
     sum: 0,
     sumSq: 0,
     mean: Number.NaN,
+    meanLo: 0,
     m2: 0,
     scale: 0,
     firstNan: -1,
@@ -73,6 +74,7 @@ export function ldexp(x: number, e: number): number {
 export function settleMoments(out: ScanStats, data: ArrayLike<number>): ScanStats {
   const n = out.count - out.nan - out.posinf - out.neginf;
   out.scale = 0;
+  out.meanLo = 0;
   if (n === 0) {
     out.mean = Number.NaN;
     out.m2 = 0;
@@ -86,12 +88,19 @@ export function settleMoments(out: ScanStats, data: ArrayLike<number>): ScanStat
   const mean = out.sum / n;
   const m2 = out.sumSq - out.sum * mean;
   // Comparisons with NaN are false, so a sum or square that overflowed lands in the exact pass too.
+  // (Here the spread is large next to the mean, so the mean's own rounding, left out of meanLo, is noise.)
   if (m2 > CANCELLATION * out.sumSq && m2 < Infinity) {
     out.mean = mean;
     out.m2 = m2;
     return out;
   }
   return exactMoments(out, data, n);
+}
+
+/** The rounding error of hi = a + b (Knuth's TwoSum): a + b = hi + error exactly. */
+export function twoSumError(a: number, b: number, hi: number): number {
+  const bb = hi - a;
+  return a - (hi - bb) + (b - bb);
 }
 
 /** Two-pass moments (corrected two-pass algorithm), over finite values only, scaled when they are huge. */
@@ -105,7 +114,7 @@ function exactMoments(out: ScanStats, data: ArrayLike<number>, n: number): ScanS
     const x = data[i]!;
     if (x - x === 0) sum += x * s;
   }
-  let mean = sum / n;
+  const mean = sum / n;
   let d = 0;
   let dd = 0;
   for (let i = 0; i < len; i++) {
@@ -115,8 +124,15 @@ function exactMoments(out: ScanStats, data: ArrayLike<number>, n: number): ScanS
     d += y;
     dd += y * y;
   }
-  mean += d / n;
-  out.mean = Math.min(out.max, Math.max(out.min, ldexp(mean, e)));
+  // mean + d/n is the mean to well beyond float64 precision; keep it as a rounded value and its residual.
+  const c = d / n;
+  const hi = mean + c;
+  out.mean = ldexp(hi, e);
+  out.meanLo = ldexp(twoSumError(mean, c, hi), e);
+  if (out.mean < out.min || out.mean > out.max) {
+    out.mean = out.mean < out.min ? out.min : out.max;
+    out.meanLo = 0;
+  }
   out.m2 = Math.max(0, dd - (d * d) / n);
   out.scale = e;
   return out;

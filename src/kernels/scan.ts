@@ -32,6 +32,11 @@ export interface ScanStats {
   sumSq: number;
   /** Mean of the finite values (NaN when there is none); always finite otherwise. */
   mean: number;
+  /**
+   * Rounding residual of mean: mean + meanLo is the mean to about twice float64's precision (0 unless the
+   * exact pass ran). Merges need it when the spread is near the resolution of the mean (values ~2^62 ± 600).
+   */
+  meanLo: number;
   /** Σ(x − mean)² over finite values, divided by 4^scale: finite whatever the values. */
   m2: number;
   /** Power-of-two exponent of m2 (0 unless the values are beyond 2^400 in magnitude). */
