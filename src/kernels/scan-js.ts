@@ -65,25 +65,36 @@ export function ldexp(x: number, e: number): number {
 }
 
 /**
- * Fills `out.mean`, `out.m2` and `out.scale` from the one-pass sums the scan left in `out` (count, the
- * special counts, min, max, sum, sumSq), so that mean = out.mean and Σ(x−mean)² = out.m2 · 4^out.scale over the
- * finite values of `data`. The one-pass form sumSq − sum·mean is used when it is trustworthy; otherwise (the
- * sums cancel, or overflow: float64 values beyond ~1e154) the moments are computed again in two passes, with
- * the values scaled by 2^−scale when they are huge. Constant data gives m2 = 0 exactly.
+ * Fills `out.mean`, `out.meanLo`, `out.m2` and `out.scale` from the one-pass sums the scan left in `out` (count,
+ * the special counts, min, max, sum, sumSq), so that mean = out.mean (+ out.meanLo) and Σ(x−mean)² =
+ * out.m2 · 4^out.scale over the finite values of `data`. The one-pass form sumSq − sum·mean is used when it is
+ * trustworthy; otherwise (the sums cancel, or overflow: float64 values beyond ~1e154) the moments are computed
+ * again exactly, with the values scaled by 2^−scale when they are huge. Constant data gives m2 = 0 exactly.
+ * The wasm kernel does the same with its own shifted-sum pass (scan.ts).
  */
 export function settleMoments(out: ScanStats, data: ArrayLike<number>): ScanStats {
+  if (settleOnePass(out, data instanceof Uint8Array)) return out;
+  return exactMoments(out, data, out.count - out.nan - out.posinf - out.neginf);
+}
+
+/**
+ * The cheap part of settleMoments: true when the moments could be set from the one-pass sums alone (no finite
+ * value, constant data, or sums that do not cancel). `exactSums`: the sums are exact integers (bytes), so
+ * n·Σx² − (Σx)² is exact too while below 2^53.
+ */
+export function settleOnePass(out: ScanStats, exactSums: boolean): boolean {
   const n = out.count - out.nan - out.posinf - out.neginf;
   out.scale = 0;
   out.meanLo = 0;
   if (n === 0) {
     out.mean = Number.NaN;
     out.m2 = 0;
-    return out;
+    return true;
   }
   if (out.min === out.max) {
     out.mean = out.min;
     out.m2 = 0;
-    return out;
+    return true;
   }
   const mean = out.sum / n;
   const m2 = out.sumSq - out.sum * mean;
@@ -92,9 +103,34 @@ export function settleMoments(out: ScanStats, data: ArrayLike<number>): ScanStat
   if (m2 > CANCELLATION * out.sumSq && m2 < Infinity) {
     out.mean = mean;
     out.m2 = m2;
-    return out;
+    return true;
   }
-  return exactMoments(out, data, n);
+  if (exactSums && n * out.sumSq <= 2 ** 53) {
+    out.mean = mean;
+    out.m2 = (n * out.sumSq - out.sum * out.sum) / n;
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Whether the exact moments may come from one pass of shifted sums, S1 = Σ(x − c) and S2 = Σ(x − c)² with c the
+ * one-pass mean (settleShifted): when that mean is finite and no value needs scaling.
+ */
+export function canShift(out: ScanStats): boolean {
+  return Number.isFinite(out.sum) && Math.max(Math.abs(out.min), Math.abs(out.max)) <= SCALE_FROM;
+}
+
+/** Sets the moments from shifted sums s1 = Σ(x − c), s2 = Σ(x − c)² over the n finite values. */
+export function settleShifted(out: ScanStats, c: number, s1: number, s2: number): ScanStats {
+  const n = out.count - out.nan - out.posinf - out.neginf;
+  const corr = s1 / n;
+  const hi = c + corr;
+  out.mean = hi;
+  out.meanLo = twoSumError(c, corr, hi);
+  out.m2 = Math.max(0, s2 - s1 * corr);
+  out.scale = 0;
+  return out;
 }
 
 /** The rounding error of hi = a + b (Knuth's TwoSum): a + b = hi + error exactly. */
@@ -254,4 +290,78 @@ function scanBytes(data: Uint8Array, out: ScanStats): ScanStats {
   out.firstFp16Overflow = -1;
   out.firstFp32Overflow = -1;
   return settleMoments(out, data);
+}
+
+/** Moments of a set of finite values: StatsAccumulator has these fields, and so does a chunked scan's tally. */
+export interface Moments {
+  /** Finite values. */
+  values: number;
+  /** Their mean (0 while there is none, so the record stays JSON-safe), and its rounding residual. */
+  mean: number;
+  meanLo: number;
+  /** Σ(x − mean)², divided by 4^scale; kept at most 2^900. */
+  m2: number;
+  /** Power-of-two exponent of m2: 0 unless values (or their spread) go beyond ~2^400. */
+  scale: number;
+}
+
+/** Means beyond this make the merge work in units of 2^scale, so their difference and its square stay finite. */
+const BIG_MEAN = 2 ** 400;
+/** m2 is renormalised (scale raised) above this, so sums of a few m2 never overflow. */
+const M2_LIMIT = 2 ** 900;
+
+/**
+ * Merges a part of `nB` finite values with mean `meanB` (+ residual `loB`) and centred sum of squares m2B·4^eB
+ * into `acc` (Chan, Golub and LeVeque): M2 = M2a + M2b + δ²·na·nb/n, mean = meanA + δ·nb/n, δ = meanB − meanA.
+ * The means' residuals enter δ, and the new mean keeps its own (TwoSum), so merging thousands of records whose
+ * spread is a few ulps of their mean stays exact. Huge means are handled in units of 2^scale.
+ */
+export function mergeMoments(acc: Moments, nB: number, meanB: number, loB: number, m2B: number, eB: number): void {
+  const nA = acc.values;
+  if (nA === 0) {
+    acc.values = nB;
+    acc.mean = meanB;
+    acc.meanLo = loB;
+    acc.m2 = m2B;
+    acc.scale = eB;
+    renormalise(acc);
+    return;
+  }
+  const n = nA + nB;
+  const meanA = acc.mean;
+  const eA = acc.scale;
+  const w = nB / n;
+  // The common fast path: ordinary magnitudes, nothing scaled.
+  if (eA === 0 && eB === 0 && Math.abs(meanA) < BIG_MEAN && Math.abs(meanB) < BIG_MEAN) {
+    const d = meanB - meanA + (loB - acc.meanLo);
+    const step = d * w;
+    const hi = meanA + step;
+    acc.meanLo += twoSumError(meanA, step, hi);
+    acc.mean = hi;
+    acc.values = n;
+    acc.m2 = acc.m2 + m2B + d * d * nA * w;
+    if (acc.m2 > M2_LIMIT) renormalise(acc);
+    return;
+  }
+  const big = Math.max(Math.abs(meanA), Math.abs(meanB));
+  const e = Math.max(eA, eB, big >= BIG_MEAN ? Math.ceil(Math.log2(big)) : 0);
+  const a = ldexp(meanA, -e);
+  const d = ldexp(meanB, -e) - a + ldexp(loB - acc.meanLo, -e);
+  const step = d * w;
+  // |a + d·w| is at most max(|meanA|, |meanB|)·2^-e, so the mean never overflows on the way back.
+  const hi = a + step;
+  acc.meanLo = ldexp(ldexp(acc.meanLo, -e) + twoSumError(a, step, hi), e);
+  acc.mean = ldexp(hi, e);
+  acc.values = n;
+  acc.m2 = ldexp(acc.m2, 2 * (eA - e)) + ldexp(m2B, 2 * (eB - e)) + d * d * nA * w;
+  acc.scale = e;
+  renormalise(acc);
+}
+
+/** Raises the scale until m2 is at most M2_LIMIT (powers of two: exact). */
+function renormalise(acc: Moments): void {
+  if (!(acc.m2 > M2_LIMIT)) return;
+  const k = Math.ceil((Math.log2(acc.m2) - 800) / 2);
+  acc.m2 = ldexp(acc.m2, -2 * k);
+  acc.scale += k;
 }

@@ -3,7 +3,9 @@
  * fallback. The only module that touches the wasm; each thread that imports it compiles its own instance.
  */
 import { SCAN_WASM_BASE64 } from './generated/scan-wasm.js';
-import { createStats, describe, scanJs, settleMoments } from './scan-js.js';
+import {
+  canShift, createStats, describe, mergeMoments, scanJs, settleMoments, settleOnePass, settleShifted, type Moments,
+} from './scan-js.js';
 
 export { createStats } from './scan-js.js';
 
@@ -108,10 +110,14 @@ interface WasmApi {
   Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { readonly exports: object };
 }
 type ScanFn = (ptr: number, len: number, out: number) => void;
+/** Writes S1 = Σ(x − c) and S2 = Σ(x − c)² over finite values to out+16 and out+24. */
+type MomentsFn = (ptr: number, len: number, c: number, out: number) => void;
 interface ScanExports {
   scan_f32: ScanFn;
   scan_f64: ScanFn;
   scan_u8: ScanFn;
+  moments_f32: MomentsFn;
+  moments_f64: MomentsFn;
 }
 interface WasmInstance {
   exports: ScanExports;
@@ -145,6 +151,9 @@ class WasmKernel implements Kernel {
   private readonly scanF32: ScanFn;
   private readonly scanF64: ScanFn;
   private readonly scanU8: ScanFn;
+  private readonly exports: ScanExports;
+  /** A chunk's stats while scanChunked merges chunks. */
+  private readonly part: ScanStats = createStats();
   private readonly arenaF32: Float32Array;
   private readonly arenaF64: Float64Array;
   private readonly arenaU8: Uint8Array;
@@ -159,6 +168,7 @@ class WasmKernel implements Kernel {
     this.scanF32 = exports.scan_f32;
     this.scanF64 = exports.scan_f64;
     this.scanU8 = exports.scan_u8;
+    this.exports = exports;
     this.arenaF32 = new Float32Array(buffer, ARENA_PTR, CHUNK_BYTES / 4);
     this.arenaF64 = new Float64Array(buffer, ARENA_PTR, CHUNK_BYTES / 8);
     this.arenaU8 = new Uint8Array(buffer, ARENA_PTR, CHUNK_BYTES);
@@ -192,7 +202,7 @@ class WasmKernel implements Kernel {
     } else {
       throw new TypeError(`scan() expects a Float32Array, Float64Array or Uint8Array, got ${describe(data)}.`);
     }
-    return this.readOut(data, out);
+    return this.readOut(data, out, ARENA_PTR);
   }
 
   /** Scans an array that already lies in our own memory (written there through `arena`). */
@@ -201,7 +211,7 @@ class WasmKernel implements Kernel {
     if (data instanceof Float32Array) this.scanF32(data.byteOffset, n, OUT_PTR);
     else if (data instanceof Float64Array) this.scanF64(data.byteOffset, n, OUT_PTR);
     else this.scanU8(data.byteOffset, n, OUT_PTR);
-    return this.readOut(data, out);
+    return this.readOut(data, out, data.byteOffset);
   }
 
   /** Scans an array of the adopted memory where it lies: one call, whatever its length. */
@@ -216,11 +226,17 @@ class WasmKernel implements Kernel {
     else if (data instanceof Float64Array) a.exports.scan_f64(data.byteOffset, n, a.out);
     else if (data instanceof Uint8Array) a.exports.scan_u8(data.byteOffset, n, a.out);
     else throw new TypeError(`scan() expects a Float32Array, Float64Array or Uint8Array, got ${describe(data)}.`);
-    return this.readOut(data, out, a.outF64, a.outI32);
+    return this.readOut(data, out, data.byteOffset, a.exports, a.out, a.outF64, a.outI32);
   }
 
-  /** Copies the single-call result record into `out`. */
-  private readOut(data: ScanInput, out: ScanStats, f = this.outF64, c = this.outI32): ScanStats {
+  /**
+   * Copies the single-call result record into `out` and settles the moments: from the one-pass sums when they
+   * can be trusted, else with one more kernel pass over the data (still at `ptr`, in cache) of sums shifted
+   * by the one-pass mean, else (values beyond 2^400) in JS.
+   */
+  private readOut(
+    data: ScanInput, out: ScanStats, ptr: number, exports = this.exports, outPtr = OUT_PTR, f = this.outF64, c = this.outI32,
+  ): ScanStats {
     const min = f[0]!;
     const max = f[1]!;
     out.count = data.length;
@@ -239,13 +255,19 @@ class WasmKernel implements Kernel {
     out.firstNeginf = c[FIRSTS + 2]!;
     out.firstFp16Overflow = c[FIRSTS + 3]!;
     out.firstFp32Overflow = c[FIRSTS + 4]!;
-    return settleMoments(out, data);
+    if (settleOnePass(out, data instanceof Uint8Array)) return out;
+    if (data instanceof Uint8Array || !canShift(out)) return settleMoments(out, data);
+    const shift = out.sum / (out.count - out.nan - out.posinf - out.neginf);
+    (data instanceof Float32Array ? exports.moments_f32 : exports.moments_f64)(ptr, data.length, shift, outPtr);
+    return settleShifted(out, shift, f[2]!, f[3]!);
   }
 
-  /** Inputs larger than the arena: copy and scan one chunk at a time, merging in chunk order. */
+  /**
+   * Inputs larger than the arena: copy and scan one chunk at a time, merging in chunk order. Each chunk's
+   * moments are settled while it is in the arena, and merged (Chan) across chunks.
+   */
   private scanChunked<T extends ScanInput>(data: T, arena: T, fn: ScanFn, out: ScanStats): ScanStats {
-    const f = this.outF64;
-    const c = this.outI32;
+    const p = this.part;
     const n = data.length;
     const chunk = arena.length;
     let nan = 0;
@@ -262,25 +284,30 @@ class WasmKernel implements Kernel {
     let max = -Infinity;
     let sum = 0;
     let sumSq = 0;
+    const m: Moments = { values: 0, mean: 0, meanLo: 0, m2: 0, scale: 0 };
     for (let start = 0; start < n; start += chunk) {
       const len = Math.min(chunk, n - start);
-      arena.set(data.subarray(start, start + len));
+      const piece = data.subarray(start, start + len);
+      arena.set(piece);
       fn(ARENA_PTR, len, OUT_PTR);
+      this.readOut(piece, p, ARENA_PTR);
       // A category's first index comes from the first chunk in which it is counted.
-      if (nan === 0 && c[0]! > 0) firstNan = start + c[FIRSTS]!;
-      if (posinf === 0 && c[1]! > 0) firstPosinf = start + c[FIRSTS + 1]!;
-      if (neginf === 0 && c[2]! > 0) firstNeginf = start + c[FIRSTS + 2]!;
-      if (fp16 === 0 && c[3]! > 0) firstFp16 = start + c[FIRSTS + 3]!;
-      if (fp32 === 0 && c[4]! > 0) firstFp32 = start + c[FIRSTS + 4]!;
-      nan += c[0]!;
-      posinf += c[1]!;
-      neginf += c[2]!;
-      fp16 += c[3]!;
-      fp32 += c[4]!;
-      if (f[0]! < min) min = f[0]!;
-      if (f[1]! > max) max = f[1]!;
-      sum += f[2]!;
-      sumSq += f[3]!;
+      if (nan === 0 && p.nan > 0) firstNan = start + p.firstNan;
+      if (posinf === 0 && p.posinf > 0) firstPosinf = start + p.firstPosinf;
+      if (neginf === 0 && p.neginf > 0) firstNeginf = start + p.firstNeginf;
+      if (fp16 === 0 && p.fp16Overflow > 0) firstFp16 = start + p.firstFp16Overflow;
+      if (fp32 === 0 && p.fp32Overflow > 0) firstFp32 = start + p.firstFp32Overflow;
+      nan += p.nan;
+      posinf += p.posinf;
+      neginf += p.neginf;
+      fp16 += p.fp16Overflow;
+      fp32 += p.fp32Overflow;
+      if (p.min < min) min = p.min;
+      if (p.max > max) max = p.max;
+      sum += p.sum;
+      sumSq += p.sumSq;
+      const finite = len - p.nan - p.posinf - p.neginf;
+      if (finite > 0) mergeMoments(m, finite, p.mean, p.meanLo, p.m2, p.scale);
     }
     out.count = n;
     out.nan = nan;
@@ -288,16 +315,21 @@ class WasmKernel implements Kernel {
     out.neginf = neginf;
     out.fp16Overflow = fp16;
     out.fp32Overflow = fp32;
+    // NaN < x is false: chunks without finite values leave min/max alone.
     out.min = min > max ? Number.NaN : min + 0;
     out.max = min > max ? Number.NaN : max + 0;
     out.sum = sum;
     out.sumSq = sumSq;
+    out.mean = m.values > 0 ? m.mean : Number.NaN;
+    out.meanLo = m.meanLo;
+    out.m2 = m.m2;
+    out.scale = m.scale;
     out.firstNan = firstNan;
     out.firstPosinf = firstPosinf;
     out.firstNeginf = firstNeginf;
     out.firstFp16Overflow = firstFp16;
     out.firstFp32Overflow = firstFp32;
-    return settleMoments(out, data);
+    return out;
   }
 }
 

@@ -115,12 +115,14 @@ export function naiveStats(data: ScanInput): ScanStats {
  */
 export function naiveMoments(finite: number[]): { mean: number; meanLo: number; m2: number; scale: number } {
   if (finite.length === 0) return { mean: Number.NaN, meanLo: 0, m2: 0, scale: 0 };
-  const big = Math.max(...finite.map(Math.abs));
+  const big = finite.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
   const scale = big > 2 ** 400 ? Math.ceil(Math.log2(big)) : 0;
   const h = Math.floor(scale / 2);
   const y = finite.map((x) => x / 2 ** h / 2 ** (scale - h));
   const mean = y.reduce((a, b) => a + b, 0) / y.length;
-  const m2 = y.reduce((a, b) => a + (b - mean) * (b - mean), 0);
+  // corrected two-pass: the (Σd)²/n term takes out the rounding of the mean itself
+  const d = y.reduce((a, b) => a + (b - mean), 0);
+  const m2 = y.reduce((a, b) => a + (b - mean) * (b - mean), 0) - (d * d) / y.length;
   return { mean: mean * 2 ** h * 2 ** (scale - h), meanLo: 0, m2, scale };
 }
 

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Kernel, ScanInput, ScanStats } from '../../src/kernels/scan.js';
 import { scanJs } from '../../src/kernels/scan-js.js';
-import { expectSameStats, FLT_MAX, makeArray, setNaN, type Dtype } from './arrays.js';
+import { expectSameStats, FLT_MAX, makeArray, naiveStats, setNaN, type Dtype } from './arrays.js';
 
 // The generated module is gitignored; (re)build it so these tests never run a stale or missing kernel.
 // A no-op costing one hash when scan.wat has not changed.
@@ -149,6 +149,44 @@ describe('wasm kernel', () => {
     const s = wasm.scan(huge);
     expectMatchesOracle(s, huge, 'f64 ±1e300');
     expect(s.sumSq).toBe(Infinity);
+  });
+});
+
+describe('moments of data far from 0 (the shifted-sum pass)', () => {
+  /** Values offset + noise·u, with a few specials, so Σx² − (Σx)²/n cancels and the shifted pass runs. */
+  function offsetArray(dtype: 'f32' | 'f64', len: number, seed: number, offset: number, noise: number, specials: boolean) {
+    const a = makeArray(dtype, len, seed, { special: 0, offset: seed % 3 }) as Float32Array | Float64Array;
+    for (let i = 0; i < len; i++) a[i] = offset + (noise * a[i]!) / 100;
+    if (specials && len > 2) {
+      setNaN(a, seed % len);
+      a[(seed * 7) % len] = Infinity;
+    }
+    return a;
+  }
+
+  it('equals a two-pass oracle on every tail length, with and without specials, for f32 and f64', () => {
+    for (const dtype of ['f32', 'f64'] as const) {
+      for (let len = 2; len <= 70; len++) {
+        for (const specials of [false, true]) {
+          const data = offsetArray(dtype, len, len, 1000, 1e-2, specials);
+          const label = `${dtype} len ${len} specials ${specials}`;
+          const got = wasm.scan(data);
+          expectSameStats(got, scanJs(data), data, label);
+          expectSameStats(got, naiveStats(data), data, `${label} (naive)`);
+        }
+      }
+    }
+  });
+
+  it('equals the oracle over many arena chunks (merged per chunk) and in float64 far from 0', () => {
+    for (const [dtype, offset, noise] of [['f32', 1e6, 1], ['f64', 1.6e9, 1e3], ['f64', 2 ** 62, 4096]] as const) {
+      const data = offsetArray(dtype, (3 * 256 * 1024) / (dtype === 'f32' ? 4 : 8) + 5, 9, offset, noise, true);
+      const got = wasm.scan(data);
+      expectSameStats(got, naiveStats(data), data, `${dtype} ${offset} chunked`);
+      const finite = got.count - got.nan - got.posinf - got.neginf;
+      // A real spread, measured: not 0 and not swamped by rounding of the offset.
+      expect(Math.sqrt(got.m2 / finite) / noise).toBeGreaterThan(0.1);
+    }
   });
 });
 
