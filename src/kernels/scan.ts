@@ -110,8 +110,8 @@ interface WasmApi {
   Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { readonly exports: object };
 }
 type ScanFn = (ptr: number, len: number, out: number) => void;
-/** Writes S1 = Σ(x − c) and S2 = Σ(x − c)² over finite values to out+16 and out+24. */
-type MomentsFn = (ptr: number, len: number, c: number, out: number) => void;
+/** Writes S1 = Σ(x − c) and S2 = Σ(x − c)² over finite values to out+16 and out+24; masked = 0: no NaN/±Inf. */
+type MomentsFn = (ptr: number, len: number, c: number, masked: number, out: number) => void;
 interface ScanExports {
   scan_f32: ScanFn;
   scan_f64: ScanFn;
@@ -258,7 +258,8 @@ class WasmKernel implements Kernel {
     if (settleOnePass(out, data instanceof Uint8Array)) return out;
     if (data instanceof Uint8Array || !canShift(out)) return settleMoments(out, data);
     const shift = out.sum / (out.count - out.nan - out.posinf - out.neginf);
-    (data instanceof Float32Array ? exports.moments_f32 : exports.moments_f64)(ptr, data.length, shift, outPtr);
+    const masked = out.nan + out.posinf + out.neginf > 0 ? 1 : 0;
+    (data instanceof Float32Array ? exports.moments_f32 : exports.moments_f64)(ptr, data.length, shift, masked, outPtr);
     return settleShifted(out, shift, f[2]!, f[3]!);
   }
 
