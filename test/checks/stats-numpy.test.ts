@@ -57,9 +57,12 @@ add("f32 ±3e38 and ordinary", x, "f32")
 x = (3e38 * (1 + 1e-4 * rng.standard_normal(5000))).astype(np.float32); add("f32 near 3e38, small spread", x, "f32")
 x = (1e6 + rng.standard_normal(5000)).astype(np.float32); add("f32 1e6 + noise", x, "f32")
 x = rng.standard_normal(5000).astype(np.float32); add("f32 ordinary", x, "f32")
+# spread just above the share where the one-pass sums are trusted (m2/Σx² ≈ 1.2e-4): their rounding must not show
+x = (100 + 1.1 * rng.standard_normal(200000)).astype(np.float32); add("f32 100 ± 1.1, one pass", x, "f32")
+x = 1e5 + 1100 * rng.standard_normal(200000); add("f64 1e5 ± 1100, one pass", x, "f64")
 x = (2**62 + rng.integers(-1000, 1000, 3000)).astype(np.int64); add("int64 near 2^62", x, "i64", exact=True)
 print(json.dumps(cases))
-`], { encoding: 'utf8' }),
+`], { encoding: 'utf8', maxBuffer: 1 << 28 }),
 ) as Case[];
 
 /** Scans `values` as records of `recordLen`, into 4 partition accumulators merged in order, as a scan does. */
