@@ -60,7 +60,8 @@ export function finishStats(acc: StatsAccumulator): ValueStats | null {
     values: n,
     min: n > 0 ? acc.min : null,
     max: n > 0 ? acc.max : null,
-    mean: n > 0 ? acc.mean : null,
+    // The residual is below an ulp of the mean unless many merges added up; it never hurts to add it back.
+    mean: n > 0 ? acc.mean + acc.meanLo : null,
     // Population standard deviation, √(M2/n), taken in units of 2^scale so that it stays finite.
     std: n > 0 ? ldexp(Math.sqrt(acc.m2 / n), acc.scale) : null,
     nan: acc.nan,

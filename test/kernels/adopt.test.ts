@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { adoptMemory, loadKernel, OUT_BYTES } from '../../src/kernels/scan.js';
 import { scanJs } from '../../src/kernels/scan-js.js';
 import { H5 } from '../../src/readers/hdf5/h5.js';
-import { expectSameStats, makeArray, type Dtype } from './arrays.js';
+import { expectSameStats, makeArray, setNaN, type Dtype } from './arrays.js';
 
 const BYTES: Record<Dtype, number> = { f32: 4, f64: 8, u8: 1 };
 
@@ -36,6 +36,26 @@ describe('kernel on h5wasm memory', async () => {
         const want = scanJs(src);
         const label = `${dtype} len ${len} offset ${offset}`;
         expectSameStats(got, want, src, label);
+        h5.free(ptr);
+      }
+    }
+  });
+
+  it('settles the moments of data far from 0 in the heap with the linked instance (shifted-sum pass)', () => {
+    const kernel = loadKernel();
+    for (const dtype of ['f32', 'f64'] as const) {
+      for (const len of [16, 1027, 70_001]) {
+        const src = makeArray(dtype, len, len, { special: 0 }) as Float32Array | Float64Array;
+        for (let i = 0; i < len; i++) src[i] = 1e4 + src[i]! / 100;
+        if (len > 1000) setNaN(src, 999);
+        const plain = scanJs(src);
+        // The case under test: one-pass sums that cancel (std/|mean| ~ 6e-5).
+        expect(plain.m2 / plain.sumSq).toBeLessThan(1e-4);
+        const ptr = h5.malloc(len * BYTES[dtype]);
+        const view = new (dtype === 'f32' ? Float32Array : Float64Array)(h5.heap(), ptr, len);
+        view.set(src);
+        const got = { ...kernel.scan(view) };
+        expectSameStats(got, scanJs(src), src, `${dtype} len ${len} offset data`);
         h5.free(ptr);
       }
     }
