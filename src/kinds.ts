@@ -51,8 +51,10 @@ export const KINDS = {
     family: 'values',
     title: 'Value overflows float16',
     help:
-      'A value has magnitude above 65504, the largest finite float16. It becomes Inf as soon as the data, ' +
-      'or a product of it, is cast to float16 (mixed-precision training).',
+      'A value has magnitude 65520 or more: it becomes Inf as soon as the data, or a product of it, is cast ' +
+      'to float16 (mixed-precision training). 65504 is the largest finite float16, and casts round to nearest ' +
+      'even, so values up to 65520 (exclusive) round down to it. Values that overflow float32 as well are ' +
+      'reported as fp32_overflow instead.',
   },
   constant_sample: {
     severity: 'warning',
@@ -192,8 +194,9 @@ export const KINDS = {
     family: 'values',
     title: 'Value overflows float32',
     help:
-      'A float64 value has magnitude above 3.4028235e38, the largest finite float32. It becomes Inf the moment ' +
-      'a data loader casts it to float32, as nearly all do.',
+      'A float64 value has magnitude 3.4028235677973366e38 (2^128 - 2^103) or more: it becomes Inf the moment ' +
+      'a data loader casts it to float32, as nearly all do. 3.4028234663852886e38 is the largest finite ' +
+      'float32, and casts round to nearest even, so values up to that threshold (exclusive) round down to it.',
   },
   class_folder: {
     severity: 'warning',

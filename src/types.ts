@@ -39,7 +39,10 @@ export interface ValueStats {
   nan: number;
   posinf: number;
   neginf: number;
+  /** Finite values that become Inf when cast to float16 but not when cast to float32 (|x| ≥ 65520). */
   fp16Overflow: number;
+  /** Float64 values that become Inf when cast to float32 (|x| ≥ 3.4028235677973366e38). */
+  fp32Overflow: number;
   /**
    * Per channel of the dataset's main record layout (channel = first axis of C×H×W records, last axis of decoded
    * H×W×C images; images only with `elementStats`): what per-channel normalisation computes.

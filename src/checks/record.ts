@@ -17,7 +17,7 @@ import { labelRangeProblem } from './labels.js';
 import { DEFAULT_SEVERITY } from './severity.js';
 import { LayoutStats } from './layouts.js';
 import { accumulate, createAccumulator } from './stats.js';
-import { FLOAT16_MAX, valueFindings, type RecordLocator } from './values.js';
+import { hasSpecial, isSpecialValue, valueFindings, type RecordLocator } from './values.js';
 
 /** Where a record is: turned into a finding's locator only when there is a finding (keys cost a decode). */
 interface Where {
@@ -166,10 +166,9 @@ export class PartitionAnalyzer {
       accumulate(stats, s);
       // Taken now: the rescans below reuse the kernel's stats object.
       const finite = hasNoSpecial(s);
-      if (s.nan + s.posinf + s.neginf + s.fp16Overflow > 0) {
+      if (hasSpecial(s)) {
         for (let r = 0; r < rec.rows; r++) {
-          const v = Number(rec.data[r]!);
-          if (Number.isFinite(v) && Math.abs(v) <= FLOAT16_MAX) continue;
+          if (!isSpecialValue(Number(rec.data[r]!))) continue;
           const one = this.scanAny(rec.data.subarray(r, r + 1));
           for (const f of valueFindings(one, loc(r), `'${rec.field}'`, true)) this.sink.add(f);
         }
@@ -183,7 +182,7 @@ export class PartitionAnalyzer {
     // its first value, which stops at the second element of any ordinary row.
     const slab = this.scanAny(rec.data);
     accumulate(stats, slab);
-    const special = slab.nan + slab.posinf + slab.neginf + slab.fp16Overflow > 0;
+    const special = hasSpecial(slab);
     // Taken now: the row rescans below reuse the kernel's stats object.
     const finite = hasNoSpecial(slab);
     const data = rec.data;
@@ -191,7 +190,7 @@ export class PartitionAnalyzer {
       const start = r * rowSize;
       if (special || isConstantRow(data, start, rowSize)) {
         const s = this.scanAny(data.subarray(start, start + rowSize));
-        if (s.nan + s.posinf + s.neginf + s.fp16Overflow > 0 || (s.count >= 2 && s.min === s.max)) {
+        if (hasSpecial(s) || (s.count >= 2 && s.min === s.max)) {
           for (const f of valueFindings(s, loc(r), `'${rec.field}'`, isFloat)) this.sink.add(f);
         }
       }
@@ -309,7 +308,7 @@ export class PartitionAnalyzer {
     const s = this.kernel.scan(data, this.scratch);
     accumulate(this.stats, s);
     // Most records are clean: look for findings only when the stats say there is one.
-    if (s.nan + s.posinf + s.neginf + s.fp16Overflow > 0 || (s.count >= 2 && s.min === s.max)) {
+    if (hasSpecial(s) || (s.count >= 2 && s.min === s.max)) {
       for (const f of valueFindings(s, this.loc(where), what, isFloat)) this.sink.add(f);
     }
     return s;

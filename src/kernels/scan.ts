@@ -3,7 +3,9 @@
  * fallback. The only module that touches the wasm; each thread that imports it compiles its own instance.
  */
 import { SCAN_WASM_BASE64 } from './generated/scan-wasm.js';
-import { createStats, describe, scanJs } from './scan-js.js';
+import {
+  canShift, createStats, describe, mergeMoments, scanJs, settleMoments, settleOnePass, settleShifted, type Moments,
+} from './scan-js.js';
 
 export { createStats } from './scan-js.js';
 
@@ -14,18 +16,38 @@ export interface ScanStats {
   nan: number;
   posinf: number;
   neginf: number;
-  /** Finite values with |x| > 65504 (float16 max); always 0 for u8. */
+  /**
+   * Finite values that become ±Inf when cast to float16 (|x| >= 65520, FLOAT16_OVERFLOW: casts round to
+   * nearest even) but not when cast to float32; always 0 for u8.
+   */
   fp16Overflow: number;
+  /** Finite values that become ±Inf when cast to float32 (|x| >= FLOAT32_OVERFLOW); only float64 data has any. */
+  fp32Overflow: number;
   /** Over finite values; NaN when there is none (empty or all non-finite). A zero is always +0. */
   min: number;
   max: number;
-  /** Over finite values, accumulated in float64; the order (and so the rounding) is the backend's. */
+  /**
+   * One-pass sums over finite values, accumulated in float64; the order (and so the rounding) is the
+   * backend's. They may cancel or overflow (float64 values beyond ~1e154): use mean and m2 for statistics.
+   */
   sum: number;
   sumSq: number;
+  /** Mean of the finite values (NaN when there is none); always finite otherwise. */
+  mean: number;
+  /**
+   * Rounding residual of mean: mean + meanLo is the mean to about twice float64's precision (0 unless the
+   * exact pass ran). Merges need it when the spread is near the resolution of the mean (values ~2^62 ± 600).
+   */
+  meanLo: number;
+  /** Σ(x − mean)² over finite values, divided by 4^scale: finite whatever the values. */
+  m2: number;
+  /** Power-of-two exponent of m2 (0 unless the values are beyond 2^400 in magnitude). */
+  scale: number;
   firstNan: number;
   firstPosinf: number;
   firstNeginf: number;
   firstFp16Overflow: number;
+  firstFp32Overflow: number;
 }
 
 export type ScanInput = Float32Array | Float64Array | Uint8Array;
@@ -45,9 +67,9 @@ export interface Kernel {
 /**
  * Memory layout of the instance (one 64 KiB page of header, then the arena; never grown, so the typed views
  * made at load time stay valid for the life of the thread):
- *   OUT_PTR   0      64-byte result record written by each `scan_<dtype>(ptr, len, out)` call:
- *                    f64 min, max, sum, sumSq; i32 nan, posinf, neginf, fp16Overflow; i32 first index of each
- *                    (relative to `ptr`, -1 when none). With no finite value min is +Inf and max -Inf.
+ *   OUT_PTR   0      OUT_BYTES result record written by each `scan_<dtype>(ptr, len, out)` call: f64 min,
+ *                    max, sum, sumSq; i32 nan, posinf, neginf, fp16Overflow, fp32Overflow, pad; i32 first index
+ *                    of each, pad (relative to `ptr`, -1 when none). With no finite value min is +Inf, max -Inf.
  *   ARENA_PTR 65536  CHUNK_BYTES of input, copied in with TypedArray.set (a memmove at ~10 GB/s).
  * The copy is what makes any input byteOffset work: the arena is 64 KiB-aligned whatever the caller's view.
  * Inputs longer than one chunk are scanned chunk by chunk and merged here; first indexes are offset by the
@@ -59,6 +81,10 @@ export interface Kernel {
  * is reported as +0.
  */
 const OUT_PTR = 0;
+/** Size of the kernel's result record (see scan.wat); a caller of adoptMemory() reserves this many bytes. */
+export const OUT_BYTES = 80;
+/** Index of the first first-index in the record's i32 view (which starts at byte 32): byte 56. */
+const FIRSTS = 6;
 const ARENA_PTR = 65536;
 /**
  * 256 KiB: the chunk stays in L2 (512 KiB per core on Zen 3) between the copy and the scan, and the per-chunk
@@ -84,10 +110,14 @@ interface WasmApi {
   Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { readonly exports: object };
 }
 type ScanFn = (ptr: number, len: number, out: number) => void;
+/** Writes S1 = Σ(x − c) and S2 = Σ(x − c)² over finite values to out+16 and out+24; masked = 0: no NaN/±Inf. */
+type MomentsFn = (ptr: number, len: number, c: number, masked: number, out: number) => void;
 interface ScanExports {
   scan_f32: ScanFn;
   scan_f64: ScanFn;
   scan_u8: ScanFn;
+  moments_f32: MomentsFn;
+  moments_f64: MomentsFn;
 }
 interface WasmInstance {
   exports: ScanExports;
@@ -121,6 +151,9 @@ class WasmKernel implements Kernel {
   private readonly scanF32: ScanFn;
   private readonly scanF64: ScanFn;
   private readonly scanU8: ScanFn;
+  private readonly exports: ScanExports;
+  /** A chunk's stats while scanChunked merges chunks. */
+  private readonly part: ScanStats = createStats();
   private readonly arenaF32: Float32Array;
   private readonly arenaF64: Float64Array;
   private readonly arenaU8: Uint8Array;
@@ -135,11 +168,12 @@ class WasmKernel implements Kernel {
     this.scanF32 = exports.scan_f32;
     this.scanF64 = exports.scan_f64;
     this.scanU8 = exports.scan_u8;
+    this.exports = exports;
     this.arenaF32 = new Float32Array(buffer, ARENA_PTR, CHUNK_BYTES / 4);
     this.arenaF64 = new Float64Array(buffer, ARENA_PTR, CHUNK_BYTES / 8);
     this.arenaU8 = new Uint8Array(buffer, ARENA_PTR, CHUNK_BYTES);
     this.outF64 = new Float64Array(buffer, OUT_PTR, 4);
-    this.outI32 = new Int32Array(buffer, OUT_PTR + 32, 8);
+    this.outI32 = new Int32Array(buffer, OUT_PTR + 32, 12);
   }
 
   get arena(): Uint8Array {
@@ -168,7 +202,7 @@ class WasmKernel implements Kernel {
     } else {
       throw new TypeError(`scan() expects a Float32Array, Float64Array or Uint8Array, got ${describe(data)}.`);
     }
-    return this.readOut(n, out);
+    return this.readOut(data, out, ARENA_PTR);
   }
 
   /** Scans an array that already lies in our own memory (written there through `arena`). */
@@ -177,7 +211,7 @@ class WasmKernel implements Kernel {
     if (data instanceof Float32Array) this.scanF32(data.byteOffset, n, OUT_PTR);
     else if (data instanceof Float64Array) this.scanF64(data.byteOffset, n, OUT_PTR);
     else this.scanU8(data.byteOffset, n, OUT_PTR);
-    return this.readOut(n, out);
+    return this.readOut(data, out, data.byteOffset);
   }
 
   /** Scans an array of the adopted memory where it lies: one call, whatever its length. */
@@ -185,86 +219,117 @@ class WasmKernel implements Kernel {
     if (a.buffer !== a.memory.buffer) {
       a.buffer = a.memory.buffer;
       a.outF64 = new Float64Array(a.buffer, a.out, 4);
-      a.outI32 = new Int32Array(a.buffer, a.out + 32, 8);
+      a.outI32 = new Int32Array(a.buffer, a.out + 32, 12);
     }
     const n = data.length;
     if (data instanceof Float32Array) a.exports.scan_f32(data.byteOffset, n, a.out);
     else if (data instanceof Float64Array) a.exports.scan_f64(data.byteOffset, n, a.out);
     else if (data instanceof Uint8Array) a.exports.scan_u8(data.byteOffset, n, a.out);
     else throw new TypeError(`scan() expects a Float32Array, Float64Array or Uint8Array, got ${describe(data)}.`);
-    return this.readOut(n, out, a.outF64, a.outI32);
+    return this.readOut(data, out, data.byteOffset, a.exports, a.out, a.outF64, a.outI32);
   }
 
-  /** Copies the single-call result record into `out`. */
-  private readOut(n: number, out: ScanStats, f = this.outF64, c = this.outI32): ScanStats {
+  /**
+   * Copies the single-call result record into `out` and settles the moments: from the one-pass sums when they
+   * can be trusted, else with one more kernel pass over the data (still at `ptr`, in cache) of sums shifted
+   * by the one-pass mean, else (values beyond 2^400) in JS.
+   */
+  private readOut(
+    data: ScanInput, out: ScanStats, ptr: number, exports = this.exports, outPtr = OUT_PTR, f = this.outF64, c = this.outI32,
+  ): ScanStats {
     const min = f[0]!;
     const max = f[1]!;
-    out.count = n;
+    out.count = data.length;
     out.nan = c[0]!;
     out.posinf = c[1]!;
     out.neginf = c[2]!;
     out.fp16Overflow = c[3]!;
+    out.fp32Overflow = c[4]!;
     // min > max only when no finite value was seen (+Inf/-Inf identities); + 0 canonicalises -0.
     out.min = min > max ? Number.NaN : min + 0;
     out.max = min > max ? Number.NaN : max + 0;
     out.sum = f[2]!;
     out.sumSq = f[3]!;
-    out.firstNan = c[4]!;
-    out.firstPosinf = c[5]!;
-    out.firstNeginf = c[6]!;
-    out.firstFp16Overflow = c[7]!;
-    return out;
+    out.firstNan = c[FIRSTS]!;
+    out.firstPosinf = c[FIRSTS + 1]!;
+    out.firstNeginf = c[FIRSTS + 2]!;
+    out.firstFp16Overflow = c[FIRSTS + 3]!;
+    out.firstFp32Overflow = c[FIRSTS + 4]!;
+    if (settleOnePass(out, data instanceof Uint8Array)) return out;
+    if (data instanceof Uint8Array || !canShift(out)) return settleMoments(out, data);
+    const shift = out.sum / (out.count - out.nan - out.posinf - out.neginf);
+    const masked = out.nan + out.posinf + out.neginf > 0 ? 1 : 0;
+    (data instanceof Float32Array ? exports.moments_f32 : exports.moments_f64)(ptr, data.length, shift, masked, outPtr);
+    return settleShifted(out, shift, f[2]!, f[3]!);
   }
 
-  /** Inputs larger than the arena: copy and scan one chunk at a time, merging in chunk order. */
+  /**
+   * Inputs larger than the arena: copy and scan one chunk at a time, merging in chunk order. Each chunk's
+   * moments are settled while it is in the arena, and merged (Chan) across chunks.
+   */
   private scanChunked<T extends ScanInput>(data: T, arena: T, fn: ScanFn, out: ScanStats): ScanStats {
-    const f = this.outF64;
-    const c = this.outI32;
+    const p = this.part;
     const n = data.length;
     const chunk = arena.length;
     let nan = 0;
     let posinf = 0;
     let neginf = 0;
     let fp16 = 0;
+    let fp32 = 0;
     let firstNan = -1;
     let firstPosinf = -1;
     let firstNeginf = -1;
     let firstFp16 = -1;
+    let firstFp32 = -1;
     let min = Infinity;
     let max = -Infinity;
     let sum = 0;
     let sumSq = 0;
+    const m: Moments = { values: 0, mean: 0, meanLo: 0, m2: 0, scale: 0 };
     for (let start = 0; start < n; start += chunk) {
       const len = Math.min(chunk, n - start);
-      arena.set(data.subarray(start, start + len));
+      const piece = data.subarray(start, start + len);
+      arena.set(piece);
       fn(ARENA_PTR, len, OUT_PTR);
+      this.readOut(piece, p, ARENA_PTR);
       // A category's first index comes from the first chunk in which it is counted.
-      if (nan === 0 && c[0]! > 0) firstNan = start + c[4]!;
-      if (posinf === 0 && c[1]! > 0) firstPosinf = start + c[5]!;
-      if (neginf === 0 && c[2]! > 0) firstNeginf = start + c[6]!;
-      if (fp16 === 0 && c[3]! > 0) firstFp16 = start + c[7]!;
-      nan += c[0]!;
-      posinf += c[1]!;
-      neginf += c[2]!;
-      fp16 += c[3]!;
-      if (f[0]! < min) min = f[0]!;
-      if (f[1]! > max) max = f[1]!;
-      sum += f[2]!;
-      sumSq += f[3]!;
+      if (nan === 0 && p.nan > 0) firstNan = start + p.firstNan;
+      if (posinf === 0 && p.posinf > 0) firstPosinf = start + p.firstPosinf;
+      if (neginf === 0 && p.neginf > 0) firstNeginf = start + p.firstNeginf;
+      if (fp16 === 0 && p.fp16Overflow > 0) firstFp16 = start + p.firstFp16Overflow;
+      if (fp32 === 0 && p.fp32Overflow > 0) firstFp32 = start + p.firstFp32Overflow;
+      nan += p.nan;
+      posinf += p.posinf;
+      neginf += p.neginf;
+      fp16 += p.fp16Overflow;
+      fp32 += p.fp32Overflow;
+      if (p.min < min) min = p.min;
+      if (p.max > max) max = p.max;
+      sum += p.sum;
+      sumSq += p.sumSq;
+      const finite = len - p.nan - p.posinf - p.neginf;
+      if (finite > 0) mergeMoments(m, finite, p.mean, p.meanLo, p.m2, p.scale);
     }
     out.count = n;
     out.nan = nan;
     out.posinf = posinf;
     out.neginf = neginf;
     out.fp16Overflow = fp16;
+    out.fp32Overflow = fp32;
+    // NaN < x is false: chunks without finite values leave min/max alone.
     out.min = min > max ? Number.NaN : min + 0;
     out.max = min > max ? Number.NaN : max + 0;
     out.sum = sum;
     out.sumSq = sumSq;
+    out.mean = m.values > 0 ? m.mean : Number.NaN;
+    out.meanLo = m.meanLo;
+    out.m2 = m.m2;
+    out.scale = m.scale;
     out.firstNan = firstNan;
     out.firstPosinf = firstPosinf;
     out.firstNeginf = firstNeginf;
     out.firstFp16Overflow = firstFp16;
+    out.firstFp32Overflow = firstFp32;
     return out;
   }
 }
@@ -323,7 +388,7 @@ export function loadKernel(options?: {
 
 /**
  * Lets this thread's kernel scan arrays that live in `memory` (another wasm module's, such as h5wasm's heap) in
- * place: a second instance of the kernel is linked to that memory. `out` is the address of 64 bytes in it that
+ * place: a second instance of the kernel is linked to that memory. `out` is the address of OUT_BYTES in it that
  * the caller reserves for the kernel's result record. Returns false (and changes nothing) when the wasm kernel
  * is not in use or cannot be linked; scans then copy as usual.
  */

@@ -139,7 +139,8 @@ function valueStats(d: DatasetReport): string {
     ['NaN', num(st.nan), st.nan > 0 ? 'e' : ''],
     ['+Inf', num(st.posinf), st.posinf > 0 ? 'e' : ''],
     ['−Inf', num(st.neginf), st.neginf > 0 ? 'e' : ''],
-    ['|x| > 65504 (fp16)', num(st.fp16Overflow), st.fp16Overflow > 0 ? 'w' : ''],
+    ['Inf as fp16 (|x| ≥ 65520)', num(st.fp16Overflow), st.fp16Overflow > 0 ? 'w' : ''],
+    ['Inf as fp32 (|x| ≥ 3.4028236e38)', num(st.fp32Overflow), st.fp32Overflow > 0 ? 'e' : ''],
   ];
   const body = rows.map(([k, v, c]) => `<tr${c ? ` class="${c}"` : ''}><th>${k}</th><td class="n">${v}</td></tr>`).join('');
   return `<div><h3>Values</h3><table class="stats"><tbody>${body}</tbody></table></div>`;

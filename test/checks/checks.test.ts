@@ -5,7 +5,7 @@ import { scanIntegers } from '../../src/checks/integers.js';
 import { formatKey } from '../../src/checks/keys.js';
 import { labelHistogram, labelRangeProblem } from '../../src/checks/labels.js';
 import { accumulate, createAccumulator, finishStats, mergeAccumulators } from '../../src/checks/stats.js';
-import { isConstant, valueFindings } from '../../src/checks/values.js';
+import { hasSpecial, isConstant, valueFindings } from '../../src/checks/values.js';
 import { createStats, loadKernel } from '../../src/kernels/scan.js';
 import type { ShapeTally } from '../../src/pool/protocol.js';
 
@@ -22,9 +22,32 @@ describe('valueFindings', () => {
     expect(f[3]!.severity).toBe('warning');
   });
 
-  it('treats 65504 as representable and 65505 as overflow', () => {
-    expect(valueFindings(stats([65504, -65504]), {}, 'x', true)).toEqual([]);
-    expect(valueFindings(stats([1, -65505]), {}, 'x', true).map((x) => x.kind)).toEqual(['fp16_overflow']);
+  it('reports float16 overflow from 65520 on: values up to it round to 65504', () => {
+    expect(valueFindings(stats([65504, -65504, 65505, -65519.99]), {}, 'x', true)).toEqual([]);
+    const f = valueFindings(stats([1, -65520, 70000]), { index: 4 }, 'x', true);
+    expect(f.map((x) => [x.kind, x.severity, x.count, x.index])).toEqual([['fp16_overflow', 'warning', 2, 4]]);
+    expect(f[0]!.message).toBe(
+      '2 value(s) in x become Inf when cast to float16 (|x| ≥ 65520; the largest finite float16 is 65504), first at element 1.');
+  });
+
+  it('reports float32 overflow of float64 values as an error, with the largest magnitude, and not also as float16', () => {
+    const s64 = kernel.scan(Float64Array.from([1, 3.4028235677973366e38, 7e4, -1e300, 3.4028235677973362e38]), createStats());
+    expect(hasSpecial(s64)).toBe(true);
+    const f = valueFindings(s64, { file: 'a.h5', index: 9, field: 'data' }, "'data'", true);
+    expect(f.map((x) => [x.kind, x.severity, x.count, x.file, x.index, x.field])).toEqual([
+      ['fp16_overflow', 'warning', 2, 'a.h5', 9, 'data'],
+      ['fp32_overflow', 'error', 2, 'a.h5', 9, 'data'],
+    ]);
+    expect(f[1]!.message).toBe(
+      "2 float64 value(s) in 'data' become Inf when cast to float32 (|x| ≥ 3.4028235677973366e+38; the largest " +
+      'finite float32 is 3.4028234663852886e+38), first at element 1; largest magnitude 1e+300.');
+  });
+
+  it('reports float16 overflow of integer arrays too (int32 beyond ±65519)', () => {
+    const s = scanIntegers(Int32Array.from([0, 65519, -65520, 100000]), createStats());
+    expect(hasSpecial(s)).toBe(true);
+    expect(valueFindings(s, {}, 'x', false).map((x) => [x.kind, x.count])).toEqual([['fp16_overflow', 2]]);
+    expect(hasSpecial(scanIntegers(Int32Array.from([0, 65519, -65519]), createStats()))).toBe(false);
   });
 
   it('flags constant samples, but not single values or arrays with NaN', () => {

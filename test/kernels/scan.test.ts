@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Kernel, ScanInput, ScanStats } from '../../src/kernels/scan.js';
 import { scanJs } from '../../src/kernels/scan-js.js';
-import { absSum, FLT_MAX, makeArray, setNaN, type Dtype } from './arrays.js';
+import { expectSameStats, FLT_MAX, makeArray, naiveStats, setNaN, type Dtype } from './arrays.js';
 
 // The generated module is gitignored; (re)build it so these tests never run a stale or missing kernel.
 // A no-op costing one hash when scan.wat has not changed.
@@ -20,32 +20,11 @@ const DTYPES: Dtype[] = ['f32', 'f64', 'u8'];
 const BYTES: Record<Dtype, number> = { f32: 4, f64: 8, u8: 1 };
 
 /**
- * Asserts `actual` equals the oracle: counts, first indexes and min/max bit for bit (Object.is, so -0 and
- * NaN are distinguished); sums within 1e-9 of Σ|x| and Σx², since only the accumulation order differs.
- * u8 sums are integers and must match exactly.
+ * Asserts `actual` equals the JS oracle: counts, first indexes and min/max bit for bit; sums and moments
+ * within rounding (see expectSameStats), since only the accumulation order differs. u8 sums are exact.
  */
 function expectMatchesOracle(actual: ScanStats, data: ScanInput, label: string): void {
-  const expected = scanJs(data);
-  const { sum, sumSq, ...exact } = actual;
-  const { sum: eSum, sumSq: eSumSq, ...eExact } = expected;
-  expect(exact, label).toEqual(eExact);
-  expect(Object.is(actual.min, expected.min) && Object.is(actual.max, expected.max), `${label} min/max sign`).toBe(
-    true,
-  );
-  if (data instanceof Uint8Array) {
-    expect([sum, sumSq], label).toEqual([eSum, eSumSq]);
-    return;
-  }
-  expectClose(sum, eSum, absSum(data), `${label} sum`);
-  expectClose(sumSq, eSumSq, eSumSq, `${label} sumSq`);
-}
-
-function expectClose(actual: number, expected: number, scale: number, label: string): void {
-  if (!Number.isFinite(expected)) {
-    expect(actual, label).toBe(expected);
-    return;
-  }
-  expect(Math.abs(actual - expected), label).toBeLessThanOrEqual(1e-9 * scale);
+  expectSameStats(actual, scanJs(data), data, label);
 }
 
 describe('loadKernel', () => {
@@ -86,7 +65,7 @@ describe('wasm kernel', () => {
     for (const dtype of ['f32', 'f64'] as const) {
       for (const len of [1, 3, 4, 5, 8, 9, 17, 33, 67]) {
         for (let pos = 0; pos < len; pos++) {
-          for (const value of [Number.NaN, Infinity, -Infinity, 65505, -FLT_MAX]) {
+          for (const value of [Number.NaN, Infinity, -Infinity, 65520, -65536, -FLT_MAX, 1e300]) {
             const data = makeArray(dtype, len, pos, { special: 0 }) as Float32Array | Float64Array;
             data[pos] = value;
             expectMatchesOracle(wasm.scan(data), data, `${dtype} len ${len} ${value} at ${pos}`);
@@ -118,7 +97,7 @@ describe('wasm kernel', () => {
   it('handles all-special and all-clean arrays', () => {
     for (const dtype of ['f32', 'f64'] as const) {
       for (const len of [16, 100, 5000]) {
-        for (const fillValue of [Number.NaN, Infinity, -Infinity, 70000, -0, 65504, 1e-45]) {
+        for (const fillValue of [Number.NaN, Infinity, -Infinity, 70000, -0, 65504, 65520, 1e-45, -1e300]) {
           const data = makeArray(dtype, len, 1, { special: 0 }).fill(fillValue);
           expectMatchesOracle(wasm.scan(data), data, `${dtype} ${len} x ${fillValue}`);
         }
@@ -173,6 +152,44 @@ describe('wasm kernel', () => {
   });
 });
 
+describe('moments of data far from 0 (the shifted-sum pass)', () => {
+  /** Values offset + noise·u, with a few specials, so Σx² − (Σx)²/n cancels and the shifted pass runs. */
+  function offsetArray(dtype: 'f32' | 'f64', len: number, seed: number, offset: number, noise: number, specials: boolean) {
+    const a = makeArray(dtype, len, seed, { special: 0, offset: seed % 3 }) as Float32Array | Float64Array;
+    for (let i = 0; i < len; i++) a[i] = offset + (noise * a[i]!) / 100;
+    if (specials && len > 2) {
+      setNaN(a, seed % len);
+      a[(seed * 7) % len] = Infinity;
+    }
+    return a;
+  }
+
+  it('equals a two-pass oracle on every tail length, with and without specials, for f32 and f64', () => {
+    for (const dtype of ['f32', 'f64'] as const) {
+      for (let len = 2; len <= 70; len++) {
+        for (const specials of [false, true]) {
+          const data = offsetArray(dtype, len, len, 1000, 1e-2, specials);
+          const label = `${dtype} len ${len} specials ${specials}`;
+          const got = wasm.scan(data);
+          expectSameStats(got, scanJs(data), data, label);
+          expectSameStats(got, naiveStats(data), data, `${label} (naive)`);
+        }
+      }
+    }
+  });
+
+  it('equals the oracle over many arena chunks (merged per chunk) and in float64 far from 0', () => {
+    for (const [dtype, offset, noise] of [['f32', 1e6, 1], ['f64', 1.6e9, 1e3], ['f64', 2 ** 62, 4096]] as const) {
+      const data = offsetArray(dtype, (3 * 256 * 1024) / (dtype === 'f32' ? 4 : 8) + 5, 9, offset, noise, true);
+      const got = wasm.scan(data);
+      expectSameStats(got, naiveStats(data), data, `${dtype} ${offset} chunked`);
+      const finite = got.count - got.nan - got.posinf - got.neginf;
+      // A real spread, measured: not 0 and not swamped by rounding of the offset.
+      expect(Math.sqrt(got.m2 / finite) / noise).toBeGreaterThan(0.1);
+    }
+  });
+});
+
 describe('Kernel.scan (default thresholds)', () => {
   const kernel = loadKernel();
 
@@ -193,12 +210,12 @@ describe('Kernel.scan (default thresholds)', () => {
     expect(out).toMatchObject({ nan: 99, firstNan: 0, firstPosinf: 50 });
     expect(out.min).toBeNaN();
     kernel.scan(new Float32Array(64).fill(2), out);
-    expect(out).toEqual({ ...createStats(), count: 64, min: 2, max: 2, sum: 128, sumSq: 256 });
+    expect(out).toEqual({ ...createStats(), count: 64, min: 2, max: 2, sum: 128, sumSq: 256, mean: 2 });
     kernel.scan(new Uint8Array(100).fill(3), out);
-    expect(out).toEqual({ ...createStats(), count: 100, min: 3, max: 3, sum: 300, sumSq: 900 });
+    expect(out).toEqual({ ...createStats(), count: 100, min: 3, max: 3, sum: 300, sumSq: 900, mean: 3 });
     const fresh = kernel.scan(new Float64Array(100));
     expect(fresh).not.toBe(out);
-    expect(fresh).toEqual({ ...createStats(), count: 100, min: 0, max: 0 });
+    expect(fresh).toEqual({ ...createStats(), count: 100, min: 0, max: 0, mean: 0 });
   });
 
   it('accepts Buffer and other Uint8Array subclasses', () => {

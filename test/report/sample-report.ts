@@ -123,7 +123,7 @@ export function sampleReport(options: Partial<ReportOptions> = {}): Report {
       fullBatches: 15, partialBatch: 40, labelChanges: 3, expectedLabelChanges: 651.5, singleLabelBatchShare: 0.8,
       sortedLabels: true,
     },
-    stats: { values: 784000, min: -1, max: 70000, mean: 0.5, std: 0.25, nan: 20, posinf: 0, neginf: 0, fp16Overflow: 1 },
+    stats: { values: 784000, min: -1, max: 70000, mean: 0.5, std: 0.25, nan: 20, posinf: 0, neginf: 0, fp16Overflow: 1, fp32Overflow: 0 },
     shapes: { '1x28x28': 999, '1x28x27': 1 },
   }, { nan: 15 });
   const list = dataset('data/val list #1.txt', [
@@ -134,7 +134,7 @@ export function sampleReport(options: Partial<ReportOptions> = {}): Report {
   ], {
     format: 'image-list', records: 12, bytes: 40960,
     labels: { histogram: { '0': 6, '1': 6 }, records: 12, numClasses: 2, numClassesSource: 'option', batchSize: 64 },
-    stats: { values: 1000, min: 0, max: 255, mean: 120, std: 60, nan: 0, posinf: 0, neginf: 0, fp16Overflow: 0 },
+    stats: { values: 1000, min: 0, max: 255, mean: 120, std: 60, nan: 0, posinf: 0, neginf: 0, fp16Overflow: 0, fp32Overflow: 0 },
     shapes: { '3x224x224': 11, '3x480x640': 1 },
   });
   const h5 = dataset('data/features.h5', [
@@ -145,14 +145,14 @@ export function sampleReport(options: Partial<ReportOptions> = {}): Report {
   ], {
     format: 'hdf5', records: 100,
     labels: { histogram: { '-1': 1, '0': 50, '1': 49 }, records: 100, numClasses: 2, numClassesSource: 'inferred', batchSize: 64 },
-    stats: { values: 6400, min: -3, max: 12, mean: 0, std: 1, nan: 0, posinf: 1, neginf: 0, fp16Overflow: 0 },
+    stats: { values: 6400, min: -3, max: 12, mean: 0, std: 1, nan: 0, posinf: 1, neginf: 0, fp16Overflow: 0, fp32Overflow: 0 },
   });
   const broken = dataset('/mnt/shared/broken_lmdb', [
     finding('io_error', { file: '/mnt/shared/broken_lmdb', message: 'Could not open the dataset: EACCES: permission denied.' }),
   ], { records: 0, bytes: 0, complete: false });
   const clean = dataset('data/clean_lmdb', [], {
     records: 64, labels: { histogram: { '0': 32, '1': 32 }, records: 64, numClasses: 2, numClassesSource: 'inferred', batchSize: 64 },
-    stats: { values: 64, min: 0, max: 1, mean: 0.5, std: 0.5, nan: 0, posinf: 0, neginf: 0, fp16Overflow: 0 },
+    stats: { values: 64, min: 0, max: 1, mean: 0.5, std: 0.5, nan: 0, posinf: 0, neginf: 0, fp16Overflow: 0, fp32Overflow: 0 },
     shapes: { '1x1x1': 64 },
   });
   return report([lmdb, list, h5, broken, clean], { skipped: [{ path: 'README.md', reason: 'not a dataset' }] }, options);
@@ -182,7 +182,7 @@ export function bigReport(datasets: number, perKind: number, kept: number, kinds
     ds.push(dataset(`data/set_${i}_lmdb`, findings, {
       records: 54000,
       labels: { histogram, records: 54000, numClasses: 1000, numClassesSource: 'inferred', batchSize: 64 },
-      stats: { values: 1e6, min: 0, max: 1, mean: 0.5, std: 0.2, nan: 0, posinf: 0, neginf: 0, fp16Overflow: 0 },
+      stats: { values: 1e6, min: 0, max: 1, mean: 0.5, std: 0.2, nan: 0, posinf: 0, neginf: 0, fp16Overflow: 0, fp32Overflow: 0 },
     }, extra));
   }
   return report(ds);

@@ -4,17 +4,23 @@
 ;; Contract of every export `scan_<dtype>(ptr, len, out)`:
 ;; - `ptr` is the byte address of `len` elements in the imported memory. Loads are unaligned-safe, but the
 ;;   wrapper passes 64 KiB-aligned data, so vectors never straddle cache lines.
-;; - `out` is a 64-byte record, written from scratch on each call (nothing is read from it on entry):
+;; - `out` is an 80-byte record, written from scratch on each call (nothing is read from it on entry):
 ;;      0 f64 min      8 f64 max      16 f64 sum      24 f64 sumSq     (finite values only)
-;;     32 i32 nan     36 i32 posinf   40 i32 neginf   44 i32 fp16Overflow
-;;     48 i32 firstNan  52 firstPosinf  56 firstNeginf  60 firstFp16Overflow   (element index from ptr, or -1)
-;;   Category k (0 nan, 1 posinf, 2 neginf, 3 fp16Overflow) has its count at 32+4k and its first at 48+4k.
+;;     32 i32 nan     36 i32 posinf   40 i32 neginf   44 i32 fp16Overflow   48 i32 fp32Overflow   (52 pad)
+;;     56 i32 firstNan  60 firstPosinf  64 firstNeginf  68 firstFp16Overflow  72 firstFp32Overflow  (76 pad)
+;;        (element index from ptr, or -1)
+;;   Category k (0 nan, 1 posinf, 2 neginf, 3 fp16Overflow, 4 fp32Overflow) has its count at 32+4k and its
+;;   first at 56+4k.
+;; - Overflow follows IEEE round-to-nearest-even, as numpy's casts do: a finite value overflows float16 when
+;;   |x| >= 65520 (65504 + half an ulp; values in (65504, 65520) round down to 65504), and float32 when
+;;   |x| >= 0x1.ffffffp+127 = 3.4028235677973366e38 (FLT_MAX + half an ulp). The two are exclusive: a value
+;;   that overflows float32 counts as fp32Overflow only. Float32 data never overflows float32.
 ;;   With no finite value min stays +inf and max -inf; the wrapper turns that into NaN.
 ;; - `len` must be small enough that counts fit in i32 (the wrapper calls with at most one arena chunk).
 ;;
 ;; Float strategy ("two-tier"): each BLOCK_BYTES block is first scanned with the cheap clean-data loop, which
-;; only accumulates min/max (pmin/pmax) and the float64 sums. The block is clean iff its min >= -65504, its
-;; max <= 65504 and its sums are not NaN: pmin/pmax skip NaN, but NaN poisons the sums, and +-inf or a
+;; only accumulates min/max (pmin/pmax) and the float64 sums. The block is clean iff its min > -65520, its
+;; max < 65520 and its sums are not NaN: pmin/pmax skip NaN, but NaN poisons the sums, and +-inf or a
 ;; float16 overflow shows up in min or max. A flagged block is rescanned (from L1) by the full loop, which
 ;; masks non-finite lanes and counts every category; a scalar pass then finds first indexes, only for
 ;; categories that appeared for the first time. Leftover vectors after the unrolled loop go through the
@@ -33,14 +39,20 @@
     (f64.store offset=24 (local.get $out) (f64.const 0))
     (i64.store offset=32 (local.get $out) (i64.const 0))
     (i64.store offset=40 (local.get $out) (i64.const 0))
-    (i64.store offset=48 (local.get $out) (i64.const -1))
-    (i64.store offset=56 (local.get $out) (i64.const -1)))
+    (i64.store offset=48 (local.get $out) (i64.const 0))
+    (i64.store offset=56 (local.get $out) (i64.const -1))
+    (i64.store offset=64 (local.get $out) (i64.const -1))
+    (i64.store offset=72 (local.get $out) (i64.const -1)))
 
-  ;; Category bit of one value: 0 for float16-representable finite values, 1 NaN, 2 +inf, 4 -inf,
-  ;; 8 finite with |x| > 65504. Float32 values are passed promoted, which is exact.
+  ;; Category bit of one value: 0 for finite values that fit float16, 1 NaN, 2 +inf, 4 -inf, 8 finite with
+  ;; 65520 <= |x| < 0x1.ffffffp+127 (float16 overflow), 16 finite with |x| >= 0x1.ffffffp+127 (float32
+  ;; overflow). Float32 values are passed promoted, which is exact.
   (func $class (param $x f64) (result i32)
     (if (result i32) (f64.lt (f64.abs (local.get $x)) (f64.const inf))
-      (then (i32.shl (f64.gt (f64.abs (local.get $x)) (f64.const 65504)) (i32.const 3)))
+      (then
+        (i32.add
+          (i32.shl (f64.ge (f64.abs (local.get $x)) (f64.const 65520)) (i32.const 3))
+          (i32.shl (f64.ge (f64.abs (local.get $x)) (f64.const 0x1.ffffffp+127)) (i32.const 3))))
       (else
         (if (result i32) (f64.ne (local.get $x) (local.get $x))
           (then (i32.const 1))
@@ -51,14 +63,14 @@
     (local $p i32)
     (local.set $p (i32.add (local.get $out) (i32.shl (i32.ctz (local.get $c)) (i32.const 2))))
     (i32.store offset=32 (local.get $p) (i32.add (i32.load offset=32 (local.get $p)) (i32.const 1)))
-    (if (i32.lt_s (i32.load offset=48 (local.get $p)) (i32.const 0))
-      (then (i32.store offset=48 (local.get $p) (local.get $i)))))
+    (if (i32.lt_s (i32.load offset=56 (local.get $p)) (i32.const 0))
+      (then (i32.store offset=56 (local.get $p) (local.get $i)))))
 
   ;; Full scalar treatment of one value (tails only).
   (func $scalar (param $x f64) (param $i i32) (param $out i32)
     (local $c i32)
     (local.set $c (call $class (local.get $x)))
-    ;; c is 0 or 8 exactly when x is finite
+    ;; c is 0, 8 or 16 exactly when x is finite
     (if (i32.eqz (i32.and (local.get $c) (i32.const 7)))
       (then
         (if (f64.lt (local.get $x) (f64.load offset=0 (local.get $out)))
@@ -77,10 +89,10 @@
     (loop $l
       (local.set $p (i32.add (local.get $out) (i32.shl (local.get $k) (i32.const 2))))
       (if (i32.and (i32.gt_s (i32.load offset=32 (local.get $p)) (i32.const 0))
-                   (i32.lt_s (i32.load offset=48 (local.get $p)) (i32.const 0)))
+                   (i32.lt_s (i32.load offset=56 (local.get $p)) (i32.const 0)))
         (then (local.set $w (i32.or (local.get $w) (i32.shl (i32.const 1) (local.get $k))))))
       (local.set $k (i32.add (local.get $k) (i32.const 1)))
-      (br_if $l (i32.lt_u (local.get $k) (i32.const 4))))
+      (br_if $l (i32.lt_u (local.get $k) (i32.const 5))))
     (local.get $w))
 
   ;; Scalar search for the first indexes still wanted, over $n elements of a flagged block starting at
@@ -95,7 +107,7 @@
           (call $class (f64.promote_f32 (f32.load (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2))))))))
         (if (local.get $c)
           (then
-            (i32.store offset=48 (i32.add (local.get $out) (i32.shl (i32.ctz (local.get $c)) (i32.const 2)))
+            (i32.store offset=56 (i32.add (local.get $out) (i32.shl (i32.ctz (local.get $c)) (i32.const 2)))
               (i32.add (local.get $idx0) (local.get $i)))
             (local.set $w (i32.xor (local.get $w) (local.get $c)))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
@@ -111,7 +123,7 @@
           (call $class (f64.load (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 3)))))))
         (if (local.get $c)
           (then
-            (i32.store offset=48 (i32.add (local.get $out) (i32.shl (i32.ctz (local.get $c)) (i32.const 2)))
+            (i32.store offset=56 (i32.add (local.get $out) (i32.shl (i32.ctz (local.get $c)) (i32.const 2)))
               (i32.add (local.get $idx0) (local.get $i)))
             (local.set $w (i32.xor (local.get $w) (local.get $c)))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
@@ -188,7 +200,7 @@
       (local.set $cp (i32x4.sub (local.get $cp) (f32x4.eq (local.get $v) (v128.const f32x4 inf inf inf inf))))
       (local.set $cm (i32x4.sub (local.get $cm) (f32x4.eq (local.get $v) (v128.const f32x4 -inf -inf -inf -inf))))
       (local.set $co (i32x4.sub (local.get $co)
-        (v128.and (local.get $fin) (f32x4.gt (local.get $a) (v128.const f32x4 65504 65504 65504 65504)))))
+        (v128.and (local.get $fin) (f32x4.ge (local.get $a) (v128.const f32x4 65520 65520 65520 65520)))))
       ;; all-ones is a NaN, which pmin/pmax with the accumulator as first operand ignore
       (local.set $vn (v128.or (local.get $v) (v128.not (local.get $fin))))
       (local.set $mn (f32x4.pmin (local.get $mn) (local.get $vn)))
@@ -216,7 +228,7 @@
     (local $start i32) (local $end i32)
     (local $v v128) (local $a v128) (local $fin v128) (local $vn v128) (local $vz v128)
     (local $mn v128) (local $mx v128) (local $s v128) (local $q v128)
-    (local $cn v128) (local $cp v128) (local $cm v128) (local $co v128)
+    (local $cn v128) (local $cp v128) (local $cm v128) (local $co v128) (local $c32 v128)
     (local.set $start (local.get $p))
     (local.set $end (i32.add (local.get $p) (i32.shl (local.get $nvec) (i32.const 4))))
     (local.set $mn (v128.const f64x2 inf inf))
@@ -229,7 +241,10 @@
       (local.set $cp (i64x2.sub (local.get $cp) (f64x2.eq (local.get $v) (v128.const f64x2 inf inf))))
       (local.set $cm (i64x2.sub (local.get $cm) (f64x2.eq (local.get $v) (v128.const f64x2 -inf -inf))))
       (local.set $co (i64x2.sub (local.get $co)
-        (v128.and (local.get $fin) (f64x2.gt (local.get $a) (v128.const f64x2 65504 65504)))))
+        (v128.and (local.get $fin) (f64x2.ge (local.get $a) (v128.const f64x2 65520 65520)))))
+      ;; float32 overflow is counted apart and taken back out of the float16 count (exclusive categories)
+      (local.set $c32 (i64x2.sub (local.get $c32)
+        (v128.and (local.get $fin) (f64x2.ge (local.get $a) (v128.const f64x2 0x1.ffffffp+127 0x1.ffffffp+127)))))
       (local.set $vn (v128.or (local.get $v) (v128.not (local.get $fin))))
       (local.set $mn (f64x2.pmin (local.get $mn) (local.get $vn)))
       (local.set $mx (f64x2.pmax (local.get $mx) (local.get $vn)))
@@ -241,7 +256,9 @@
     (call $add_count (local.get $out) (i32.const 0) (call $hsum_i64x2 (local.get $cn)))
     (call $add_count (local.get $out) (i32.const 1) (call $hsum_i64x2 (local.get $cp)))
     (call $add_count (local.get $out) (i32.const 2) (call $hsum_i64x2 (local.get $cm)))
-    (call $add_count (local.get $out) (i32.const 3) (call $hsum_i64x2 (local.get $co)))
+    (call $add_count (local.get $out) (i32.const 3)
+      (i32.sub (call $hsum_i64x2 (local.get $co)) (call $hsum_i64x2 (local.get $c32))))
+    (call $add_count (local.get $out) (i32.const 4) (call $hsum_i64x2 (local.get $c32)))
     (call $merge_minmax_f64x2 (local.get $mn) (local.get $mx) (local.get $out))
     (call $merge_sums (local.get $s) (local.get $q) (local.get $out))
     (call $find_f64 (local.get $start) (i32.shl (local.get $nvec) (i32.const 1)) (local.get $idx0) (local.get $out)))
@@ -295,8 +312,8 @@
         (local.set $q0 (f64x2.add (local.get $q0) (local.get $q1)))
         (if (i32.and
               (i32.and
-                (i32x4.all_true (f32x4.ge (local.get $mn) (v128.const f32x4 -65504 -65504 -65504 -65504)))
-                (i32x4.all_true (f32x4.le (local.get $mx) (v128.const f32x4 65504 65504 65504 65504))))
+                (i32x4.all_true (f32x4.gt (local.get $mn) (v128.const f32x4 -65520 -65520 -65520 -65520)))
+                (i32x4.all_true (f32x4.lt (local.get $mx) (v128.const f32x4 65520 65520 65520 65520))))
               (i64x2.all_true (f64x2.eq (local.get $s0) (local.get $s0))))
           (then
             (local.set $gmn (f32x4.pmin (local.get $gmn) (local.get $mn)))
@@ -362,8 +379,8 @@
         (local.set $q0 (f64x2.add (local.get $q0) (local.get $q1)))
         (if (i32.and
               (i32.and
-                (i64x2.all_true (f64x2.ge (local.get $mn) (v128.const f64x2 -65504 -65504)))
-                (i64x2.all_true (f64x2.le (local.get $mx) (v128.const f64x2 65504 65504))))
+                (i64x2.all_true (f64x2.gt (local.get $mn) (v128.const f64x2 -65520 -65520)))
+                (i64x2.all_true (f64x2.lt (local.get $mx) (v128.const f64x2 65520 65520))))
               (i64x2.all_true (f64x2.eq (local.get $s0) (local.get $s0))))
           (then
             (local.set $gmn (f64x2.pmin (local.get $gmn) (local.get $mn)))
@@ -385,6 +402,127 @@
               (local.get $i) (local.get $out))))
     (call $merge_minmax_f64x2 (local.get $gmn) (local.get $gmx) (local.get $out))
     (call $merge_sums (local.get $gs) (local.get $gq) (local.get $out)))
+
+  ;; Shifted sums for exact moments: `moments_<dtype>(ptr, len, c, masked, out)` writes S1 = Σ(x − c) to
+  ;; out+16 and S2 = Σ(x − c)² to out+24, over finite values only (float64 arithmetic; NaN and ±Inf lanes
+  ;; contribute 0), and touches nothing else of out. `masked` = 0 says the data holds no NaN or ±Inf, and skips
+  ;; the masking (a third fewer operations). The wrapper calls it, right after a scan of the same data, with c the
+  ;; one-pass mean, when Σx² − (Σx)²/n would cancel: data far from 0 with a small spread.
+  (func (export "moments_f32") (param $ptr i32) (param $len i32) (param $c f64) (param $masked i32) (param $out i32)
+    (local $p i32) (local $end i32) (local $i i32) (local $x f64)
+    (local $v v128) (local $fin v128) (local $cc v128) (local $lo v128) (local $hi v128)
+    (local $s0 v128) (local $s1 v128) (local $q0 v128) (local $q1 v128)
+    (local.set $cc (f64x2.splat (local.get $c)))
+    (local.set $p (local.get $ptr))
+    (local.set $end (i32.add (local.get $ptr) (i32.shl (i32.shr_u (local.get $len) (i32.const 2)) (i32.const 4))))
+    (if (i32.eqz (local.get $masked))
+      (then
+        (block $done0
+          (loop $l0
+            (br_if $done0 (i32.ge_u (local.get $p) (local.get $end)))
+            (local.set $v (v128.load (local.get $p)))
+            (local.set $lo (f64x2.sub (f64x2.promote_low_f32x4 (local.get $v)) (local.get $cc)))
+            (local.set $hi (f64x2.sub (f64x2.promote_low_f32x4
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))) (local.get $cc)))
+            (local.set $s0 (f64x2.add (local.get $s0) (local.get $lo)))
+            (local.set $s1 (f64x2.add (local.get $s1) (local.get $hi)))
+            (local.set $q0 (f64x2.add (local.get $q0) (f64x2.mul (local.get $lo) (local.get $lo))))
+            (local.set $q1 (f64x2.add (local.get $q1) (f64x2.mul (local.get $hi) (local.get $hi))))
+            (local.set $p (i32.add (local.get $p) (i32.const 16)))
+            (br $l0)))))
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $v (v128.load (local.get $p)))
+        (local.set $fin (f32x4.lt (f32x4.abs (local.get $v)) (v128.const f32x4 inf inf inf inf)))
+        (local.set $lo (v128.and (i64x2.extend_low_i32x4_s (local.get $fin))
+          (f64x2.sub (f64x2.promote_low_f32x4 (local.get $v)) (local.get $cc))))
+        (local.set $hi (v128.and (i64x2.extend_high_i32x4_s (local.get $fin))
+          (f64x2.sub (f64x2.promote_low_f32x4
+            (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))) (local.get $cc))))
+        (local.set $s0 (f64x2.add (local.get $s0) (local.get $lo)))
+        (local.set $s1 (f64x2.add (local.get $s1) (local.get $hi)))
+        (local.set $q0 (f64x2.add (local.get $q0) (f64x2.mul (local.get $lo) (local.get $lo))))
+        (local.set $q1 (f64x2.add (local.get $q1) (f64x2.mul (local.get $hi) (local.get $hi))))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (br $l)))
+    (local.set $s0 (f64x2.add (local.get $s0) (local.get $s1)))
+    (local.set $q0 (f64x2.add (local.get $q0) (local.get $q1)))
+    (local.set $i (i32.and (local.get $len) (i32.const -4)))
+    (block $tail_done
+      (loop $tail
+        (br_if $tail_done (i32.ge_u (local.get $i) (local.get $len)))
+        (local.set $x (f64.promote_f32 (f32.load (i32.add (local.get $ptr) (i32.shl (local.get $i) (i32.const 2))))))
+        (if (f64.lt (f64.abs (local.get $x)) (f64.const inf))
+          (then
+            (local.set $x (f64.sub (local.get $x) (local.get $c)))
+            (local.set $s0 (f64x2.replace_lane 0 (local.get $s0)
+              (f64.add (f64x2.extract_lane 0 (local.get $s0)) (local.get $x))))
+            (local.set $q0 (f64x2.replace_lane 0 (local.get $q0)
+              (f64.add (f64x2.extract_lane 0 (local.get $q0)) (f64.mul (local.get $x) (local.get $x)))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $tail)))
+    (f64.store offset=16 (local.get $out)
+      (f64.add (f64x2.extract_lane 0 (local.get $s0)) (f64x2.extract_lane 1 (local.get $s0))))
+    (f64.store offset=24 (local.get $out)
+      (f64.add (f64x2.extract_lane 0 (local.get $q0)) (f64x2.extract_lane 1 (local.get $q0)))))
+
+  (func (export "moments_f64") (param $ptr i32) (param $len i32) (param $c f64) (param $masked i32) (param $out i32)
+    (local $p i32) (local $end i32) (local $x f64)
+    (local $v0 v128) (local $v1 v128) (local $cc v128)
+    (local $s0 v128) (local $s1 v128) (local $q0 v128) (local $q1 v128)
+    (local.set $cc (f64x2.splat (local.get $c)))
+    (local.set $p (local.get $ptr))
+    ;; pairs of vectors; then at most one vector and one element are left
+    (local.set $end (i32.add (local.get $ptr) (i32.shl (i32.shr_u (local.get $len) (i32.const 2)) (i32.const 5))))
+    (if (i32.eqz (local.get $masked))
+      (then
+        (block $done0
+          (loop $l0
+            (br_if $done0 (i32.ge_u (local.get $p) (local.get $end)))
+            (local.set $v0 (f64x2.sub (v128.load offset=0 (local.get $p)) (local.get $cc)))
+            (local.set $v1 (f64x2.sub (v128.load offset=16 (local.get $p)) (local.get $cc)))
+            (local.set $s0 (f64x2.add (local.get $s0) (local.get $v0)))
+            (local.set $s1 (f64x2.add (local.get $s1) (local.get $v1)))
+            (local.set $q0 (f64x2.add (local.get $q0) (f64x2.mul (local.get $v0) (local.get $v0))))
+            (local.set $q1 (f64x2.add (local.get $q1) (f64x2.mul (local.get $v1) (local.get $v1))))
+            (local.set $p (i32.add (local.get $p) (i32.const 32)))
+            (br $l0)))))
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $v0 (v128.load offset=0 (local.get $p)))
+        (local.set $v1 (v128.load offset=16 (local.get $p)))
+        (local.set $v0 (v128.and (f64x2.lt (f64x2.abs (local.get $v0)) (v128.const f64x2 inf inf))
+          (f64x2.sub (local.get $v0) (local.get $cc))))
+        (local.set $v1 (v128.and (f64x2.lt (f64x2.abs (local.get $v1)) (v128.const f64x2 inf inf))
+          (f64x2.sub (local.get $v1) (local.get $cc))))
+        (local.set $s0 (f64x2.add (local.get $s0) (local.get $v0)))
+        (local.set $s1 (f64x2.add (local.get $s1) (local.get $v1)))
+        (local.set $q0 (f64x2.add (local.get $q0) (f64x2.mul (local.get $v0) (local.get $v0))))
+        (local.set $q1 (f64x2.add (local.get $q1) (f64x2.mul (local.get $v1) (local.get $v1))))
+        (local.set $p (i32.add (local.get $p) (i32.const 32)))
+        (br $l)))
+    (local.set $s0 (f64x2.add (local.get $s0) (local.get $s1)))
+    (local.set $q0 (f64x2.add (local.get $q0) (local.get $q1)))
+    (local.set $end (i32.add (local.get $ptr) (i32.shl (local.get $len) (i32.const 3))))
+    (block $tail_done
+      (loop $tail
+        (br_if $tail_done (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $x (f64.load (local.get $p)))
+        (if (f64.lt (f64.abs (local.get $x)) (f64.const inf))
+          (then
+            (local.set $x (f64.sub (local.get $x) (local.get $c)))
+            (local.set $s0 (f64x2.replace_lane 0 (local.get $s0)
+              (f64.add (f64x2.extract_lane 0 (local.get $s0)) (local.get $x))))
+            (local.set $q0 (f64x2.replace_lane 0 (local.get $q0)
+              (f64.add (f64x2.extract_lane 0 (local.get $q0)) (f64.mul (local.get $x) (local.get $x)))))))
+        (local.set $p (i32.add (local.get $p) (i32.const 8)))
+        (br $tail)))
+    (f64.store offset=16 (local.get $out)
+      (f64.add (f64x2.extract_lane 0 (local.get $s0)) (f64x2.extract_lane 1 (local.get $s0))))
+    (f64.store offset=24 (local.get $out)
+      (f64.add (f64x2.extract_lane 0 (local.get $q0)) (f64x2.extract_lane 1 (local.get $q0)))))
 
   ;; u8 has no special values: counts and firsts stay as $init_out left them. Sums are exact integers.
   ;; Per 128-vector block, x sums go to i16 lanes (<= 128 * 2 * 255 = 65280, no unsigned overflow) and

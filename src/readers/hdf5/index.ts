@@ -29,7 +29,7 @@
 import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_SEVERITY } from '../../checks/severity.js';
-import { adoptMemory, loadKernel } from '../../kernels/scan.js';
+import { adoptMemory, loadKernel, OUT_BYTES } from '../../kernels/scan.js';
 import { invalidOption, invalidPartition, ScanError } from '../../errors.js';
 import type { Finding } from '../../types.js';
 import type {
@@ -829,7 +829,7 @@ function linkKernel(h5: H5): void {
   kernelLinked = true;
   const memory = h5.memory;
   if (memory === undefined) return;
-  const out = h5.malloc(64);
+  const out = h5.malloc(OUT_BYTES);
   if (out !== 0 && !adoptMemory(memory, out)) h5.free(out);
 }
 
