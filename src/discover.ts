@@ -6,6 +6,7 @@ import { closeSync, existsSync, openSync, promises as fsp, readSync, type Dirent
 import path from 'node:path';
 import { OPEN_FLAGS } from './readers/files.js';
 import { ScanError } from './errors.js';
+import { globToRegExp } from './glob.js';
 import { listImageFolder, looksLikeImageFolder } from './readers/image-folder.js';
 import { isImageList, listedImageFiles } from './readers/image-list.js';
 // Cheap sniffers only: these modules load no database library.
@@ -47,8 +48,8 @@ export async function discover(paths: readonly string[], cwd: string, options: D
   }
   for (const p of paths) await visit(path.resolve(cwd, p), p, out, seen, true);
   claimListedFiles(out, options.rootFolder === undefined ? undefined : path.resolve(cwd, options.rootFolder));
-  const include = (options.include ?? []).map(globToRegExp);
-  const exclude = (options.exclude ?? []).map(globToRegExp);
+  const include = (options.include ?? []).map((g) => globToRegExp(g, 'include'));
+  const exclude = (options.exclude ?? []).map((g) => globToRegExp(g, 'exclude'));
   if (include.length + exclude.length > 0) {
     out.sources = out.sources.filter((s) => {
       const p = s.path.split(path.sep).join('/');
@@ -60,27 +61,7 @@ export async function discover(paths: readonly string[], cwd: string, options: D
   return out;
 }
 
-/**
- * A glob as a RegExp over '/'-separated paths: `**` any number of folders, `*` and `?` within one name,
- * `{a,b}` alternatives. (node:path's matchesGlob is still experimental in Node 20 and warns on use.)
- */
-export function globToRegExp(glob: string): RegExp {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === '*' && glob[i + 1] === '*') {
-      const slash = glob[i + 2] === '/';
-      re += slash ? '(?:.*/)?' : '.*';
-      i += slash ? 2 : 1;
-    } else if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else if (c === '{') re += '(?:';
-    else if (c === '}') re += ')';
-    else if (c === ',' && glob.lastIndexOf('{', i) > glob.lastIndexOf('}', i)) re += '|';
-    else re += c.replace(/[.+^$()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`);
-}
+export { globToRegExp } from './glob.js';
 
 /**
  * A list file is one dataset, and the files it names belong to it alone (DESIGN.md): image folders exclude

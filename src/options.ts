@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { DEFAULT_LIMIT_INPUT_PIXELS } from './decode/image.js';
 import type { SeverityOverrides } from './checks/findings.js';
 import { invalidOption, ScanError } from './errors.js';
+import { globToRegExp } from './glob.js';
 import { FINDING_KINDS, type FindingKind } from './types.js';
 
 export type FailOn = 'error' | 'warning' | 'none';
@@ -55,7 +56,27 @@ export interface ScanOptions {
   shard?: { index: number; count: number } | null;
   /** Called as records are read: for progress displays. */
   onProgress?: (p: ScanProgress) => void;
+  /**
+   * Resolve with an empty report when the paths hold no dataset. Default false: `scan()` rejects with
+   * ScanError `SCAN_NO_DATASET` (the CLI exits 2), as ESLint does for patterns that match no file, so that a
+   * mistyped path or an over-eager exclude never passes a gate.
+   */
+  allowEmpty?: boolean;
 }
+
+/** Every key ScanOptions knows: anything else is refused (SCAN_INVALID_OPTION), as the config file does. */
+export const SCAN_OPTION_KEYS = [
+  'batchSize', 'numClasses', 'failOn', 'maxWarnings', 'severity', 'missingThreshold', 'imageStrictness', 'timeoutMs',
+  'include', 'exclude', 'maxExamples', 'workers', 'limitInputPixels', 'forceJsKernel', 'rootFolder', 'cwd', 'signal',
+  'shard', 'onProgress', 'allowEmpty',
+] as const satisfies readonly (keyof ScanOptions)[];
+
+/**
+ * Largest --num-classes: the label analysis keeps a few numbers per class below numClasses, present or not
+ * (about 0.5 KiB each with the report's per-label entries), so 2^20 classes cost at most about 0.5 GiB.
+ * Beyond it a typo (2000000000) would exhaust memory before the scan starts.
+ */
+export const MAX_NUM_CLASSES = 1 << 20;
 
 export interface ScanProgress {
   dataset: string;
@@ -80,9 +101,16 @@ const FAIL_ON: readonly FailOn[] = ['error', 'warning', 'none'];
 
 export function parseOptions(o: ScanOptions = {}): ResolvedOptions {
   if (typeof o !== 'object' || o === null) throw invalidOption('options', 'an object', o);
+  for (const key of Object.keys(o)) {
+    if (!(SCAN_OPTION_KEYS as readonly string[]).includes(key)) {
+      const near = SCAN_OPTION_KEYS.find((k) => k.toLowerCase() === key.toLowerCase().replace(/[-_]/g, ''));
+      throw new ScanError('SCAN_INVALID_OPTION',
+        `Unknown option '${key}'.${near ? ` Did you mean '${near}'?` : ''} Known options: ${SCAN_OPTION_KEYS.join(', ')}.`);
+    }
+  }
   return {
     batchSize: int(o.batchSize, 'batchSize', 64, 1, 1 << 24),
-    numClasses: o.numClasses === undefined || o.numClasses === null ? null : int(o.numClasses, 'numClasses', 0, 1, 2 ** 31 - 1),
+    numClasses: o.numClasses === undefined || o.numClasses === null ? null : int(o.numClasses, 'numClasses', 0, 1, MAX_NUM_CLASSES),
     failOn: oneOf(o.failOn, 'failOn', 'error', FAIL_ON),
     maxWarnings: o.maxWarnings === undefined || o.maxWarnings === null ? null : int(o.maxWarnings, 'maxWarnings', 0, 0, Number.MAX_SAFE_INTEGER),
     severity: parseSeverity(o.severity),
@@ -100,7 +128,14 @@ export function parseOptions(o: ScanOptions = {}): ResolvedOptions {
     signal: o.signal,
     shard: parseShardOption(o.shard),
     onProgress: o.onProgress,
+    allowEmpty: bool(o.allowEmpty, 'allowEmpty', false),
   };
+}
+
+function bool(v: unknown, name: string, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'boolean') throw invalidOption(name, 'true or false', v);
+  return v;
 }
 
 function parseShardOption(v: unknown): { index: number; count: number } | null {
@@ -137,6 +172,7 @@ function globs(v: unknown, name: string): string[] {
   if (!Array.isArray(v) || !v.every((g) => typeof g === 'string' && g.length > 0)) {
     throw invalidOption(name, 'an array of glob strings', v);
   }
+  for (const g of v as string[]) globToRegExp(g, name);
   return v as string[];
 }
 

@@ -2,7 +2,7 @@
 import pLimit from 'p-limit';
 import { DEFAULT_SEVERITY } from './checks/severity.js';
 import { discover } from './discover.js';
-import { ScanError } from './errors.js';
+import { internalError, isInternalError, ScanError } from './errors.js';
 import { finalizeDataset } from './finalize.js';
 import { loadKernel } from './kernels/scan.js';
 import { parseOptions, type ResolvedOptions, type ScanOptions } from './options.js';
@@ -35,7 +35,10 @@ const DATASETS_IN_FLIGHT = 2;
  * const report = await scan('data/train_lmdb', { batchSize: 32 });
  * if (report.exitCode !== 0) console.log(report.summary.findingCounts);
  * ```
- * @throws ScanError `SCAN_INVALID_OPTION` for bad options, `SCAN_SOURCE_NOT_FOUND` for a missing path.
+ * @throws ScanError `SCAN_INVALID_OPTION` for bad options, `SCAN_SOURCE_NOT_FOUND` for a missing path,
+ * `SCAN_NO_DATASET` when the paths hold no dataset (unless `allowEmpty`), `SCAN_INTERNAL` when nanscan itself
+ * fails (a bug, workers that cannot start): such a failure is never reported as damage in the data.
+ * An aborted scan resolves, with `complete: false` and `exitCode` 130.
  */
 export async function scan(paths: string | readonly string[], options?: ScanOptions): Promise<Report> {
   const opts = parseOptions(options);
@@ -46,23 +49,28 @@ export async function scan(paths: string | readonly string[], options?: ScanOpti
   const found = await discover(list, opts.cwd, {
     include: opts.include, exclude: opts.exclude, ...(opts.rootFolder === undefined ? {} : { rootFolder: opts.rootFolder }),
   });
+  if (found.sources.length === 0 && !opts.allowEmpty) throw noDataset(list, found.skipped.length);
   const progress = createProgress(opts, found.sources.length);
   // Starts no worker yet: each source starts the kind it needs (Pool.prepare) while it is opened and planned.
   const pool: Pool = opts.workers === 0
     ? new InProcessPool(progress.onRecords)
-    : new WorkerPool(Math.min(opts.workers, 256), progress.onRecords);
+    : new WorkerPool({ size: Math.min(opts.workers, 256), onProgress: progress.onRecords });
   const kernel = loadKernel({ forceJs: opts.forceJsKernel });
 
   const stop = (): void => { void pool.destroy(); };
   opts.signal?.addEventListener('abort', stop, { once: true });
   let datasets: ScannedDataset[];
+  const limit = pLimit(DATASETS_IN_FLIGHT);
   try {
-    const limit = pLimit(DATASETS_IN_FLIGHT);
     datasets = await Promise.all(found.sources.map((s) => limit(async (): Promise<ScannedDataset> => {
       const r = await scanDataset(s, pool, opts, progress.setDataset);
       progress.datasetDone();
       return r;
     })));
+  } catch (e) {
+    // An internal failure ends the scan: datasets not started yet are not started.
+    limit.clearQueue();
+    throw e;
   } finally {
     opts.signal?.removeEventListener('abort', stop);
     await pool.destroy();
@@ -122,16 +130,22 @@ async function scanDataset(
       forceJsKernel: opts.forceJsKernel, numClasses: opts.numClasses, severity: opts.severity,
       imageStrictness: opts.imageStrictness, timeoutMs: opts.timeoutMs,
     };
-    results = await Promise.all(partitions.map((partition) =>
+    // Failed parts are reported in partition order, whatever order the workers finish in.
+    const failed: (Finding | undefined)[] = new Array(partitions.length);
+    results = await Promise.all(partitions.map((partition, k) =>
       pool.run({ source, partition, options: analyze }).catch((e: unknown) => {
+        // A bug or workers that cannot start fail the scan (exit 2): never a finding on the user's data.
+        if (isInternalError(e)) throw internalError(`Scanning ${source.path}`, e);
         // A stopped scan is incomplete, not damaged: no finding for the parts it did not read.
         if (!(e instanceof ScanError && e.code === 'SCAN_ABORTED')) {
-          findings.push(problem('io_error', source,
-            `Could not read part ${partition.index + 1} of ${total} of the dataset: ${(e as Error).message}`));
+          failed[k] = problem('io_error', source,
+            `Could not read part ${partition.index + 1} of ${total} of the dataset: ${(e as Error).message}`);
         }
         return null;
       })));
+    for (const f of failed) if (f !== undefined) findings.push(f);
   } catch (e) {
+    if (isInternalError(e)) throw internalError(`Opening ${source.path}`, e);
     if (e instanceof ScanError && e.code === 'SCAN_CORRUPT_SOURCE') findings.push(problem('corrupt_file', source, e.message));
     else findings.push(problem('io_error', source, `Could not open the dataset: ${(e as Error).message}`));
   } finally {
@@ -139,6 +153,14 @@ async function scanDataset(
     pool.closeSource(source.absPath);
   }
   return finish(results, total, covered, opts.signal?.aborted === true);
+}
+
+/** ESLint's "No files matching the pattern": a gate over nothing must not pass. */
+function noDataset(paths: readonly string[], skipped: number): ScanError {
+  const named = paths.map((p) => `'${p}'`).join(', ');
+  return new ScanError('SCAN_NO_DATASET',
+    `No dataset found in ${named}${skipped > 0 ? ` (${skipped} path${skipped === 1 ? '' : 's'} skipped as not datasets or excluded)` : ''}. ` +
+    'Pass --allow-empty (allowEmpty) to accept an empty scan.');
 }
 
 function problem(kind: FindingKind, source: Source, message: string): Finding {
