@@ -64,7 +64,7 @@ export async function scan(paths: string | readonly string[], options?: ScanOpti
   try {
     datasets = await Promise.all(found.sources.map((s) => limit(async (): Promise<ScannedDataset> => {
       const r = await scanDataset(s, pool, opts, progress.setDataset);
-      progress.datasetDone();
+      progress.datasetDone(s);
       return r;
     })));
   } catch (e) {
@@ -116,7 +116,7 @@ async function scanDataset(
     pool.prepare(source);
     reader = await (await loadReader(source.format)).open(source);
     info = reader.info();
-    onStart(source, info.declaredRecords);
+    onStart(source, info.expectedRecords ?? info.declaredRecords);
     // More shards than partitions would leave shards idle: split finer then. Up to 64 shards the partitions
     // are those of a plain scan, so the merge is identical to it bit for bit; beyond, value sums are added in
     // another grouping and mean/std may differ in the last digits.
@@ -180,23 +180,29 @@ function reportOptions(opts: ResolvedOptions): ReportOptions {
 function createProgress(opts: ResolvedOptions, datasets: number): {
   onRecords: (records: number, bytes: number) => void;
   setDataset: (s: Source, expected: number | undefined) => void;
-  datasetDone: () => void;
+  datasetDone: (s: Source) => void;
 } {
   let records = 0;
   let bytes = 0;
   let done = 0;
+  const started = new Set<string>();
   let current = '';
+  // Summed over the datasets started so far; null once one of them has no known count.
   let expected: number | null = 0;
   const emit = (): void => opts.onProgress?.({
-    dataset: current, datasetsDone: done, datasets, records, bytes, expectedRecords: expected,
+    dataset: current, datasetsDone: done, datasets, records, bytes,
+    // Only once every dataset has started: a total that grows as datasets start would make the percent go back.
+    expectedRecords: started.size === datasets ? expected : null,
   });
   return {
     onRecords: (r, b) => { records += r; bytes += b; emit(); },
     setDataset: (s, n) => {
       current = s.path;
+      started.add(s.absPath);
       expected = expected === null || n === undefined ? null : expected + n;
       emit();
     },
-    datasetDone: () => { done++; emit(); },
+    // A dataset that could not be opened never started: it adds no record to expect.
+    datasetDone: (s) => { done++; started.add(s.absPath); emit(); },
   };
 }

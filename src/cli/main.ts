@@ -5,8 +5,9 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { applyBaseline, BASELINE_MAX_EXAMPLES, capFindings, createBaseline, loadBaseline, type Baseline } from '../baseline.js';
 import { CONFIG_FILE, loadConfig } from '../config.js';
 import { ScanError } from '../errors.js';
-import { MAX_NUM_CLASSES, type FailOn, type ScanOptions, type ScanProgress } from '../options.js';
+import { MAX_NUM_CLASSES, type FailOn, type ScanOptions } from '../options.js';
 import { checkOutputs, writeOutput } from './outputs.js';
+import { progressLine } from './progress.js';
 import { hostname } from 'node:os';
 import type { ReportContext } from '../report/context.js';
 import { renderGithubAnnotations } from '../report/github.js';
@@ -261,22 +262,6 @@ function runMerge(files: string[], o: MergeOptions): number {
   return report.exitCode;
 }
 
-/** A one-line progress display, redrawn at most 10 times a second. */
-function progressLine(): (p: ScanProgress) => void {
-  const t0 = performance.now();
-  let last = 0;
-  return (p) => {
-    const now = performance.now();
-    if (now - last < 100) return;
-    last = now;
-    const rate = p.records / ((now - t0) / 1000);
-    const pct = p.expectedRecords ? ` ${Math.min(100, (100 * p.records) / p.expectedRecords).toFixed(0)}%` : '';
-    const eta = p.expectedRecords && rate > 0 ? `, ETA ${Math.max(0, (p.expectedRecords - p.records) / rate).toFixed(0)} s` : '';
-    process.stderr.write(`\r\u001b[K[${p.datasetsDone}/${p.datasets}] ${p.dataset}: ${p.records.toLocaleString('en-US')} records` +
-      `${pct} (${Math.round(rate).toLocaleString('en-US')}/s${eta})`);
-  };
-}
-
 export async function main(argv: string[]): Promise<number> {
   try {
     await createProgram().parseAsync(argv);
@@ -297,8 +282,10 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`error: nanscan failed (internal error, not a problem in your data): ${what}\n`);
     if (debug) {
       const cause = err.cause instanceof Error ? err.cause : undefined;
-      const stack = (e instanceof ScanError && typeof e.data?.['stack'] === 'string' ? e.data['stack'] : undefined) ??
-        cause?.stack ?? err.stack ?? '';
+      const data = e instanceof ScanError ? e.data : undefined;
+      // A worker's stack (it threw in a task), or what a worker that could not start wrote, else our own.
+      const stack = (typeof data?.['stack'] === 'string' ? data['stack'] : undefined) ??
+        (typeof data?.['stderr'] === 'string' ? data['stderr'] : undefined) ?? cause?.stack ?? err.stack ?? '';
       process.stderr.write(`${stack}\n`);
     } else {
       process.stderr.write('Run again with --debug (or NANSCAN_DEBUG=1) for the stack trace, and please report it.\n');

@@ -177,7 +177,9 @@ class Hdf5SourceReader implements Hdf5Reader {
 
   info(): SourceInfo {
     const s = this.survey();
-    return { bytes: s.bytes, findings: [...s.findings] };
+    // A file's records are the rows of its longest array (RowsRecord.countsRecords).
+    const expectedRecords = s.files.reduce((n, f) => n + f.datasets.reduce((m, d) => Math.max(m, d.rows), 0), 0);
+    return { bytes: s.bytes, findings: [...s.findings], expectedRecords };
   }
 
   plan(maxPartitions: number): Partition[] {
