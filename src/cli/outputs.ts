@@ -24,7 +24,9 @@ export function checkOutputPath(flag: string, file: string, cwd: string): void {
   try {
     stat = statSync(abs);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw cannot(flag, file, (e as Error).message);
+    const code = (e as NodeJS.ErrnoException).code;
+    // ENOTDIR: a file where a folder of the path should be; the folder checks below name it.
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw cannot(flag, file, (e as Error).message);
   }
   if (stat !== undefined) {
     if (stat.isDirectory()) throw cannot(flag, file, 'it is a folder');
@@ -40,7 +42,8 @@ export function checkOutputPath(flag: string, file: string, cwd: string): void {
   let dirStat;
   try {
     dirStat = statSync(dir);
-  } catch {
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') throw cannot(flag, file, `a part of '${shownDir}' is not a folder`);
     throw cannot(flag, file, `the folder '${shownDir}' does not exist`);
   }
   if (!dirStat.isDirectory()) throw cannot(flag, file, `'${shownDir}' is not a folder`);
