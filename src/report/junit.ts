@@ -47,6 +47,7 @@ export function renderJunit(report: Report, ctx: ReportContext): string {
     const message = `The scan was interrupted (exit ${report.exitCode}): the datasets it did not finish were not checked.`;
     suites.push(`  <testsuite name="nanscan" tests="1" failures="0" errors="1" skipped="0" time="${secs(report.durationMs)}" ` +
       `timestamp="${timestamp}" hostname="${xmlAttr(ctx.hostname)}" id="${suites.length}">\n` +
+      '    <properties>\n      <property name="scanComplete" value="false"/>\n    </properties>\n' +
       `    <testcase name="scan" classname="nanscan" time="${secs(report.durationMs)}">\n` +
       `      <error type="interrupted" message="${xmlAttr(message)}">${xmlText(message)}</error>\n` +
       '    </testcase>\n  </testsuite>\n');
