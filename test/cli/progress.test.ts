@@ -26,7 +26,7 @@ describe('formatProgress', () => {
 });
 
 describe('expected totals for progress', () => {
-  it.each(['fixtures/hdf5/clean', 'fixtures/images/list', 'fixtures/lmdb/clean'])('are known for %s', async (target) => {
+  it.each(['fixtures/hdf5/plain', 'fixtures/hdf5/list', 'fixtures/images/list', 'fixtures/images/classes', 'fixtures/lmdb/clean'])('are known for %s', async (target) => {
     const seen: ScanProgress[] = [];
     const report = await scan(target, { cwd: ROOT, workers: 0, onProgress: (x) => seen.push({ ...x }) });
     const last = seen.at(-1)!;
