@@ -49,7 +49,11 @@ export async function scan(paths: string | readonly string[], options?: ScanOpti
   const found = await discover(list, opts.cwd, {
     include: opts.include, exclude: opts.exclude, ...(opts.rootFolder === undefined ? {} : { rootFolder: opts.rootFolder }),
   });
-  if (found.sources.length === 0 && !opts.allowEmpty) throw noDataset(list, found.skipped.length);
+  if (!opts.allowEmpty) {
+    if (found.sources.length === 0) throw noDataset(list, found.skipped.length);
+    // Every path must hold a dataset: a folder that holds none beside others that do is a mistake too.
+    if (found.emptyPaths.length > 0) throw noDataset(found.emptyPaths, 0);
+  }
   const progress = createProgress(opts, found.sources.length);
   // Starts no worker yet: each source starts the kind it needs (Pool.prepare) while it is opened and planned.
   const pool: Pool = opts.workers === 0

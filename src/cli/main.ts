@@ -190,13 +190,15 @@ function gate(
   report: Report, baseline: Baseline | undefined, baselineFile: string | undefined, writeBaselineFile: string | undefined,
   failOn: FailOn, maxWarnings: number | null,
 ): void {
+  // Recorded before --baseline removes the known findings: the new baseline holds every finding of today.
+  const recorded = writeBaselineFile !== undefined && report.complete ? createBaseline(report, new Date()) : undefined;
   if (baseline !== undefined) applyBaseline(report, baseline, baselineFile!, failOn, maxWarnings);
   if (writeBaselineFile === undefined) return;
-  if (!report.complete) {
+  if (recorded === undefined) {
     process.stderr.write(`nanscan: the scan was interrupted: no baseline written to '${writeBaselineFile}'.\n`);
     return;
   }
-  writeOutput('--write-baseline', writeBaselineFile, `${JSON.stringify(createBaseline(report, new Date()), null, 2)}\n`);
+  writeOutput('--write-baseline', writeBaselineFile, `${JSON.stringify(recorded, null, 2)}\n`);
   report.exitCode = 0;
 }
 

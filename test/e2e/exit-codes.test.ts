@@ -47,6 +47,11 @@ describe('a scan that finds no dataset', () => {
     const cwd = mkdtempSync(path.join(tmp, 'excl-'));
     writeFileSync(path.join(cwd, 'nanscan.config.json'), JSON.stringify({ exclude: ['**'] }));
     expectUsageError(runCli(['scan', path.join(ROOT, 'fixtures/demo')], cwd), /No dataset found in .*excluded/);
+    // Every path counts: a folder without a dataset beside one with datasets is named too.
+    expectUsageError(runCli(['scan', 'fixtures/demo', empty]), `No dataset found in '${empty}'.`);
+    expect(runCli(['scan', 'fixtures/demo', empty, '--allow-empty', '-q']).status).toBe(1);
+    // A dataset given twice, or through its data.mdb, is found (once).
+    expect(runCli(['scan', 'fixtures/lmdb/clean', 'fixtures/lmdb/clean/data.mdb', 'fixtures/lmdb/clean', '-q']).status).toBe(0);
   });
 
   it('exits 0 with --allow-empty (or allowEmpty in the config), and never says "No problems found"', () => {
