@@ -281,7 +281,8 @@ export async function main(argv: string[]): Promise<number> {
     // A bug or a worker that cannot start: one line naming it; the stack only when asked for.
     const err = e instanceof Error ? e : new Error(String(e));
     const what = e instanceof ScanError ? e.message : `${err.name}: ${err.message}`;
-    process.stderr.write(`error: nanscan failed (internal error, not a problem in your data): ${what}\n`);
+    process.stderr.write(`error: nanscan failed (internal error, not a problem in your data): ${what}` +
+      `${debug ? '' : ' (--debug or NANSCAN_DEBUG=1 shows the stack trace; please report it)'}\n`);
     if (debug) {
       const cause = err.cause instanceof Error ? err.cause : undefined;
       const data = e instanceof ScanError ? e.data : undefined;
@@ -289,8 +290,6 @@ export async function main(argv: string[]): Promise<number> {
       const stack = (typeof data?.['stack'] === 'string' ? data['stack'] : undefined) ??
         (typeof data?.['stderr'] === 'string' ? data['stderr'] : undefined) ?? cause?.stack ?? err.stack ?? '';
       process.stderr.write(`${stack}\n`);
-    } else {
-      process.stderr.write('Run again with --debug (or NANSCAN_DEBUG=1) for the stack trace, and please report it.\n');
     }
     return EXIT_USAGE;
   }
