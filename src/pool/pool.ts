@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { fork, type ChildProcess } from 'node:child_process';
-import { isInternalError, ScanError } from '../errors.js';
+import { internalError, isInternalError, ScanError } from '../errors.js';
 import { loadKernel } from '../kernels/scan.js';
 import v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
@@ -211,8 +211,13 @@ export class WorkerPool implements Pool {
     return [...this.threads, ...this.processes];
   }
 
+  /** Starts a worker. Node refusing to (a bad entry path, no threads or processes left) is SCAN_INTERNAL. */
   private spawn(kind: WorkerKind): Slot {
-    return kind === 'thread' ? this.threadSlot() : this.processSlot();
+    try {
+      return kind === 'thread' ? this.threadSlot() : this.processSlot();
+    } catch (e) {
+      throw internalError(`Starting a worker ${kind}`, e);
+    }
   }
 
   private threadSlot(): Slot {
@@ -317,7 +322,13 @@ export class WorkerPool implements Pool {
         { data: { stderr: slot.stderr } }));
       return;
     }
-    list[i] = this.spawn(slot.kind);
+    try {
+      list[i] = this.spawn(slot.kind);
+    } catch (e) {
+      // In an event handler: fail the tasks (the scan rejects) rather than throw where no one catches.
+      this.fail(e as ScanError);
+      return;
+    }
     const t = slot.task;
     slot.task = undefined;
     if (t) this.crashed(t, slot, how);
@@ -380,7 +391,12 @@ export class WorkerPool implements Pool {
     const waiting = this.queue.filter((t) => t.isolate).length;
     let starting = this.processes.filter((s) => !s.ready).length;
     while (this.processes.length < this.size && starting < waiting) {
-      this.processes.push(this.spawn('process'));
+      try {
+        this.processes.push(this.spawn('process'));
+      } catch (e) {
+        this.fail(e as ScanError);
+        return;
+      }
       starting++;
     }
     // A worker still starting stays referenced while tasks wait: its 'ready' must be able to arrive.

@@ -49,6 +49,19 @@ describe('a worker entry that throws at start-up', () => {
   }
 });
 
+describe('a worker entry that does not exist', () => {
+  it('fails the scan with SCAN_INTERNAL instead of looping', async () => {
+    const pool = new WorkerPool({ size: 1, entry: new URL('file:///nonexistent/nanscan-worker.mjs') });
+    try {
+      const source: Source = { format: 'lmdb', path: 'data', absPath: '/nonexistent/data' };
+      pool.prepare(source);
+      await expect(pool.run(task(source))).rejects.toMatchObject({ code: 'SCAN_INTERNAL' });
+    } finally {
+      await pool.destroy();
+    }
+  });
+});
+
 describe('errors a worker answers a task with', () => {
   it('are SCAN_INTERNAL for a bug (a TypeError), and SCAN_WORKER_FAILED (a finding) for an I/O error', async () => {
     const pool = new WorkerPool({ size: 1, entry: entry('answers-error.mjs') });
