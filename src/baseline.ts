@@ -84,7 +84,8 @@ export function applyBaseline(report: Report, baseline: Baseline, file: string, 
     });
   }
   recountSummary(report);
-  report.exitCode = exitCodeFor(report.summary, failOn, maxWarnings);
+  // An interrupted scan keeps its interrupted exit code: suppressing known findings does not make it a pass.
+  if (report.complete) report.exitCode = exitCodeFor(report.summary, failOn, maxWarnings);
   report.baseline = { file, suppressed, suppressedByKind: byKind };
 }
 

@@ -10,7 +10,7 @@ import { parseOptions, type ScanOptions } from './options.js';
 /** The options a config file may set (the rest are per-run: paths, cwd, callbacks). */
 const KEYS = [
   'batchSize', 'numClasses', 'failOn', 'maxWarnings', 'maxExamples', 'workers', 'limitInputPixels', 'severity',
-  'missingThreshold', 'imageStrictness', 'include', 'exclude', 'rootFolder', 'timeoutMs',
+  'missingThreshold', 'imageStrictness', 'include', 'exclude', 'rootFolder', 'timeoutMs', 'allowEmpty',
 ] as const satisfies readonly (keyof ScanOptions)[];
 
 export const CONFIG_FILE = 'nanscan.config.json';

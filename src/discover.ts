@@ -6,6 +6,7 @@ import { closeSync, existsSync, openSync, promises as fsp, readSync, type Dirent
 import path from 'node:path';
 import { OPEN_FLAGS } from './readers/files.js';
 import { ScanError } from './errors.js';
+import { globToRegExp } from './glob.js';
 import { listImageFolder, looksLikeImageFolder } from './readers/image-folder.js';
 import { isImageList, listedImageFiles } from './readers/image-list.js';
 // Cheap sniffers only: these modules load no database library.
@@ -17,6 +18,8 @@ import type { SkippedPath } from './types.js';
 export interface Discovery {
   sources: Source[];
   skipped: SkippedPath[];
+  /** Paths given in which no dataset was found at all (before include/exclude and list claims). */
+  emptyPaths: string[];
 }
 
 /** Bytes of an explicitly named file read to decide whether it is list text. */
@@ -43,16 +46,19 @@ export interface DiscoverOptions {
 }
 
 export async function discover(paths: readonly string[], cwd: string, options: DiscoverOptions = {}): Promise<Discovery> {
-  const out: Discovery = { sources: [], skipped: [] };
+  const out: Discovery = { sources: [], skipped: [], emptyPaths: [] };
   const seen = new Set<string>();
   for (const p of paths) {
     const abs = path.resolve(cwd, p);
     if (!existsSync(abs)) throw new ScanError('SCAN_SOURCE_NOT_FOUND', `Path '${p}' does not exist.`);
   }
-  for (const p of paths) await visit(path.resolve(cwd, p), p, out, seen, true);
+  for (const p of paths) {
+    // Like ESLint's patterns that match no file: a path with no dataset in it is named (SCAN_NO_DATASET).
+    if (!(await visit(path.resolve(cwd, p), p, out, seen, true))) out.emptyPaths.push(p);
+  }
   claimListedFiles(out, options.rootFolder === undefined ? undefined : path.resolve(cwd, options.rootFolder));
-  const include = (options.include ?? []).map(globToRegExp);
-  const exclude = (options.exclude ?? []).map(globToRegExp);
+  const include = (options.include ?? []).map((g) => globToRegExp(g, 'include'));
+  const exclude = (options.exclude ?? []).map((g) => globToRegExp(g, 'exclude'));
   if (include.length + exclude.length > 0) {
     out.sources = out.sources.filter((s) => {
       const p = s.path.split(path.sep).join('/');
@@ -64,27 +70,7 @@ export async function discover(paths: readonly string[], cwd: string, options: D
   return out;
 }
 
-/**
- * A glob as a RegExp over '/'-separated paths: `**` any number of folders, `*` and `?` within one name,
- * `{a,b}` alternatives. (node:path's matchesGlob is still experimental in Node 20 and warns on use.)
- */
-export function globToRegExp(glob: string): RegExp {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === '*' && glob[i + 1] === '*') {
-      const slash = glob[i + 2] === '/';
-      re += slash ? '(?:.*/)?' : '.*';
-      i += slash ? 2 : 1;
-    } else if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else if (c === '{') re += '(?:';
-    else if (c === '}') re += ')';
-    else if (c === ',' && glob.lastIndexOf('{', i) > glob.lastIndexOf('}', i)) re += '|';
-    else re += c.replace(/[.+^$()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`);
-}
+export { globToRegExp } from './glob.js';
 
 /**
  * A list file is one dataset, and the files it names belong to it alone (DESIGN.md): image folders exclude
@@ -127,7 +113,7 @@ function claimListedFiles(out: Discovery, rootFolder: string | undefined): void 
   });
 }
 
-async function visit(abs: string, shown: string, out: Discovery, seen: Set<string>, explicit = false): Promise<void> {
+async function visit(abs: string, shown: string, out: Discovery, seen: Set<string>, explicit = false): Promise<boolean> {
   let real: string;
   let stat;
   try {
@@ -135,44 +121,34 @@ async function visit(abs: string, shown: string, out: Discovery, seen: Set<strin
     stat = await fsp.stat(real);
   } catch (e) {
     out.skipped.push({ path: shown, reason: `cannot be read: ${(e as Error).message}` });
-    return;
+    return false;
   }
   // Symlink loops and a path given twice: every real file or folder is visited once.
-  if (seen.has(real)) return;
+  if (seen.has(real)) return true;
   seen.add(real);
   if (stat.isFile()) {
     if (path.basename(abs) === LMDB_DATA) {
-      add(out, 'lmdb', path.dirname(abs), path.dirname(shown), seen);
-      return;
+      return add(out, 'lmdb', path.dirname(abs), path.dirname(shown), seen);
     }
     // LMDB lock files are never opened, not even to sniff them. Beside its data file a `-lock` belongs to that
     // dataset (not skipped noise); named on its own it stands for its data file.
     if (isLockName(abs)) {
       const data = path.basename(abs) === 'lock.mdb' ? undefined : dataFileOfLock(abs);
-      if (data !== undefined) {
-        if (explicit) add(out, 'lmdb', data, shown.slice(0, -'-lock'.length), seen);
-        return;
-      }
+      if (data !== undefined) return explicit && add(out, 'lmdb', data, shown.slice(0, -'-lock'.length), seen);
       if (path.basename(abs) === 'lock.mdb' && existsSync(path.join(path.dirname(abs), LMDB_DATA))) {
-        if (explicit) add(out, 'lmdb', path.dirname(abs), path.dirname(shown), seen);
-        return;
+        return explicit && add(out, 'lmdb', path.dirname(abs), path.dirname(shown), seen);
       }
       out.skipped.push({ path: shown, reason: 'not a recognised dataset format (named like an LMDB lock file; not opened)' });
-      return;
+      return false;
     }
     // A single-file LMDB environment, recognised by its meta page whatever its name.
-    if (isLmdbFile(abs, explicit)) {
-      add(out, 'lmdb', abs, shown, seen);
-      return;
-    }
+    if (isLmdbFile(abs, explicit)) return add(out, 'lmdb', abs, shown, seen);
     // By signature, or by name: a .h5 file whose signature is damaged is a corrupt HDF5 file, not "not a dataset".
     if (isHdf5File(abs) || HDF5_EXTENSION.test(abs) || isHdf5List(abs)) {
-      add(out, 'hdf5', abs, shown, seen);
-      return;
+      return add(out, 'hdf5', abs, shown, seen);
     }
     if (isImageList(abs)) {
-      add(out, 'image-list', abs, shown, seen);
-      return;
+      return add(out, 'image-list', abs, shown, seen);
     }
     // A file the user named is scanned, never skipped: skipping it would let a broken list pass the gate. No
     // sniffer claimed it, so it is taken as a list, however damaged (even binary: damage can put NULs in a
@@ -180,32 +156,32 @@ async function visit(abs: string, shown: string, out: Discovery, seen: Set<strin
     // otherwise it is an HDF5 list, whose reader reports a binary file as not a list.
     if (explicit) {
       const text = readListText(abs);
-      add(out, text !== null && /^\S.*\s[+-]?\d+\s*$/m.test(text) ? 'image-list' : 'hdf5', abs, shown, seen);
-      return;
+      return add(out, text !== null && /^\S.*\s[+-]?\d+\s*$/m.test(text) ? 'image-list' : 'hdf5', abs, shown, seen);
     }
     out.skipped.push({ path: shown, reason: 'not a recognised dataset format' });
-    return;
+    return false;
   }
   if (!stat.isDirectory()) {
     out.skipped.push({ path: shown, reason: 'not a regular file or folder' });
-    return;
+    return false;
   }
   let entries: Dirent[];
   try {
     entries = await fsp.readdir(abs, { withFileTypes: true });
   } catch (e) {
     out.skipped.push({ path: shown, reason: `cannot be listed: ${(e as Error).message}` });
-    return;
+    return false;
   }
   // A folder holding a list file is not itself an image folder: the list says what its images are.
   const hasList = entries.some((e) => e.isFile() && isImageList(path.join(abs, e.name)));
   const format = detectFolder(entries) ?? (!hasList && looksLikeImageFolder(abs) ? 'image-folder' : null);
   if (format !== null) {
-    add(out, format, abs, shown, seen);
-    return;
+    return add(out, format, abs, shown, seen);
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const e of entries) await visit(path.join(abs, e.name), path.join(shown, e.name), out, seen);
+  let found = false;
+  for (const e of entries) found = (await visit(path.join(abs, e.name), path.join(shown, e.name), out, seen)) || found;
+  return found;
 }
 
 /**
@@ -220,11 +196,13 @@ function detectFolder(entries: readonly Dirent[]): SourceFormat | null {
   return null;
 }
 
-function add(out: Discovery, format: SourceFormat, abs: string, shown: string, seen: Set<string>): void {
+/** Adds a dataset; true (found) also when it was found before, through another path. */
+function add(out: Discovery, format: SourceFormat, abs: string, shown: string, seen: Set<string>): boolean {
   const key = `${format}:${abs}`;
-  if (seen.has(key)) return;
+  if (seen.has(key)) return true;
   seen.add(key);
   out.sources.push({ format, path: shown === '' ? '.' : shown, absPath: abs });
+  return true;
 }
 
 /** The start of a file as text, binary bytes decoded lossily; null when it is empty or unreadable. */

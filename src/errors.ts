@@ -10,7 +10,13 @@ export type ErrorCode =
   | 'SCAN_INVALID_PARTITION'
   /** --write-mean asked for a mean the scan cannot give (several datasets, records of several shapes). */
   | 'SCAN_MEAN_UNAVAILABLE'
-  | 'SCAN_ABORTED';
+  | 'SCAN_ABORTED'
+  /** No dataset in the paths given (ESLint's "no files matching"); `allowEmpty` makes it an empty report. */
+  | 'SCAN_NO_DATASET'
+  /** A report or baseline file cannot be written where the user asked. */
+  | 'SCAN_OUTPUT_NOT_WRITABLE'
+  /** A bug in nanscan or a worker that cannot start: never damage in the data, never a finding. */
+  | 'SCAN_INTERNAL';
 
 /**
  * Failure of the scanner, or a source it cannot open at all. Damage inside a readable source is a finding,
@@ -40,4 +46,27 @@ export function invalidOption(name: string, expected: string, actual: unknown): 
 /** The error every reader throws for a partition spec it did not make. */
 export function invalidPartition(format: string, why: string): ScanError {
   return new ScanError('SCAN_INVALID_PARTITION', `Invalid ${format} partition spec: ${why}.`);
+}
+
+/**
+ * Whether an exception is a failure of nanscan itself rather than damage in the data: JavaScript's own error
+ * classes (a TypeError or ReferenceError is a bug whatever the input), and ScanError SCAN_INTERNAL. A reader
+ * meeting damage throws ScanError SCAN_CORRUPT_SOURCE or an errno-style I/O error (EIO, EACCES, …), which are
+ * findings. A RangeError that Node raises with an ERR_* code (Buffer reads past the end of a short record) is
+ * damage met by parsing code, not a bug, so it stays a finding.
+ */
+export function isInternalError(e: unknown): boolean {
+  if (e instanceof ScanError) return e.code === 'SCAN_INTERNAL';
+  if (!(e instanceof Error)) return false;
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'string' && code.startsWith('ERR_')) return false;
+  return e instanceof TypeError || e instanceof RangeError || e instanceof ReferenceError || e instanceof SyntaxError ||
+    e instanceof EvalError;
+}
+
+/** The ScanError for an internal failure, keeping the original as `cause` (its stack is shown with --debug). */
+export function internalError(what: string, e: unknown): ScanError {
+  if (e instanceof ScanError && e.code === 'SCAN_INTERNAL') return e;
+  const err = e instanceof Error ? e : new Error(String(e));
+  return new ScanError('SCAN_INTERNAL', `${what}: ${err.name}: ${err.message}`, { cause: err });
 }

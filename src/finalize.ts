@@ -123,17 +123,13 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
     for (const p of labelParts) { all.set(p, at); at += p.length; }
     const histogram = labelHistogram(all, d.numClasses, d.batchSize);
     if (d.info?.classNames) histogram.classNames = d.info.classNames;
-    const analysis = analyzeLabelBatches(all, { batchSize: d.batchSize, numClasses: d.numClasses, missingThreshold: d.missingThreshold });
-    for (const f of analysis.findings) {
-      // Image folders have no storage order a data loader follows (ImageFolder loaders shuffle, and the sorted
-      // listing is ours): only the shuffled-batch risk applies to them.
-      if (d.source.format === 'image-folder') {
-        if (f.kind === 'sorted_labels') continue;
-        const risk = analysis.risks.find((r) => r.label === f.label);
-        if (f.kind === 'label_missing_in_batches' && risk !== undefined && risk.shuffled < d.missingThreshold) continue;
-      }
-      sink.add({ ...f, file: d.source.path });
-    }
+    // Image folders have no storage order a data loader follows (ImageFolder loaders shuffle, and the sorted
+    // listing is ours): only the shuffled-batch risk applies to them.
+    const analysis = analyzeLabelBatches(all, {
+      batchSize: d.batchSize, numClasses: d.numClasses, missingThreshold: d.missingThreshold,
+      inStorageOrder: d.source.format !== 'image-folder',
+    });
+    for (const f of analysis.findings) sink.add({ ...f, file: d.source.path });
     labels = withBatchAnalysis(histogram, analysis, d.missingThreshold);
   }
 

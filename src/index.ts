@@ -1,13 +1,13 @@
 /** nanscan's public library API: re-exports only. */
 export { scan } from './scan.js';
 export { VERSION } from './report/build.js';
-export { mergeReports } from './shard.js';
+export { mergeReports, type MergeGate } from './shard.js';
 export { ScanError, type ErrorCode } from './errors.js';
 export type { ScanOptions, ScanProgress, FailOn } from './options.js';
 export { FINDING_KINDS } from './types.js';
 export type {
-  DatasetReport, Finding, FindingKind, LabelReport, Report, ReportOptions, ReportSummary, Severity, SkippedPath,
-  ValueStats,
+  DatasetReport, Finding, FindingKind, LabelReport, Report, ReportExitCode, ReportOptions, ReportSummary, Severity,
+  SkippedPath, ValueStats,
 } from './types.js';
 export { renderText } from './report/text.js';
 export { renderJson } from './report/json.js';

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { DEFAULT_LIMIT_INPUT_PIXELS } from './decode/image.js';
 import type { SeverityOverrides } from './checks/findings.js';
 import { invalidOption, ScanError } from './errors.js';
+import { globToRegExp } from './glob.js';
 import { FINDING_KINDS, type FindingKind } from './types.js';
 
 export type FailOn = 'error' | 'warning' | 'none';
@@ -68,7 +69,29 @@ export interface ScanOptions {
   shard?: { index: number; count: number } | null;
   /** Called as records are read: for progress displays. */
   onProgress?: (p: ScanProgress) => void;
+  /**
+   * Resolve with an empty report when the paths hold no dataset. Default false: `scan()` rejects with
+   * ScanError `SCAN_NO_DATASET` (the CLI exits 2), as ESLint does for patterns that match no file, so that a
+   * mistyped path or an over-eager exclude never passes a gate.
+   */
+  allowEmpty?: boolean;
 }
+
+/** Every key ScanOptions knows: anything else is refused (SCAN_INVALID_OPTION), as the config file does. */
+export const SCAN_OPTION_KEYS = [
+  'batchSize', 'numClasses', 'failOn', 'maxWarnings', 'severity', 'missingThreshold', 'imageStrictness', 'timeoutMs',
+  'include', 'exclude', 'maxExamples', 'workers', 'limitInputPixels', 'forceJsKernel', 'rootFolder', 'cwd', 'signal',
+  'shard', 'onProgress', 'allowEmpty', 'elementStats', 'writeMean',
+] as const satisfies readonly (keyof ScanOptions)[];
+
+/**
+ * Largest --num-classes. The label analysis and the report keep an entry per class below numClasses, seen or
+ * not (a risk, a label_missing_in_batches finding, a `missingInBatches` entry: about 1.7 KiB of memory and
+ * 220 bytes of JSON each, measured): 2^16 classes cost about 110 MiB and 15 MB of JSON; 2^20 cost 1.8 GB. A
+ * typo (2000000000) must be refused, not exhaust memory. Datasets with more classes scan without the option:
+ * the class count is then inferred, and only the classes seen get entries.
+ */
+export const MAX_NUM_CLASSES = 1 << 16;
 
 export interface ScanProgress {
   dataset: string;
@@ -76,7 +99,10 @@ export interface ScanProgress {
   datasets: number;
   records: number;
   bytes: number;
-  /** Records expected in total, when the formats declare counts. */
+  /**
+   * Records expected in total, for percent and ETA: known once every dataset has started and each one's reader
+   * knows its count (LMDB entries, HDF5 rows, list entries, folder images); else null.
+   */
   expectedRecords: number | null;
 }
 
@@ -94,6 +120,13 @@ const FAIL_ON: readonly FailOn[] = ['error', 'warning', 'none'];
 
 export function parseOptions(o: ScanOptions = {}): ResolvedOptions {
   if (typeof o !== 'object' || o === null) throw invalidOption('options', 'an object', o);
+  for (const key of Object.keys(o)) {
+    if (!(SCAN_OPTION_KEYS as readonly string[]).includes(key)) {
+      const near = SCAN_OPTION_KEYS.find((k) => k.toLowerCase() === key.toLowerCase().replace(/[-_]/g, ''));
+      throw new ScanError('SCAN_INVALID_OPTION',
+        `Unknown option '${key}'.${near ? ` Did you mean '${near}'?` : ''} Known options: ${SCAN_OPTION_KEYS.join(', ')}.`);
+    }
+  }
   if (o.writeMean !== undefined && (typeof o.writeMean !== 'string' || !/\.(binaryproto|npy)$/.test(o.writeMean))) {
     throw invalidOption('writeMean', "a file name ending in '.binaryproto' or '.npy'", o.writeMean);
   }
@@ -103,7 +136,7 @@ export function parseOptions(o: ScanOptions = {}): ResolvedOptions {
   }
   return {
     batchSize: int(o.batchSize, 'batchSize', 64, 1, 1 << 24),
-    numClasses: o.numClasses === undefined || o.numClasses === null ? null : int(o.numClasses, 'numClasses', 0, 1, 2 ** 31 - 1),
+    numClasses: o.numClasses === undefined || o.numClasses === null ? null : int(o.numClasses, 'numClasses', 0, 1, MAX_NUM_CLASSES),
     failOn: oneOf(o.failOn, 'failOn', 'error', FAIL_ON),
     maxWarnings: o.maxWarnings === undefined || o.maxWarnings === null ? null : int(o.maxWarnings, 'maxWarnings', 0, 0, Number.MAX_SAFE_INTEGER),
     severity: parseSeverity(o.severity),
@@ -123,6 +156,7 @@ export function parseOptions(o: ScanOptions = {}): ResolvedOptions {
     signal: o.signal,
     shard: parseShardOption(o.shard),
     onProgress: o.onProgress,
+    allowEmpty: bool(o.allowEmpty, 'allowEmpty', false),
   };
 }
 
@@ -166,6 +200,7 @@ function globs(v: unknown, name: string): string[] {
   if (!Array.isArray(v) || !v.every((g) => typeof g === 'string' && g.length > 0)) {
     throw invalidOption(name, 'an array of glob strings', v);
   }
+  for (const g of v as string[]) globToRegExp(g, name);
   return v as string[];
 }
 

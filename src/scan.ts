@@ -2,7 +2,7 @@
 import pLimit from 'p-limit';
 import { DEFAULT_SEVERITY } from './checks/severity.js';
 import { discover } from './discover.js';
-import { ScanError } from './errors.js';
+import { internalError, isInternalError, ScanError } from './errors.js';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { meanImage, type ElementAccumulator } from './checks/elements.js';
@@ -40,7 +40,10 @@ const DATASETS_IN_FLIGHT = 2;
  * const report = await scan('data/train_lmdb', { batchSize: 32 });
  * if (report.exitCode !== 0) console.log(report.summary.findingCounts);
  * ```
- * @throws ScanError `SCAN_INVALID_OPTION` for bad options, `SCAN_SOURCE_NOT_FOUND` for a missing path.
+ * @throws ScanError `SCAN_INVALID_OPTION` for bad options, `SCAN_SOURCE_NOT_FOUND` for a missing path,
+ * `SCAN_NO_DATASET` when the paths hold no dataset (unless `allowEmpty`), `SCAN_INTERNAL` when nanscan itself
+ * fails (a bug, workers that cannot start): such a failure is never reported as damage in the data.
+ * An aborted scan resolves, with `complete: false` and `exitCode` 130.
  */
 export async function scan(paths: string | readonly string[], options?: ScanOptions): Promise<Report> {
   const opts = parseOptions(options);
@@ -51,23 +54,32 @@ export async function scan(paths: string | readonly string[], options?: ScanOpti
   const found = await discover(list, opts.cwd, {
     include: opts.include, exclude: opts.exclude, ...(opts.rootFolder === undefined ? {} : { rootFolder: opts.rootFolder }),
   });
+  if (!opts.allowEmpty) {
+    if (found.sources.length === 0) throw noDataset(list, found.skipped.length);
+    // Every path must hold a dataset: a folder that holds none beside others that do is a mistake too.
+    if (found.emptyPaths.length > 0) throw noDataset(found.emptyPaths, 0);
+  }
   const progress = createProgress(opts, found.sources.length);
   // Starts no worker yet: each source starts the kind it needs (Pool.prepare) while it is opened and planned.
   const pool: Pool = opts.workers === 0
     ? new InProcessPool(progress.onRecords)
-    : new WorkerPool(Math.min(opts.workers, 256), progress.onRecords);
+    : new WorkerPool({ size: Math.min(opts.workers, 256), onProgress: progress.onRecords });
   const kernel = loadKernel({ forceJs: opts.forceJsKernel });
 
   const stop = (): void => { void pool.destroy(); };
   opts.signal?.addEventListener('abort', stop, { once: true });
   let datasets: ScannedDataset[];
+  const limit = pLimit(DATASETS_IN_FLIGHT);
   try {
-    const limit = pLimit(DATASETS_IN_FLIGHT);
     datasets = await Promise.all(found.sources.map((s) => limit(async (): Promise<ScannedDataset> => {
       const r = await scanDataset(s, pool, opts, progress.setDataset);
-      progress.datasetDone();
+      progress.datasetDone(s);
       return r;
     })));
+  } catch (e) {
+    // An internal failure ends the scan: datasets not started yet are not started.
+    limit.clearQueue();
+    throw e;
   } finally {
     opts.signal?.removeEventListener('abort', stop);
     await pool.destroy();
@@ -119,7 +131,7 @@ async function scanDataset(
     pool.prepare(source);
     reader = await (await loadReader(source.format)).open(source);
     info = reader.info();
-    onStart(source, info.declaredRecords);
+    onStart(source, info.expectedRecords ?? info.declaredRecords);
     // More shards than partitions would leave shards idle: split finer then. Up to 64 shards the partitions
     // are those of a plain scan, so the merge is identical to it bit for bit; beyond, value sums are added in
     // another grouping and mean/std may differ in the last digits.
@@ -133,20 +145,26 @@ async function scanDataset(
       forceJsKernel: opts.forceJsKernel, numClasses: opts.numClasses, severity: opts.severity,
       imageStrictness: opts.imageStrictness, timeoutMs: opts.timeoutMs, elementStats: opts.elementStats,
     };
+    // Failed parts are reported in partition order, whatever order the workers finish in.
+    const failed: (Finding | undefined)[] = new Array(partitions.length);
     results = await Promise.all(partitions.map((partition, k) =>
       pool.run({ source, partition, options: analyze }).then((r) => {
         elements.add(k, r.layouts);
         return r;
       }, (e: unknown) => {
         elements.add(k, null);
+        // A bug or workers that cannot start fail the scan (exit 2): never a finding on the user's data.
+        if (isInternalError(e)) throw internalError(`Scanning ${source.path}`, e);
         // A stopped scan is incomplete, not damaged: no finding for the parts it did not read.
         if (!(e instanceof ScanError && e.code === 'SCAN_ABORTED')) {
-          findings.push(problem('io_error', source,
-            `Could not read part ${partition.index + 1} of ${total} of the dataset: ${(e as Error).message}`));
+          failed[k] = problem('io_error', source,
+            `Could not read part ${partition.index + 1} of ${total} of the dataset: ${(e as Error).message}`);
         }
         return null;
       })));
+    for (const f of failed) if (f !== undefined) findings.push(f);
   } catch (e) {
+    if (isInternalError(e)) throw internalError(`Opening ${source.path}`, e);
     if (e instanceof ScanError && e.code === 'SCAN_CORRUPT_SOURCE') findings.push(problem('corrupt_file', source, e.message));
     else findings.push(problem('io_error', source, `Could not open the dataset: ${(e as Error).message}`));
   } finally {
@@ -154,6 +172,14 @@ async function scanDataset(
     pool.closeSource(source.absPath);
   }
   return finish(results, total, covered, opts.signal?.aborted === true);
+}
+
+/** ESLint's "No files matching the pattern": a gate over nothing must not pass. */
+function noDataset(paths: readonly string[], skipped: number): ScanError {
+  const named = paths.map((p) => `'${p}'`).join(', ');
+  return new ScanError('SCAN_NO_DATASET',
+    `No dataset found in ${named}${skipped > 0 ? ` (${skipped} path${skipped === 1 ? '' : 's'} skipped as not datasets or excluded)` : ''}. ` +
+    'Pass --allow-empty (allowEmpty) to accept an empty scan.');
 }
 
 function problem(kind: FindingKind, source: Source, message: string): Finding {
@@ -173,24 +199,30 @@ function reportOptions(opts: ResolvedOptions): ReportOptions {
 function createProgress(opts: ResolvedOptions, datasets: number): {
   onRecords: (records: number, bytes: number) => void;
   setDataset: (s: Source, expected: number | undefined) => void;
-  datasetDone: () => void;
+  datasetDone: (s: Source) => void;
 } {
   let records = 0;
   let bytes = 0;
   let done = 0;
+  const started = new Set<string>();
   let current = '';
+  // Summed over the datasets started so far; null once one of them has no known count.
   let expected: number | null = 0;
   const emit = (): void => opts.onProgress?.({
-    dataset: current, datasetsDone: done, datasets, records, bytes, expectedRecords: expected,
+    dataset: current, datasetsDone: done, datasets, records, bytes,
+    // Only once every dataset has started: a total that grows as datasets start would make the percent go back.
+    expectedRecords: started.size === datasets ? expected : null,
   });
   return {
     onRecords: (r, b) => { records += r; bytes += b; emit(); },
     setDataset: (s, n) => {
       current = s.path;
+      started.add(s.absPath);
       expected = expected === null || n === undefined ? null : expected + n;
       emit();
     },
-    datasetDone: () => { done++; emit(); },
+    // A dataset that could not be opened never started: it adds no record to expect.
+    datasetDone: (s) => { done++; started.add(s.absPath); emit(); },
   };
 }
 

@@ -8,6 +8,7 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { SeverityOverrides } from './checks/findings.js';
 import { ScanError } from './errors.js';
+import type { FailOn } from './options.js';
 import { finalizeDataset } from './finalize.js';
 import type { PartitionResult } from './pool/protocol.js';
 import type { Source, SourceFormat, SourceInfo } from './readers/types.js';
@@ -47,6 +48,15 @@ export type EncodedPartition = Omit<PartitionResult, 'labels' | 'stats' | 'label
 const jsonStats = (s: PartitionResult['stats']): JsonStats =>
   ({ ...s, min: s.values === 0 ? null : s.min, max: s.values === 0 ? null : s.max });
 const fromJsonStats = (s: JsonStats): PartitionResult['stats'] => ({ ...s, min: s.min ?? Infinity, max: s.max ?? -Infinity });
+
+/**
+ * The gate of the merged report. Shards are usually scanned with `--fail-on none` (every shard uploads its
+ * report); the merge gates on the whole. Unset, the first shard's options are kept.
+ */
+export interface MergeGate {
+  failOn?: FailOn;
+  maxWarnings?: number | null;
+}
 
 export function parseShard(text: string): ShardSpec {
   const m = /^(\d+)\/(\d+)$/.exec(text.trim());
@@ -107,7 +117,9 @@ function decodePartition(e: EncodedPartition): PartitionResult {
  * @throws ScanError `SCAN_INVALID_OPTION` when the reports are not shards of one scan: different versions,
  * options or inputs, a missing shard or one given twice.
  */
-export function mergeReports(reports: readonly Report[], names: readonly string[] = reports.map((_, i) => `#${i + 1}`)): Report {
+export function mergeReports(
+  reports: readonly Report[], names: readonly string[] = reports.map((_, i) => `#${i + 1}`), gate: MergeGate = {},
+): Report {
   const fail = (msg: string): never => { throw new ScanError('SCAN_INVALID_OPTION', `Cannot merge: ${msg}`); };
   if (reports.length === 0) fail('no report given.');
   reports.forEach((r, i) => {
@@ -122,8 +134,9 @@ export function mergeReports(reports: readonly Report[], names: readonly string[
     if (s.count !== count) fail(`${names[i]} is shard ${s.index}/${s.count}, but ${names[0]} is one of ${count}.`);
     if (seen.has(s.index)) fail(`shard ${s.index}/${count} is given twice (${seen.get(s.index)} and ${names[i]}).`);
     seen.set(s.index, names[i]!);
-    const { workers: _w, ...a } = r.options;
-    const { workers: _w0, ...b } = first.options;
+    // The gate (failOn, maxWarnings) does not shape results: the merge sets its own.
+    const { workers: _w, failOn: _f, maxWarnings: _m, ...a } = r.options;
+    const { workers: _w0, failOn: _f0, maxWarnings: _m0, ...b } = first.options;
     if (JSON.stringify(a) !== JSON.stringify(b)) fail(`${names[i]} was scanned with other options than ${names[0]}.`);
     const inputs = (x: Report): string => JSON.stringify(x.shard!.datasets.map((d) => [d.path, d.format]));
     if (inputs(r) !== inputs(first)) fail(`${names[i]} scanned other datasets than ${names[0]}.`);
@@ -165,6 +178,11 @@ export function mergeReports(reports: readonly Report[], names: readonly string[
     });
   });
   const started = ordered.map((r) => r.startedAt).sort()[0]!;
-  return buildReport(datasets, first.skipped, first.options, new Date(started),
+  const options: ReportOptions = {
+    ...first.options,
+    ...(gate.failOn !== undefined ? { failOn: gate.failOn } : {}),
+    ...(gate.maxWarnings !== undefined ? { maxWarnings: gate.maxWarnings } : {}),
+  };
+  return buildReport(datasets, first.skipped, options, new Date(started),
     Math.max(...ordered.map((r) => r.durationMs)), first.kernel, ordered.every((r) => r.complete));
 }

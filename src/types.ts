@@ -111,6 +111,11 @@ export interface LabelReport {
   /** Share of full storage-order batches that hold a single label. */
   singleLabelBatchShare?: number;
   sortedLabels?: boolean;
+  /**
+   * False when no data layer reads the records in storage order (image folders: loaders shuffle): only
+   * shuffled batches count, and no shuffle advice is given. Absent means true.
+   */
+  inStorageOrder?: false;
 }
 
 export interface MissingInBatches {
@@ -223,8 +228,18 @@ export interface Report {
   shard?: { index: number; count: number; datasets: ShardDataset[] };
   /** Present when a baseline was applied: the known findings it removed from this report. */
   baseline?: { file: string; suppressed: number; suppressedByKind: Partial<Record<FindingKind, number>> };
-  exitCode: 0 | 1;
+  /**
+   * The process exit code this report stands for: 0 nothing at or above failOn, 1 findings at or above it (or
+   * more warnings than maxWarnings), 130 / 143 the scan was interrupted (SIGINT / SIGTERM; an aborted signal
+   * gives 130): an incomplete report is never a pass. (2, "could not run", has no report.)
+   */
+  exitCode: ReportExitCode;
 }
+
+export type ReportExitCode = 0 | 1 | 130 | 143;
+
+/** The exit code of an interrupted scan: 128 + SIGINT, as a shell reports Ctrl-C. SIGTERM gives 143. */
+export const EXIT_INTERRUPTED = 130;
 
 /** The options that shape results, echoed into the report. */
 export interface ReportOptions {

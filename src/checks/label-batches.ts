@@ -46,6 +46,20 @@ export interface LabelBatchOptions {
   numClasses: number | null;
   /** fraction that triggers label_missing_in_batches; default 0.05 */
   missingThreshold?: number;
+  /**
+   * Whether a data layer reads the records in storage order (Caffe's LMDB/LevelDB/HDF5 layers, list files).
+   * Default true. False for image folders: their loaders shuffle and the sorted listing is ours, so only the
+   * shuffled risk counts and the dataset is never called sorted.
+   */
+  inStorageOrder?: boolean;
+}
+
+/**
+ * The one rule for a label "at risk" (a label_missing_in_batches finding, a ⚠ in the chart): missing from at
+ * least `threshold` of shuffled batches, or of the storage-order batches when a data layer reads that order.
+ */
+export function labelAtRisk(r: { shuffled: number; sequential: number }, threshold: number, inStorageOrder: boolean): boolean {
+  return r.shuffled >= threshold || (inStorageOrder && r.sequential >= threshold);
 }
 
 export interface LabelRisk {
@@ -90,6 +104,8 @@ export interface LabelAnalysis {
   expectedChanges: number;
   singleLabelBatchShare: number;
   sorted: boolean;
+  /** Whether storage order was analysed as the order a data layer reads (LabelBatchOptions.inStorageOrder). */
+  inStorageOrder: boolean;
   findings: Finding[];
   // Beyond the brief's interface, for the renderer and the JSON:
   batchSize: number;
@@ -157,6 +173,7 @@ export function analyzeLabelBatches(labels: Int32Array, options: LabelBatchOptio
     throw new RangeError(`number of classes must be a non-negative integer, got ${numClasses}`);
   }
   const threshold = options.missingThreshold ?? DEFAULT_MISSING_THRESHOLD;
+  const inStorageOrder = options.inStorageOrder ?? true;
   const N = labels.length;
   const fullBatches = Math.floor(N / B);
   const partialBatch = N - fullBatches * B;
@@ -269,7 +286,7 @@ export function analyzeLabelBatches(labels: Int32Array, options: LabelBatchOptio
   const singleLabelBatchShare = fullBatches > 0 ? singleLabelBatches / fullBatches : 0;
   const imbalanceRatio = present.length >= 2 ? maxCount / minCount : 1;
 
-  const sorted = present.length >= 2 && (
+  const sorted = inStorageOrder && present.length >= 2 && (
     (expectedChanges >= MIN_EXPECTED_CHANGES && changes < SORTED_CHANGE_RATIO * expectedChanges) ||
     (fullBatches >= MIN_BATCHES_FOR_SHARE_RULE && singleLabelBatchShare > SINGLE_LABEL_SHARE_LIMIT &&
       singleLabelBatchShare > SINGLE_LABEL_SHARE_FACTOR * shuffledSingle));
@@ -280,7 +297,7 @@ export function analyzeLabelBatches(labels: Int32Array, options: LabelBatchOptio
   // With no records there are no batches to be missing from (an empty dataset is reported elsewhere).
   if (N > 0) {
     for (const r of risks) {
-      if (r.shuffled < threshold && r.sequential < threshold) continue;
+      if (!labelAtRisk(r, threshold, inStorageOrder)) continue;
       findings.push({
         kind: 'label_missing_in_batches',
         severity: DEFAULT_SEVERITY.label_missing_in_batches,
@@ -304,7 +321,7 @@ export function analyzeLabelBatches(labels: Int32Array, options: LabelBatchOptio
 
   return {
     risks, fullBatches, partialBatch, recommendedBatchSize, blockingLabels, imbalanceRatio,
-    labelChanges: changes, expectedChanges, singleLabelBatchShare, sorted, findings,
+    labelChanges: changes, expectedChanges, singleLabelBatchShare, sorted, inStorageOrder, findings,
     batchSize: B, records: N, shuffledSingleLabelShare: shuffledSingle,
   };
 }
@@ -419,5 +436,6 @@ export function withBatchAnalysis(report: LabelReport, a: LabelAnalysis, missing
     expectedLabelChanges: a.expectedChanges,
     singleLabelBatchShare: a.singleLabelBatchShare,
     sortedLabels: a.sorted,
+    ...(a.inStorageOrder ? {} : { inStorageOrder: false }),
   };
 }

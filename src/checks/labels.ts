@@ -4,7 +4,7 @@ import type { LabelReport } from '../types.js';
 /** Why a class label is out of range, or null when it is fine. */
 export function labelRangeProblem(label: number, numClasses: number | null): string | null {
   if (label < 0) return `negative label ${label}`;
-  if (numClasses !== null && label >= numClasses) return `label ${label} is not below --num-classes ${numClasses}`;
+  if (numClasses !== null && label >= numClasses) return `label ${label}, not below --num-classes ${numClasses}`;
   return null;
 }
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 /** The `nanscan` command: argument parsing, output files, progress and exit codes. Wiring only. */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { applyBaseline, BASELINE_MAX_EXAMPLES, capFindings, createBaseline, loadBaseline } from '../baseline.js';
+import { applyBaseline, BASELINE_MAX_EXAMPLES, capFindings, createBaseline, loadBaseline, type Baseline } from '../baseline.js';
 import { CONFIG_FILE, loadConfig } from '../config.js';
 import { ScanError } from '../errors.js';
-import type { ScanOptions, ScanProgress } from '../options.js';
+import { MAX_NUM_CLASSES, type FailOn, type ScanOptions } from '../options.js';
+import { checkOutputs, writeOutput } from './outputs.js';
+import { progressLine } from './progress.js';
 import { hostname } from 'node:os';
 import type { ReportContext } from '../report/context.js';
 import { renderGithubAnnotations } from '../report/github.js';
@@ -19,8 +21,14 @@ import { scan } from '../scan.js';
 import { mergeReports, parseShard } from '../shard.js';
 import type { Report } from '../types.js';
 
-/** Exit code when the scanner could not do its job: usage errors, missing paths (DESIGN.md, CLI contract). */
+/**
+ * Exit code when the scanner could not do its job: usage errors, missing paths, no dataset, an output that
+ * cannot be written, an internal failure (DESIGN.md, CLI contract).
+ */
 const EXIT_USAGE = 2;
+
+/** Stack traces of internal failures are printed only with --debug or NANSCAN_DEBUG=1. */
+const debugWanted = (argv: readonly string[]): boolean => argv.includes('--debug') || process.env['NANSCAN_DEBUG'] === '1';
 
 interface CliOptions {
   json?: string;
@@ -40,15 +48,20 @@ interface CliOptions {
   baseline?: string;
   writeBaseline?: string;
   shard?: string;
+  allowEmpty?: boolean;
   progress: boolean;
   quiet?: boolean;
   color?: boolean;
 }
 
-function intArg(name: string, min: number) {
+function intArg(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`Expected an integer >= ${min} for ${name}.`);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(max === Number.MAX_SAFE_INTEGER
+        ? `Expected an integer >= ${min} for ${name}.`
+        : `Expected an integer from ${min} to ${max.toLocaleString('en-US')} for ${name}.`);
+    }
     return n;
   };
 }
@@ -68,7 +81,7 @@ export function createProgram(): Command {
     .option('--sarif <file>', 'write a SARIF 2.1.0 report (GitHub code scanning)')
     .option('--html <file>', 'write a self-contained HTML report')
     .option('--batch-size <n>', 'training batch size, for the label analysis', intArg('--batch-size', 1), 64)
-    .option('--num-classes <n>', 'labels must lie in [0, n)', intArg('--num-classes', 1))
+    .option('--num-classes <n>', 'labels must lie in [0, n)', intArg('--num-classes', 1, MAX_NUM_CLASSES))
     .option('--workers <n>', 'workers, one per core by default (0: scan in the main thread)', intArg('--workers', 0))
     .addOption(new Option('--fail-on <level>', 'lowest severity that makes the exit code 1')
       .choices(['error', 'warning', 'none']).default('error'))
@@ -84,6 +97,8 @@ export function createProgram(): Command {
     .option('--no-color', 'no colours in the text report')
     .option('-q, --quiet', 'print no text report (exit code and --json files only)')
     .option('--shard <i/n>', 'scan only shard i of n (1-based); join the shard reports with `nanscan merge`')
+    .option('--allow-empty', 'exit 0 when the paths hold no dataset (default: exit 2)')
+    .option('--debug', 'print the stack of an internal failure (also NANSCAN_DEBUG=1)')
     .action(async (paths: string[], o: CliOptions, cmd: Command) => {
       // Flags the user typed override the config file; commander's defaults do not.
       const typed = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
@@ -97,9 +112,16 @@ export function createProgram(): Command {
     .option('--junit <file>', 'write a JUnit XML report')
     .option('--sarif <file>', 'write a SARIF 2.1.0 report')
     .option('--html <file>', 'write a self-contained HTML report')
+    .addOption(new Option('--fail-on <level>', 'lowest severity that makes the exit code 1 (default: error, whatever the shards used)')
+      .choices(['error', 'warning', 'none']))
+    .option('--max-warnings <n>', 'more warnings than this make the exit code 1', intArg('--max-warnings', 0))
+    .option('--config <file>', `config file for failOn and maxWarnings (default: ${CONFIG_FILE}, or package.json's "nanscan" key)`)
+    .option('--baseline <file>', 'report only findings that are not in this baseline')
+    .option('--write-baseline <file>', "record the merged report's findings as the baseline")
     .option('--no-color', 'no colours in the text report')
     .option('-q, --quiet', 'print no text report')
-    .action((files: string[], o: OutputOptions) => {
+    .option('--debug', 'print the stack of an internal failure (also NANSCAN_DEBUG=1)')
+    .action((files: string[], o: MergeOptions) => {
       process.exitCode = runMerge(files, o);
     });
   return program;
@@ -108,6 +130,8 @@ export function createProgram(): Command {
 async function runScan(paths: string[], o: CliOptions, typed: (name: string) => boolean): Promise<number> {
   const showProgress = o.progress && !o.quiet && process.stderr.isTTY === true;
   const config = loadConfig(process.cwd(), o.config)?.options ?? {};
+  // Before any work: an output that cannot be written is a usage error, not a surprise after the scan.
+  checkOutputs({ '--json': o.json, '--junit': o.junit, '--sarif': o.sarif, '--html': o.html, '--write-baseline': o.writeBaseline, '--write-mean': o.writeMean }, process.cwd());
   const pick = <K extends 'batchSize' | 'failOn' | 'maxExamples'>(k: K, v: ScanOptions[K]): ScanOptions[K] =>
     typed(k) || config[k] === undefined ? v : config[k];
   const maxExamples = pick('maxExamples', o.maxExamples) ?? 20;
@@ -127,6 +151,7 @@ async function runScan(paths: string[], o: CliOptions, typed: (name: string) => 
     ...(o.rootFolder !== undefined ? { rootFolder: o.rootFolder } : {}),
     ...(o.writeMean !== undefined ? { writeMean: o.writeMean } : {}),
     ...(o.shard !== undefined ? { shard: parseShard(o.shard) } : {}),
+    ...(o.allowEmpty === true ? { allowEmpty: true } : {}),
     ...(showProgress ? { onProgress: progressLine() } : {}),
   };
   // Ctrl-C or SIGTERM: stop the workers, still write the reports (marked incomplete), exit 128 + signal.
@@ -143,15 +168,41 @@ async function runScan(paths: string[], o: CliOptions, typed: (name: string) => 
   process.on('SIGTERM', onSignal);
   options.signal = controller.signal;
   const baseline = o.baseline !== undefined ? loadBaseline(o.baseline) : undefined;
-  const report = await scan(paths, options);
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
-  if (o.writeBaseline !== undefined) writeFileSync(o.writeBaseline, `${JSON.stringify(createBaseline(report, new Date()), null, 2)}\n`);
-  if (baseline !== undefined) applyBaseline(report, baseline, o.baseline!, report.options.failOn, report.options.maxWarnings);
+  let report: Report;
+  try {
+    report = await scan(paths, options);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (showProgress) process.stderr.write('\r\u001b[K');
+  }
+  // The reports carry the exit code the process ends with: 143 for SIGTERM (the library says 130).
+  if (signalExit !== 0) report.exitCode = signalExit === 143 ? 143 : 130;
+  gate(report, baseline, o.baseline, o.writeBaseline, report.options.failOn, report.options.maxWarnings);
   if (useBaseline) capFindings(report, maxExamples);
-  if (showProgress) process.stderr.write('\r\u001b[K');
   writeOutputs(report, o);
-  return signalExit !== 0 ? signalExit : report.exitCode;
+  return report.exitCode;
+}
+
+/**
+ * Applies --baseline and --write-baseline. Writing a baseline accepts today's findings: the run exits 0 (and
+ * its reports say so), and a scan against that fresh baseline exits 0 too. An interrupted scan records no
+ * baseline: the findings it did not reach would fail the next run.
+ */
+function gate(
+  report: Report, baseline: Baseline | undefined, baselineFile: string | undefined, writeBaselineFile: string | undefined,
+  failOn: FailOn, maxWarnings: number | null,
+): void {
+  // Recorded before --baseline removes the known findings: the new baseline holds every finding of today.
+  const recorded = writeBaselineFile !== undefined && report.complete ? createBaseline(report, new Date()) : undefined;
+  if (baseline !== undefined) applyBaseline(report, baseline, baselineFile!, failOn, maxWarnings);
+  if (writeBaselineFile === undefined) return;
+  if (recorded === undefined) {
+    process.stderr.write(`nanscan: the scan was interrupted: no baseline written to '${writeBaselineFile}'.\n`);
+    return;
+  }
+  writeOutput('--write-baseline', writeBaselineFile, `${JSON.stringify(recorded, null, 2)}\n`);
+  report.exitCode = 0;
 }
 
 interface OutputOptions {
@@ -169,11 +220,11 @@ function writeOutputs(report: Report, o: OutputOptions): void {
   if (o.json !== undefined) {
     const json = renderJson(report);
     if (o.json === '-') process.stdout.write(json);
-    else writeFileSync(o.json, json);
+    else writeOutput('--json', o.json, json);
   }
-  if (o.junit !== undefined) writeFileSync(o.junit, renderJunit(report, ctx));
-  if (o.sarif !== undefined) writeFileSync(o.sarif, renderSarif(report, ctx));
-  if (o.html !== undefined) writeFileSync(o.html, renderHtml(report, ctx));
+  if (o.junit !== undefined) writeOutput('--junit', o.junit, renderJunit(report, ctx));
+  if (o.sarif !== undefined) writeOutput('--sarif', o.sarif, renderSarif(report, ctx));
+  if (o.html !== undefined) writeOutput('--html', o.html, renderHtml(report, ctx));
   if (!o.quiet && o.json !== '-') {
     process.stdout.write(renderText(report, {
       color: o.color !== false && process.stdout.isTTY === true,
@@ -184,8 +235,25 @@ function writeOutputs(report: Report, o: OutputOptions): void {
   if (process.env.GITHUB_ACTIONS === 'true') process.stdout.write(renderGithubAnnotations(report));
 }
 
-/** `nanscan merge`: joins shard reports into the report of one scan. */
-function runMerge(files: string[], o: OutputOptions): number {
+interface MergeOptions extends OutputOptions {
+  failOn?: FailOn;
+  maxWarnings?: number;
+  config?: string;
+  baseline?: string;
+  writeBaseline?: string;
+}
+
+/**
+ * `nanscan merge`: joins shard reports into the report of one scan, and gates on it like `scan` does. The
+ * gate options are the merge's own (flags, then the config file, then the defaults), never the shards':
+ * shards are scanned with `--fail-on none` so that every shard uploads its report, and the merge decides.
+ */
+function runMerge(files: string[], o: MergeOptions): number {
+  const config = loadConfig(process.cwd(), o.config)?.options ?? {};
+  checkOutputs({ '--json': o.json, '--junit': o.junit, '--sarif': o.sarif, '--html': o.html, '--write-baseline': o.writeBaseline }, process.cwd());
+  const failOn: FailOn = o.failOn ?? config.failOn ?? 'error';
+  const maxWarnings = o.maxWarnings ?? config.maxWarnings ?? null;
+  const baseline = o.baseline !== undefined ? loadBaseline(o.baseline) : undefined;
   const reports = files.map((f) => {
     try {
       return JSON.parse(readFileSync(f, 'utf8')) as Report;
@@ -193,25 +261,10 @@ function runMerge(files: string[], o: OutputOptions): number {
       throw new ScanError('SCAN_INVALID_OPTION', `Cannot read report '${f}': ${(e as Error).message}`);
     }
   });
-  const report = mergeReports(reports, files);
+  const report = mergeReports(reports, files, { failOn, maxWarnings });
+  gate(report, baseline, o.baseline, o.writeBaseline, failOn, maxWarnings);
   writeOutputs(report, o);
   return report.exitCode;
-}
-
-/** A one-line progress display, redrawn at most 10 times a second. */
-function progressLine(): (p: ScanProgress) => void {
-  const t0 = performance.now();
-  let last = 0;
-  return (p) => {
-    const now = performance.now();
-    if (now - last < 100) return;
-    last = now;
-    const rate = p.records / ((now - t0) / 1000);
-    const pct = p.expectedRecords ? ` ${Math.min(100, (100 * p.records) / p.expectedRecords).toFixed(0)}%` : '';
-    const eta = p.expectedRecords && rate > 0 ? `, ETA ${Math.max(0, (p.expectedRecords - p.records) / rate).toFixed(0)} s` : '';
-    process.stderr.write(`\r\u001b[K[${p.datasetsDone}/${p.datasets}] ${p.dataset}: ${p.records.toLocaleString('en-US')} records` +
-      `${pct} (${Math.round(rate).toLocaleString('en-US')}/s${eta})`);
-  };
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -223,11 +276,24 @@ export async function main(argv: string[]): Promise<number> {
       // --help and --version end with code 0; every usage error is exit 2.
       return e.exitCode === 0 ? 0 : EXIT_USAGE;
     }
-    if (e instanceof ScanError) {
+    const debug = debugWanted(argv);
+    if (e instanceof ScanError && e.code !== 'SCAN_INTERNAL') {
       process.stderr.write(`error: ${e.message}\n`);
       return EXIT_USAGE;
     }
-    process.stderr.write(`nanscan failed unexpectedly. Please report this with the output below.\n${(e as Error).stack ?? String(e)}\n`);
+    // A bug or a worker that cannot start: one line naming it; the stack only when asked for.
+    const err = e instanceof Error ? e : new Error(String(e));
+    const what = e instanceof ScanError ? e.message : `${err.name}: ${err.message}`;
+    process.stderr.write(`error: nanscan failed (internal error, not a problem in your data): ${what}` +
+      `${debug ? '' : ' (--debug or NANSCAN_DEBUG=1 shows the stack trace; please report it)'}\n`);
+    if (debug) {
+      const cause = err.cause instanceof Error ? err.cause : undefined;
+      const data = e instanceof ScanError ? e.data : undefined;
+      // A worker's stack (it threw in a task), or what a worker that could not start wrote, else our own.
+      const stack = (typeof data?.['stack'] === 'string' ? data['stack'] : undefined) ??
+        (typeof data?.['stderr'] === 'string' ? data['stderr'] : undefined) ?? cause?.stack ?? err.stack ?? '';
+      process.stderr.write(`${stack}\n`);
+    }
     return EXIT_USAGE;
   }
 }

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { fork } from 'node:child_process';
-import { ScanError } from '../errors.js';
+import { internalError, isInternalError, ScanError } from '../errors.js';
 import { loadKernel } from '../kernels/scan.js';
 import v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
@@ -33,12 +33,51 @@ export type ProgressListener = (records: number, bytes: number) => void;
  * vitest), this module is `src/pool/pool.ts` and Node cannot run a TypeScript worker by itself
  * (vitest-dev/vitest#6040), so the built `dist/pool/worker.js` is used: `npm test` builds first.
  */
-function workerEntry(): URL {
+export function defaultWorkerEntry(): URL {
   const beside = new URL('./worker.js', import.meta.url);
   if (existsSync(fileURLToPath(beside))) return beside;
   const built = new URL('../../dist/pool/worker.js', import.meta.url);
   if (existsSync(fileURLToPath(built))) return built;
-  throw new ScanError('SCAN_WORKER_FAILED', `No compiled worker at ${fileURLToPath(built)}: run 'npm run build'.`);
+  throw new ScanError('SCAN_INTERNAL', `No compiled worker at ${fileURLToPath(built)}: run 'npm run build'.`);
+}
+
+/**
+ * Workers that die before saying 'ready' this many times in a row (a broken install, a worker entry that
+ * throws on load, a system out of threads or processes) fail the scan with SCAN_INTERNAL instead of being
+ * started again forever. A worker that starts and then dies on a record is crash isolation's business.
+ */
+export const MAX_START_FAILURES = 3;
+
+export interface WorkerPoolOptions {
+  /** Workers at most (threads and processes each). */
+  size: number;
+  onProgress?: ProgressListener;
+  /** The worker entry module. Default: the compiled pool/worker.js (defaultWorkerEntry). */
+  entry?: URL;
+}
+
+/** A worker's error message as the error it stands for: SCAN_INTERNAL for a bug, else SCAN_WORKER_FAILED. */
+function workerError(m: { message: string; stack?: string; name?: string; code?: string }): ScanError {
+  const original = Object.assign(new (globalErrorClass(m.name))(m.message), m.code === undefined ? {} : { code: m.code });
+  if (m.stack !== undefined) original.stack = m.stack;
+  if (m.name === 'ScanError' && m.code === 'SCAN_INTERNAL') {
+    return new ScanError('SCAN_INTERNAL', m.message, { cause: original, data: { stack: m.stack } });
+  }
+  if (isInternalError(original)) {
+    return new ScanError('SCAN_INTERNAL', `${original.name} in a worker: ${m.message}`, { cause: original, data: { stack: m.stack } });
+  }
+  return new ScanError('SCAN_WORKER_FAILED', m.message, { data: { stack: m.stack } });
+}
+
+function globalErrorClass(name: string | undefined): ErrorConstructor {
+  switch (name) {
+    case 'TypeError': return TypeError;
+    case 'RangeError': return RangeError;
+    case 'ReferenceError': return ReferenceError;
+    case 'SyntaxError': return SyntaxError;
+    case 'EvalError': return EvalError;
+    default: return Error;
+  }
 }
 
 interface Pending {
@@ -109,10 +148,26 @@ export class WorkerPool implements Pool {
   private readonly isolatedSources = new Set<string>();
   private nextId = 0;
   private destroyed = false;
+  private readonly size: number;
+  private readonly onProgress: ProgressListener | undefined;
+  private readonly entry: URL | undefined;
+  /** Workers in a row that died before they were ready (reset by any 'ready'). */
+  private startFailures = 0;
+  /** Set when workers cannot start: every task rejects with it. */
+  private failure: ScanError | undefined;
 
-  constructor(private readonly size: number, private readonly onProgress?: ProgressListener) {}
+  constructor(options: WorkerPoolOptions) {
+    this.size = options.size;
+    this.onProgress = options.onProgress;
+    this.entry = options.entry;
+  }
+
+  private workerEntry(): URL {
+    return this.entry ?? defaultWorkerEntry();
+  }
 
   run(task: Task): Promise<PartitionResult> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
     if (this.destroyed) return Promise.reject(aborted());
     const isolate = ISOLATED_FORMATS.has(task.source.format) || this.isolatedSources.has(task.source.absPath);
     return new Promise((resolve, reject) => {
@@ -126,7 +181,7 @@ export class WorkerPool implements Pool {
    * sources, threads for the others (an image scan starts no thread, a database scan no process).
    */
   prepare(source: Source): void {
-    if (this.destroyed) return;
+    if (this.destroyed || this.failure !== undefined) return;
     if (ISOLATED_FORMATS.has(source.format)) {
       while (this.processes.length < this.size) this.processes.push(this.spawn('process'));
     } else if (this.threads.length < this.size) {
@@ -156,12 +211,17 @@ export class WorkerPool implements Pool {
     return [...this.threads, ...this.processes];
   }
 
+  /** Starts a worker. Node refusing to (a bad entry path, no threads or processes left) is SCAN_INTERNAL. */
   private spawn(kind: WorkerKind): Slot {
-    return kind === 'thread' ? this.threadSlot() : this.processSlot();
+    try {
+      return kind === 'thread' ? this.threadSlot() : this.processSlot();
+    } catch (e) {
+      throw internalError(`Starting a worker ${kind}`, e);
+    }
   }
 
   private threadSlot(): Slot {
-    const w = new Worker(workerEntry(), {
+    const w = new Worker(this.workerEntry(), {
       stderr: true, resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
     });
     let exited = false;
@@ -184,7 +244,7 @@ export class WorkerPool implements Pool {
 
   private processSlot(): Slot {
     // 'advanced' serialization: typed arrays (labels) cross the IPC channel as typed arrays.
-    const child = fork(fileURLToPath(workerEntry()), [], {
+    const child = fork(fileURLToPath(this.workerEntry()), [], {
       serialization: 'advanced', stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
       execArgv: [...process.execArgv, `--max-old-space-size=${WORKER_HEAP_MB}`],
     });
@@ -218,6 +278,7 @@ export class WorkerPool implements Pool {
     onMessage((m) => {
       if (m.type === 'ready') {
         slot.ready = true;
+        this.startFailures = 0;
         this.dispatch();
         return;
       }
@@ -240,7 +301,7 @@ export class WorkerPool implements Pool {
           t.isolate = true;
           for (const q of this.queue) if (q.msg.source.absPath === source) q.isolate = true;
           this.queue.unshift(t);
-        } else t.reject(new ScanError('SCAN_WORKER_FAILED', m.message, { data: { stack: m.stack } }));
+        } else t.reject(workerError(m));
       }
       this.dispatch();
     });
@@ -248,15 +309,40 @@ export class WorkerPool implements Pool {
 
   /** A worker exited: replace it, and rerun or give up its task. */
   private died(slot: Slot, how: string): void {
-    if (this.destroyed) return;
+    if (this.destroyed || this.failure !== undefined) return;
     const list = slot.kind === 'thread' ? this.threads : this.processes;
     const i = list.indexOf(slot);
     if (i < 0) return;
-    list[i] = this.spawn(slot.kind);
+    if (!slot.ready && ++this.startFailures >= MAX_START_FAILURES) {
+      // The error without its stack (stacks are for --debug) and Node's version banner.
+      const tail = slot.stderr.split('\n').map((l) => l.trim())
+        .filter((l) => l !== '' && !/^at /.test(l) && !/^Node\.js v/.test(l)).slice(-2).join(' | ');
+      this.fail(new ScanError('SCAN_INTERNAL',
+        `nanscan's worker ${slot.kind === 'thread' ? 'threads' : 'processes'} could not start (${MAX_START_FAILURES} tried; the last ${how}${tail ? `: ${tail}` : ''})`,
+        { data: { stderr: slot.stderr } }));
+      return;
+    }
+    try {
+      list[i] = this.spawn(slot.kind);
+    } catch (e) {
+      // In an event handler: fail the tasks (the scan rejects) rather than throw where no one catches.
+      this.fail(e as ScanError);
+      return;
+    }
     const t = slot.task;
     slot.task = undefined;
     if (t) this.crashed(t, slot, how);
     this.dispatch();
+  }
+
+  /** Workers cannot start: reject everything with `e`, stop the others, start no more. */
+  private fail(e: ScanError): void {
+    this.failure = e;
+    const all = this.slots();
+    const pending = [...this.queue.splice(0), ...all.flatMap((s) => (s.task ? [s.task] : []))];
+    for (const s of all) s.task = undefined;
+    for (const t of pending) t.reject(e);
+    for (const s of all) void s.kill();
   }
 
   /** A worker died running `t`: run it again, isolating and skipping the record that killed it. */
@@ -278,7 +364,7 @@ export class WorkerPool implements Pool {
 
   private dispatch(): void {
     // After destroy() the workers are being killed and awaited: a late message must not unreference them.
-    if (this.destroyed) return;
+    if (this.destroyed || this.failure !== undefined) return;
     let busy = this.slots().filter((s) => s.task !== undefined).length;
     for (let qi = 0; qi < this.queue.length && busy < this.size;) {
       const t = this.queue[qi]!;
@@ -305,7 +391,12 @@ export class WorkerPool implements Pool {
     const waiting = this.queue.filter((t) => t.isolate).length;
     let starting = this.processes.filter((s) => !s.ready).length;
     while (this.processes.length < this.size && starting < waiting) {
-      this.processes.push(this.spawn('process'));
+      try {
+        this.processes.push(this.spawn('process'));
+      } catch (e) {
+        this.fail(e as ScanError);
+        return;
+      }
       starting++;
     }
     // A worker still starting stays referenced while tasks wait: its 'ready' must be able to arrive.

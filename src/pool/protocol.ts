@@ -122,7 +122,8 @@ export type FromWorker =
   | { type: 'native'; taskId: number; index: number }
   /** A worker thread stopped this task at its first native decode: run it in a worker process. */
   | { type: 'isolate'; taskId: number }
-  | { type: 'error'; taskId: number; message: string; stack?: string };
+  /** The task threw: `name` and `code` tell a bug (SCAN_INTERNAL) from damage in the data (a finding). */
+  | { type: 'error'; taskId: number; message: string; name?: string; code?: string; stack?: string };
 
 /** Message of the error a worker thread stops a partition with when it reaches a native decode. */
 export const NEEDS_ISOLATION = 'nanscan: native decode needs a worker process';

@@ -57,7 +57,12 @@ const onMessage = (msg: ToWorker): void => {
         return;
       }
       const err = e instanceof Error ? e : new Error(String(e));
-      post({ type: 'error', taskId: msg.taskId, message: err.message, ...(err.stack ? { stack: err.stack } : {}) });
+      // Name and code let the pool tell a bug (TypeError…: the scan fails) from damage (a finding).
+      const code = (err as { code?: unknown }).code;
+      post({
+        type: 'error', taskId: msg.taskId, message: err.message, name: err.name,
+        ...(typeof code === 'string' ? { code } : {}), ...(err.stack ? { stack: err.stack } : {}),
+      });
     }
   });
 };

@@ -127,7 +127,7 @@ class ImageFolderReader implements Reader {
   }
 
   info(): SourceInfo {
-    const info: SourceInfo = { findings: [] };
+    const info: SourceInfo = { findings: [], expectedRecords: this.listing.files.length };
     if (this.classNames) info.classNames = this.classNames;
     return info;
   }

@@ -111,7 +111,7 @@ class ImageListReader implements Reader {
     for (const e of this.parsed.entries) {
       try { bytes += statSync(path.resolve(this.absRoot, e.path)).size; } catch { /* reported when read */ }
     }
-    return { bytes, findings };
+    return { bytes, findings, expectedRecords: this.parsed.entries.length };
   }
 
   plan(maxPartitions: number): Partition[] {

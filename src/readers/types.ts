@@ -130,6 +130,12 @@ export interface SourceInfo {
   bytes?: number;
   /** The record count the format declares, when it has one (LMDB md_entries). */
   declaredRecords?: number;
+  /**
+   * Records the source is expected to yield, for the progress display only (percent and ETA): HDF5 rows, list
+   * entries, folder images. Unlike `declaredRecords`, never compared with what was read (no finding).
+   * Default: `declaredRecords`.
+   */
+  expectedRecords?: number;
   /** Findings about the source as a whole, found while opening (e.g. one bad meta page). */
   findings: Finding[];
   /** Parts of the source found while opening that no partition will read (see UncheckedNote). */

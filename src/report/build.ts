@@ -1,7 +1,7 @@
 /** Assembles the report object from finished datasets: shared by scan() and the shard merge. */
 import { readFileSync } from 'node:fs';
 import { exitCodeFor } from '../options.js';
-import type { DatasetReport, FindingKind, Report, ReportOptions, ReportSummary } from '../types.js';
+import { EXIT_INTERRUPTED, type DatasetReport, type FindingKind, type Report, type ReportOptions, type ReportSummary } from '../types.js';
 
 export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -37,7 +37,8 @@ export function buildReport(
     datasets,
     skipped,
     kernel,
-    exitCode: exitCodeFor(summary, options.failOn, options.maxWarnings),
+    // An interrupted scan never passes, whatever it found before the stop.
+    exitCode: complete ? exitCodeFor(summary, options.failOn, options.maxWarnings) : EXIT_INTERRUPTED,
   };
 }
 

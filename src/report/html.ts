@@ -283,7 +283,8 @@ export function batchRisk(l: LabelReport): string {
         `${l.blockingLabels !== undefined && l.blockingLabels.length > 0 ? ` (blocked by labels ${l.blockingLabels.slice(0, 8).join(', ')}${l.blockingLabels.length > 8 ? ', …' : ''})` : ''}.`
       : `Batch size ${num(l.recommendedBatchSize)} or more puts every label in a shuffled batch with probability ≥ 99%.`);
   }
-  if (l.singleLabelBatchShare !== undefined && l.fullBatches !== undefined && l.fullBatches > 0) {
+  // Image folders: loaders shuffle, storage order is nobody's batch order (LabelReport.inStorageOrder).
+  if (l.inStorageOrder !== false && l.singleLabelBatchShare !== undefined && l.fullBatches !== undefined && l.fullBatches > 0) {
     facts.push(`Storage order: ${formatPercent(l.singleLabelBatchShare)} of ${num(l.fullBatches)} full batches hold a single label` +
       `${l.labelChanges !== undefined && l.expectedLabelChanges !== undefined
         ? `; ${num(l.labelChanges)} label changes between neighbours, ${num(Math.round(l.expectedLabelChanges))} expected if shuffled` : ''}` +

@@ -42,6 +42,18 @@ export function renderJunit(report: Report, ctx: ReportContext): string {
     total.errors += tally.errors;
     total.skipped += tally.skipped;
   });
+  if (!report.complete) {
+    // A CI view of an interrupted scan must not be green: one testcase nanscan could not finish, as a JUnit error.
+    const message = `The scan was interrupted (exit ${report.exitCode}): the datasets it did not finish were not checked.`;
+    suites.push(`  <testsuite name="nanscan" tests="1" failures="0" errors="1" skipped="0" time="${secs(report.durationMs)}" ` +
+      `timestamp="${timestamp}" hostname="${xmlAttr(ctx.hostname)}" id="${suites.length}">\n` +
+      '    <properties>\n      <property name="scanComplete" value="false"/>\n    </properties>\n' +
+      `    <testcase name="scan" classname="nanscan" time="${secs(report.durationMs)}">\n` +
+      `      <error type="interrupted" message="${xmlAttr(message)}">${xmlText(message)}</error>\n` +
+      '    </testcase>\n  </testsuite>\n');
+    total.tests++;
+    total.errors++;
+  }
   return '<?xml version="1.0" encoding="UTF-8"?>\n' +
     `<testsuites name="${xmlAttr(`${report.tool.name} ${report.tool.version}`)}" ${counts(total)} ` +
     `time="${secs(report.durationMs)}">\n${suites.join('')}</testsuites>\n`;

@@ -2,7 +2,7 @@
  * Terminal rendering of the label analysis: the histogram as a horizontal bar chart (eighth-block resolution),
  * the per-label risk table, the recommended batch size and the sorted-labels verdict. Plain text when color is off.
  */
-import { formatPercent, MAX_PRACTICAL_BATCH_SIZE, TARGET_ALL_LABELS_PROBABILITY } from '../checks/label-batches.js';
+import { formatPercent, labelAtRisk, MAX_PRACTICAL_BATCH_SIZE, TARGET_ALL_LABELS_PROBABILITY } from '../checks/label-batches.js';
 import type { LabelAnalysis, LabelRisk } from '../checks/label-batches.js';
 import { DEFAULT_SEVERITY } from '../checks/severity.js';
 import type { LabelReport } from '../types.js';
@@ -104,7 +104,7 @@ export function renderLabelChart(
       String(r.label),
       share(r.count, analysis.records),
       formatPercent(r.shuffled),
-      analysis.fullBatches > 0 ? formatPercent(r.sequential) : '–',
+      analysis.fullBatches > 0 && analysis.inStorageOrder ? formatPercent(r.sequential) : '–',
       analysis.fullBatches > 0 ? `${batches(r.expectedBatchesWithout)} of ${num(analysis.fullBatches)}` : '–',
     ]);
     const widths = header.map((h, c) => Math.max(h.length, ...cells.map((row) => row[c]!.length)));
@@ -142,7 +142,8 @@ export function renderLabelChart(
   const changes = `${num(analysis.labelChanges)} label changes in storage order, about ` +
     `${num(Math.round(analysis.expectedChanges))} in a shuffled order`;
   let order: string;
-  if (present < 2) order = 'Storage order: a single label, nothing to shuffle.';
+  if (!analysis.inStorageOrder) order = 'Storage order: not read in order (image folder loaders shuffle).';
+  else if (present < 2) order = 'Storage order: a single label, nothing to shuffle.';
   else if (analysis.sorted) {
     order = `Storage order: looks sorted by label (${changes}` +
       (analysis.fullBatches > 0 ? `; ${formatPercent(analysis.singleLabelBatchShare)} of batches hold one label` : '') +
@@ -268,8 +269,9 @@ export function analysisFromReport(l: LabelReport): LabelAnalysis | null {
     expectedChanges: l.expectedLabelChanges ?? 0,
     singleLabelBatchShare: l.singleLabelBatchShare ?? 0,
     sorted: l.sortedLabels ?? false,
-    // Only which labels are flagged matters to the chart.
-    findings: risks.filter((r) => Math.max(r.shuffled, r.sequential) >= threshold && labels.size > 1).map((r) => ({
+    inStorageOrder: l.inStorageOrder ?? true,
+    // Only which labels are flagged matters to the chart: the rule of the findings themselves.
+    findings: (l.records > 0 ? risks : []).filter((r) => labelAtRisk(r, threshold, l.inStorageOrder ?? true)).map((r) => ({
       kind: 'label_missing_in_batches', severity: DEFAULT_SEVERITY.label_missing_in_batches, message: '', label: r.label,
     })),
     batchSize: l.batchSize,

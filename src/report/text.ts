@@ -31,14 +31,14 @@ export function renderText(report: Report, options: TextOptions): string {
       const sev = examples[0]?.severity ?? 'error';
       const mark = sev === 'error' ? c('red', '✖') : c('yellow', '⚠');
       out.push(`  ${mark} ${kind.padEnd(24)} ${num(d.findingCounts[kind] ?? 0).padStart(8)}`);
-      for (const f of examples.slice(0, perKind)) out.push(`      ${c('dim', locator(f))}${f.message}`);
+      for (const f of examples.slice(0, perKind)) out.push(`      ${c('dim', locator(d, f))}${f.message}`);
       const more = (d.findingCounts[kind] ?? 0) - Math.min(perKind, examples.length);
       if (more > 0) out.push(c('dim', `      … and ${num(more)} more`));
     }
     if (d.labels) {
       const analysis = analysisFromReport(d.labels);
       const names = d.labels.classNames ? ` (${d.labels.classNames.map((n, i) => `${i}=${n}`).join(', ')})` : '';
-      out.push(c('dim', `  ${d.labels.numClasses} classes, ${d.labels.numClassesSource === 'option' ? 'from --num-classes' : 'inferred from the largest label'}${names}`));
+      out.push(c('dim', `  ${plural(d.labels.numClasses, 'class')}, ${d.labels.numClassesSource === 'option' ? 'from --num-classes' : 'inferred from the largest label'}${names}`));
       if (analysis) {
         const chart = renderLabelChart(analysis, d.labels.histogram, { color: options.color, width: options.width ?? 80, maxRows: 12 });
         for (const line of chart.trimEnd().split('\n')) out.push(`  ${line}`);
@@ -54,7 +54,7 @@ export function renderText(report: Report, options: TextOptions): string {
   }
   if (report.skipped.length > 0) {
     out.push('');
-    out.push(c('dim', `Skipped ${plural(report.skipped.length, 'path')} that are not datasets:`));
+    out.push(c('dim', `Skipped ${plural(report.skipped.length, 'path')} that ${report.skipped.length === 1 ? 'is not a dataset' : 'are not datasets'}:`));
     for (const sk of report.skipped.slice(0, 10)) out.push(c('dim', `  ${sk.path}: ${sk.reason}`));
     if (report.skipped.length > 10) out.push(c('dim', `  … and ${report.skipped.length - 10} more`));
   }
@@ -62,8 +62,6 @@ export function renderText(report: Report, options: TextOptions): string {
   if (report.baseline) {
     out.push(c('dim', `Baseline ${report.baseline.file}: ${plural(report.baseline.suppressed, 'known finding')} not shown.`));
   }
-  if (!report.complete) out.push(c('yellow', 'Interrupted: this report covers only what was read before the stop.'));
-  if (report.datasets.length === 0) out.push(c('yellow', 'No dataset found in the given paths.'));
   const tally = `${plural(s.errors, 'error')}, ${plural(s.warnings, 'warning')}`;
   const gate = c('dim', ` (--fail-on ${report.options.failOn}: exit ${report.exitCode})`);
   // What was not checked, over all datasets: "no problems" is said of the checked part only.
@@ -72,7 +70,13 @@ export function renderText(report: Report, options: TextOptions): string {
   const uncheckedWarnings = report.datasets.reduce((n, d) =>
     n + d.findings.filter((f) => f.kind === 'unchecked' && f.severity === 'warning').length, 0);
   const onlyUnchecked = s.errors === 0 && s.warnings === uncheckedWarnings;
-  if (s.errors + s.warnings === 0 && groups.length === 0) out.push(c('green', `✔ No problems found.`));
+  // An interrupted scan has no verdict, and an empty one (--allow-empty) checked nothing: neither ends in ✔.
+  if (!report.complete) {
+    out.push(c('yellow', 'Interrupted: this report covers only what was read before the stop.'));
+    out.push(c('red', '✖ ') + c('bold', 'Scan interrupted: no verdict on what was not read') +
+      c('dim', ` (${tally} in what was read; exit ${report.exitCode})`));
+  } else if (report.datasets.length === 0) out.push(c('yellow', '⚠ No dataset found in the given paths: nothing was checked.'));
+  else if (s.errors + s.warnings === 0 && groups.length === 0) out.push(c('green', `✔ No problems found.`));
   else if (onlyUnchecked) {
     out.push(c('yellow', `✔ ${cleanVerdict(s.records, checked, groups)}`) + (s.warnings > 0 ? gate : ''));
   } else {
@@ -93,13 +97,21 @@ function severityRank(d: DatasetReport, kind: FindingKind): number {
   return d.findings.find((f) => f.kind === kind)?.severity === 'warning' ? 1 : 0;
 }
 
-function locator(f: Finding): string {
+/**
+ * Where a finding is. A list entry (`line` set) is a line of the list, which is the dataset: `list.txt:31 →
+ * imgs/missing.jpg` (the entry as the list names it, relative to the list's folder when it lies under it).
+ */
+function locator(d: DatasetReport, f: Finding): string {
   const parts: string[] = [];
-  if (f.file !== undefined) parts.push(f.line !== undefined ? `${f.file}:${f.line}` : f.file);
+  if (f.line !== undefined) {
+    const folder = d.path.includes('/') ? d.path.slice(0, d.path.lastIndexOf('/') + 1) : '';
+    const entry = f.file !== undefined && folder !== '' && f.file.startsWith(folder) ? f.file.slice(folder.length) : f.file;
+    parts.push(entry !== undefined ? `${d.path}:${f.line} → ${entry}` : `${d.path}:${f.line}`);
+  } else if (f.file !== undefined) parts.push(f.file);
   if (f.database !== undefined) parts.push(`db ${f.database}`);
   if (f.key !== undefined) parts.push(`key ${f.key}`);
   if (f.field !== undefined) parts.push(`field ${f.field}`);
-  if (f.index !== undefined) parts.push(`#${f.index}`);
+  if (f.index !== undefined && f.line === undefined) parts.push(`#${f.index}`);
   if (f.page !== undefined) parts.push(`page ${f.page}`);
   if (f.offset !== undefined) parts.push(`offset ${f.offset}`);
   return parts.length > 0 ? `${parts.join(' ')}: ` : '';

@@ -67,10 +67,11 @@ describe('the Kubernetes Indexed Job example', () => {
     }
     const shards = Array.from({ length: completions }, (_, i) => path.join(out, `shard-${i}.json`));
     const merged = runCli(['merge', ...shards, '--json', path.join(out, 'merged.json'), '-q']);
-    // The shards ran with --fail-on none (a shard must not fail the Job): the merge keeps their options.
-    expect(merged.status).toBe(0);
-    const whole = runCli(['scan', 'fixtures', '--json', path.join(out, 'whole.json'), '-q', '--fail-on', 'none']);
-    expect(whole.status).toBe(0);
+    // The shards ran with --fail-on none (a shard must not fail the Job); the merge is the gate, with its own
+    // --fail-on (default error): the fixtures hold errors, so it fails, as one scan of them does.
+    expect(merged.status).toBe(1);
+    const whole = runCli(['scan', 'fixtures', '--json', path.join(out, 'whole.json'), '-q']);
+    expect(whole.status).toBe(1);
     const read = (f: string): Report => JSON.parse(readFileSync(path.join(out, f), 'utf8')) as Report;
     expect(comparable(read('merged.json'))).toEqual(comparable(read('whole.json')));
   });

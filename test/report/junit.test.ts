@@ -184,6 +184,10 @@ describe('renderJunit', () => {
     expect(props(suitesOf(doc)[0]!).map((p) => p[0])).not.toContain('scanComplete');
     const partial = parse(renderJunit({ ...r, complete: false }, CTX));
     for (const s of suitesOf(partial)) expect(props(s)).toContainEqual(['scanComplete', 'false']);
+    // And the run is not green: one testcase errs, saying the scan was interrupted.
+    const stop = suitesOf(partial).find((s) => s['@name'] === 'nanscan')!;
+    expect([casesOf(stop)[0]!.error].flat().map((e) => (e as XmlNode)['@type'])).toEqual(['interrupted']);
+    expect(Number((partial.testsuites as XmlNode)['@errors'])).toBeGreaterThanOrEqual(1);
   });
 
   it('is deterministic: the same report and context give the same bytes', () => {

@@ -192,7 +192,9 @@ class Hdf5SourceReader implements Hdf5Reader {
 
   info(): SourceInfo {
     const s = this.survey();
-    const info: SourceInfo = { bytes: s.bytes, findings: [...s.findings] };
+    // A file's records are the rows of its longest array (RowsRecord.countsRecords).
+    const expectedRecords = s.files.reduce((n, f) => n + f.datasets.reduce((m, d) => Math.max(m, d.rows), 0), 0);
+    const info: SourceInfo = { bytes: s.bytes, findings: [...s.findings], expectedRecords };
     if (s.unchecked.length > 0) {
       // One note for the whole source (a list's files together); examples bounded, the count exact.
       const note: UncheckedNote = { reason: 'unsupported_type', count: s.unchecked.length, examples: s.unchecked.slice(0, MAX_NOTE_EXAMPLES) };
