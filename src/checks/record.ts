@@ -79,6 +79,13 @@ export class PartitionAnalyzer {
     for (const n of notes) addUnchecked(this.uncheckedTally, n.reason, n.count, n.examples, this.options.maxExamples);
   }
 
+  /** An image record no decoder here reads: counted as not checked, with its file or key as the example. */
+  private uncheckedImage(where: Where): void {
+    const l = this.loc(where);
+    const example = l.file !== undefined ? (l.line !== undefined ? `${l.file}:${l.line}` : l.file) : l.key !== undefined ? `key ${l.key}` : `record ${where.index}`;
+    addUnchecked(this.uncheckedTally, 'unsupported_image', 1, [example], this.options.maxExamples);
+  }
+
   /** Analyses one key/value record. Returns a promise only when it had to wait for image decodes. */
   kv(rec: KvRecord): Promise<void> | undefined {
     if (OOM_NEEDLE !== undefined) oomInjection(rec.key);
@@ -301,6 +308,10 @@ export class PartitionAnalyzer {
   /** The checks on one decoded (or undecodable) image. */
   private imageResult(r: ImageResult, where: Where, what: string): void {
     const loc = this.loc(where);
+    if (!r.ok && r.kind === 'unsupported') {
+      this.uncheckedImage(where);
+      return;
+    }
     if (!r.ok) {
       this.sink.add({ kind: r.kind, severity: DEFAULT_SEVERITY[r.kind], message: `Image ${r.reason}.`, ...loc });
       return;
