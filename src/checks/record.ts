@@ -186,6 +186,10 @@ export class PartitionAnalyzer {
     const where: Where = { index: rec.index, file: rec.file };
     if (rec.line !== undefined) where.line = rec.line;
     if (rec.label !== undefined) this.label(rec.label, where, 'Entry');
+    if (rec.unreadable !== undefined) {
+      this.sink.add(rec.unreadable);
+      return undefined;
+    }
     if (sniffImage(rec.bytes) === null) {
       const what = rec.bytes.length === 0 ? 'is empty (0 bytes)' : `is not an image (starts with ${describeStart(rec.bytes)})`;
       this.sink.add({ kind: 'corrupt_image', severity: DEFAULT_SEVERITY.corrupt_image, message: `File ${what}.`, ...this.loc(where) });
