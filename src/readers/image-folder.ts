@@ -209,9 +209,9 @@ function safeRealpath(p: string): string {
 const isHidden = (name: string): boolean => name.startsWith('.');
 
 /**
- * A folder holds images directly, or its subfolders do (class-per-folder). Subfolders that are hidden, or
- * hold neither images nor folders (an empty class, notebooks' checkpoints), do not decide either way; one
- * that holds folders but no images makes this a tree of datasets, searched further by discovery.
+ * A folder holds images directly, or its subfolders do (class-per-folder). Hidden subfolders (notebooks'
+ * checkpoints) and empty ones do not decide either way (the reader reports them); a non-empty one without
+ * images (a database, a tree of datasets) makes this no image folder, and discovery searches it further.
  */
 export function looksLikeImageFolder(dir: string): boolean {
   let names: string[];
@@ -231,8 +231,9 @@ export function looksLikeImageFolder(dir: string): boolean {
     } catch {
       return false;
     }
-    if (inner.some((n) => isImageName(n))) { withImages++; continue; }
-    if (inner.some((n) => isDir(path.join(d, n)))) return false;
+    if (inner.length === 0) continue;
+    if (!inner.some((n) => isImageName(n))) return false;
+    withImages++;
   }
   return withImages > 0;
 }
