@@ -7,7 +7,7 @@
  * What it reads: BITMAPCOREHEADER (OS/2 1.x) and BITMAPINFOHEADER to V5; 1/4/8-bit palettes, 16/24/32-bit;
  * BI_RGB, BI_RLE8, BI_RLE4, BI_BITFIELDS and BI_ALPHABITFIELDS; bottom-up and top-down. Pillow is the oracle
  * (it is what torchvision's loader opens files with), and the rules follow it: pixel data shorter than
- * height × stride, or RLE data that ends before the image is filled, is truncated; an RLE run or delta
+ * height × stride (less the last row's padding, which Pillow does not need), or RLE data that ends before the image is filled, is truncated; an RLE run or delta
  * that leaves the image, an end-of-bitmap before the last row, an unknown compression or bit depth, or a
  * palette larger than the bit depth allows is corrupt. Embedded JPEG/PNG (BI_JPEG, BI_PNG) is a valid BMP
  * that no decoder here reads: unsupported, not corrupt.
@@ -144,7 +144,8 @@ export function decodeBmp(b: Uint8Array, limitInputPixels: number): BmpResult {
     if (r !== null) return r;
   } else {
     const stride = Math.floor((bpp * width + 31) / 32) * 4;
-    const need = stride * height;
+    // The last row's padding may be missing, as Pillow allows: its pixels are all there.
+    const need = stride * (height - 1) + Math.ceil((bpp * width) / 8);
     if (dataOffset + need > b.length) {
       return fail('truncated_image', `BMP is truncated: ${height} rows of ${stride} bytes need ${need} bytes from byte ${dataOffset}, the file has ${b.length - dataOffset}`);
     }
