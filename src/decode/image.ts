@@ -70,10 +70,13 @@ export function sniffImage(b: Uint8Array): ImageFormat | null {
   if (b.length >= 12 && b[0] === 0 && b[1] === 0 && b[2] === 0 && b[3] === 0x0c && b[4] === 0x4a && b[5] === 0x58 &&
       b[6] === 0x4c && b[7] === 0x20) return 'jxl';
   if (b.length >= 2 && b[0] === 0xff && b[1] === 0x0a) return 'jxl'; // JPEG XL codestream
-  if (b.length >= 6 && b[0] === 0 && b[1] === 0 && b[2] === 1 && b[3] === 0 && b[4]! + b[5]! > 0) return 'ico';
+  // ICO: reserved 0, type 1, an image count, and the first image's data right after the directory.
+  if (b.length >= 22 && b[0] === 0 && b[1] === 0 && b[2] === 1 && b[3] === 0 && b[4]! + b[5]! > 0 && b[9] === 0 &&
+      b[18]! + (b[19]! << 8) + (b[20]! << 16) === 6 + 16 * (b[4]! + (b[5]! << 8)) && b[21] === 0) return 'ico';
   if (b.length >= 6 && b[0] === 0x38 && b[1] === 0x42 && b[2] === 0x50 && b[3] === 0x53 && b[4] === 0 && (b[5] === 1 || b[5] === 2)) return 'psd';
   // Binary PNM (P4 bitmap, P5 greymap, P6 pixmap) followed by whitespace: torchvision's .pgm/.ppm.
-  if (b.length >= 3 && b[0] === 0x50 && b[1]! >= 0x34 && b[1]! <= 0x36 && (b[2] === 0x0a || b[2] === 0x20 || b[2] === 0x0d || b[2] === 0x09)) return 'pnm';
+  if (b.length >= 4 && b[0] === 0x50 && b[1]! >= 0x34 && b[1]! <= 0x36 && (b[2] === 0x0a || b[2] === 0x20 || b[2] === 0x0d || b[2] === 0x09) &&
+      ((b[3]! >= 0x30 && b[3]! <= 0x39) || b[3] === 0x23 || b[3] === 0x0a || b[3] === 0x20)) return 'pnm';
   return null;
 }
 
