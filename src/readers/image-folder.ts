@@ -18,6 +18,7 @@
  * an image extension is a record whatever it holds; a dangling symlink is a record with a `missing_file`
  * finding. Names are read as bytes, so a name that is not valid UTF-8 is read and shown escaped (`caf\xe9.jpg`).
  */
+import { isUtf8 } from 'node:buffer';
 import { readdirSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_SEVERITY } from '../checks/severity.js';
@@ -60,6 +61,8 @@ const SLASH = Buffer.from('/');
 
 /** Python's `sorted()` on names decoded with surrogateescape: by code point. */
 function sortPy(names: Buffer[]): Buffer[] {
+  // UTF-8 keeps code point order bytewise: only names that are not UTF-8 need their code points.
+  if (names.every((n) => isUtf8(n))) return names.sort(Buffer.compare);
   const keyed = names.map((name) => ({ name, key: codePoints(name) }));
   keyed.sort(({ key: x }, { key: y }) => {
     for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
