@@ -191,7 +191,11 @@ export class PartitionAnalyzer {
       return undefined;
     }
     if (sniffImage(rec.bytes) === null) {
-      const what = rec.bytes.length === 0 ? 'is empty (0 bytes)' : `is not an image (starts with ${describeStart(rec.bytes)})`;
+      const b = rec.bytes;
+      const what = b.length === 0 ? 'is empty (0 bytes)'
+        // macOS writes these `._name.jpg` files beside the real ones when copying to other file systems.
+        : b.length >= 4 && b[0] === 0 && b[1] === 5 && b[2] === 0x16 && b[3] === 7 ? 'is a macOS AppleDouble metadata file (a "._" file), not an image'
+        : `is not an image (starts with ${describeStart(b)})`;
       this.sink.add({ kind: 'corrupt_image', severity: DEFAULT_SEVERITY.corrupt_image, message: `File ${what}.`, ...this.loc(where) });
       return undefined;
     }

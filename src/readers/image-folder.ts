@@ -196,6 +196,8 @@ export function listImageFolder(root: string, exclude: ReadonlySet<string> = new
     findings.push({ kind: 'class_folder', severity: DEFAULT_SEVERITY.class_folder, file: shown(name),
       message: `Image '${shown(name)}' lies beside the class folders: ImageFolder never reads it (it has no class), and it was not checked.` });
   }
+  // Errors first: reporters that show one mark per kind take the first finding's severity.
+  findings.sort((a, b) => (a.severity === b.severity ? 0 : a.severity === 'error' ? -1 : 1));
   const files: string[] = [];
   const labels: number[] = [];
   classes.forEach((c, label) => {
