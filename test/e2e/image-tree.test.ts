@@ -62,6 +62,7 @@ rgb().save('train/stray.jpg')
 open('train/dog/README.txt', 'w').write('Dogs, from the shelter.\n')
 open('train/cat/.DS_Store', 'wb').write(b'\0\0\0\1Bud1' + bytes(64))
 open('train/labels.csv', 'w').write('file,label\n')
+open('train/dog/._dog0.png', 'wb').write(b'\0\5\x16\7\0\2\0\0Mac OS X        ' + bytes(64))  # macOS AppleDouble
 os.symlink('nowhere.jpg', 'train/cat/gone.jpg')
 buf = io.BytesIO(); rgb().save(buf, 'JPEG', quality=90); j = buf.getvalue()
 with open(b'train/cat/caf\xe9.jpg', 'wb') as f:   # latin-1 name, not UTF-8; cut short: no EOI
@@ -157,13 +158,15 @@ describe('a torchvision-style class tree', () => {
     expect(oracle.classes).toEqual(['.ipynb_checkpoints', 'cat', 'dog', 'empty']);
     expect(d.labels?.classNames).toEqual(oracle.classes);
     const label = (c: string): string => String(oracle.classes.indexOf(c));
-    // cat: 3 JPEGs, the BMP, the latin-1 file and the dangling link; the empty class has no records.
-    expect(d.labels?.histogram).toEqual({ [label('.ipynb_checkpoints')]: 1, [label('cat')]: 6, [label('dog')]: 3 });
-    expect(d.records).toBe(10);
+    // cat: 3 JPEGs, the BMP, the latin-1 file and the dangling link; dog: 3 PNGs and an AppleDouble file
+    // (ImageFolder loads it: its name ends in .png); the empty class has no records.
+    expect(d.labels?.histogram).toEqual({ [label('.ipynb_checkpoints')]: 1, [label('cat')]: 6, [label('dog')]: 4 });
+    expect(d.records).toBe(11);
     expect(brief(d)).toEqual([
       'class_folder error train/empty',
       'class_folder warning train/.ipynb_checkpoints',
       'class_folder warning train/stray.jpg',
+      'corrupt_image error train/dog/._dog0.png',
       'missing_file error train/cat/gone.jpg',
       'truncated_image error train/cat/caf\\xe9.jpg',
       'unchecked warning train',
@@ -178,7 +181,8 @@ describe('a torchvision-style class tree', () => {
     expect(d.coverage.unchecked).toEqual([expect.objectContaining({
       reason: 'not_an_image', unit: 'file', count: 2, examples: ['train/cat/.DS_Store', 'train/dog/README.txt'],
     })]);
-    expect(d.coverage.checkedRecords).toBe(10);
+    expect(d.coverage.checkedRecords).toBe(11);
+    expect(byFile('train/dog/._dog0.png').message).toContain('AppleDouble');
   });
 
   it('checks the same with sharp alone as with the native JPEG decoder', () => {
