@@ -19,7 +19,7 @@
  * finding. Names are read as bytes, so a name that is not valid UTF-8 is read and shown escaped (`caf\xe9.jpg`).
  */
 import { isUtf8 } from 'node:buffer';
-import { readdirSync, realpathSync, statSync, type Dirent } from 'node:fs';
+import { readdirSync, statSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_SEVERITY } from '../checks/severity.js';
 import type { Finding } from '../types.js';
@@ -96,7 +96,7 @@ const join = (a: Buffer, b: Buffer): Buffer => (a.length === 0 ? b : Buffer.conc
 
 /**
  * Lists a folder as ImageFolder would. `exclude` holds absolute paths of files other datasets (lists) claim.
- * Symlinked folders are followed once (cycles are cut by real path).
+ * Symlinked folders are followed once (cycles are cut by device and inode).
  */
 export function listImageFolder(root: string, exclude: ReadonlySet<string> = new Set(), shownRoot = root): FolderListing {
   const rootBuf = Buffer.from(root);
@@ -104,16 +104,16 @@ export function listImageFolder(root: string, exclude: ReadonlySet<string> = new
   const notImages = { count: 0, examples: [] as string[] };
   const shown = (rel: Buffer): string => path.join(shownRoot, displayName(rel));
   const excluded = (rel: Buffer): boolean => exclude.size > 0 && exclude.has(path.join(root, rel.toString('utf8')));
-  const rootReal = safeRealpath(root);
+  const rootReal = folderId(rootBuf) ?? root;
   let seen = new Set<string>();
 
   /** Every image under `rel` in os.walk order (sorted folders, then sorted names), non-images counted. */
   const walk = (rel: Buffer, out: Buffer[]): { torch: number; images: number } => {
     const counts = { torch: 0, images: 0 };
     const abs = join(rootBuf, rel);
-    let real: string;
-    try { real = realpathSync(abs); } catch { return counts; }
-    if (seen.has(real)) return counts;
+    // A folder is known by device and inode (realpath would turn a name that is not UTF-8 into another).
+    const real = folderId(abs);
+    if (real === null || seen.has(real)) return counts;
     seen.add(real);
     const level = readLevel(abs);
     if (level instanceof Error) {
@@ -206,12 +206,14 @@ export function listImageFolder(root: string, exclude: ReadonlySet<string> = new
   return { files, labels, classNames, findings, notImages };
 }
 
-function safeRealpath(p: string): string {
-  try { return realpathSync(p); } catch { return p; }
+function folderId(p: Buffer): string | null {
+  try {
+    const st = statSync(p, { bigint: true });
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return null;
+  }
 }
-
-/** Whether a name is hidden (starts with a dot). */
-const isHidden = (name: string): boolean => name.startsWith('.');
 
 /**
  * A folder holds images directly, or its subfolders do (class-per-folder). Hidden subfolders (notebooks'
@@ -219,20 +221,22 @@ const isHidden = (name: string): boolean => name.startsWith('.');
  * images (a database, a tree of datasets) makes this no image folder, and discovery searches it further.
  */
 export function looksLikeImageFolder(dir: string): boolean {
-  let names: string[];
+  // Names as bytes: a folder or file whose name is not UTF-8 is still found.
+  const root = Buffer.from(dir);
+  let names: Buffer[];
   try {
-    names = readdirSync(dir);
+    names = readdirSync(root, { encoding: 'buffer' });
   } catch {
     return false;
   }
-  if (names.some((n) => isImageName(n) && isFile(path.join(dir, n)))) return true;
-  const subdirs = names.filter((n) => !isHidden(n)).map((n) => path.join(dir, n)).filter(isDir);
+  if (names.some((n) => isImageName(n) && isFile(join(root, n)))) return true;
+  const subdirs = names.filter((n) => n[0] !== 0x2e).map((n) => join(root, n)).filter(isDir);
   if (subdirs.length === 0) return false;
   let withImages = 0;
   for (const d of subdirs) {
-    let inner: string[];
+    let inner: Buffer[];
     try {
-      inner = readdirSync(d);
+      inner = readdirSync(d, { encoding: 'buffer' });
     } catch {
       return false;
     }
@@ -243,10 +247,10 @@ export function looksLikeImageFolder(dir: string): boolean {
   return withImages > 0;
 }
 
-function isFile(p: string): boolean {
+function isFile(p: Buffer): boolean {
   try { return statSync(p).isFile(); } catch { return false; }
 }
-function isDir(p: string): boolean {
+function isDir(p: Buffer): boolean {
   try { return statSync(p).isDirectory(); } catch { return false; }
 }
 

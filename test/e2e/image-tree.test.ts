@@ -38,7 +38,7 @@ function hashTree(root: string): string {
 
 let tmp: string;
 /** What Python says: ImageFolder's classes, and the PIL-written files' names. */
-let oracle: { classes: string[]; formats: string[] };
+let oracle: { classes: string[]; formats: string[]; latin: string[] };
 
 const FIXTURES_PY = String.raw`
 import io, json, os, struct, sys
@@ -69,6 +69,13 @@ with open(b'train/cat/caf\xe9.jpg', 'wb') as f:   # latin-1 name, not UTF-8; cut
     f.write(j[:len(j) * 2 // 3])
 classes = sorted(e.name for e in os.scandir('train') if e.is_dir())
 
+# Class folders whose names are latin-1, not UTF-8 (os.fsencode round-trips them as surrogate escapes).
+for c in [b'caf\xe9', b'th\xe9', b'caf\xc3\xa9']:
+    os.makedirs(b'latin/' + c)
+    rgb().save(b'latin/' + c + b'/a.png', 'PNG')
+latin = [n.encode('utf-8', 'surrogateescape') for n in sorted(e.name for e in os.scandir('latin') if e.is_dir())]
+latin = [''.join(chr(b) if b < 0x80 else '\\x%02x' % b for b in n) if n != b'caf\xc3\xa9' else 'café' for n in latin]
+
 # One file per format PIL writes, all 16x16 RGB, in a flat folder: none may give an error.
 os.makedirs('formats')
 im = rgb()
@@ -94,7 +101,7 @@ open('other/photo.heic', 'wb').write(struct.pack('>I', 24) + b'ftypheic' + b'\0\
 open('other/layers.psd', 'wb').write(b'8BPS\0\1' + bytes(64))
 with open('other/list.txt', 'w') as f:
     f.write('icon.ico 0\npic.jp2 1\nphoto.heic 0\nlayers.psd 1\npic.ppm 0\n')
-json.dump({'classes': classes, 'formats': written}, sys.stdout)
+json.dump({'classes': classes, 'formats': written, 'latin': latin}, sys.stdout)
 `;
 
 const LIST_PY = String.raw`
@@ -183,6 +190,17 @@ describe('a torchvision-style class tree', () => {
     })]);
     expect(d.coverage.checkedRecords).toBe(11);
     expect(byFile('train/dog/._dog0.png').message).toContain('AppleDouble');
+  });
+
+  it('finds and numbers class folders whose names are not UTF-8, in Python\'s order', () => {
+    const { report } = scanJson(['.'], path.join(tmp, 'latin'));
+    const d = report.datasets[0]!;
+    expect(d.path).toBe('.');
+    // Python sorts surrogate escapes (U+DCxx) after 'é' (U+00E9): café, caf\xe9, th\xe9.
+    expect(oracle.latin).toEqual(['café', 'caf\\xe9', 'th\\xe9']);
+    expect(d.labels?.classNames).toEqual(oracle.latin);
+    expect(d.records).toBe(3);
+    expect(d.findings).toEqual([]);
   });
 
   it('checks the same with sharp alone as with the native JPEG decoder', () => {
