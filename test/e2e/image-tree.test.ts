@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEM_PYTHON } from '../../scripts/lib/caffe.js';
 import type { DatasetReport, Finding } from '../../src/types.js';
@@ -138,10 +139,14 @@ function python(script: string): string {
 }
 
 let before: string;
-beforeAll(() => {
+beforeAll(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'nanscan-image-tree-'));
   oracle = JSON.parse(python(FIXTURES_PY)) as typeof oracle;
   python(LIST_PY);
+  // AVIF: PIL here cannot write it; sharp (libheif with aom) can, and reads it back.
+  const noise = Buffer.from(Array.from({ length: 16 * 16 * 3 }, (_, i) => (i * 97) % 251));
+  await sharp(noise, { raw: { width: 16, height: 16, channels: 3 } }).avif({ lossless: true }).toFile(path.join(tmp, 'formats', 'k.avif'));
+  oracle.formats.push('k.avif');
   before = hashTree(tmp);
 });
 afterAll(() => {
@@ -211,7 +216,7 @@ describe('a torchvision-style class tree', () => {
 });
 
 describe('image formats', () => {
-  it('decodes every format PIL writes without an error or an integrity finding', () => {
+  it('decodes every format PIL writes (and AVIF) without an error or an integrity finding', () => {
     const { report } = scanJson(['formats'], tmp);
     const d = report.datasets[0]!;
     expect(d.records).toBe(oracle.formats.length);
