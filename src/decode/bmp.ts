@@ -127,6 +127,14 @@ export function decodeBmp(b: Uint8Array, limitInputPixels: number): BmpResult {
   }
   if (dataOffset > b.length) return fail('truncated_image', `BMP is truncated: its pixel data starts at byte ${dataOffset} of ${b.length}`);
 
+  const rle = compression === BI_RLE8 || compression === BI_RLE4;
+  const stride = Math.floor((bpp * width + 31) / 32) * 4;
+  // The last row's padding may be missing, as Pillow allows: its pixels are all there.
+  const need = stride * (height - 1) + Math.ceil((bpp * width) / 8);
+  // Checked before the pixels are allocated: a few bytes declaring 7000×7000 must not cost 196 MB.
+  if (!rle && dataOffset + need > b.length) {
+    return fail('truncated_image', `BMP is truncated: ${height} rows of ${stride} bytes need ${need} bytes from byte ${dataOffset}, the file has ${b.length - dataOffset}`);
+  }
   const channels = palette !== null ? (grey ? 1 : 3) : masks !== null && masks[3] !== 0 ? 4 : 3;
   const out = new Uint8Array(width * height * channels);
   let badIndex = 0;
@@ -139,16 +147,10 @@ export function decodeBmp(b: Uint8Array, limitInputPixels: number): BmpResult {
     else { out[o] = palette[idx * 3]!; out[o + 1] = palette[idx * 3 + 1]!; out[o + 2] = palette[idx * 3 + 2]!; }
   };
 
-  if (compression === BI_RLE8 || compression === BI_RLE4) {
+  if (rle) {
     const r = decodeRle(b, dataOffset, width, height, compression === BI_RLE4, (x, row, idx) => putIndex(rowStart(row) + x * channels, idx));
     if (r !== null) return r;
   } else {
-    const stride = Math.floor((bpp * width + 31) / 32) * 4;
-    // The last row's padding may be missing, as Pillow allows: its pixels are all there.
-    const need = stride * (height - 1) + Math.ceil((bpp * width) / 8);
-    if (dataOffset + need > b.length) {
-      return fail('truncated_image', `BMP is truncated: ${height} rows of ${stride} bytes need ${need} bytes from byte ${dataOffset}, the file has ${b.length - dataOffset}`);
-    }
     const shifts = masks?.map(maskShift) ?? [];
     const scales = masks?.map(maskScale) ?? [];
     for (let row = 0; row < height; row++) {
