@@ -89,6 +89,13 @@ export class PartitionAnalyzer {
     for (const n of notes) addUnchecked(this.uncheckedTally, n.reason, n.count, n.examples, this.options.maxExamples);
   }
 
+  /** An image record no decoder here reads: counted as not checked, with its file or key as the example. */
+  private uncheckedImage(where: Where): void {
+    const l = this.loc(where);
+    const example = l.file !== undefined ? (l.line !== undefined ? `${l.file}:${l.line}` : l.file) : l.key !== undefined ? `key ${l.key}` : `record ${where.index}`;
+    addUnchecked(this.uncheckedTally, 'unsupported_image', 1, [example], this.options.maxExamples);
+  }
+
   /**
    * Analyses one key/value record. Returns a promise only when it had to wait for image decodes. What a value
    * that is neither a Datum nor an image means depends on the whole database (finalize.ts judges it), so such
@@ -245,8 +252,16 @@ export class PartitionAnalyzer {
     const where: Where = { index: rec.index, file: rec.file };
     if (rec.line !== undefined) where.line = rec.line;
     if (rec.label !== undefined) this.label(rec.label, where, 'Entry');
+    if (rec.unreadable !== undefined) {
+      this.sink.add(rec.unreadable);
+      return undefined;
+    }
     if (sniffImage(rec.bytes) === null) {
-      const what = rec.bytes.length === 0 ? 'is empty (0 bytes)' : `is not an image (starts with ${describeStart(rec.bytes)})`;
+      const b = rec.bytes;
+      const what = b.length === 0 ? 'is empty (0 bytes)'
+        // macOS writes these `._name.jpg` files beside the real ones when copying to other file systems.
+        : b.length >= 4 && b[0] === 0 && b[1] === 5 && b[2] === 0x16 && b[3] === 7 ? 'is a macOS AppleDouble metadata file (a "._" file), not an image'
+        : `is not an image (starts with ${describeStart(b)})`;
       this.sink.add({ kind: 'corrupt_image', severity: DEFAULT_SEVERITY.corrupt_image, message: `File ${what}.`, ...this.loc(where) });
       return undefined;
     }
@@ -367,6 +382,10 @@ export class PartitionAnalyzer {
   /** The checks on one decoded (or undecodable) image. */
   private imageResult(r: ImageResult, where: Where, what: string): void {
     const loc = this.loc(where);
+    if (!r.ok && r.kind === 'unsupported') {
+      this.uncheckedImage(where);
+      return;
+    }
     if (!r.ok) {
       this.sink.add({ kind: r.kind, severity: DEFAULT_SEVERITY[r.kind], message: `Image ${r.reason}.`, ...loc });
       return;

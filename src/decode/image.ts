@@ -10,15 +10,33 @@
  * past (error) from data it decoded with warnings, such as damaged JPEG entropy data (warning).
  */
 import type { Sharp, SharpOptions } from 'sharp';
+import { bmpSize, decodeBmp } from './bmp.js';
 import { loadNativeJpeg, type NativeJpegResult } from './jpeg-native.js';
 
-export type ImageFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'tiff' | 'bmp';
+/** Formats decoded here: JPEG (native or sharp), PNG, GIF, WebP, TIFF and AVIF (sharp), BMP (bmp.ts). */
+export type DecodedFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'tiff' | 'bmp' | 'avif';
+/**
+ * Formats recognised by their signature that no decoder here reads (the prebuilt sharp has no ImageMagick,
+ * OpenJPEG, JPEG XL or HEVC decoder): such an image is counted as not checked, never reported corrupt.
+ */
+export type UnsupportedFormat = 'heic' | 'jp2' | 'jxl' | 'ico' | 'psd' | 'pnm';
+export type ImageFormat = DecodedFormat | UnsupportedFormat;
+
+const UNSUPPORTED: ReadonlySet<ImageFormat> = new Set<UnsupportedFormat>(['heic', 'jp2', 'jxl', 'ico', 'psd', 'pnm']);
+
+/** Display names of formats, for messages. */
+export const FORMAT_NAMES: Readonly<Record<ImageFormat, string>> = {
+  jpeg: 'JPEG', png: 'PNG', gif: 'GIF', webp: 'WebP', tiff: 'TIFF', bmp: 'BMP', avif: 'AVIF',
+  heic: 'HEIC/HEIF', jp2: 'JPEG 2000', jxl: 'JPEG XL', ico: 'ICO', psd: 'PSD', pnm: 'PNM (PPM/PGM/PBM)',
+};
 
 export type ImageResult =
   | { ok: true; format: ImageFormat; width: number; height: number; channels: number; pixels: Uint8Array;
       /** Set when the image decoded only by tolerating decoder warnings. */
       warning?: string }
-  | { ok: false; kind: 'truncated_image' | 'corrupt_image' | 'oversized_image'; reason: string };
+  | { ok: false; kind: 'truncated_image' | 'corrupt_image' | 'oversized_image'; reason: string }
+  /** A valid-looking image in a format (or a variant of one) no decoder here reads: not checked. */
+  | { ok: false; kind: 'unsupported'; format: ImageFormat; reason: string };
 
 export interface DecodeImageOptions {
   /** Images declaring more pixels are reported, not decoded (decompression bombs). */
@@ -44,6 +62,32 @@ export function sniffImage(b: Uint8Array): ImageFormat | null {
   if (b.length >= 4 && ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a && b[3] === 0) ||
       (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0 && b[3] === 0x2a))) return 'tiff';
   if (b.length >= 2 && b[0] === 0x42 && b[1] === 0x4d) return 'bmp';
+  // ISO BMFF (HEIF, AVIF, JPEG 2000 part 1 box form): a box of type 'ftyp' or 'jP  ' first.
+  if (b.length >= 12 && b[4] === 0x66 && b[5] === 0x74 && b[6] === 0x79 && b[7] === 0x70) return isoBrand(b);
+  if (b.length >= 12 && b[0] === 0 && b[1] === 0 && b[2] === 0 && b[3] === 0x0c && b[4] === 0x6a && b[5] === 0x50 &&
+      b[6] === 0x20 && b[7] === 0x20) return 'jp2';
+  if (b.length >= 4 && b[0] === 0xff && b[1] === 0x4f && b[2] === 0xff && b[3] === 0x51) return 'jp2'; // J2K codestream
+  if (b.length >= 12 && b[0] === 0 && b[1] === 0 && b[2] === 0 && b[3] === 0x0c && b[4] === 0x4a && b[5] === 0x58 &&
+      b[6] === 0x4c && b[7] === 0x20) return 'jxl';
+  if (b.length >= 2 && b[0] === 0xff && b[1] === 0x0a) return 'jxl'; // JPEG XL codestream
+  // ICO: reserved 0, type 1, an image count, and the first image's data right after the directory.
+  if (b.length >= 22 && b[0] === 0 && b[1] === 0 && b[2] === 1 && b[3] === 0 && b[4]! + b[5]! > 0 && b[9] === 0 &&
+      b[18]! + (b[19]! << 8) + (b[20]! << 16) === 6 + 16 * (b[4]! + (b[5]! << 8)) && b[21] === 0) return 'ico';
+  if (b.length >= 6 && b[0] === 0x38 && b[1] === 0x42 && b[2] === 0x50 && b[3] === 0x53 && b[4] === 0 && (b[5] === 1 || b[5] === 2)) return 'psd';
+  // Binary PNM (P4 bitmap, P5 greymap, P6 pixmap) followed by whitespace: torchvision's .pgm/.ppm.
+  if (b.length >= 4 && b[0] === 0x50 && b[1]! >= 0x34 && b[1]! <= 0x36 && (b[2] === 0x0a || b[2] === 0x20 || b[2] === 0x0d || b[2] === 0x09) &&
+      ((b[3]! >= 0x30 && b[3]! <= 0x39) || b[3] === 0x23 || b[3] === 0x0a || b[3] === 0x20)) return 'pnm';
+  return null;
+}
+
+/** An ISO BMFF file's format by its major and compatible brands: AVIF (sharp reads it) or HEIF/HEIC. */
+function isoBrand(b: Uint8Array): ImageFormat | null {
+  const size = Math.min(b.length, ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0, 256);
+  const brands: string[] = [];
+  for (let i = 8; i + 4 <= size; i += 4) if (i !== 12) brands.push(ascii(b, i, 4));
+  if (brands.some((x) => x === 'avif' || x === 'avis')) return 'avif';
+  if (brands.some((x) => ['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis', 'hevm', 'hevs', 'mif1', 'msf1'].includes(x))) return 'heic';
+  if (brands.some((x) => x === 'jp2 ' || x === 'jpx ')) return 'jp2';
   return null;
 }
 
@@ -62,12 +106,19 @@ async function loadSharp(): Promise<SharpFactory> {
 }
 
 /**
- * Decodes `buf` now, in this call, when it can be done synchronously (a JPEG, with the native decoder built);
- * else null, and decodeImage() is the way. Pixels that fit in `out` are decoded into it: the caller reuses
+ * Decodes `buf` now, in this call, when it can be done synchronously (a BMP; a JPEG, with the native decoder
+ * built); else null, and decodeImage() is the way. Pixels that fit in `out` are decoded into it: the caller reuses
  * it, so they are valid only until its next use.
  */
 export function decodeImageNow(buf: Uint8Array, options: DecodeImageOptions, out?: Uint8Array): ImageResult | null {
-  if (sniffImage(buf) !== 'jpeg') return null;
+  const format = sniffImage(buf);
+  if (format === 'bmp') {
+    // Pure JavaScript: as fast as anything a thread pool would give it, and libvips here has no BMP loader.
+    const r = decodeBmp(buf, options.limitInputPixels);
+    if (r.ok) return { ...r, format: 'bmp' };
+    return r.kind === 'unsupported' ? { ok: false, kind: 'unsupported', format: 'bmp', reason: r.reason } : { ok: false, kind: r.kind, reason: r.reason };
+  }
+  if (format !== 'jpeg') return null;
   const native = loadNativeJpeg();
   if (native === null) return null;
   return classifyNativeJpeg(native.decode(buf, options.limitInputPixels, out), buf, options);
@@ -79,6 +130,9 @@ export async function decodeImage(buf: Uint8Array, options: DecodeImageOptions):
   if (format === null) return { ok: false, kind: 'corrupt_image', reason: 'not a recognised image format' };
   const now = decodeImageNow(buf, options);
   if (now !== null) return now;
+  if (UNSUPPORTED.has(format)) {
+    return { ok: false, kind: 'unsupported', format, reason: `${FORMAT_NAMES[format]} image: no decoder here reads this format` };
+  }
   const sharp = await loadSharp();
   const channelsHint = declaredChannels(buf, format);
   const dims = declaredSize(buf, format);
@@ -108,7 +162,7 @@ export async function decodeImage(buf: Uint8Array, options: DecodeImageOptions):
   // buffer and warning stream per process, so with decodes in flight on several threads the message text of a
   // failure varies from run to run (measured: "premature end of JPEG image", "Warning treated as error due to
   // failOn setting", "Unknown error" for the same file); quoting it would make reports differ between runs.
-  const name = format.toUpperCase();
+  const name = FORMAT_NAMES[format];
   if (dims === null && (format === 'jpeg' || format === 'png')) {
     return { ok: false, kind: 'corrupt_image', reason: `${name} header cannot be parsed (no ${format === 'png' ? 'IHDR chunk' : 'frame header'})` };
   }
@@ -220,6 +274,7 @@ function declaredSize(b: Uint8Array, format: ImageFormat): { width: number; heig
     const sof = jpegSof(b);
     return sof ? { width: sof.width, height: sof.height } : null;
   }
+  if (format === 'bmp') return bmpSize(b);
   return null;
 }
 

@@ -1,15 +1,83 @@
 /** Shared by the file-based readers: image file recognition and bounded whole-file reads. */
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_SEVERITY } from '../checks/severity.js';
 import type { Finding } from '../types.js';
 import type { FileRecord, RecordBatch } from './types.js';
 
-/** Extensions of the image formats sharp decodes here (svg excluded: it is a document, not pixels). */
-export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jpe', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.heic', '.heif', '.bmp']);
+/**
+ * Extensions of image files: the formats decoded here, those recognised but counted unchecked (HEIC/HEIF), and
+ * every extension of torchvision's IMG_EXTENSIONS (.ppm and .pgm included). SVG is excluded: a document, not
+ * pixels.
+ */
+export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.heic', '.heif', '.bmp', '.ppm', '.pgm']);
 
-export function isImageName(name: string): boolean {
-  return IMAGE_EXTENSIONS.has(path.extname(name).toLowerCase());
+/**
+ * torchvision's IMG_EXTENSIONS (torchvision/datasets/folder.py): the only files ImageFolder loads, matched by
+ * `filename.lower().endswith(...)`. A class folder with none of them makes ImageFolder raise.
+ */
+export const TORCHVISION_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp'];
+
+/** Extension of a name given as text or as raw bytes (extensions are ASCII: bytes read as latin1). */
+function extensionOf(name: string | Uint8Array): string {
+  const s = typeof name === 'string' ? name : Buffer.from(name.buffer, name.byteOffset, name.byteLength).toString('latin1');
+  return path.extname(s).toLowerCase();
+}
+
+export function isImageName(name: string | Uint8Array): boolean {
+  return IMAGE_EXTENSIONS.has(extensionOf(name));
+}
+
+/** Whether torchvision's ImageFolder would load a file of this name. */
+export function isTorchvisionImageName(name: string | Uint8Array): boolean {
+  return TORCHVISION_EXTENSIONS.includes(extensionOf(name));
+}
+
+/**
+ * A name in raw bytes as Python sees it (os.fsdecode: UTF-8 with surrogateescape): its code points, with each
+ * byte that is not part of valid UTF-8 as U+DC80..U+DCFF. Sorting these sorts names as Python's `sorted()`.
+ */
+export function codePoints(bytes: Uint8Array): number[] {
+  const out: number[] = [];
+  let i = 0;
+  while (i < bytes.length) {
+    const b0 = bytes[i]!;
+    let n = 0;
+    let min = 0;
+    if (b0 < 0x80) n = 1;
+    else if (b0 >= 0xc2 && b0 <= 0xdf) { n = 2; min = 0x80; }
+    else if (b0 >= 0xe0 && b0 <= 0xef) { n = 3; min = 0x800; }
+    else if (b0 >= 0xf0 && b0 <= 0xf4) { n = 4; min = 0x10000; }
+    let cp = -1;
+    if (n === 1) cp = b0;
+    else if (n > 1 && i + n <= bytes.length) {
+      cp = b0 & (0xff >> (n + 1));
+      for (let k = 1; k < n; k++) {
+        const c = bytes[i + k]!;
+        if ((c & 0xc0) !== 0x80) { cp = -1; break; }
+        cp = (cp << 6) | (c & 0x3f);
+      }
+      if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) cp = -1;
+    }
+    if (cp < 0) { out.push(0xdc00 + b0); i++; } else { out.push(cp); i += n; }
+  }
+  return out;
+}
+
+/**
+ * A file name (or path) in raw bytes as shown in reports: UTF-8 as is; bytes that are not valid UTF-8 and
+ * control characters as `\xNN` (a latin-1 `café.jpg` shows as `caf\xe9.jpg`), so that no name is lost or
+ * garbles a terminal.
+ */
+export function displayName(bytes: Uint8Array): string {
+  let out = '';
+  const hex = (b: number): string => `\\x${b.toString(16).padStart(2, '0')}`;
+  for (const cp of codePoints(bytes)) {
+    if (cp >= 0xdc80 && cp <= 0xdcff) out += hex(cp - 0xdc00);
+    else if (cp < 0x20 || cp === 0x7f) out += hex(cp);
+    else out += String.fromCodePoint(cp);
+  }
+  return out;
 }
 
 /**
@@ -60,14 +128,19 @@ export const MAX_FILE_BYTES = 1 << 30;
  * Reads a whole file, or returns the finding that says why it could not be read. Reads through one open
  * descriptor with fstat, so a file that changes size under us is still bounded by what fstat said.
  */
-export function readWhole(abs: string, shown: string, loc: Pick<Finding, 'line' | 'index'>): Uint8Array | Finding {
+export function readWhole(abs: string | Buffer, shown: string, loc: Pick<Finding, 'line' | 'index'>): Uint8Array | Finding {
   let fd: number;
   try {
     fd = openSync(abs, OPEN_FLAGS);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const kind = code === 'ENOENT' ? 'missing_file' : 'io_error';
-    return { kind, severity: DEFAULT_SEVERITY[kind], message: code === 'ENOENT' ? `File '${shown}' does not exist.` : `Cannot open '${shown}': ${(e as Error).message}`, file: shown, ...loc };
+    if (code === 'ENOENT') {
+      const target = danglingTarget(abs);
+      const message = target === null ? `File '${shown}' does not exist.`
+        : `'${shown}' is a symbolic link to '${target}', which does not exist.`;
+      return { kind: 'missing_file', severity: DEFAULT_SEVERITY.missing_file, message, file: shown, ...loc };
+    }
+    return { kind: 'io_error', severity: DEFAULT_SEVERITY.io_error, message: `Cannot open '${shown}': ${(e as Error).message}`, file: shown, ...loc };
   }
   try {
     const st = fstatSync(fd);
@@ -83,40 +156,53 @@ export function readWhole(abs: string, shown: string, loc: Pick<Finding, 'line' 
   }
 }
 
+/** The target of a symbolic link that points nowhere (as the link says it), or null when `p` is not a link. */
+function danglingTarget(p: string | Buffer): string | null {
+  try {
+    if (!lstatSync(p).isSymbolicLink()) return null;
+    return displayName(readlinkSync(p, { encoding: 'buffer' }));
+  } catch {
+    return null;
+  }
+}
+
 /** Files read per batch: small enough to bound memory (a batch holds its files' bytes), big enough to amortise. */
 export const FILES_PER_BATCH = 32;
 
 /** One file of a file-based dataset, before it is read. */
 export interface FileEntry {
-  abs: string;
+  /** A Buffer when the path is not valid UTF-8 (fs takes paths as bytes). */
+  abs: string | Buffer;
   shown: string;
   index: number;
   line?: number;
   label?: number;
 }
 
-/** Reads entries whole, in order, as batches of FileRecords, with a finding for each file that cannot be read. */
+const NO_BYTES = new Uint8Array(0);
+
+/**
+ * Reads entries whole, in order, as batches of FileRecords. Every entry is a record, as it is an entry of the
+ * data loader's: one that cannot be read (missing, a dangling link, not a regular file) carries the finding
+ * that says why, and no bytes.
+ */
 export function* readFileBatches(entries: Iterable<FileEntry>): Generator<RecordBatch> {
   let records: FileRecord[] = [];
-  let damage: Finding[] = [];
   for (const e of entries) {
     const loc: Pick<Finding, 'line' | 'index'> = e.line === undefined ? { index: e.index } : { line: e.line, index: e.index };
     const bytes = readWhole(e.abs, e.shown, loc);
-    if (bytes instanceof Uint8Array) {
-      const rec: FileRecord = { kind: 'file', index: e.index, file: e.shown, bytes };
-      if (e.line !== undefined) rec.line = e.line;
-      if (e.label !== undefined) rec.label = e.label;
-      records.push(rec);
-    } else {
-      damage.push(bytes);
-    }
-    if (records.length + damage.length >= FILES_PER_BATCH) {
-      yield { records, damage };
+    const rec: FileRecord = bytes instanceof Uint8Array
+      ? { kind: 'file', index: e.index, file: e.shown, bytes }
+      : { kind: 'file', index: e.index, file: e.shown, bytes: NO_BYTES, unreadable: bytes };
+    if (e.line !== undefined) rec.line = e.line;
+    if (e.label !== undefined) rec.label = e.label;
+    records.push(rec);
+    if (records.length >= FILES_PER_BATCH) {
+      yield { records };
       records = [];
-      damage = [];
     }
   }
-  if (records.length + damage.length > 0) yield { records, damage };
+  if (records.length > 0) yield { records };
 }
 
 /**

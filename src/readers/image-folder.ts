@@ -1,97 +1,243 @@
 /**
- * Image folders: every image under a folder, recursively, in sorted path order. When every image sits in a
- * first-level subfolder (the torchvision ImageFolder / Keras layout), labels are the index of that folder in
- * the sorted folder names. Files that are not images (by extension) are skipped and counted.
+ * Image folders, read as torchvision's ImageFolder reads them (torchvision/datasets/folder.py):
+ *
+ * - Class layout: the folder holds subfolders with images. Every subfolder is a class, hidden ones included
+ *   (`find_classes` takes every directory entry that is a directory, symlinks followed, and sorts the names),
+ *   and a class's label is its index in that sorted list; nanscan's labels are the same, so the label analysis
+ *   describes what training sees. A class's files are every file under it (`os.walk`, links followed), in
+ *   sorted folder then sorted name order. ImageFolder loads only names ending in one of its IMG_EXTENSIONS.
+ *   What it does unexpectedly is reported as `class_folder`: a hidden class folder (warning: it shifts every
+ *   label after it), a class folder with no file ImageFolder loads (error: ImageFolder raises
+ *   `FileNotFoundError: Found no valid file for the classes ...`), an image beside the class folders (warning:
+ *   ImageFolder never reads it; it is not checked either).
+ * - Flat layout: images directly in the folder (and below it), no labels; also when images beside subfolders
+ *   are the majority.
+ *
+ * Files whose names are not images by extension (README.txt, labels.csv, .DS_Store) inside the data are not
+ * records: they are counted as `not_an_image` (unchecked files), since a folder loader skips them. A file with
+ * an image extension is a record whatever it holds; a dangling symlink is a record with a `missing_file`
+ * finding. Names are read as bytes, so a name that is not valid UTF-8 is read and shown escaped (`caf\xe9.jpg`).
  */
-import { readdirSync, realpathSync, statSync, type Dirent } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
+import { readdirSync, statSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { invalidPartition } from '../errors.js';
-import { FILES_PER_BATCH, isImageName, readFileBatches, type FileEntry } from './files.js';
-import type { Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo } from './types.js';
+import { DEFAULT_SEVERITY } from '../checks/severity.js';
+import type { Finding } from '../types.js';
+import {
+  codePoints, displayName, FILES_PER_BATCH, isImageName, isTorchvisionImageName, readFileBatches, type FileEntry,
+} from './files.js';
+import type { Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo, UncheckedNote } from './types.js';
 
 interface FolderPartition {
   start: number;
+  /** Relative paths as raw bytes in latin1 strings (JSON-safe, and exact for any byte sequence). */
   files: string[];
   labels: number[] | null;
 }
 
 export interface FolderListing {
-  /** Image paths relative to the folder, sorted. */
+  /** Image paths relative to the folder, raw bytes as latin1 strings, in ImageFolder's order. */
   files: string[];
-  /** Labels by file when the layout is class-per-folder. */
+  /** Labels by file in the class layout (ImageFolder's class indexes). */
   labels: number[] | null;
+  /** Class names by label (escaped when not UTF-8), every class folder ImageFolder would make. */
   classNames: string[] | null;
-  /** Files that are not images, and files other lists claim. */
-  skipped: number;
+  /** `class_folder` findings (and `io_error` for a folder that cannot be listed), with display paths. */
+  findings: Finding[];
+  /** Files inside the data that are not images by name. */
+  notImages: { count: number; examples: string[] };
 }
 
-/** Lists a folder's images. Symlinked folders are followed once (cycles are cut by real path). */
-export function listImageFolder(root: string, exclude: ReadonlySet<string> = new Set()): FolderListing {
-  const files: string[] = [];
-  let skipped = 0;
-  const seen = new Set<string>();
-  const walk = (dir: string, rel: string): void => {
-    let real: string;
-    try {
-      real = realpathSync(dir);
-    } catch {
-      return;
-    }
-    if (seen.has(real)) return;
-    seen.add(real);
-    let entries: Dirent[];
-    try {
-      entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    } catch {
-      return;
-    }
-    for (const entry of entries) {
-      const name = entry.name;
-      const abs = path.join(dir, name);
-      const r = rel === '' ? name : `${rel}/${name}`;
-      // The entry's own type, without a stat per file (20,000 stats: ~100 ms); only links are followed.
-      let isDir = entry.isDirectory();
-      let isFile = entry.isFile();
-      if (entry.isSymbolicLink()) {
-        try {
-          const st = statSync(abs);
-          isDir = st.isDirectory();
-          isFile = st.isFile();
-        } catch {
-          skipped++;
-          continue;
-        }
-      }
-      if (isDir) walk(abs, r);
-      else if (isFile && isImageName(name) && !exclude.has(abs)) files.push(r);
-      else skipped++;
-    }
-  };
-  walk(root, '');
-  files.sort();
-  const depthTwo = files.length > 0 && files.every((f) => f.split('/').length === 2);
-  if (!depthTwo) return { files, labels: null, classNames: null, skipped };
-  const classNames = [...new Set(files.map((f) => f.split('/')[0]!))].sort();
-  const byName = new Map(classNames.map((c, i) => [c, i]));
-  return { files, labels: files.map((f) => byName.get(f.split('/')[0]!)!), classNames, skipped };
+/** Examples kept of the files that are not images. */
+const NOT_IMAGE_EXAMPLES = 20;
+
+/** One directory level read as bytes: subfolders (links followed) and everything else, in Python's sort order. */
+interface Level {
+  dirs: Buffer[];
+  files: Buffer[];
 }
 
-/** A folder holds images directly, or its non-empty subfolders all do (class-per-folder). */
-export function looksLikeImageFolder(dir: string): boolean {
-  let names: string[];
+const SLASH = Buffer.from('/');
+
+/** Python's `sorted()` on names decoded with surrogateescape: by code point. */
+function sortPy(names: Buffer[]): Buffer[] {
+  // UTF-8 keeps code point order bytewise: only names that are not UTF-8 need their code points.
+  if (names.every((n) => isUtf8(n))) return names.sort(Buffer.compare);
+  const keyed = names.map((name) => ({ name, key: codePoints(name) }));
+  keyed.sort(({ key: x }, { key: y }) => {
+    for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
+    return x.length - y.length;
+  });
+  return keyed.map((k) => k.name);
+}
+
+function readLevel(dir: Buffer): Level | Error {
+  let entries: Dirent<Buffer>[];
   try {
-    names = readdirSync(dir);
+    entries = readdirSync(dir, { withFileTypes: true, encoding: 'buffer' });
+  } catch (e) {
+    return e as Error;
+  }
+  const dirs: Buffer[] = [];
+  const files: Buffer[] = [];
+  for (const entry of entries) {
+    // The entry's own type, without a stat per file (20,000 stats: ~100 ms); only links are followed, as
+    // os.scandir's is_dir() does. A link to nothing is a file name, as it is for os.walk.
+    let isDir = entry.isDirectory();
+    if (entry.isSymbolicLink()) {
+      try { isDir = statSync(Buffer.concat([dir, SLASH, entry.name])).isDirectory(); } catch { isDir = false; }
+    }
+    (isDir ? dirs : files).push(entry.name);
+  }
+  return { dirs: sortPy(dirs), files: sortPy(files) };
+}
+
+const join = (a: Buffer, b: Buffer): Buffer => (a.length === 0 ? b : Buffer.concat([a, SLASH, b]));
+
+/**
+ * Lists a folder as ImageFolder would. `exclude` holds absolute paths of files other datasets (lists) claim.
+ * Symlinked folders are followed once (cycles are cut by device and inode).
+ */
+export function listImageFolder(root: string, exclude: ReadonlySet<string> = new Set(), shownRoot = root): FolderListing {
+  const rootBuf = Buffer.from(root);
+  const findings: Finding[] = [];
+  const notImages = { count: 0, examples: [] as string[] };
+  const shown = (rel: Buffer): string => path.join(shownRoot, displayName(rel));
+  const excluded = (rel: Buffer): boolean => exclude.size > 0 && exclude.has(path.join(root, rel.toString('utf8')));
+  const rootReal = folderId(rootBuf) ?? root;
+  let seen = new Set<string>();
+
+  /** Every image under `rel` in os.walk order (sorted folders, then sorted names), non-images counted. */
+  const walk = (rel: Buffer, out: Buffer[]): { torch: number; images: number } => {
+    const counts = { torch: 0, images: 0 };
+    const abs = join(rootBuf, rel);
+    // A folder is known by device and inode (realpath would turn a name that is not UTF-8 into another).
+    const real = folderId(abs);
+    if (real === null || seen.has(real)) return counts;
+    seen.add(real);
+    const level = readLevel(abs);
+    if (level instanceof Error) {
+      findings.push({ kind: 'io_error', severity: DEFAULT_SEVERITY.io_error, file: shown(rel),
+        message: `Folder '${shown(rel)}' cannot be listed: ${level.message}` });
+      return counts;
+    }
+    for (const name of level.files) {
+      const r = join(rel, name);
+      if (excluded(r)) continue;
+      if (isImageName(name)) {
+        out.push(r);
+        counts.images++;
+      } else {
+        notImages.count++;
+        if (notImages.examples.length < NOT_IMAGE_EXAMPLES) notImages.examples.push(shown(r));
+      }
+      if (isTorchvisionImageName(name)) counts.torch++;
+    }
+    for (const d of level.dirs) {
+      const sub = walk(join(rel, d), out);
+      counts.torch += sub.torch;
+      counts.images += sub.images;
+    }
+    return counts;
+  };
+
+  const top = readLevel(rootBuf);
+  if (top instanceof Error) {
+    findings.push({ kind: 'io_error', severity: DEFAULT_SEVERITY.io_error, file: shownRoot,
+      message: `Folder '${shownRoot}' cannot be listed: ${top.message}` });
+    return { files: [], labels: null, classNames: null, findings, notImages };
+  }
+  const topImages = top.files.filter((n) => isImageName(n) && !excluded(n));
+  const classes = top.dirs.map((name) => {
+    // Each class is walked on its own, as os.walk is: two classes that link to one folder both have its files.
+    seen = new Set([rootReal]);
+    const files: Buffer[] = [];
+    const counts = walk(name, files);
+    return { name, files, ...counts };
+  });
+  const inClasses = classes.reduce((n, c) => n + c.images, 0);
+
+  if (inClasses === 0 || topImages.length >= inClasses) {
+    // Flat layout: every image, top level first, then each folder's, in os.walk order; no labels.
+    const files: Buffer[] = [];
+    for (const name of top.files) {
+      if (excluded(name)) continue;
+      if (isImageName(name)) files.push(name);
+      else {
+        notImages.count++;
+        if (notImages.examples.length < NOT_IMAGE_EXAMPLES) notImages.examples.push(shown(name));
+      }
+    }
+    for (const c of classes) files.push(...c.files);
+    return { files: files.map((f) => f.toString('latin1')), labels: null, classNames: null, findings, notImages };
+  }
+
+  // Class layout.
+  const classNames = classes.map((c) => displayName(c.name));
+  const n = classes.length;
+  classes.forEach((c, label) => {
+    const folder = shown(c.name);
+    const hidden = c.name[0] === 0x2e; // '.'
+    const at = `label ${label} of ${n} under ImageFolder`;
+    if (c.torch === 0) {
+      const what = c.images > 0
+        ? `holds no file ImageFolder loads (its ${c.images} image${c.images === 1 ? ' has an extension' : 's have extensions'} outside torchvision's IMG_EXTENSIONS)`
+        : 'holds no image file';
+      findings.push({ kind: 'class_folder', severity: 'error', file: folder,
+        message: `${hidden ? 'Hidden class' : 'Class'} folder '${folder}' (${at}) ${what}: ImageFolder raises ` +
+          `"FileNotFoundError: Found no valid file for the classes ${classNames[label]}".` });
+    } else if (hidden) {
+      findings.push({ kind: 'class_folder', severity: DEFAULT_SEVERITY.class_folder, file: folder,
+        message: `Hidden folder '${folder}' is a class under ImageFolder (${at}), with ${c.images} image${c.images === 1 ? '' : 's'}: ` +
+          'every class sorted after it has its label shifted by one.' });
+    }
+  });
+  for (const name of topImages) {
+    findings.push({ kind: 'class_folder', severity: DEFAULT_SEVERITY.class_folder, file: shown(name),
+      message: `Image '${shown(name)}' lies beside the class folders: ImageFolder never reads it (it has no class), and it was not checked.` });
+  }
+  // Errors first: reporters that show one mark per kind take the first finding's severity.
+  findings.sort((a, b) => (a.severity === b.severity ? 0 : a.severity === 'error' ? -1 : 1));
+  const files: string[] = [];
+  const labels: number[] = [];
+  classes.forEach((c, label) => {
+    for (const f of c.files) { files.push(f.toString('latin1')); labels.push(label); }
+  });
+  return { files, labels, classNames, findings, notImages };
+}
+
+function folderId(p: Buffer): string | null {
+  try {
+    const st = statSync(p, { bigint: true });
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A folder holds images directly, or its subfolders do (class-per-folder). Hidden subfolders (notebooks'
+ * checkpoints) and empty ones do not decide either way (the reader reports them); a non-empty one without
+ * images (a database, a tree of datasets) makes this no image folder, and discovery searches it further.
+ */
+export function looksLikeImageFolder(dir: string): boolean {
+  // Names as bytes: a folder or file whose name is not UTF-8 is still found.
+  const root = Buffer.from(dir);
+  let names: Buffer[];
+  try {
+    names = readdirSync(root, { encoding: 'buffer' });
   } catch {
     return false;
   }
-  if (names.some((n) => isImageName(n) && isFile(path.join(dir, n)))) return true;
-  const subdirs = names.map((n) => path.join(dir, n)).filter(isDir);
+  if (names.some((n) => isImageName(n) && isFile(join(root, n)))) return true;
+  const subdirs = names.filter((n) => n[0] !== 0x2e).map((n) => join(root, n)).filter(isDir);
   if (subdirs.length === 0) return false;
   let withImages = 0;
   for (const d of subdirs) {
-    let inner: string[];
+    let inner: Buffer[];
     try {
-      inner = readdirSync(d);
+      inner = readdirSync(d, { encoding: 'buffer' });
     } catch {
       return false;
     }
@@ -102,10 +248,10 @@ export function looksLikeImageFolder(dir: string): boolean {
   return withImages > 0;
 }
 
-function isFile(p: string): boolean {
+function isFile(p: Buffer): boolean {
   try { return statSync(p).isFile(); } catch { return false; }
 }
-function isDir(p: string): boolean {
+function isDir(p: Buffer): boolean {
   try { return statSync(p).isDirectory(); } catch { return false; }
 }
 
@@ -119,7 +265,7 @@ class ImageFolderReader implements Reader {
    * since a partition carries its files, so workers never walk the tree (20,000 files: ~50 ms each).
    */
   private get listing(): FolderListing {
-    return (this.listed ??= listImageFolder(this.source.absPath, new Set(this.source.exclude ?? [])));
+    return (this.listed ??= listImageFolder(this.source.absPath, new Set(this.source.exclude ?? []), this.source.path));
   }
 
   get classNames(): string[] | null {
@@ -127,8 +273,13 @@ class ImageFolderReader implements Reader {
   }
 
   info(): SourceInfo {
-    const info: SourceInfo = { findings: [], expectedRecords: this.listing.files.length };
+    const { findings, notImages } = this.listing;
+    const info: SourceInfo = { findings: [...findings], expectedRecords: this.listing.files.length };
     if (this.classNames) info.classNames = this.classNames;
+    if (notImages.count > 0) {
+      const note: UncheckedNote = { reason: 'not_an_image', count: notImages.count, examples: notImages.examples };
+      info.unchecked = [note];
+    }
     return info;
   }
 
@@ -147,8 +298,10 @@ class ImageFolderReader implements Reader {
 
   *read(p: Partition): Iterable<RecordBatch> {
     const spec = parseFolderSpec(p.spec);
+    const root = Buffer.from(this.source.absPath);
     yield* readFileBatches(spec.files.map((rel, i) => {
-      const e: FileEntry = { abs: path.join(this.source.absPath, rel), shown: path.join(this.source.path, rel), index: spec.start + i };
+      const bytes = Buffer.from(rel, 'latin1');
+      const e: FileEntry = { abs: join(root, bytes), shown: path.join(this.source.path, displayName(bytes)), index: spec.start + i };
       const label = spec.labels?.[i];
       if (label !== undefined) e.label = label;
       return e;

@@ -1,14 +1,26 @@
 /**
  * Caffe ImageData list files: one `relative/path.jpg <int label>` per line, paths relative to a root folder
- * (Caffe's `root_folder`; here the list's own folder unless `--root-folder` is given). Like Caffe, the label
- * is what follows the last space, so paths may contain spaces. The list is one dataset, in list order.
+ * (Caffe's `root_folder`; here the list's own folder unless `--root-folder` is given). The list is one
+ * dataset, in list order, and each of its entries is a record (one naming a missing file too, with its
+ * `missing_file` finding).
+ *
+ * Lines are read as Caffe's ImageDataLayer reads them (`std::getline`, then the label is `atoi` of what follows
+ * the last space, the path everything before it, untrimmed): paths may contain spaces; a CR before the newline
+ * is harmless (atoi stops at it). Caffe has no comments and no blank lines: a `# comment` is read as a path, a
+ * blank line as an entry with an empty path, and either makes training abort with "Could not load"; a label
+ * that is not an integer is read by atoi as 0 (or its leading digits), silently. Each of these is a
+ * `bad_record` with its line. (Caffe before 2016 read `infile >> filename >> label`, which skipped blank lines
+ * but stopped reading the whole list, silently, at the first line whose label was not a number.)
+ *
+ * The list is parsed as bytes (latin1 text), so a path that is not UTF-8 names its file exactly, and is shown
+ * escaped.
  */
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_SEVERITY } from '../checks/severity.js';
 import { invalidPartition } from '../errors.js';
 import type { Finding } from '../types.js';
-import { decodeListText, FILES_PER_BATCH, isImageName, OPEN_FLAGS, readFileBatches, readSmallFile } from './files.js';
+import { decodeListText, displayName, FILES_PER_BATCH, isImageName, OPEN_FLAGS, readFileBatches, readSmallFile } from './files.js';
 import type { Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo } from './types.js';
 
 /** A list larger than this is not an image list we sniff (the reader still reads any size when told to). */
@@ -16,45 +28,74 @@ const SNIFF_BYTES = 64 * 1024;
 
 export interface ListEntry {
   line: number;
+  /** The path as written: raw bytes as a latin1 string when parsed from bytes (see parseImageList). */
   path: string;
   label: number;
 }
 
 export interface ParsedList {
   entries: ListEntry[];
-  /** Lines that are neither blank nor an entry. */
+  /** Lines that are not `<path> <integer label>` (blank and `#` lines included). */
   bad: { line: number; text: string; reason: string }[];
 }
 
 const LABEL = /^[+-]?\d+$/;
 
-/** Parses list text. Blank lines and `#` comments are ignored. */
+/**
+ * Parses list text, line by line as Caffe does. Pass the file's bytes as a latin1 string to keep paths exact
+ * (a UTF-8 string works too, for text already decoded).
+ */
 export function parseImageList(text: string): ParsedList {
   const entries: ListEntry[] = [];
   const bad: ParsedList['bad'] = [];
-  const lines = text.split(/\r?\n/);
+  const lines = text.split('\n');
+  // getline: the text after the last newline is a line only when it is not empty.
+  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
   for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i]!.trim();
-    if (raw === '' || raw.startsWith('#')) continue;
-    const cut = raw.search(/\s\S+$/);
-    if (cut < 0) {
-      bad.push({ line: i + 1, text: raw, reason: 'has no label (expected "<path> <integer label>")' });
+    const raw = lines[i]!;
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    const no = i + 1;
+    if (line.trim() === '') {
+      bad.push({ line: no, text: line, reason: 'is blank (Caffe reads it as an entry with an empty path, which cannot load)' });
       continue;
     }
-    const p = raw.slice(0, cut).trim();
-    const l = raw.slice(cut).trim();
-    if (/[\u0000-\u001f\ufffd]/.test(p)) {
-      bad.push({ line: i + 1, text: raw, reason: 'has a path with control characters or invalid UTF-8' });
+    const comment = line.startsWith('#') ? ' (Caffe has no comments: it reads this line as a path and a label)' : '';
+    const cut = line.lastIndexOf(' ');
+    if (cut < 0) {
+      const tab = line.includes('\t') ? ': Caffe splits at the last space, not at a tab' : '';
+      bad.push({ line: no, text: line, reason: `has no label (expected "<path> <integer label>")${tab}${comment}` });
+      continue;
+    }
+    const p = line.slice(0, cut);
+    const l = line.slice(cut + 1);
+    if (p === '') {
+      bad.push({ line: no, text: line, reason: 'has an empty path' });
+      continue;
+    }
+    if (/[\u0000-\u001f\u007f]/.test(p)) {
+      bad.push({ line: no, text: line, reason: 'has a path with control characters' });
       continue;
     }
     if (!LABEL.test(l) || !Number.isSafeInteger(Number(l)) || Math.abs(Number(l)) >= 2 ** 31) {
-      bad.push({ line: i + 1, text: raw, reason: `label '${l}' is not a 32-bit integer` });
+      const what = l === '' ? 'nothing after its last space' : `label '${l}'`;
+      bad.push({ line: no, text: line, reason: `has ${what} where a 32-bit integer label belongs (Caffe's atoi reads it as ${atoi(l)})${comment}` });
       continue;
     }
-    entries.push({ line: i + 1, path: p, label: Number(l) });
+    entries.push({ line: no, path: p, label: Number(l) });
   }
   return { entries, bad };
 }
+
+/** C's atoi, as Caffe reads a label: leading whitespace, a sign, digits; 0 when there are none. */
+function atoi(s: string): number {
+  const m = /^\s*([+-]?\d+)/.exec(s);
+  if (m === null) return 0;
+  const n = Number(m[1]);
+  return Number.isSafeInteger(n) && Math.abs(n) < 2 ** 31 ? n : n > 0 ? 2 ** 31 - 1 : -(2 ** 31);
+}
+
+/** A parsed path (latin1 string of raw bytes) as bytes, for I/O. */
+const pathBytes = (p: string): Buffer => Buffer.from(p, 'latin1');
 
 /** Cheap sniff: a small text file whose first entries parse and name image files. */
 export function isImageList(file: string): boolean {
@@ -83,7 +124,8 @@ export function isImageList(file: string): boolean {
 /** Absolute paths of the files a list names (for discovery: those are not scanned again on their own). */
 export function listedImageFiles(listFile: string, rootFolder?: string): string[] {
   const root = rootFolder ?? path.dirname(listFile);
-  return parseImageList(readSmallFile(listFile, Number.MAX_SAFE_INTEGER).toString('utf8')).entries.map((e) => path.resolve(root, e.path));
+  return parseImageList(readSmallFile(listFile, Number.MAX_SAFE_INTEGER).toString('latin1')).entries
+    .map((e) => path.resolve(root, pathBytes(e.path).toString('utf8')));
 }
 
 interface ListPartition {
@@ -105,13 +147,19 @@ class ImageListReader implements Reader {
   info(): SourceInfo {
     const findings: Finding[] = this.parsed.bad.map((b) => ({
       kind: 'bad_record', severity: DEFAULT_SEVERITY.bad_record,
-      message: `List line ${b.line} ${b.reason}: '${visible(b.text.slice(0, 200))}'.`, file: this.source.path, line: b.line,
+      message: `List line ${b.line} ${b.reason}: '${displayName(pathBytes(b.text.slice(0, 200)))}'.`, file: this.source.path, line: b.line,
     }));
     let bytes = 0;
     for (const e of this.parsed.entries) {
-      try { bytes += statSync(path.resolve(this.absRoot, e.path)).size; } catch { /* reported when read */ }
+      try { bytes += statSync(this.abs(e.path)).size; } catch { /* reported when read */ }
     }
     return { bytes, findings, expectedRecords: this.parsed.entries.length };
+  }
+
+  /** An entry's absolute path as bytes: the root, then the path exactly as the list holds it. */
+  private abs(p: string): Buffer {
+    const bytes = pathBytes(p);
+    return bytes[0] === 0x2f ? bytes : Buffer.concat([Buffer.from(this.absRoot + path.sep), bytes]);
   }
 
   plan(maxPartitions: number): Partition[] {
@@ -134,7 +182,7 @@ class ImageListReader implements Reader {
     }
     const start = spec.start!;
     yield* readFileBatches(this.parsed.entries.slice(start, spec.end).map((e, i) => ({
-      abs: path.resolve(this.absRoot, e.path), shown: path.join(this.shownRoot, e.path), index: start + i,
+      abs: this.abs(e.path), shown: path.join(this.shownRoot, displayName(pathBytes(e.path))), index: start + i,
       line: e.line, label: e.label,
     })));
   }
@@ -144,10 +192,5 @@ class ImageListReader implements Reader {
 
 export const imageListReader: ReaderModule = {
   format: 'image-list',
-  open: async (source) => new ImageListReader(source, readSmallFile(source.absPath, Number.MAX_SAFE_INTEGER).toString('utf8')),
+  open: async (source) => new ImageListReader(source, readSmallFile(source.absPath, Number.MAX_SAFE_INTEGER).toString('latin1')),
 };
-
-/** Control characters shown as \xNN, so a damaged line cannot garble a terminal or a report. */
-function visible(s: string): string {
-  return s.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}

@@ -88,6 +88,12 @@ export interface FileRecord {
   /** Class label from the class folder or the list line. */
   label?: number;
   bytes: Uint8Array;
+  /**
+   * Set when the file could not be read (`missing_file` for a missing file or a dangling link, `io_error`,
+   * `oversized_image` for a file too large to read): the entry is still a record (the loader has it, with its
+   * label), and this is its finding; `bytes` is then empty.
+   */
+  unreadable?: Finding;
 }
 
 export type DataRecord = KvRecord | RowsRecord | FileRecord;
