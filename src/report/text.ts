@@ -38,7 +38,7 @@ export function renderText(report: Report, options: TextOptions): string {
     if (d.labels) {
       const analysis = analysisFromReport(d.labels);
       const names = d.labels.classNames ? ` (${d.labels.classNames.map((n, i) => `${i}=${n}`).join(', ')})` : '';
-      out.push(c('dim', `  ${plural(d.labels.numClasses, 'class')}, ${d.labels.numClassesSource === 'option' ? 'from --num-classes' : 'inferred from the largest label'}${names}`));
+      out.push(c('dim', `  ${plural(d.labels.numClasses, 'class', 'classes')}, ${d.labels.numClassesSource === 'option' ? 'from --num-classes' : 'inferred from the largest label'}${names}`));
       if (analysis) {
         const chart = renderLabelChart(analysis, d.labels.histogram, { color: options.color, width: options.width ?? 80, maxRows: 12 });
         for (const line of chart.trimEnd().split('\n')) out.push(`  ${line}`);
@@ -118,7 +118,7 @@ function locator(d: DatasetReport, f: Finding): string {
 }
 
 const num = (n: number): string => n.toLocaleString('en-US');
-const plural = (n: number, w: string): string => `${num(n)} ${w}${n === 1 ? '' : 's'}`;
+const plural = (n: number, w: string, ws = `${w}s`): string => `${num(n)} ${n === 1 ? w : ws}`;
 const seconds = (ms: number): string => (ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`);
 const fmt = (x: number | null): string => (x === null ? '–' : Number.isInteger(x) ? String(x) : x.toPrecision(5));
 

@@ -126,6 +126,9 @@ describe('channels', () => {
   it('show in the text report', () => {
     const r = runCli(['scan', path.join(dir, 'pixels'), '--no-color'], dir);
     expect(r.stdout).toMatch(/channels: 0 mean [\d.]+ std [\d.]+ · 1 mean 128 std 0 · 2 mean/);
+    const f = runCli(['scan', path.join(dir, 'features.h5'), '--no-color'], dir);
+    expect(f.stdout).toContain('3 classes, inferred from the largest label');
+    expect(f.stdout).toContain("Feature column 5 of 'data' is 2.5 in all 400 records");
   });
 });
 
