@@ -1,7 +1,11 @@
 // One scan in a fresh process. Peak memory is the peak of the summed resident sizes of this process and its
 // worker processes, sampled every 20 ms from /proc (rusage gives each process's peak apart, not their sum).
 import { readFileSync } from 'node:fs';
+import v8 from 'node:v8';
 import { scan } from '../dist/index.js';
+
+// As the nanscan command does (src/cli/main.ts): the library leaves V8's flags to its host.
+v8.setFlagsFromString('--no-concurrent-recompilation');
 
 const rssKiB = (pid) => {
   try {

@@ -260,15 +260,7 @@ function layoutFindings(
         });
       }
     }
-    let channels: ChannelStat[] = [];
-    if (t.channels !== null) {
-      channels = t.channels.map((a, channel) => {
-        const st = finishStats(a);
-        return { channel, values: st?.values ?? 0, mean: st?.mean ?? null, std: st?.std ?? null, min: st?.min ?? null, max: st?.max ?? null };
-      });
-    } else if (acc !== undefined) {
-      channels = channelStats(acc);
-    }
+    const channels: ChannelStat[] = acc !== undefined ? channelStats(acc) : [];
     if (t.records > main.records && channels.length > 0) main = { records: t.records, channels };
     const e: ElementReport = { field: t.field, shape: t.shape, records: t.records, constantElements: c === null ? null : c.positions.length };
     if (acc !== undefined && acc.count > 0 && acc.sum.length <= ELEMENT_ARRAYS_MAX) {

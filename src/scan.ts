@@ -128,8 +128,9 @@ async function scanDataset(
   let covered: [number, number] = [0, 0];
   let reader: Reader | undefined;
   try {
-    pool.prepare(source);
-    reader = await (await loadReader(source.format)).open(source);
+    const module = await loadReader(source.format);
+    pool.prepare(source, module.isolated === true);
+    reader = await module.open(source);
     info = reader.info();
     onStart(source, info.expectedRecords ?? info.declaredRecords);
     // More shards than partitions would leave shards idle: split finer then. Up to 64 shards the partitions

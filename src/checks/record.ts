@@ -72,7 +72,7 @@ export class PartitionAnalyzer {
   ) {
     this.skip = new Set(skip);
     this.sink = new FindingSink(options.maxExamples, options.severity);
-    this.layouts = new LayoutStats(kernel, options.elementStats, createStats());
+    this.layouts = new LayoutStats(options.elementStats);
     this.labelSink = new FindingSink(options.maxExamples, options.severity);
   }
 
@@ -301,15 +301,15 @@ export class PartitionAnalyzer {
         consistent = false;
         this.mismatch(where, `Datum declares ${shape()} = ${expected} values but data holds ${d.data.length} bytes.`);
       }
-      const s = this.scan(d.data, where, 'data', false);
-      if (consistent) this.layouts.record('data', [d.channels, d.height, d.width], 'first', d.data, true, s);
+      this.scan(d.data, where, 'data', false);
+      if (consistent) this.layouts.chw('data', d.channels, d.height, d.width, d.data, true);
     } else if (d.floatData !== null) {
       if (expected !== d.floatData.length) {
         consistent = false;
         this.mismatch(where, `Datum declares ${shape()} = ${expected} values but float_data holds ${d.floatData.length}.`);
       }
       const s = this.scan(d.floatData, where, 'float_data', true);
-      if (consistent && hasNoSpecial(s)) this.layouts.record('float_data', [d.channels, d.height, d.width], 'first', d.floatData, false, s);
+      if (consistent && hasNoSpecial(s)) this.layouts.chw('float_data', d.channels, d.height, d.width, d.floatData, false);
     } else {
       // (A Datum with neither shape nor data never gets here: kv() counts it as an odd value.)
       this.mismatch(where, `Datum declares ${shape()} = ${expected} values but holds neither data nor float_data.`);

@@ -4,7 +4,6 @@ import { fileURLToPath } from 'node:url';
 import { fork } from 'node:child_process';
 import { internalError, isInternalError, ScanError } from '../errors.js';
 import { loadKernel } from '../kernels/scan.js';
-import v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import type { FromWorker, PartitionResult, TaskMessage, ToWorker } from './protocol.js';
 import type { Source } from '../readers/types.js';
@@ -17,8 +16,11 @@ export interface Pool {
   run(task: Task): Promise<PartitionResult>;
   /** Lets workers close their readers of a finished source. */
   closeSource(absPath: string): void;
-  /** A source of this format is about to be planned: start the workers it will need. */
-  prepare(source: Source): void;
+  /**
+   * A source is about to be planned: start the workers it will need. `isolated`: its reader declares that its
+   * records go to native decoders (ReaderModule.isolated), so all its partitions run in worker processes.
+   */
+  prepare(source: Source, isolated: boolean): void;
   destroy(): Promise<void>;
 }
 
@@ -127,9 +129,6 @@ const MAX_CRASHES = 6;
  */
 export const WORKER_HEAP_MB = Number(process.env['NANSCAN_WORKER_HEAP_MB']) || 2048;
 
-/** Formats whose records are encoded images: decoded by native code from the start, so scanned in processes. */
-const ISOLATED_FORMATS: ReadonlySet<string> = new Set(['image-folder', 'image-list']);
-
 /**
  * Main side of the worker pool: a FIFO of partition tasks, one task per idle worker, at most `size` tasks at once.
  * It knows nothing about formats or checks; it moves TaskMessages and PartitionResults.
@@ -144,7 +143,7 @@ export class WorkerPool implements Pool {
   private readonly threads: Slot[] = [];
   private readonly processes: Slot[] = [];
   private readonly queue: Pending[] = [];
-  /** Sources found to hold encoded images: their remaining partitions run in processes. */
+  /** Sources whose reader is isolated, or found to hold encoded images: their (remaining) partitions run in processes. */
   private readonly isolatedSources = new Set<string>();
   private nextId = 0;
   private destroyed = false;
@@ -169,7 +168,7 @@ export class WorkerPool implements Pool {
   run(task: Task): Promise<PartitionResult> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     if (this.destroyed) return Promise.reject(aborted());
-    const isolate = ISOLATED_FORMATS.has(task.source.format) || this.isolatedSources.has(task.source.absPath);
+    const isolate = this.isolatedSources.has(task.source.absPath);
     return new Promise((resolve, reject) => {
       this.queue.push({ msg: { type: 'task', taskId: this.nextId++, ...task }, resolve, reject, crashes: 0, isolate });
       this.dispatch();
@@ -180,14 +179,13 @@ export class WorkerPool implements Pool {
    * Starts the workers a source will need while the main thread opens and plans it: processes for image
    * sources, threads for the others (an image scan starts no thread, a database scan no process).
    */
-  prepare(source: Source): void {
+  prepare(source: Source, isolated: boolean): void {
     if (this.destroyed || this.failure !== undefined) return;
-    if (ISOLATED_FORMATS.has(source.format)) {
+    if (isolated) {
+      this.isolatedSources.add(source.absPath);
       while (this.processes.length < this.size) this.processes.push(this.spawn('process'));
     } else if (this.threads.length < this.size) {
-      withSynchronousOptimization(() => {
-        while (this.threads.length < this.size) this.threads.push(this.spawn('thread'));
-      });
+      while (this.threads.length < this.size) this.threads.push(this.spawn('thread'));
     }
   }
 
@@ -401,35 +399,6 @@ export class WorkerPool implements Pool {
     }
     // A worker still starting stays referenced while tasks wait: its 'ready' must be able to arrive.
     for (const s of this.slots()) if (s.task === undefined && (s.ready || this.queue.length === 0)) s.hold(false);
-  }
-}
-
-/**
- * Runs `start` (which creates worker threads) with V8's concurrent recompilation off, so that our workers
- * optimise hot functions on their own thread, at once, instead of queueing them for V8's background compiler.
- * V8 gives that compiler cores − 1 platform threads (one here), which the busy workers starve: hot loops ran
- * unoptimised for longer, and measured on the 300k-record LMDB with 2 threads the scan took 561 ms with it and
- * 505 ms without (medians of 7). The flag is read when an isolate is created, which happens on the new thread
- * after `new Worker()` returns, so it is put back a second later (were it put back before, a worker would only
- * lose this speed-up). Isolates that already exist, the caller's own included, are not affected; a
- * --[no-]concurrent-recompilation of the user's own is left alone.
- */
-let optimizationHolds = 0;
-function withSynchronousOptimization(start: () => void): void {
-  const userChoice = [...process.execArgv, ...(process.env['NODE_OPTIONS'] ?? '').split(/\s+/)]
-    .some((a) => /^--(no-)?concurrent[-_]recompilation$/.test(a));
-  if (userChoice) {
-    start();
-    return;
-  }
-  if (optimizationHolds++ === 0) v8.setFlagsFromString('--no-concurrent-recompilation');
-  try {
-    start();
-  } finally {
-    // Long enough for the isolates to be created (they are, well before a worker says 'ready').
-    setTimeout(() => {
-      if (--optimizationHolds === 0) v8.setFlagsFromString('--concurrent-recompilation');
-    }, 1000).unref();
   }
 }
 

@@ -326,6 +326,7 @@ function parseFolderSpec(v: Partition['spec']): FolderPartition {
 }
 
 export const imageFolderReader: ReaderModule = {
+  isolated: true,
   format: 'image-folder',
   open: async (source) => new ImageFolderReader(source),
 };

@@ -191,6 +191,7 @@ class ImageListReader implements Reader {
 }
 
 export const imageListReader: ReaderModule = {
+  isolated: true,
   format: 'image-list',
   open: async (source) => new ImageListReader(source, readSmallFile(source.absPath, Number.MAX_SAFE_INTEGER).toString('latin1')),
 };

@@ -170,6 +170,12 @@ export type OpenPurpose = 'plan' | 'read';
 export interface ReaderModule {
   readonly format: SourceFormat;
   /**
+   * Its records are files for native decoders (libvips, libjpeg), which a hostile file can crash: the pool runs
+   * every partition of its sources in worker processes from the start. (Key/value readers that meet encoded
+   * images are moved to processes when they do.)
+   */
+  readonly isolated?: boolean;
+  /**
    * Open a source. Throws ScanError `SCAN_CORRUPT_SOURCE` when nothing at all can be read (the caller turns it
    * into a `corrupt_file` finding); never writes, locks or creates anything beside the dataset.
    */

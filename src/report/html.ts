@@ -143,7 +143,12 @@ function valueStats(d: DatasetReport): string {
     ['Inf as fp32 (|x| ≥ 3.4028236e38)', num(st.fp32Overflow), st.fp32Overflow > 0 ? 'e' : ''],
   ];
   const body = rows.map(([k, v, c]) => `<tr${c ? ` class="${c}"` : ''}><th>${k}</th><td class="n">${v}</td></tr>`).join('');
-  return `<div><h3>Values</h3><table class="stats"><tbody>${body}</tbody></table></div>`;
+  const channels = (st.channels ?? []).map((ch) =>
+    `<tr${ch.std === 0 ? ' class="w"' : ''}><td class="n">${ch.channel}</td><td class="n">${fmt(ch.mean)}</td><td class="n">${fmt(ch.std)}</td>` +
+    `<td class="n">${fmt(ch.min)}</td><td class="n">${fmt(ch.max)}</td></tr>`).join('');
+  const table = channels === '' ? '' : '<h3>Channels</h3><table class="stats"><thead><tr><th>channel</th><th>mean</th><th>std</th>' +
+    `<th>min</th><th>max</th></tr></thead><tbody>${channels}</tbody></table>`;
+  return `<div><h3>Values</h3><table class="stats"><tbody>${body}</tbody></table>${table}</div>`;
 }
 
 function shapes(d: DatasetReport): string {

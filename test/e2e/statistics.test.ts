@@ -108,8 +108,11 @@ describe('constant features', () => {
 });
 
 describe('channels', () => {
-  it('reports per-channel statistics equal to numpy\'s, and the constant channel as channel_std_zero', () => {
-    const d = byName.get('pixels')!;
+  it('reports per-channel statistics equal to numpy\'s (elementStats), and the constant channel as channel_std_zero', async () => {
+    expect(byName.get('pixels')!.stats!.channels).toBeUndefined();
+    const { scan } = await import('../../src/index.js');
+    const report = await scan(path.join(dir, 'pixels'), { elementStats: true, workers: 0 });
+    const d = report.datasets[0]!;
     expect(d.findingCounts.channel_std_zero).toBe(1);
     expect(d.findings.find((f) => f.kind === 'channel_std_zero')!.message).toMatch(/^Channel 1 of 'data' is 128 /);
     // Every position of channel 1 is constant too: 6×5 constant_feature findings, counted exactly.
@@ -121,11 +124,16 @@ describe('channels', () => {
       expect(c.std).toBeCloseTo(ref.pixels_channels[i]![1]!, 9);
     });
     expect(channels[1]).toMatchObject({ std: 0, min: 128, max: 128 });
+    const { renderHtml } = await import('../../src/report/html.js');
+    const page = renderHtml(report, { now: () => new Date(0), hostname: 'h', cwd: dir });
+    expect(page).toContain('<h3>Channels</h3>');
+    expect(page).toMatch(/<tr class="w"><td class="n">1<\/td><td class="n">128<\/td><td class="n">0<\/td>/);
   });
 
   it('show in the text report', () => {
-    const r = runCli(['scan', path.join(dir, 'pixels'), '--no-color'], dir);
+    const r = runCli(['scan', path.join(dir, 'pixels'), '--no-color', '--write-mean', path.join(tmpdir(), 'nanscan-stats-mean.npy')], dir);
     expect(r.stdout).toMatch(/channels: 0 mean [\d.]+ std [\d.]+ · 1 mean 128 std 0 · 2 mean/);
+    rmSync(path.join(tmpdir(), 'nanscan-stats-mean.npy'));
     const f = runCli(['scan', path.join(dir, 'features.h5'), '--no-color'], dir);
     expect(f.stdout).toContain('3 classes, inferred from the largest label');
     expect(f.stdout).toContain("Feature column 5 of 'data' is 2.5 in all 400 records");
@@ -174,7 +182,7 @@ describe('shards', () => {
     const whole = scanJson([path.join(dir, 'pixels'), path.join(dir, 'features.h5')]).report;
     const shards: Report[] = [1, 2, 3].map((i) => scanJson([path.join(dir, 'pixels'), path.join(dir, 'features.h5'), '--shard', `${i}/3`, '--fail-on', 'none']).report);
     const merged = mergeReports(shards);
-    const pick = (r: Report): unknown => r.datasets.map((d) => [d.findingCounts, d.findings, d.elements, d.stats?.channels]);
+    const pick = (r: Report): unknown => r.datasets.map((d) => [d.findingCounts, d.findings, d.elements]);
     expect(pick(merged)).toEqual(pick(whole));
   });
 

@@ -28,7 +28,7 @@ describe('a worker entry that throws at start-up', () => {
       const pool = new WorkerPool({ size: 2, entry: entry('throws-at-start.mjs') });
       try {
         const source: Source = { format, path: 'data', absPath: '/nonexistent/data' };
-        pool.prepare(source);
+        pool.prepare(source, format === 'image-folder');
         const e = await pool.run(task(source)).then(() => null, (x: unknown) => x);
         expect(e).toBeInstanceOf(ScanError);
         expect((e as ScanError).code).toBe('SCAN_INTERNAL');
@@ -54,7 +54,7 @@ describe('a worker entry that does not exist', () => {
     const pool = new WorkerPool({ size: 1, entry: new URL('file:///nonexistent/nanscan-worker.mjs') });
     try {
       const source: Source = { format: 'lmdb', path: 'data', absPath: '/nonexistent/data' };
-      pool.prepare(source);
+      pool.prepare(source, false);
       await expect(pool.run(task(source))).rejects.toMatchObject({ code: 'SCAN_INTERNAL' });
     } finally {
       await pool.destroy();
@@ -68,7 +68,7 @@ describe('errors a worker answers a task with', () => {
     try {
       const bug: Source = { format: 'lmdb', path: 'TypeError', absPath: '/x/TypeError' };
       const io: Source = { format: 'lmdb', path: 'EIO', absPath: '/x/EIO' };
-      pool.prepare(bug);
+      pool.prepare(bug, false);
       await expect(pool.run(task(bug))).rejects.toMatchObject({ code: 'SCAN_INTERNAL', message: expect.stringMatching(/^TypeError in a worker: Cannot read/) });
       await expect(pool.run(task(io))).rejects.toMatchObject({ code: 'SCAN_WORKER_FAILED', message: 'EIO: i/o error, read' });
     } finally {
