@@ -228,8 +228,13 @@ export function trackRecord(t: ConstantTracker, data: ArrayLike<number>): void {
     return;
   }
   const { positions, values } = t;
-  let kept = 0;
-  for (let k = 0; k < positions.length; k++) {
+  const n = positions.length;
+  // Most records change nothing (the positions left are the truly constant ones): a read-only pass first.
+  let k = 0;
+  while (k < n && data[positions[k]!] === values[k]) k++;
+  if (k === n) return;
+  let kept = k;
+  for (k++; k < n; k++) {
     const i = positions[k]!;
     const v = values[k]!;
     if (data[i] === v) {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import {
-  addRecord, channelStats, createElements, elementMean, elementPosition, elementStd, meanArray, mergeElements,
+  addRecord, channelStats, constantChannels, createConstantTracker, mergeConstantTrackers, trackRecord, createElements, elementMean, elementPosition, elementStd, meanArray, mergeElements,
   type ChannelAxis, type ElementAccumulator,
 } from '../../src/checks/elements.js';
 import { encodeBlobProto, encodeNpy } from '../../src/mean-file.js';
@@ -119,6 +119,42 @@ describe('per-element statistics', () => {
       addRecord(acc, rec);
     }
     expect(channelStats(acc).map((c) => c.std === 0)).toEqual([false, true, false]);
+  });
+});
+
+describe('constant positions', () => {
+  it('are exactly the columns a brute-force check finds, however the records are split into partitions', () => {
+    const next = rng(21);
+    const n = 60;
+    const records = 200;
+    // Columns 3, 17 and 40 constant; column 41 constant but for one record; the rest random small integers.
+    const rows = Array.from({ length: records }, (_, r) => Uint8Array.from({ length: n }, (_, j) =>
+      j === 3 || j === 17 || j === 40 || (j === 41 && r !== 150) ? 9 : Math.floor(next() * 3)));
+    const brute = Array.from({ length: n }, (_, j) => j).filter((j) => rows.every((row) => row[j] === rows[0]![j]));
+    expect(brute).toEqual([3, 17, 40]);
+    for (const cuts of [[], [1], [100, 150, 151], [10, 20, 30, 199]]) {
+      const bounds = [0, ...cuts, records];
+      const whole = createConstantTracker('data', [n], 'none');
+      for (let p = 0; p + 1 < bounds.length; p++) {
+        const part = createConstantTracker('data', [n], 'none');
+        for (let r = bounds[p]!; r < bounds[p + 1]!; r++) trackRecord(part, rows[r]!);
+        mergeConstantTrackers(whole, part);
+      }
+      expect(whole.records).toBe(records);
+      expect(whole.positions).toEqual(brute);
+      expect(whole.values).toEqual([9, 9, 9]);
+    }
+  });
+
+  it('make a channel constant only when all its positions hold one value', () => {
+    const t = createConstantTracker('data', [2, 2, 2], 'first');
+    trackRecord(t, Uint8Array.from([1, 2, 3, 4, 7, 7, 7, 7]));
+    trackRecord(t, Uint8Array.from([5, 2, 3, 4, 7, 7, 7, 7]));
+    expect(constantChannels(t)).toEqual([{ channel: 1, value: 7 }]);
+    const u = createConstantTracker('data', [2, 2, 2], 'first');
+    trackRecord(u, Uint8Array.from([1, 2, 3, 4, 7, 7, 7, 8]));
+    trackRecord(u, Uint8Array.from([5, 2, 3, 4, 7, 7, 7, 8]));
+    expect(constantChannels(u)).toEqual([]);
   });
 });
 
