@@ -16,7 +16,7 @@ import { InProcessPool, WorkerPool, type Pool } from './pool/pool.js';
 import type { AnalyzeOptions, PartitionResult } from './pool/protocol.js';
 import { loadReader } from './readers/registry.js';
 import type { Reader, Source, SourceInfo } from './readers/types.js';
-import type { DatasetReport, Finding, FindingKind, Report, ReportOptions } from './types.js';
+import { SHARD_FORMAT, type DatasetReport, type Finding, type FindingKind, type Report, type ReportOptions } from './types.js';
 import { encodeShardDataset, finalizeOptions, shardRange, type ShardDataset } from './shard.js';
 
 
@@ -90,7 +90,7 @@ export async function scan(paths: string | readonly string[], options?: ScanOpti
     writeFileSync(path.resolve(opts.cwd, opts.writeMean), meanFileBytes(datasets, opts.writeMean));
   }
   if (opts.shard !== null) {
-    report.shard = { index: opts.shard.index, count: opts.shard.count, datasets: datasets.map((d) => d.shard!) };
+    report.shard = { index: opts.shard.index, count: opts.shard.count, format: SHARD_FORMAT, datasets: datasets.map((d) => d.shard!) };
   }
   return report;
 }

@@ -13,7 +13,7 @@ import { finalizeDataset } from './finalize.js';
 import type { PartitionResult } from './pool/protocol.js';
 import type { Source, SourceFormat, SourceInfo } from './readers/types.js';
 import { buildReport, VERSION } from './report/build.js';
-import type { DatasetReport, Finding, Report, ReportOptions } from './types.js';
+import { SHARD_FORMAT, type DatasetReport, type Finding, type Report, type ReportOptions } from './types.js';
 
 export interface ShardSpec {
   /** 1-based, as in `--shard 2/8`. */
@@ -56,6 +56,11 @@ const fromJsonStats = (s: JsonStats): PartitionResult['stats'] => ({ ...s, min: 
 export interface MergeGate {
   failOn?: FailOn;
   maxWarnings?: number | null;
+}
+
+/** The payload of a shard report, which only this module reads (its layout is this version's). */
+function shardDatasets(r: Report): ShardDataset[] {
+  return (r.shard?.datasets ?? []) as ShardDataset[];
 }
 
 export function parseShard(text: string): ShardSpec {
@@ -124,6 +129,7 @@ export function mergeReports(
   if (reports.length === 0) fail('no report given.');
   reports.forEach((r, i) => {
     if (r.shard === undefined) fail(`${names[i]} is not a shard report (scan with --shard i/n).`);
+    if (r.shard!.format !== SHARD_FORMAT) fail(`${names[i]} holds shard data of format ${String(r.shard!.format)}; this nanscan reads ${SHARD_FORMAT}.`);
     if (r.tool.version !== VERSION) fail(`${names[i]} was written by nanscan ${r.tool.version}; this is ${VERSION}.`);
   });
   const first = reports[0]!;
@@ -138,15 +144,15 @@ export function mergeReports(
     const { workers: _w, failOn: _f, maxWarnings: _m, ...a } = r.options;
     const { workers: _w0, failOn: _f0, maxWarnings: _m0, ...b } = first.options;
     if (JSON.stringify(a) !== JSON.stringify(b)) fail(`${names[i]} was scanned with other options than ${names[0]}.`);
-    const inputs = (x: Report): string => JSON.stringify(x.shard!.datasets.map((d) => [d.path, d.format]));
+    const inputs = (x: Report): string => JSON.stringify(shardDatasets(x).map((d) => [d.path, d.format]));
     if (inputs(r) !== inputs(first)) fail(`${names[i]} scanned other datasets than ${names[0]}.`);
   });
   const missing = Array.from({ length: count }, (_, i) => i + 1).filter((i) => !seen.has(i));
   if (missing.length > 0) fail(`shard${missing.length > 1 ? 's' : ''} ${missing.map((i) => `${i}/${count}`).join(', ')} missing.`);
 
   const ordered = [...reports].sort((a, b) => a.shard!.index - b.shard!.index);
-  const datasets: DatasetReport[] = first.shard!.datasets.map((d0, di) => {
-    const parts = ordered.map((r) => r.shard!.datasets[di]!);
+  const datasets: DatasetReport[] = shardDatasets(first).map((d0, di) => {
+    const parts = ordered.map((r) => shardDatasets(r)[di]!);
     const total = Math.max(...parts.map((p) => p.partitions));
     const results: (PartitionResult | null)[] = new Array<PartitionResult | null>(total).fill(null);
     const filled = new Array<boolean>(total).fill(false);

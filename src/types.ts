@@ -1,5 +1,4 @@
 /** Public types of the scan report: the JSON contract of ../shared/DESIGN.md (schemaVersion 1). */
-import type { ShardDataset } from './shard.js';
 
 import type { FindingKind, Severity } from './kinds.js';
 
@@ -212,6 +211,9 @@ export interface ReportSummary {
   skipped: number;
 }
 
+/** Version tag of the opaque shard payload (Report.shard.datasets). */
+export const SHARD_FORMAT = 'nanscan-shard/1';
+
 export interface Report {
   tool: { name: 'nanscan'; version: string };
   schemaVersion: 1;
@@ -224,8 +226,12 @@ export interface Report {
   datasets: DatasetReport[];
   skipped: SkippedPath[];
   kernel: 'wasm-simd' | 'js';
-  /** Present in shard reports (`--shard i/n`): what `nanscan merge` needs to join them exactly. */
-  shard?: { index: number; count: number; datasets: ShardDataset[] };
+  /**
+   * Present in shard reports (`--shard i/n`): what `nanscan merge` needs to join them exactly. `datasets` is
+   * internal to nanscan (raw partition results): its layout changes with the version, which `format` names, and
+   * merge refuses reports of another version. Not part of the report's contract.
+   */
+  shard?: { index: number; count: number; format: typeof SHARD_FORMAT; datasets: unknown[] };
   /** Present when a baseline was applied: the known findings it removed from this report. */
   baseline?: { file: string; suppressed: number; suppressedByKind: Partial<Record<FindingKind, number>> };
   /**
