@@ -12,7 +12,7 @@ import type { FileRecord, KvRecord, NumericArray, RowsRecord, UncheckedNote } fr
 import type { Finding } from '../types.js';
 import { FindingSink } from './findings.js';
 import { scanIntegers } from './integers.js';
-import { formatKey } from './keys.js';
+import { formatKey } from '../keys.js';
 import { labelRangeProblem } from './labels.js';
 import { DEFAULT_SEVERITY } from './severity.js';
 import { LayoutStats } from './layouts.js';

@@ -1,7 +1,7 @@
 /** Shared by the file-based readers: image file recognition and bounded whole-file reads. */
 import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync } from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_SEVERITY } from '../checks/severity.js';
+import { DEFAULT_SEVERITY } from '../kinds.js';
 import type { Finding } from '../types.js';
 import type { FileRecord, RecordBatch } from './types.js';
 

@@ -22,7 +22,7 @@ import { isUtf8 } from 'node:buffer';
 import { readdirSync, statSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { invalidPartition } from '../errors.js';
-import { DEFAULT_SEVERITY } from '../checks/severity.js';
+import { DEFAULT_SEVERITY } from '../kinds.js';
 import type { Finding } from '../types.js';
 import {
   codePoints, displayName, FILES_PER_BATCH, isImageName, isTorchvisionImageName, readFileBatches, type FileEntry,

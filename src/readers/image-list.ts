@@ -17,7 +17,7 @@
  */
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_SEVERITY } from '../checks/severity.js';
+import { DEFAULT_SEVERITY } from '../kinds.js';
 import { invalidPartition } from '../errors.js';
 import type { Finding } from '../types.js';
 import { decodeListText, displayName, FILES_PER_BATCH, isImageName, OPEN_FLAGS, readFileBatches, readSmallFile } from './files.js';

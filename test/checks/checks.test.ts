@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { checkShapes } from '../../src/checks/consistency.js';
 import { FindingSink } from '../../src/checks/findings.js';
 import { scanIntegers } from '../../src/checks/integers.js';
-import { formatKey } from '../../src/checks/keys.js';
+import { formatKey } from '../../src/keys.js';
 import { labelHistogram, labelRangeProblem } from '../../src/checks/labels.js';
 import { accumulate, createAccumulator, finishStats, mergeAccumulators } from '../../src/checks/stats.js';
 import { hasSpecial, isConstant, valueFindings } from '../../src/checks/values.js';

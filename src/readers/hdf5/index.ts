@@ -28,7 +28,7 @@
  */
 import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_SEVERITY } from '../../checks/severity.js';
+import { DEFAULT_SEVERITY } from '../../kinds.js';
 import { adoptMemory, loadKernel, OUT_BYTES } from '../../kernels/scan.js';
 import { invalidOption, invalidPartition, ScanError } from '../../errors.js';
 import type { Finding } from '../../types.js';

@@ -2,7 +2,7 @@
  * Pure planning for the HDF5 reader: how many rows one read takes (slabs), how a source splits into partitions
  * (row ranges of files), and the Caffe HDF5Data consistency rules. No h5wasm here, so all of it is unit-testable.
  */
-import { DEFAULT_SEVERITY } from '../../checks/severity.js';
+import { DEFAULT_SEVERITY } from '../../kinds.js';
 import type { Finding } from '../../types.js';
 import type { RawRun } from './direct.js';
 import type { DatasetInfo } from './h5.js';

@@ -6,7 +6,7 @@
 import type { Finding } from '../../types.js';
 import { MAX_VALUE_BYTES } from './constants.js';
 import { showKey } from './keys.js';
-import { formatKey } from '../../checks/keys.js';
+import { formatKey } from '../../keys.js';
 import { u32, u64 } from './layout.js';
 import { checkHeader, copyBytes, view } from './page.js';
 import type { WalkContext } from './walk.js';

@@ -14,7 +14,7 @@ import {
   MDB_DUPFIXED,
   MDB_DUPSORT,
 } from './constants.js';
-import { formatKey } from '../../checks/keys.js';
+import { formatKey } from '../../keys.js';
 import { dupCompare, keyCompare, showKey, toHex } from './keys.js';
 import type { DbRecord } from './meta.js';
 import { readDb } from './meta.js';

@@ -1,0 +1,51 @@
+/**
+ * The seams of src/ (../shared/DESIGN.md, "Data flow"): a reader knows a storage format and nothing about checks,
+ * the pool or the reporters; the tables every layer reads (kinds, coverage reasons, report types, keys) depend
+ * on none of them. Checked on the import statements themselves, so a new import across a seam fails here.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT } from './helpers/cli.js';
+
+const SRC = path.join(ROOT, 'src');
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = path.join(dir, n);
+    return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
+  });
+}
+
+/** Modules of src/ a file imports (static and dynamic), as paths relative to src/ without extension. */
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const specs = [...text.matchAll(/(?:^import[^'"]*|^export[^'"]*from\s*|import\()\s*'(\.{1,2}\/[^']+)'/gm)].map((m) => m[1]!);
+  return specs.map((s) => path.relative(SRC, path.resolve(path.dirname(file), s)).replace(/\.js$/, ''));
+}
+
+function offending(from: string, forbidden: RegExp): string[] {
+  const root = path.join(SRC, from);
+  const list = statSync(root).isDirectory() ? files(root) : [root];
+  return list.flatMap((f) => importsOf(f).filter((m) => forbidden.test(m)).map((m) => `${path.relative(SRC, f)} → ${m}`));
+}
+
+describe('import seams', () => {
+  it('readers import nothing from checks, the pool or the reporters', () => {
+    expect(offending('readers', /^(checks|pool|report)\//)).toEqual([]);
+  });
+
+  it('the shared tables (kinds, coverage, keys, errors, report types) import no layer', () => {
+    for (const f of ['kinds.ts', 'coverage.ts', 'keys.ts', 'errors.ts', 'types.ts']) {
+      expect(offending(f, /^(checks|readers|pool|report|decode|kernels)\/|^(shard|scan|finalize)$/)).toEqual([]);
+    }
+  });
+
+  it('the pool names no reader module and no check', () => {
+    expect(offending('pool/pool.ts', /^(readers\/(?!types)|checks\/)/)).toEqual([]);
+  });
+
+  it('finds imports at all (the test itself works)', () => {
+    expect(importsOf(path.join(SRC, 'scan.ts'))).toContain('finalize');
+  });
+});
