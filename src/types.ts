@@ -1,4 +1,4 @@
-/** Public types of the scan report: the JSON contract of ../shared/DESIGN.md (schemaVersion 1). */
+/** Public types of the scan report: the JSON contract of docs/DESIGN.md (schemaVersion 1). */
 
 import type { FindingKind, Severity } from './kinds.js';
 

@@ -1,5 +1,5 @@
 /**
- * The seams of src/ (../shared/DESIGN.md, "Data flow"): a reader knows a storage format and nothing about checks,
+ * The seams of src/ (docs/DESIGN.md, "Data flow"): a reader knows a storage format and nothing about checks,
  * the pool or the reporters; the tables every layer reads (kinds, coverage reasons, report types, keys) depend
  * on none of them. Checked on the import statements themselves, so a new import across a seam fails here.
  */

@@ -1,5 +1,5 @@
 /**
- * Label distribution analysis for losses normalised per batch (../shared/DESIGN.md, "Label math"): how often a
+ * Label distribution analysis for losses normalised per batch (docs/DESIGN.md, "Label math"): how often a
  * label is missing from shuffled batches and from the real batches of storage order, the batch size that makes
  * every label appear, and whether the dataset is stored sorted by label. Pure functions over an Int32Array of
  * labels in storage order; O(N) time, memory proportional to the number of labels, never to N.

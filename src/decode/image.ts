@@ -3,7 +3,7 @@
  * the native libjpeg-turbo decoder (jpeg-native.ts) when it is built: about 1.7 ms of libvips pipeline set-up
  * per image is most of the time sharp takes on small images.
  *
- * Strictness (measured in ../shared/MEASURED.md §3): sharp's `metadata()` passes truncated and corrupt files,
+ * Strictness (measured on these machines with mutated fixtures): sharp's `metadata()` passes truncated and corrupt files,
  * so every image is fully decoded. A decode at `failOn: 'warning'` (the strictest level) that succeeds is
  * clean. When it fails, an unparseable header means corrupt, a missing end marker (JPEG EOI, PNG IEND) means
  * the file was cut short; otherwise a decode at `failOn: 'error'` tells corrupt data the decoder could not get
@@ -97,7 +97,7 @@ async function loadSharp(): Promise<SharpFactory> {
   if (!sharpModule) {
     const mod = (await import('sharp')).default;
     // One libvips thread per image: parallelism comes from several decodes in flight across the libuv pool;
-    // measured here, concurrency(2) inside one image brings nothing (MEASURED.md §3).
+    // measured here, concurrency(2) inside one image brings nothing (measured on these machines).
     mod.concurrency(1);
     mod.cache(false);
     sharpModule = mod;
@@ -145,7 +145,7 @@ export async function decodeImage(buf: Uint8Array, options: DecodeImageOptions):
   }
   const run = (failOn: SharpOptions['failOn']): Promise<{ data: Buffer; info: { width: number; height: number; channels: number } }> => {
     let img: Sharp = sharp(buf, { failOn, limitInputPixels: options.limitInputPixels, sequentialRead: true });
-    // libvips converts to sRGB on output; a grayscale file must stay one channel (MEASURED.md §3).
+    // libvips converts to sRGB on output; a grayscale file must stay one channel (measured on these machines).
     if (channelsHint === 1) img = img.toColourspace('b-w');
     return img.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   };

@@ -67,7 +67,7 @@ export function readBlock(fd: number, offset: number, size: number, limit: numbe
         return { error: 'corrupt Snappy preamble' };
       }
       try {
-        // copyOutputData: 3–4x faster than napi external buffers here (MEASURED.md §5).
+        // copyOutputData: 3–4x faster than napi external buffers here (measured on these machines when the reader was written).
         const out = uncompressSync(stored, { copyOutputData: true }) as Buffer;
         if (out.length !== promised) return { error: `Snappy output is ${out.length} bytes, the preamble promised ${promised}` };
         return { data: out };

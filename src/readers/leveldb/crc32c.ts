@@ -1,6 +1,6 @@
 /**
  * CRC-32C and LevelDB's checksum mask (LEVELDB.md §1.3). The CRC itself comes from `@node-rs/crc32` (native,
- * about 3 GB/s here, MEASURED.md §5); this module is the only importer of it.
+ * about 3 GB/s here, measured on these machines); this module is the only importer of it.
  */
 import { crc32c } from '@node-rs/crc32';
 

@@ -1,5 +1,5 @@
 /**
- * The LevelDB reader module (issue 3; LEVELDB.md): read-only by construction — every file is opened with
+ * The LevelDB reader module (format: LevelDB's doc/table_format.md, log_format.md and version_edit.cc): read-only by construction — every file is opened with
  * `O_RDONLY | O_NONBLOCK` (files.ts OPEN_FLAGS); LOCK is never opened, nothing is created or written — so a
  * database another process holds open, or one on a read-only mount, reads the same. Every block CRC is verified.
  *

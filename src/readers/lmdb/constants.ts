@@ -1,6 +1,6 @@
 /**
  * LMDB on-disk constants: magic, offsets, flags and limits. Every value cites its section of
- * ../shared/formats/LMDB.md ("§n") and the `mdb.c` symbol it comes from.
+ * docs/formats/LMDB.md ("§n") and the `mdb.c` symbol it comes from.
  */
 
 /** `mdb.c` — `MDB_MAGIC`: u32 at the start of `MDB_meta` (§2). */

@@ -1,5 +1,5 @@
 /**
- * Read-only, validating LMDB reader in pure TypeScript (format: LMDB.md; behaviour on damage: MEASURED.md §4).
+ * Read-only, validating LMDB reader in pure TypeScript (format: liblmdb's mdb.c; liblmdb itself crashes with SIGBUS/SIGSEGV on damaged files).
  * It reads the data file (`data.mdb`, or a single-file environment) with positional reads only: no mmap, no lock file, no writes, so a damaged file yields
  * findings instead of the SIGBUS/SIGSEGV the native library gives.
  *

@@ -1,5 +1,5 @@
 /**
- * Speed of the LevelDB reader vs LevelDB itself (plyvel), on the MEASURED.md §5 shape: 50k records of ~2 KiB,
+ * Speed of the LevelDB reader vs LevelDB itself (plyvel), on the measured shape: 50k records of ~2 KiB,
  * Snappy, 64 KiB blocks, written by plyvel. Not a test: `npx tsx test/readers/leveldb/bench-leveldb.ts [dir]`.
  * Our side: open + plan(1) + read everything, one thread, CRC on every block. plyvel: iteration of an open
  * copy (opening replays and rewrites, so it is not timed), with and without verify_checksums. Medians of 5, as

@@ -112,7 +112,7 @@ def make_mnist(d, o):
 
 
 def make_bench(d, o):
-    """The MEASURED.md §5 shape: 50k records of ~2 KiB (256 random bytes + JSON-ish text), Snappy, 64 KiB blocks."""
+    """The measured shape: 50k records of ~2 KiB (256 random bytes + JSON-ish text), Snappy, 64 KiB blocks."""
     db = plyvel.DB(d, create_if_missing=True, block_size=65536, write_buffer_size=16 << 20)
     rng = random.Random(5)
     for i in range(o.get('n', 50_000)):
