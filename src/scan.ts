@@ -46,6 +46,16 @@ const DATASETS_IN_FLIGHT = 2;
  * An aborted scan resolves, with `complete: false` and `exitCode` 130.
  */
 export async function scan(paths: string | readonly string[], options?: ScanOptions): Promise<Report> {
+  return scanWith(paths, options, {});
+}
+
+/** What the library does not offer its callers: a worker entry of the tests' own (fault injection). */
+export interface ScanInternals {
+  workerEntry?: URL;
+}
+
+/** scan() with internals: for tests (test/pool/fixtures), not exported from the package's index. */
+export async function scanWith(paths: string | readonly string[], options: ScanOptions | undefined, internals: ScanInternals): Promise<Report> {
   const opts = parseOptions(options);
   const list = typeof paths === 'string' ? [paths] : [...paths];
   if (list.length === 0) throw new ScanError('SCAN_INVALID_OPTION', 'No path to scan.');
@@ -63,7 +73,10 @@ export async function scan(paths: string | readonly string[], options?: ScanOpti
   // Starts no worker yet: each source starts the kind it needs (Pool.prepare) while it is opened and planned.
   const pool: Pool = opts.workers === 0
     ? new InProcessPool(progress.onRecords)
-    : new WorkerPool({ size: Math.min(opts.workers, 256), onProgress: progress.onRecords });
+    : new WorkerPool({
+      size: Math.min(opts.workers, 256), onProgress: progress.onRecords,
+      ...(internals.workerEntry === undefined ? {} : { entry: internals.workerEntry }),
+    });
   const kernel = loadKernel({ forceJs: opts.forceJsKernel });
 
   const stop = (): void => { void pool.destroy(); };

@@ -2,7 +2,6 @@
  * Per-record analysis inside a worker: decides what a key/value record holds (Caffe Datum, encoded image,
  * or something opaque), runs the record checks on it and keeps the partition's running tallies.
  */
-import { isMainThread } from 'node:worker_threads';
 import { DatumDecoder, looksLikeDatum, type Datum } from '../decode/datum.js';
 import { decodeImage, decodeImageNow, isConstantImage, sniffImage, type ImageResult } from '../decode/image.js';
 import { createStats, type Kernel, type ScanStats } from '../kernels/scan.js';
@@ -69,6 +68,7 @@ export class PartitionAnalyzer {
   constructor(
     private readonly kernel: Kernel, private readonly options: AnalyzeOptions,
     private readonly nativeStart?: (index: number) => void, skip: readonly number[] = [],
+    private readonly observer?: RecordObserver,
   ) {
     this.skip = new Set(skip);
     this.sink = new FindingSink(options.maxExamples, options.severity);
@@ -102,7 +102,7 @@ export class PartitionAnalyzer {
    * values are only tallied here.
    */
   kv(rec: KvRecord): Promise<void> | undefined {
-    if (OOM_NEEDLE !== undefined) oomInjection(rec.key);
+    this.observer?.record?.(Buffer.from(rec.key).toString('latin1'));
     this.localIndexes = true;
     const v = this.valuesOf(rec.database);
     if (isMetadataKey(rec.key)) {
@@ -354,7 +354,9 @@ export class PartitionAnalyzer {
       return undefined;
     }
     this.nativeStart?.(where.index);
-    faultInjection(where);
+    if (this.observer?.decode !== undefined) {
+      this.observer.decode(where.file ?? (where.key ? Buffer.from(where.key).toString('latin1') : ''));
+    }
     // A JPEG with the native decoder: decoded now, into the kernel's arena when it fits (scanned there without
     // a copy), and checked at once. Only with nothing queued, so that findings keep record order.
     if (this.pending.length === 0) {
@@ -442,6 +444,16 @@ export class PartitionAnalyzer {
   }
 }
 
+/**
+ * Observers of the analysis: called with a record's key (latin1) before it is analysed, and with its file or key
+ * before its image is decoded. For test worker entries (test/pool/fixtures/faulty-worker.mjs makes a worker crash
+ * or run out of memory at a chosen record); production workers pass none.
+ */
+export interface RecordObserver {
+  record?: (name: string) => void;
+  decode?: (name: string) => void;
+}
+
 /** What a key/value value that is an image is called in messages; its shape is tallied apart (KvValues). */
 const IMAGE_VALUE = 'the image value';
 
@@ -491,29 +503,4 @@ function isConstantRow(data: NumericArray, start: number, n: number): boolean {
   const first = data[start];
   for (let i = start + 1; i < start + n; i++) if (data[i] !== first) return false;
   return true;
-}
-
-/**
- * Fault injection for tests of crash isolation: NANSCAN_FAULT_CRASH_ON=<text> makes a worker process kill itself
- * with SIGSEGV before decoding an image whose key or file contains <text>, as a crashing native decoder would.
- * Honoured only in worker processes (never in a library user's own process).
- */
-function faultInjection(where: Where): void {
-  const needle = process.env['NANSCAN_FAULT_CRASH_ON'];
-  if (needle === undefined || needle === '' || process.send === undefined) return;
-  const name = where.file ?? (where.key ? Buffer.from(where.key).toString('latin1') : '');
-  if (name.includes(needle)) process.kill(process.pid, 'SIGSEGV');
-}
-
-const OOM_NEEDLE = process.env['NANSCAN_FAULT_OOM_ON'] || undefined;
-
-/**
- * Fault injection for tests of the worker heap cap: NANSCAN_FAULT_OOM_ON=<text> makes a worker fill its heap
- * when it reaches a key/value record whose key contains <text>. Honoured only in workers.
- */
-function oomInjection(key: Uint8Array): void {
-  if (isMainThread && process.send === undefined) return;
-  if (!Buffer.from(key).toString('latin1').includes(OOM_NEEDLE!)) return;
-  const hog: number[][] = [];
-  for (;;) hog.push(new Array<number>(100_000).fill(hog.length));
 }

@@ -1,5 +1,5 @@
 /** Reads one partition and analyses every record in it. Runs in a worker, or in-process with `workers: 0`. */
-import { PartitionAnalyzer } from '../checks/record.js';
+import { PartitionAnalyzer, type RecordObserver } from '../checks/record.js';
 import type { Kernel } from '../kernels/scan.js';
 import { loadReader } from '../readers/registry.js';
 import type { Partition, Reader, Source } from '../readers/types.js';
@@ -35,6 +35,8 @@ export interface PartitionHooks {
   nativeStart?: (index: number) => void;
   /** Records not to decode: they crashed a worker before. */
   skip?: readonly number[];
+  /** Observers of the analysis, for test worker entries (see RecordObserver); production workers pass none. */
+  observer?: RecordObserver;
 }
 
 /** How often, in records, a partition reports progress. */
@@ -43,7 +45,7 @@ const PROGRESS_EVERY = 8192;
 export async function runPartition(
   reader: Reader, partition: Partition, kernel: Kernel, options: AnalyzeOptions, hooks: PartitionHooks = {},
 ): Promise<PartitionResult> {
-  const analyzer = new PartitionAnalyzer(kernel, options, hooks.nativeStart, hooks.skip);
+  const analyzer = new PartitionAnalyzer(kernel, options, hooks.nativeStart, hooks.skip, hooks.observer);
   const progress = hooks.progress;
   let sinceProgress = 0;
   let bytesSince = 0;

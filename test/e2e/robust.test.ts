@@ -11,6 +11,9 @@ import type { Report } from '../../src/types.js';
 import { CLI, ROOT, scanJson } from '../helpers/cli.js';
 import { hashTree } from '../helpers/tree.js';
 
+/** A scan with the test worker entry that can crash or exhaust its heap at a chosen record. */
+const FAULT_SCAN = path.join(ROOT, 'test/pool/fixtures/fault-scan.mjs');
+
 let tmp: string;
 beforeAll(() => { tmp = mkdtempSync(path.join(os.tmpdir(), 'nanscan-robust-')); });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -46,15 +49,16 @@ describe('read-only by construction', () => {
 });
 
 describe('crash isolation', () => {
-  // NANSCAN_FAULT_CRASH_ON makes a worker process die with SIGSEGV before decoding a matching image, as a
-  // crashing native decoder would: the scan must survive it, name the record, and read everything else.
+  // With NANSCAN_FAULT_CRASH_ON, the test worker entry (test/pool/fixtures/faulty-worker.mjs) dies with SIGSEGV
+  // before decoding a matching image, as a crashing native decoder would: the scan must survive it, name the
+  // record, and read everything else.
   it.each([
     ['fixtures/images/classes', 'dog3.jpg', (f: { file?: string }) => f.file?.endsWith('dog/dog3.jpg')],
     ['fixtures/lmdb/encoded', 'img20.jpg', (f: { key?: string }) => f.key === '00000020_img20.jpg'],
   ])('survives a decoder that kills its worker on %s', (target, needle, isCulprit) => {
     const normal = scanJson([target, '--max-examples', '100']).report.datasets[0]!;
     const env = { ...process.env, NANSCAN_FAULT_CRASH_ON: needle };
-    const r = spawnSync(process.execPath, [CLI, 'scan', target, '--json', '-', '--max-examples', '100'], { cwd: ROOT, encoding: 'utf8', env });
+    const r = spawnSync(process.execPath, [FAULT_SCAN, target, '--max-examples', '100'], { cwd: ROOT, encoding: 'utf8', env });
     expect(r.status).toBe(1);
     const d = (JSON.parse(r.stdout) as Report).datasets[0]!;
     const crash = d.findings.filter((f) => f.message.includes('decoder crashed'));
@@ -68,12 +72,12 @@ describe('crash isolation', () => {
 });
 
 describe('worker heap cap', () => {
-  // NANSCAN_FAULT_OOM_ON makes a worker fill its heap at a matching key: the worker dies at its cap, the
-  // partition is retried once and then reported, and every other partition is read.
+  // With NANSCAN_FAULT_OOM_ON, the test worker entry fills its heap at a matching key: the worker dies at its
+  // cap, the partition is retried once and then reported, and every other partition is read.
   it('reports the partition whose worker ran out of memory and reads the rest', () => {
     const normal = scanJson(['fixtures/lmdb/clean']).report.datasets[0]!;
     const env = { ...process.env, NANSCAN_FAULT_OOM_ON: '00000050', NANSCAN_WORKER_HEAP_MB: '64' };
-    const r = spawnSync(process.execPath, [CLI, 'scan', 'fixtures/lmdb/clean', '--json', '-'], { cwd: ROOT, encoding: 'utf8', env });
+    const r = spawnSync(process.execPath, [FAULT_SCAN, 'fixtures/lmdb/clean'], { cwd: ROOT, encoding: 'utf8', env });
     expect(r.status).toBe(1);
     const d = (JSON.parse(r.stdout) as Report).datasets[0]!;
     const oom = d.findings.filter((f) => f.kind === 'io_error');
