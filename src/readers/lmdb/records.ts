@@ -130,28 +130,14 @@ export function* readTrees(ctx: ReadContext, trees: readonly TreeToRead[], plann
         } else if (f === F_DUPDATA) {
           const bad = parseSubPage(ctx.layout, b, d, dsize, dupfixed, items);
           if (bad !== undefined) {
-            sink.push({
-              kind: 'corrupt_file',
-              severity: 'error',
-              file: ctx.display,
-              page: leafPgno,
-              key: formatKey(key),
-              message: `LMDB leaf page ${leafPgno}: the duplicates of key ${showKey(key)} are corrupt (${bad}); they were skipped.`,
-            });
+            sink.push(duplicatesDamage(ctx.display, leafPgno, key, `are corrupt (${bad}); they were skipped`));
             continue;
           }
           const cmp = dupCompare(flags);
           for (let j = 0; j < items.length; j++) {
             const item = items[j] as Uint8Array;
             if (j > 0 && cmp(items[j - 1] as Uint8Array, item) >= 0) {
-              sink.push({
-                kind: 'corrupt_file',
-                severity: 'error',
-                file: ctx.display,
-                page: leafPgno,
-                key: formatKey(key),
-                message: `LMDB leaf page ${leafPgno}: the duplicates of key ${showKey(key)} are not in default LMDB order; they were still read.`,
-              });
+              sink.push(duplicatesDamage(ctx.display, leafPgno, key, 'are not in default LMDB order; they were still read'));
               break;
             }
           }
@@ -206,4 +192,12 @@ function checkDupDb(db: DbRecord, lastPg: number, dupfixed: boolean): string | u
   if (db.depth < 1 || db.depth > MAX_DEPTH) return `its depth ${db.depth} is outside 1..${MAX_DEPTH}`;
   if (dupfixed && (db.pad === 0 || db.pad > 0xffff)) return `its fixed item size ${db.pad} is invalid`;
   return undefined;
+}
+
+/** Damage in the duplicates (DUPSORT values) of one key on a leaf page. */
+function duplicatesDamage(file: string, page: number, key: Uint8Array, what: string): Finding {
+  return {
+    kind: 'corrupt_file', severity: 'error', file, page, key: formatKey(key),
+    message: `LMDB leaf page ${page}: the duplicates of key ${showKey(key)} ${what}.`,
+  };
 }
