@@ -238,7 +238,8 @@ function layoutFindings(
   let main: { records: number; channels: ChannelStat[] } = { records: 0, channels: [] };
   for (const [key, t] of Object.entries(layouts.layouts).sort(([a], [b]) => (a < b ? -1 : 1))) {
     const c = t.constants;
-    const acc = sums[key];
+    // Sums over every record of the layout, or none: a partition that could not keep sums leaves them partial.
+    const acc = sums[key]?.count === t.records ? sums[key] : undefined;
     const pixels = t.field === 'pixels' || (t.field === 'data' && t.channelAxis === 'first');
     if (c !== null && c.records >= 2) {
       const what = pixels ? 'Pixel' : 'Feature';

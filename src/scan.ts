@@ -255,7 +255,9 @@ function meanFileBytes(datasets: readonly ScannedDataset[], file: string): Uint8
   if (layouts.length > 1) {
     fail(`records disagree on shape (${layouts.map((e) => `'${e.field}' ${e.shape.join('×')}: ${e.records}`).join(', ')})`);
   }
-  if (sums.length !== 1 || layouts.length !== 1) fail('no record of the dataset holds only finite values of one shape, up to 3×256×256');
+  if (sums.length !== 1 || layouts.length !== 1 || sums[0]!.count !== layouts[0]!.records) {
+    fail('no record of the dataset holds only finite values of one shape, up to 3×256×256');
+  }
   const mean = meanImage(sums[0]!, file.endsWith('.binaryproto') ? 'bgr' : 'rgb');
   return file.endsWith('.npy') ? encodeNpy(mean.data, mean.shape) : encodeBlobProto(mean.data, mean.shape[0]!, mean.shape[1]!, mean.shape[2]!);
 }

@@ -68,7 +68,8 @@ export interface ElementReport {
   records: number;
   /**
    * Element positions that hold one value in every record (each a `constant_feature` finding); null when a record
-   * has more than 196,608 values: no per-element statistics then.
+   * has more than 196,608 values, or the layout is one of many (images of many sizes) past the positions nanscan
+   * tracks at once: no per-element statistics then.
    */
   constantElements: number | null;
   /** Per element position, C-order (only with the `elementStats` option). */

@@ -15,6 +15,14 @@ import {
 /** Layouts tracked per partition; records of further layouts (mixed image sizes) are counted, not tracked. */
 export const MAX_LAYOUTS = 8;
 
+/**
+ * Element positions given a constant tracker (and sums) per partition, over all its layouts, and in the main
+ * thread over a dataset: a folder of images in many sizes would otherwise hold a tracker of every size's first
+ * image (up to 196,608 positions each) in every partition. Layouts past it get no per-element statistics.
+ */
+export const PARTITION_POSITIONS = 2 * MAX_ELEMENTS;
+export const DATASET_POSITIONS = 4 * MAX_ELEMENTS;
+
 export interface LayoutTally {
   field: string;
   shape: number[];
@@ -37,6 +45,8 @@ export class LayoutStats {
   private count = 0;
   private untracked = 0;
   private last: LayoutTally | undefined;
+  /** Positions still to give trackers in this partition (PARTITION_POSITIONS). */
+  private budget = PARTITION_POSITIONS;
 
   constructor(private readonly full: boolean) {}
 
@@ -108,7 +118,8 @@ export class LayoutStats {
       if (this.count >= MAX_LAYOUTS) return null;
       this.count++;
       const n = shape.reduce((a, b) => a * b, 1);
-      const small = n <= MAX_ELEMENTS;
+      const small = n <= MAX_ELEMENTS && n <= this.budget;
+      if (small) this.budget -= n;
       t = this.layouts[key] = {
         field, shape: [...shape], channelAxis: axis, records: 0,
         constants: small ? createConstantTracker(field, [...shape], axis) : null,
@@ -137,15 +148,20 @@ export function mergeLayouts(into: LayoutResult, from: LayoutResult | undefined)
   for (const [key, f] of Object.entries(from.layouts)) {
     const t = into.layouts[key];
     if (t === undefined) {
+      const held = Object.values(into.layouts).reduce((n, l) => n + (l.constants?.positions.length ?? 0), 0);
+      const keep = f.constants !== null && held + f.constants.positions.length <= DATASET_POSITIONS;
       into.layouts[key] = {
         ...f,
-        constants: f.constants === null ? null : { ...f.constants, positions: [...f.constants.positions], values: [...f.constants.values] },
+        constants: keep ? { ...f.constants!, positions: [...f.constants!.positions], values: [...f.constants!.values] } : null,
       };
       continue;
     }
     t.records += f.records;
+    // A partition that could not track this layout leaves its positions unknown: no claim about them then.
     if (t.constants !== null && f.constants !== null) mergeConstantTrackers(t.constants, f.constants);
+    else t.constants = null;
     if (t.elements !== null && f.elements !== null) mergeElements(t.elements, f.elements);
+    else t.elements = null;
   }
 }
 
