@@ -224,6 +224,14 @@ export const KINDS = {
       'A channel holds one value in every record and position. Per-channel normalisation (x − mean[c]) / std[c] ' +
       'divides by zero and produces NaN.',
   },
+  null_value: {
+    severity: 'error',
+    family: 'values',
+    title: 'Null in a numeric feature',
+    help:
+      'A numeric feature (a Parquet or Arrow column) is null in some rows. Most loaders turn a null into NaN ' +
+      '(pandas, Hugging Face datasets with numpy or torch formatting), which makes the loss NaN.',
+  },
 } as const satisfies Record<string, KindInfo>;
 
 /** Finding kinds. Kinds may be added; a kind is never renamed (it is the report's contract). */

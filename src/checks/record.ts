@@ -7,7 +7,7 @@ import { decodeImage, decodeImageNow, isConstantImage, sniffImage, type ImageRes
 import { createStats, type Kernel, type ScanStats } from '../kernels/scan.js';
 import type { AnalyzeOptions, KvValues, PartitionResult, ShapeTally } from '../pool/protocol.js';
 import { addUnchecked, type UncheckedTally } from '../coverage.js';
-import type { FileRecord, KvRecord, NumericArray, RowsRecord, UncheckedNote } from '../readers/types.js';
+import type { FileRecord, KvRecord, NumericArray, RowsRecord, SampleField, SampleRecord, UncheckedNote } from '../readers/types.js';
 import type { Finding } from '../types.js';
 import { FindingSink } from './findings.js';
 import { scanIntegers } from './integers.js';
@@ -26,6 +26,12 @@ interface Where {
   database?: string;
   file?: string;
   line?: number;
+  /** A sample's own name (WebDataset `__key__`), shown as the finding's key as it is. */
+  name?: string;
+  /** Byte offset of a sample in its file (TFRecord). */
+  offset?: number;
+  /** The member of a sample a finding is about. */
+  field?: string;
 }
 
 interface PendingImage {
@@ -245,6 +251,75 @@ export class PartitionAnalyzer {
     }
   }
 
+  /**
+   * Analyses one sample: each array member as an array row of its own layout (by member name), the first label
+   * member as the sample's label, image members as images. A sample with nothing checkable in it is counted as
+   * not checked.
+   */
+  sample(rec: SampleRecord): Promise<void> | undefined {
+    this.localIndexes = true;
+    this.records++;
+    const base: Where = { index: rec.index, file: rec.file };
+    if (rec.key !== undefined) base.name = rec.key;
+    if (rec.offset !== undefined) base.offset = rec.offset;
+    let checkable = false;
+    let labelled = false;
+    let waits: Promise<void>[] | undefined;
+    for (const f of rec.fields) {
+      if (f.type === 'opaque') continue;
+      checkable = true;
+      const where: Where = { ...base, field: f.name };
+      if (f.type === 'label' && !labelled) {
+        labelled = true;
+        this.sampleLabel(f.value, where);
+      } else if (f.type === 'image') {
+        this.bytes += f.bytes.length;
+        const wait = this.queueImage(f.bytes, where, `the image '${f.name}'`);
+        if (wait !== undefined) (waits ??= []).push(wait);
+      } else {
+        this.sampleArray(f.type === 'label' ? { type: 'array', name: f.name, dtype: 'f64', shape: [], data: Float64Array.of(f.value) } : f, where);
+      }
+    }
+    if (!checkable) {
+      const l = this.loc(base);
+      addUnchecked(this.uncheckedTally, 'opaque_value', 1, [`${l.file ?? ''}${l.key !== undefined ? ` ${l.key}` : ` record ${rec.index}`}`], this.options.maxExamples);
+    }
+    return waits === undefined ? undefined : Promise.all(waits).then(() => undefined);
+  }
+
+  /** One array member of a sample: its values checked, and its elements tracked under the member's name. */
+  private sampleArray(f: Extract<SampleField, { type: 'array' }>, where: Where): void {
+    this.bytes += f.data.byteLength;
+    const isFloat = f.dtype === 'f16' || f.dtype === 'f32' || f.dtype === 'f64';
+    const s = this.scanAny(f.data);
+    accumulate(this.stats, s);
+    const finite = hasNoSpecial(s);
+    if (hasSpecial(s) || (s.count >= 2 && s.min === s.max)) {
+      for (const x of valueFindings(s, this.loc(where), `'${f.name}'`, isFloat)) this.sink.add(x);
+    }
+    if (finite) this.layouts.rows(f.name, f.shape, f.data, 1, !isFloat, null);
+  }
+
+  /** A sample's label: integers feed the label analysis; anything else is a finding at the sample. */
+  private sampleLabel(v: number, where: Where): void {
+    if (!Number.isFinite(v)) {
+      this.sampleArray({ type: 'array', name: where.field ?? 'label', dtype: 'f64', shape: [], data: Float64Array.of(v) }, where);
+      return;
+    }
+    if (!Number.isInteger(v)) {
+      this.nonIntegerLabels++;
+      this.labelSink.add({ kind: 'label_out_of_range', severity: DEFAULT_SEVERITY.label_out_of_range,
+        message: `Label ${v} of the sample is not an integer.`, label: v, ...this.loc(where) });
+      return;
+    }
+    if (v < -(2 ** 31) || v >= 2 ** 31) {
+      this.sink.add({ kind: 'label_out_of_range', severity: DEFAULT_SEVERITY.label_out_of_range,
+        message: `Sample has label ${v}, beyond any class index.`, label: v, ...this.loc(where) });
+      return;
+    }
+    this.label(v, where, 'Sample');
+  }
+
   /** Analyses one file of a folder or list: an image, or a finding saying what it is instead. */
   file(rec: FileRecord): Promise<void> | undefined {
     this.records++;
@@ -422,6 +497,9 @@ export class PartitionAnalyzer {
     if (w.line !== undefined) l.line = w.line;
     if (w.database !== undefined) l.database = w.database;
     if (w.key !== undefined) l.key = formatKey(w.key);
+    else if (w.name !== undefined) l.key = w.name;
+    if (w.field !== undefined) l.field = w.field;
+    if (w.offset !== undefined) l.offset = w.offset;
     l.index = w.index;
     return l;
   }

@@ -14,6 +14,7 @@ export interface RecordLocator {
   file?: string;
   line?: number;
   field?: string;
+  offset?: number;
 }
 
 /** Whether the stats hold any value that valueFindings reports as special: NaN, ±Inf, float16 or float32 overflow. */

@@ -62,6 +62,9 @@ export async function runPartition(
         bytesSince += rec.bytes.length;
         const wait = analyzer.file(rec);
         if (wait) await wait;
+      } else if (rec.kind === 'sample') {
+        const wait = analyzer.sample(rec);
+        if (wait) await wait;
       } else {
         bytesSince += rec.data.byteLength;
         analyzer.rows(rec);

@@ -8,6 +8,11 @@ const LOADERS: Record<SourceFormat, (() => Promise<ReaderModule>) | undefined> =
   hdf5: async () => (await import('./hdf5/index.js')).hdf5Reader,
   'image-folder': async () => (await import('./image-folder.js')).imageFolderReader,
   'image-list': async () => (await import('./image-list.js')).imageListReader,
+  npy: undefined,
+  webdataset: undefined,
+  tfrecord: undefined,
+  parquet: undefined,
+  arrow: undefined,
 };
 
 export async function loadReader(format: SourceFormat): Promise<ReaderModule> {

@@ -5,7 +5,8 @@
  */
 import type { Finding, UncheckedReason } from '../types.js';
 
-export type SourceFormat = 'lmdb' | 'leveldb' | 'hdf5' | 'image-folder' | 'image-list';
+export type SourceFormat =
+  | 'lmdb' | 'leveldb' | 'hdf5' | 'image-folder' | 'image-list' | 'npy' | 'webdataset' | 'tfrecord' | 'parquet' | 'arrow';
 
 /** A dataset found by discovery. */
 export interface Source {
@@ -96,7 +97,37 @@ export interface FileRecord {
   unreadable?: Finding;
 }
 
-export type DataRecord = KvRecord | RowsRecord | FileRecord;
+/**
+ * One member of a sample record. An `array` holds numbers (a float_list feature, an `.npy` member, a decoded
+ * pickled ndarray) and is checked like an array row; a `label` is one class label (a `cls` member, an int64
+ * feature named like a label); an `image` is encoded image bytes (checked like an image file); an `opaque` member
+ * is counted but cannot be checked (JSON, text, bytes of no known kind).
+ */
+export type SampleField =
+  | { type: 'array'; name: string; dtype: RowsRecord['dtype']; shape: number[]; data: NumericArray }
+  | { type: 'label'; name: string; value: number }
+  | { type: 'image'; name: string; bytes: Uint8Array }
+  | { type: 'opaque'; name: string };
+
+/**
+ * A record made of named members: a WebDataset sample (the tar members sharing a basename), a TFRecord
+ * `tf.train.Example`, a row of a table with an image column. `index` is the 0-based position *within the
+ * partition* (as for KvRecord: the main thread adds the partition's base). Views stay valid only until the
+ * iterator advances.
+ */
+export interface SampleRecord {
+  kind: 'sample';
+  index: number;
+  /** Display path of the file (shard) holding the sample. */
+  file: string;
+  /** The sample's own name, when the format has one (WebDataset's `__key__`): a finding's `key`. */
+  key?: string;
+  /** Byte offset of the sample in `file` (a TFRecord record's length field): a finding's `offset`. */
+  offset?: number;
+  fields: SampleField[];
+}
+
+export type DataRecord = KvRecord | RowsRecord | FileRecord | SampleRecord;
 
 /**
  * What a read step yields: records (in order) and damage met on the way. Damage findings are complete

@@ -54,6 +54,10 @@ function describeRecord(rec: DataRecord): string[] {
       return [`kv ${Buffer.from(rec.key).toString('hex')} ${hash(rec.value)}`];
     case 'file':
       return [`file ${rec.index} ${rec.file} ${rec.line ?? ''} ${rec.label ?? ''} ${hash(rec.bytes)}`];
+    case 'sample':
+      return [`sample ${rec.index} ${rec.file} ${rec.key ?? ''} ${rec.offset ?? ''} ` + rec.fields.map((f) =>
+        f.type === 'array' ? `${f.name}:${f.dtype}[${f.shape.join(',')}]=${hash(f.data)}`
+          : f.type === 'label' ? `${f.name}=${f.value}` : f.type === 'image' ? `${f.name}:${hash(f.bytes)}` : f.name).join(' ')];
     case 'rows': {
       const per = rec.data.length / Math.max(rec.rows, 1);
       return Array.from({ length: rec.rows }, (_, r) =>
