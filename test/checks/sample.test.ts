@@ -75,7 +75,7 @@ describe('sample records', () => {
     const r = await analyse([0.5, Number.NaN, 2].map((value, i) => ({ kind: 'sample', index: i, file: 'f',
       fields: [{ type: 'label', name: 'y', value }] })));
     expect(r.nonIntegerLabels).toBe(1);
-    expect(r.labelChecks.findings.map((f) => f.index)).toEqual([0]);
+    expect(r.labelChecks!.findings.map((f) => f.index)).toEqual([0]);
     expect(r.findings.filter((f) => f.kind === 'nan').map((f) => [f.index, f.field])).toEqual([[1, 'y']]);
     expect([...r.labels]).toEqual([2]);
   });

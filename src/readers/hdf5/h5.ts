@@ -18,6 +18,7 @@
 import fs from 'node:fs';
 import type { Metadata } from 'h5wasm/node';
 import { sharedModule, shareModule } from '../../wasm-share.js';
+import { DEFAULT_LABEL_NAMES } from '../labels.js';
 
 type H5Module = Awaited<(typeof import('h5wasm/node'))['ready']>;
 
@@ -117,8 +118,6 @@ const CLASS_NAMES: Record<number, string> = {
   10: 'array',
 };
 
-/** Dataset names (last path component, case-insensitive) that hold labels, unless configured otherwise. */
-export const DEFAULT_LABEL_NAMES: readonly string[] = ['label', 'labels', 'y', 'target', 'targets'];
 
 /** Whether the raw HDF5 diagnostics are passed through to stderr (opt-in, for debugging). */
 const PASS_DIAG = process.env['NANSCAN_HDF5_DIAG'] === '1';

@@ -38,7 +38,8 @@ import type {
 } from '../types.js';
 import { OPEN_FLAGS, readFully } from '../files.js';
 import { locateRows, readSuperblock, type RawRun } from './direct.js';
-import { DEFAULT_LABEL_NAMES, H5, type CompoundInfo, type DatasetInfo, type Dtype, type FieldInfo } from './h5.js';
+import { DEFAULT_LABEL_NAMES } from '../labels.js';
+import { H5, type CompoundInfo, type DatasetInfo, type Dtype, type FieldInfo } from './h5.js';
 import { widenHalf } from './half.js';
 import {
   clipRuns,
