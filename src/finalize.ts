@@ -10,7 +10,7 @@ import type { Source, SourceInfo } from './readers/types.js';
 import { channelStats, elementMean, elementPosition, elementStd, constantChannels, type ElementAccumulator } from './checks/elements.js';
 import { emptyLayouts, mergeLayouts, type LayoutResult } from './checks/layouts.js';
 import { addUnchecked, uncheckedFinding, uncheckedGroups, type UncheckedTally } from './coverage.js';
-import type { ChannelStat, DatasetReport, ElementReport, Finding } from './types.js';
+import type { ChannelStat, DatasetReport, ElementReport, Finding, ValueStats } from './types.js';
 
 export interface DatasetInput {
   source: Source;
@@ -50,6 +50,7 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
   let explicitLabels = 0;
   let nonIntegerLabels = 0;
   let uncounted = 0;
+  let scaledImages = 0;
   const unchecked: UncheckedTally = {};
   const layouts = emptyLayouts();
   const values: Record<string, KvValues> = {};
@@ -63,6 +64,7 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
     sink.mergeCounts(r.findingCounts, r.severityCounts);
     if (r.findingCounts.corrupt_file) complete = false;
     mergeAccumulators(stats, r.stats);
+    scaledImages += r.scaledImages ?? 0;
     mergeShapes(shapes, r.shapes, base, d.maxExamples);
     labelParts.push(r.labels.subarray(0, r.labelled));
     explicitLabels += r.explicitLabels;
@@ -147,7 +149,7 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
     durationMs: Math.round(d.durationMs),
     complete,
     labels,
-    stats: finishStats(stats),
+    stats: withScaled(finishStats(stats), scaledImages),
     ...(labelStats.values > 0 || labelStats.nan + labelStats.posinf + labelStats.neginf > 0 ? { labelStats: finishStats(labelStats) } : {}),
     coverage: {
       records, checkedRecords: Math.max(0, records - uncheckedRecords),
@@ -274,4 +276,9 @@ function layoutFindings(
     elements.push(e);
   }
   return { channels: main.channels, elements };
+}
+
+/** Says how many images' pixels entered the statistics as block means (1/8-scale JPEG decodes). */
+function withScaled(stats: ValueStats | null, scaledImages: number): ValueStats | null {
+  return stats === null || scaledImages === 0 ? stats : { ...stats, scaledImages };
 }

@@ -54,6 +54,14 @@ export interface ScanOptions {
    * `.npy` as a NumPy array (RGB). Implies `elementStats`.
    */
   writeMean?: string;
+  /**
+   * Decode every JPEG at full size. By default a JPEG is decoded at 1/8 scale (libjpeg's DCT-domain scaling: the
+   * entropy decoder still reads every coefficient, so damage is found exactly as by a full decode) unless its
+   * pixels are needed: a thumbnail that is constant is confirmed at full size, and images are decoded fully
+   * while per-pixel constant tracking still has candidates. Pixel statistics of thumbnails are of block means
+   * (`stats.scaledImages` counts them). Implied by `elementStats`. Default false.
+   */
+  fullDecode?: boolean;
   /** Use the scalar kernel instead of wasm SIMD (also NANSCAN_FORCE_JS_KERNEL=1). */
   forceJsKernel?: boolean;
   /** Folder that image-list paths are relative to (Caffe's root_folder). Default: each list's own folder. */
@@ -81,7 +89,7 @@ export interface ScanOptions {
 export const SCAN_OPTION_KEYS = [
   'batchSize', 'numClasses', 'failOn', 'maxWarnings', 'severity', 'missingThreshold', 'imageStrictness', 'timeoutMs',
   'include', 'exclude', 'maxExamples', 'workers', 'limitInputPixels', 'forceJsKernel', 'rootFolder', 'cwd', 'signal',
-  'shard', 'onProgress', 'allowEmpty', 'elementStats', 'writeMean',
+  'shard', 'onProgress', 'allowEmpty', 'elementStats', 'writeMean', 'fullDecode',
 ] as const satisfies readonly (keyof ScanOptions)[];
 
 /**
@@ -150,6 +158,7 @@ export function parseOptions(o: ScanOptions = {}): ResolvedOptions {
     limitInputPixels: int(o.limitInputPixels, 'limitInputPixels', DEFAULT_LIMIT_INPUT_PIXELS, 1, Number.MAX_SAFE_INTEGER),
     elementStats: bool(o.elementStats, 'elementStats', false) || o.writeMean !== undefined,
     writeMean: o.writeMean,
+    fullDecode: bool(o.fullDecode, 'fullDecode', false) || bool(o.elementStats, 'elementStats', false) || o.writeMean !== undefined,
     forceJsKernel: o.forceJsKernel ?? process.env.NANSCAN_FORCE_JS_KERNEL === '1',
     cwd: o.cwd ?? process.cwd(),
     rootFolder: o.rootFolder,

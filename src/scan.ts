@@ -157,7 +157,7 @@ async function scanDataset(
     const analyze: AnalyzeOptions = {
       maxExamples: opts.maxExamples, limitInputPixels: opts.limitInputPixels, imageConcurrency: 4,
       forceJsKernel: opts.forceJsKernel, numClasses: opts.numClasses, severity: opts.severity,
-      imageStrictness: opts.imageStrictness, timeoutMs: opts.timeoutMs, elementStats: opts.elementStats,
+      imageStrictness: opts.imageStrictness, timeoutMs: opts.timeoutMs, elementStats: opts.elementStats, fullDecode: opts.fullDecode,
     };
     // Failed parts are reported in partition order, whatever order the workers finish in.
     const failed: (Finding | undefined)[] = new Array(partitions.length);

@@ -43,6 +43,12 @@ export interface ValueStats {
   /** Float64 values that become Inf when cast to float32 (|x| ≥ 3.4028235677973366e38). */
   fp32Overflow: number;
   /**
+   * JPEG images whose pixels entered these statistics from a 1/8-scale decode (the default; `fullDecode` turns it
+   * off): each value is the mean of an 8×8 block, so the mean is the pixels' mean up to rounding, while std, min
+   * and max are those of the block means (narrower than the pixels'). Absent when every image was decoded fully.
+   */
+  scaledImages?: number;
+  /**
    * Per channel of the dataset's main record layout (channel = first axis of C×H×W records, last axis of decoded
    * H×W×C images; images only with `elementStats`): what per-channel normalisation computes.
    */

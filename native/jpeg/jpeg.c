@@ -1,8 +1,8 @@
 /*
  * nanscan_jpeg: a small, strict, synchronous JPEG decoder on the libjpeg API (libjpeg-turbo).
  *
- *   decode(buf: Uint8Array, maxPixels: number, out?: Uint8Array) ->
- *     { status: 'ok',        width, height, channels, pixels }
+ *   decode(buf: Uint8Array, maxPixels: number, out?: Uint8Array, scaleDenom?: 1 | 2 | 4 | 8) ->
+ *     { status: 'ok',        width, height, channels, pixels, fullWidth, fullHeight }
  *     { status: 'warning',   width, height, channels, pixels, message, warnings }
  *     { status: 'error',     message }
  *     { status: 'oversized', width, height }
@@ -98,8 +98,8 @@ static napi_value type_error(napi_env env, const char *message) {
 }
 
 static napi_value decode(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   if (argc < 2) return type_error(env, "decode(buf: Uint8Array, maxPixels: number)");
 
@@ -132,6 +132,21 @@ static napi_value decode(napi_env env, napi_callback_info info) {
           napi_get_typedarray_info(env, argv[2], &ta_type, &dest_length, &dest, &dest_ab, &dest_offset) != napi_ok ||
           ta_type != napi_uint8_array)
         return type_error(env, "decode: out must be a Uint8Array");
+    }
+  }
+
+  /* Optional fourth argument: decode at 1/scaleDenom size (libjpeg's DCT-domain scaling). The entropy decoder
+   * still reads every coefficient, so every error and warning of a full decode is met; only the IDCT and colour
+   * conversion work on fewer pixels. */
+  unsigned int scale_denom = 1;
+  if (argc >= 4) {
+    napi_valuetype t;
+    napi_typeof(env, argv[3], &t);
+    if (t != napi_undefined) {
+      uint32_t d = 0;
+      if (napi_get_value_uint32(env, argv[3], &d) != napi_ok || (d != 1 && d != 2 && d != 4 && d != 8))
+        return type_error(env, "decode: scaleDenom must be 1, 2, 4 or 8");
+      scale_denom = d;
     }
   }
 
@@ -177,6 +192,8 @@ static napi_value decode(napi_env env, napi_callback_info info) {
   }
 
   /* Output what the file has: gray -> 1, YCbCr/RGB -> 3 (RGB), CMYK/YCCK -> 4 (CMYK, as stored). */
+  cinfo.scale_num = 1;
+  cinfo.scale_denom = scale_denom;
   jpeg_calc_output_dimensions(&cinfo);
   size_t channels = (size_t)cinfo.output_components;
   size_t row_bytes = (size_t)cinfo.output_width * channels;
@@ -212,6 +229,7 @@ static napi_value decode(napi_env env, napi_callback_info info) {
     if (jpeg_read_scanlines(&cinfo, rows, n) == 0) ERREXIT(&cinfo, JERR_INPUT_EOF);
   }
   jpeg_finish_decompress(&cinfo); /* reads up to EOI: markers and garbage after the last scan warn here */
+  double full_width = cinfo.image_width, full_height = cinfo.image_height;
   width = cinfo.output_width;
   height = cinfo.output_height;
   jpeg_destroy_decompress(&cinfo);
@@ -221,6 +239,8 @@ static napi_value decode(napi_env env, napi_callback_info info) {
   set_num(env, obj, "width", width);
   set_num(env, obj, "height", height);
   set_num(env, obj, "channels", (double)channels);
+  set_num(env, obj, "fullWidth", full_width);
+  set_num(env, obj, "fullHeight", full_height);
   napi_set_named_property(env, obj, "pixels", pixels);
   if (err.warnings) {
     set_str(env, obj, "message", err.warning);

@@ -206,29 +206,47 @@ export interface ConstantTracker {
   shape: number[];
   channelAxis: ChannelAxis;
   records: number;
-  /** Positions still constant, ascending, and their value. */
+  /** Positions still constant, ascending, and their value (see `first` while there is one record). */
   positions: number[];
   values: number[];
+  /**
+   * After the first record only: a copy of its values, every position still constant. Kept as a typed copy (a
+   * memcpy) rather than two arrays of every position: an image has 196,608 of them, and a scan meets a first
+   * record in every partition. The second record, or settleTracker(), turns it into `positions` and `values`.
+   */
+  first?: ArrayLike<number>;
 }
 
 export function createConstantTracker(field: string, shape: number[], channelAxis: ChannelAxis): ConstantTracker {
   return { field, shape, channelAxis, records: 0, positions: [], values: [] };
 }
 
+/** How many positions are still constant. */
+export function constantPositions(t: ConstantTracker): number {
+  return t.first !== undefined ? t.first.length : t.positions.length;
+}
+
 /** Adds one record (finite values only; same element count as the shape). */
 export function trackRecord(t: ConstantTracker, data: ArrayLike<number>): void {
-  if (t.records > 0 && t.positions.length === 0) {
-    t.records++;
+  if (t.records++ === 0) {
+    t.first = ArrayBuffer.isView(data) ? (data as unknown as Uint8Array).slice() : Array.from(data);
     return;
   }
-  if (t.records++ === 0) {
-    const n = data.length;
-    t.positions = Array.from({ length: n }, (_, i) => i);
-    t.values = Array.from(data as ArrayLike<number>);
+  const first = t.first;
+  if (first !== undefined) {
+    t.first = undefined;
+    const n = first.length;
+    for (let i = 0; i < n; i++) {
+      if (data[i] === first[i]) {
+        t.positions.push(i);
+        t.values.push(first[i]!);
+      }
+    }
     return;
   }
   const { positions, values } = t;
   const n = positions.length;
+  if (n === 0) return;
   // Most records change nothing (the positions left are the truly constant ones): a read-only pass first.
   let k = 0;
   while (k < n && data[positions[k]!] === values[k]) k++;
@@ -246,9 +264,20 @@ export function trackRecord(t: ConstantTracker, data: ArrayLike<number>): void {
   values.length = kept;
 }
 
+/** Turns a one-record tracker's `first` into positions and values (for merging and results). */
+export function settleTracker(t: ConstantTracker): void {
+  const first = t.first;
+  if (first === undefined) return;
+  t.first = undefined;
+  t.positions = Array.from({ length: first.length }, (_, i) => i);
+  t.values = Array.from(first);
+}
+
 /** Merges partition `from` into `into` (same field and shape; `from` comes later in storage order). */
 export function mergeConstantTrackers(into: ConstantTracker, from: ConstantTracker): void {
   if (from.records === 0) return;
+  settleTracker(into);
+  settleTracker(from);
   if (into.records === 0) {
     into.records = from.records;
     into.positions = [...from.positions];

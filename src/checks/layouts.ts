@@ -9,7 +9,7 @@ import type { ScanInput } from '../kernels/scan.js';
 import type { NumericArray } from '../readers/types.js';
 import {
   addRecord, createConstantTracker, createElements, elementKey, MAX_ELEMENTS, mergeConstantTrackers, mergeElements,
-  trackRecord, type ChannelAxis, type ConstantTracker, type ElementAccumulator,
+  constantPositions, settleTracker, trackRecord, type ChannelAxis, type ConstantTracker, type ElementAccumulator,
 } from './elements.js';
 
 /** Layouts tracked per partition; records of further layouts (mixed image sizes) are counted, not tracked. */
@@ -81,7 +81,7 @@ export class LayoutStats {
     }
     const c = t.constants;
     // Nothing left to learn from these rows: every position has varied, and no sums are kept.
-    if (t.elements === null && (c === null || (c.records > 0 && c.positions.length === 0))) {
+    if (t.elements === null && (c === null || (c.records > 0 && constantPositions(c) === 0))) {
       t.records += rows;
       if (c !== null) c.records += rows;
       return;
@@ -93,6 +93,33 @@ export class LayoutStats {
     }
   }
 
+  /**
+   * Counts one record of `field` with `shape` without its values when nothing is left to learn from them: every
+   * position has varied and no sums are kept, or the layout is not tracked. False (nothing counted) when its
+   * values are needed: a new layout, or positions still constant. (A JPEG decoded at 1/8 scale asks this before
+   * it is decoded again at full size.)
+   */
+  countIfSettled(field: string, shape: number[], axis: ChannelAxis, integer: boolean): boolean {
+    const t = this.layout(field, shape, axis, integer);
+    if (t === null) {
+      this.untracked++;
+      return true;
+    }
+    const c = t.constants;
+    if (t.elements !== null || (c !== null && (c.records === 0 || constantPositions(c) > 0))) return false;
+    t.records++;
+    if (c !== null) c.records++;
+    return true;
+  }
+
+  /** Whether records of `field` with `shape` have nothing left to give (see countIfSettled); never creates it. */
+  settled(field: string, shape: readonly number[]): boolean {
+    const t = this.last !== undefined && this.last.field === field && sameShape(this.last.shape, shape) ? this.last : this.layouts[elementKey(field, shape)];
+    if (t === undefined) return this.count >= MAX_LAYOUTS;
+    const c = t.constants;
+    return t.elements === null && (c === null || (c.records > 0 && constantPositions(c) === 0));
+  }
+
   /** One C×H×W record (a Datum): as record(), without building the shape for the common case of a repeat. */
   chw(field: string, c: number, h: number, w: number, data: ScanInput, integer: boolean): void {
     const l = this.last;
@@ -100,7 +127,7 @@ export class LayoutStats {
       l.records++;
       const k = l.constants;
       // Nothing left to learn: every position has varied, and no sums are kept.
-      if (l.elements === null && (k === null || k.positions.length === 0)) {
+      if (l.elements === null && (k === null || (k.records > 0 && constantPositions(k) === 0))) {
         if (k !== null) k.records++;
         return;
       }
@@ -131,6 +158,7 @@ export class LayoutStats {
   }
 
   result(): LayoutResult {
+    for (const t of Object.values(this.layouts)) if (t.constants !== null) settleTracker(t.constants);
     return { layouts: this.layouts, untracked: this.untracked };
   }
 }

@@ -66,6 +66,13 @@ export class PartitionAnalyzer {
   private localIndexes = false;
   /** Entries the reader met that the format counts but that are not records (named sub-databases). */
   uncounted = 0;
+  /** JPEGs scanned from a 1/8-scale decode (their pixels entered the value statistics as block means). */
+  private scaledImages = 0;
+  /**
+   * Scale of the next synchronous JPEG decode: 1 while the last image's layout still wants full pixels (constant
+   * positions to track), 8 once it has nothing left to learn (see ScanOptions.fullDecode).
+   */
+  private pixelScale: 1 | 8 = 1;
   /** Image decodes in flight, oldest first: results are taken in record order so output is deterministic. */
   private readonly pending: PendingImage[] = [];
 
@@ -435,9 +442,10 @@ export class PartitionAnalyzer {
     // A JPEG with the native decoder: decoded now, into the kernel's arena when it fits (scanned there without
     // a copy), and checked at once. Only with nothing queued, so that findings keep record order.
     if (this.pending.length === 0) {
-      const now = decodeImageNow(bytes, { limitInputPixels: this.options.limitInputPixels }, this.kernel.arena);
+      const scale = this.options.fullDecode ? 1 : this.pixelScale;
+      const now = decodeImageNow(bytes, { limitInputPixels: this.options.limitInputPixels, scale }, this.kernel.arena);
       if (now !== null) {
-        this.imageResult(now, where, what);
+        this.imageResult(now, where, what, bytes);
         return undefined;
       }
     }
@@ -456,8 +464,13 @@ export class PartitionAnalyzer {
     this.imageResult(await p.promise, p.where, p.what);
   }
 
-  /** The checks on one decoded (or undecodable) image. */
-  private imageResult(r: ImageResult, where: Where, what: string): void {
+  /**
+   * The checks on one decoded (or undecodable) image. A scaled decode (`r.scaled`, from the synchronous path,
+   * which passes the encoded `bytes`) is enough for the integrity checks; it is decoded again at full size when
+   * its pixels are needed: a thumbnail that is constant (confirmed, or not, at full size) or a pixel layout that
+   * still tracks constant positions.
+   */
+  private imageResult(r: ImageResult, where: Where, what: string, bytes?: Uint8Array): void {
     const loc = this.loc(where);
     if (!r.ok && r.kind === 'unsupported') {
       this.uncheckedImage(where);
@@ -466,6 +479,17 @@ export class PartitionAnalyzer {
     if (!r.ok) {
       this.sink.add({ kind: r.kind, severity: DEFAULT_SEVERITY[r.kind], message: `Image ${r.reason}.`, ...loc });
       return;
+    }
+    const shape = [r.height, r.width, r.channels];
+    if (r.scaled !== undefined) {
+      if (bytes !== undefined && (isConstantImage(r.pixels, r.channels) || !this.layouts.countIfSettled('pixels', shape, 'last', true))) {
+        const full = decodeImageNow(bytes, { limitInputPixels: this.options.limitInputPixels, scale: 1 }, this.kernel.arena);
+        if (full !== null) {
+          this.imageResult(full, where, what);
+          return;
+        }
+      }
+      this.scaledImages++;
     }
     if (r.warning !== undefined && this.options.imageStrictness === 'warning') {
       this.sink.add({ kind: 'corrupt_image', severity: 'warning', message: `Image ${r.warning}.`, ...loc });
@@ -479,7 +503,10 @@ export class PartitionAnalyzer {
         message: `Every pixel of ${what} (${r.width}×${r.height}, ${r.channels} channels) is (${colour}): zero variance.`, ...loc });
     }
     this.tallyShape(r.channels, r.height, r.width, where, what === IMAGE_VALUE ? this.valuesOf(where.database).imageShapes : this.shapes);
-    this.layouts.record('pixels', [r.height, r.width, r.channels], 'last', r.pixels, true);
+    if (r.scaled === undefined) {
+      this.layouts.record('pixels', shape, 'last', r.pixels, true);
+      this.pixelScale = this.layouts.settled('pixels', shape) ? 8 : 1;
+    }
   }
 
   private pushLabel(label: number): void {
@@ -518,6 +545,7 @@ export class PartitionAnalyzer {
       labelStats: this.labelStats,
       labelChecks: { findings: this.labelSink.findings, counts: this.labelSink.counts, severities: this.labelSink.severities },
       uncounted: this.uncounted, unchecked: this.uncheckedTally, layouts: this.layouts.result(),
+      scaledImages: this.scaledImages,
     };
   }
 }

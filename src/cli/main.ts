@@ -57,6 +57,7 @@ interface CliOptions {
   limitInputPixels?: number;
   rootFolder?: string;
   writeMean?: string;
+  fullDecode?: boolean;
   maxWarnings?: number;
   config?: string;
   baseline?: string;
@@ -106,6 +107,7 @@ export function createProgram(): Command {
     .option('--baseline <file>', 'report only findings that are not in this baseline')
     .option('--write-baseline <file>', "record this scan's findings as the baseline")
     .option('--write-mean <file>', 'write the per-pixel mean of the dataset (.binaryproto for Caffe\'s mean_file, or .npy)')
+    .option('--full-decode', 'decode every JPEG at full size (default: 1/8 scale unless pixels are needed; same findings, faster)')
     .option('--root-folder <dir>', 'folder that image-list paths are relative to (default: the list file\'s folder)')
     .option('--no-progress', 'no progress display on stderr')
     .option('--no-color', 'no colours in the text report')
@@ -164,6 +166,7 @@ async function runScan(paths: string[], o: CliOptions, typed: (name: string) => 
     ...(o.limitInputPixels !== undefined ? { limitInputPixels: o.limitInputPixels } : {}),
     ...(o.rootFolder !== undefined ? { rootFolder: o.rootFolder } : {}),
     ...(o.writeMean !== undefined ? { writeMean: o.writeMean } : {}),
+    ...(o.fullDecode === true ? { fullDecode: true } : {}),
     ...(o.shard !== undefined ? { shard: parseShard(o.shard) } : {}),
     ...(o.allowEmpty === true ? { allowEmpty: true } : {}),
     ...(showProgress ? { onProgress: progressLine() } : {}),

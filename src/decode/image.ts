@@ -33,7 +33,12 @@ export const FORMAT_NAMES: Readonly<Record<ImageFormat, string>> = {
 export type ImageResult =
   | { ok: true; format: ImageFormat; width: number; height: number; channels: number; pixels: Uint8Array;
       /** Set when the image decoded only by tolerating decoder warnings. */
-      warning?: string }
+      warning?: string;
+      /**
+       * Set when `pixels` is a reduced-size decode (a JPEG at 1/scale, DCT-domain: each pixel the mean of a
+       * scale×scale block): `width` and `height` stay the image's own; the pixels are pixelWidth × pixelHeight.
+       */
+      scaled?: { scale: number; pixelWidth: number; pixelHeight: number } }
   | { ok: false; kind: 'truncated_image' | 'corrupt_image' | 'oversized_image'; reason: string }
   /** A valid-looking image in a format (or a variant of one) no decoder here reads: not checked. */
   | { ok: false; kind: 'unsupported'; format: ImageFormat; reason: string };
@@ -41,6 +46,12 @@ export type ImageResult =
 export interface DecodeImageOptions {
   /** Images declaring more pixels are reported, not decoded (decompression bombs). */
   limitInputPixels: number;
+  /**
+   * Decode JPEGs at 1/scale (1, 2, 4 or 8; native decoder only, other formats ignore it). libjpeg-turbo's scaled
+   * decode reads every entropy-coded coefficient as a full decode does: measured (test/decode/jpeg-scale.test.ts)
+   * to classify damaged files exactly as a full decode.
+   */
+  scale?: 1 | 2 | 4 | 8;
 }
 
 /**
@@ -121,7 +132,7 @@ export function decodeImageNow(buf: Uint8Array, options: DecodeImageOptions, out
   if (format !== 'jpeg') return null;
   const native = loadNativeJpeg();
   if (native === null) return null;
-  return classifyNativeJpeg(native.decode(buf, options.limitInputPixels, out), buf, options);
+  return classifyNativeJpeg(native.decode(buf, options.limitInputPixels, out, options.scale ?? 1), buf, options);
 }
 
 /** Decodes `buf` to 8-bit pixels, keeping the channel count the file really has. */
@@ -191,7 +202,7 @@ export async function decodeImage(buf: Uint8Array, options: DecodeImageOptions):
  */
 function classifyNativeJpeg(r: NativeJpegResult, buf: Uint8Array, options: DecodeImageOptions): ImageResult {
   if (r.status === 'ok') {
-    return { ok: true, format: 'jpeg', width: r.width, height: r.height, channels: r.channels, pixels: r.pixels };
+    return { ok: true, format: 'jpeg', ...dims(r, options.scale ?? 1), channels: r.channels, pixels: r.pixels };
   }
   if (r.status === 'oversized') {
     return {
@@ -213,9 +224,17 @@ function classifyNativeJpeg(r: NativeJpegResult, buf: Uint8Array, options: Decod
     return { ok: false, kind: 'corrupt_image', reason: `JPEG does not decode: ${r.message}` };
   }
   return {
-    ok: true, format: 'jpeg', width: r.width, height: r.height, channels: r.channels, pixels: r.pixels,
+    ok: true, format: 'jpeg', ...dims(r, options.scale ?? 1), channels: r.channels, pixels: r.pixels,
     warning: `JPEG decodes only by tolerating decoder warnings (${r.message}${r.warnings > 1 ? `, and ${r.warnings - 1} more` : ''})`,
   };
+}
+
+/** The image's own size, and the size of its pixels when they are a scaled decode. */
+function dims(
+  r: { width: number; height: number; fullWidth: number; fullHeight: number }, scale: number,
+): Pick<Extract<ImageResult, { ok: true }>, 'width' | 'height' | 'scaled'> {
+  if (scale === 1) return { width: r.width, height: r.height };
+  return { width: r.fullWidth, height: r.fullHeight, scaled: { scale, pixelWidth: r.width, pixelHeight: r.height } };
 }
 
 /** Whether every pixel of an interleaved 8-bit image equals the first (a blank frame, a failed crop). */

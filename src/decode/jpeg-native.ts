@@ -9,8 +9,8 @@
 import { createRequire } from 'node:module';
 
 export type NativeJpegResult =
-  | { status: 'ok'; width: number; height: number; channels: number; pixels: Uint8Array }
-  | { status: 'warning'; width: number; height: number; channels: number; pixels: Uint8Array;
+  | { status: 'ok'; width: number; height: number; channels: number; pixels: Uint8Array; fullWidth: number; fullHeight: number }
+  | { status: 'warning'; width: number; height: number; channels: number; pixels: Uint8Array; fullWidth: number; fullHeight: number;
       /** libjpeg's text of the first warning, e.g. "Premature end of JPEG file". */
       message: string;
       /** How many warnings libjpeg emitted in all. */
@@ -26,8 +26,11 @@ export interface NativeJpeg {
    * any other component count (2, 5..10: legal, but no colour space) as the components themselves.
    * Never throws for any bytes; throws a TypeError only for arguments of the wrong type. With `out`, pixels
    * that fit are decoded into it and `pixels` is a view of its start (else a new Buffer, as without).
+   * With `scaleDenom` > 1 the pixels are a DCT-domain 1/scaleDenom decode (`width`, `height` are theirs;
+   * `fullWidth`, `fullHeight` the image's): every coefficient is still entropy-decoded, so errors and warnings
+   * are those of a full decode.
    */
-  decode(buf: Uint8Array, maxPixels: number, out?: Uint8Array): NativeJpegResult;
+  decode(buf: Uint8Array, maxPixels: number, out?: Uint8Array, scaleDenom?: 1 | 2 | 4 | 8): NativeJpegResult;
   /** e.g. "libjpeg-turbo 2.1.5". */
   version: string;
 }

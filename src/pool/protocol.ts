@@ -21,6 +21,8 @@ export interface AnalyzeOptions {
   timeoutMs: number;
   /** Full per-element sums (means, stds, the mean file), beyond the always-on constant and channel tallies. */
   elementStats: boolean;
+  /** Decode JPEGs at full size always (see ScanOptions.fullDecode). */
+  fullDecode: boolean;
 }
 
 /** Records of one shape ("C×H×W"), with the first few locators for findings. */
@@ -67,6 +69,8 @@ export interface PartitionResult {
   layouts: LayoutResult;
   /** What was read but not checked, by reason (reader notes and the analyzer's own). */
   unchecked: UncheckedTally;
+  /** JPEGs whose pixels entered `stats` from a 1/8-scale decode (see ScanOptions.fullDecode). */
+  scaledImages?: number;
 }
 
 /**

@@ -47,6 +47,9 @@ export function renderText(report: Report, options: TextOptions): string {
     if (d.stats && d.stats.min !== null) {
       const st = d.stats;
       out.push(c('dim', `  values: min ${fmt(st.min)}, max ${fmt(st.max)}, mean ${fmt(st.mean)}, std ${fmt(st.std)}`));
+      if (st.scaledImages !== undefined) {
+        out.push(c('dim', `  (${st.scaledImages.toLocaleString('en-US')} JPEGs checked from 1/8-scale decodes: these statistics are of 8×8 block means; --full-decode for exact pixel statistics)`));
+      }
       if (st.channels !== undefined && st.channels.length > 0) {
         out.push(c('dim', `  channels: ${st.channels.map((ch) => `${ch.channel} mean ${fmt(ch.mean)} std ${fmt(ch.std)}`).join(' · ')}`));
       }

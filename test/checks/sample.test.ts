@@ -14,7 +14,7 @@ import type { SampleRecord } from '../../src/readers/types.js';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const OPTIONS: AnalyzeOptions = {
   maxExamples: 10, limitInputPixels: 1e8, imageConcurrency: 4, forceJsKernel: false, numClasses: 3,
-  severity: {}, imageStrictness: 'warning', timeoutMs: 10_000, elementStats: true,
+  severity: {}, imageStrictness: 'warning', timeoutMs: 10_000, elementStats: true, fullDecode: false,
 };
 
 function features(i: number, nan = false): Float32Array {

@@ -11,7 +11,7 @@ import type { Source } from '../../src/readers/types.js';
 const entry = (name: string): URL => new URL(`./fixtures/${name}`, import.meta.url);
 const options: AnalyzeOptions = {
   maxExamples: 20, limitInputPixels: 1e6, imageConcurrency: 1, forceJsKernel: true, numClasses: null, severity: {},
-  imageStrictness: 'warning', timeoutMs: 1000, elementStats: false,
+  imageStrictness: 'warning', timeoutMs: 1000, elementStats: false, fullDecode: false,
 };
 const task = (source: Source): Task => ({ source, partition: { index: 0, spec: null }, options });
 
