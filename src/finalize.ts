@@ -5,7 +5,7 @@ import { analyzeLabelBatches, withBatchAnalysis } from './checks/label-batches.j
 import { labelHistogram } from './checks/labels.js';
 import { DEFAULT_SEVERITY } from './checks/severity.js';
 import { createAccumulator, finishStats, mergeAccumulators } from './checks/stats.js';
-import type { KvValues, PartitionResult, ShapeTally } from './pool/protocol.js';
+import type { KvValues, PartitionResult, ShapeTally } from './checks/result.js';
 import type { Source, SourceInfo } from './readers/types.js';
 import { channelStats, elementMean, elementPosition, elementStd, constantChannels, type ElementAccumulator } from './checks/elements.js';
 import { emptyLayouts, mergeLayouts, type LayoutResult } from './checks/layouts.js';

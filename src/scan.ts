@@ -13,7 +13,7 @@ import { loadKernel } from './kernels/scan.js';
 import { parseOptions, type ResolvedOptions, type ScanOptions } from './options.js';
 import { buildReport } from './report/build.js';
 import { InProcessPool, WorkerPool, type Pool } from './pool/pool.js';
-import type { AnalyzeOptions, PartitionResult } from './pool/protocol.js';
+import type { AnalyzeOptions, PartitionResult } from './checks/result.js';
 import { loadReader } from './readers/registry.js';
 import type { Reader, Source, SourceInfo } from './readers/types.js';
 import { SHARD_FORMAT, type DatasetReport, type Finding, type FindingKind, type Report, type ReportOptions } from './types.js';

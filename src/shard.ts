@@ -10,7 +10,7 @@ import type { SeverityOverrides } from './checks/findings.js';
 import { ScanError } from './errors.js';
 import type { FailOn } from './options.js';
 import { finalizeDataset } from './finalize.js';
-import type { PartitionResult } from './pool/protocol.js';
+import type { PartitionResult } from './checks/result.js';
 import type { Source, SourceFormat, SourceInfo } from './readers/types.js';
 import { buildReport, VERSION } from './report/build.js';
 import { SHARD_FORMAT, type DatasetReport, type Finding, type Report, type ReportOptions } from './types.js';

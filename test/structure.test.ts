@@ -35,8 +35,20 @@ describe('import seams', () => {
     expect(offending('readers', /^(checks|pool|report)\//)).toEqual([]);
   });
 
-  it('the shared tables (kinds, coverage, keys, errors, report types) import no layer', () => {
-    for (const f of ['kinds.ts', 'coverage.ts', 'keys.ts', 'errors.ts', 'types.ts']) {
+  it('checks import no reader and nothing of the pool: records and results are types of their own', () => {
+    expect(offending('checks', /^(readers|pool|report)\//)).toEqual([]);
+  });
+
+  it('reporters render the report alone: they import no check, reader or pool module', () => {
+    expect(offending('report', /^(checks|readers|pool)\/|^(shard|scan|finalize)$/)).toEqual([]);
+  });
+
+  it('the public report types do not include the worker protocol or a partition result', () => {
+    expect(offending('types.ts', /^(pool|checks)\/|^shard$/)).toEqual([]);
+  });
+
+  it('the shared tables (kinds, coverage, keys, errors, report types, records, label rules) import no layer', () => {
+    for (const f of ['kinds.ts', 'coverage.ts', 'keys.ts', 'errors.ts', 'types.ts', 'records.ts', 'label-rules.ts']) {
       expect(offending(f, /^(checks|readers|pool|report|decode|kernels)\/|^(shard|scan|finalize)$/)).toEqual([]);
     }
   });

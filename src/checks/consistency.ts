@@ -1,5 +1,5 @@
 /** Dataset-level shape consistency: records whose shape differs from the majority's. */
-import type { ShapeTally } from '../pool/protocol.js';
+import type { ShapeTally } from './result.js';
 import type { Finding } from '../types.js';
 import type { FindingSink } from './findings.js';
 import { DEFAULT_SEVERITY } from './severity.js';

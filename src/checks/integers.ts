@@ -1,7 +1,7 @@
 /** Range statistics for integer arrays (HDF5 int datasets), in the kernel's ScanStats shape. */
 import type { ScanStats } from '../kernels/scan.js';
 import { FLOAT16_OVERFLOW, settleMoments } from '../kernels/scan-js.js';
-import type { NumericArray } from '../readers/types.js';
+import type { NumericArray } from '../records.js';
 
 /**
  * Min, max, sums, moments and float16 overflow of an integer array. Scalar JS: integer data cannot hold NaN or

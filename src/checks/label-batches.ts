@@ -6,16 +6,12 @@
  */
 import type { Finding, LabelReport, MissingInBatches } from '../types.js';
 import { DEFAULT_SEVERITY } from './severity.js';
+import { formatPercent, labelAtRisk, MAX_PRACTICAL_BATCH_SIZE, TARGET_ALL_LABELS_PROBABILITY } from '../label-rules.js';
+
+export { formatPercent, labelAtRisk, MAX_PRACTICAL_BATCH_SIZE, TARGET_ALL_LABELS_PROBABILITY } from '../label-rules.js';
 
 /** A label missing from at least 5% of batches makes a per-batch normalised loss NaN several times an epoch. */
 export const DEFAULT_MISSING_THRESHOLD = 0.05;
-/** The recommended batch size makes every label appear in a shuffled batch at least this often. */
-export const TARGET_ALL_LABELS_PROBABILITY = 0.99;
-/**
- * Largest batch size worth recommending: 32k is the top of published large-batch training (LARS, ImageNet);
- * a dataset that needs more for every label to appear needs rebalancing, not a bigger batch.
- */
-export const MAX_PRACTICAL_BATCH_SIZE = 32_768;
 
 /**
  * Sorted-label rule, part 1: a shuffled order has N·(1 − Σp²) label changes on average with a spread of about
@@ -54,13 +50,6 @@ export interface LabelBatchOptions {
   inStorageOrder?: boolean;
 }
 
-/**
- * The one rule for a label "at risk" (a label_missing_in_batches finding, a ⚠ in the chart): missing from at
- * least `threshold` of shuffled batches, or of the storage-order batches when a data layer reads that order.
- */
-export function labelAtRisk(r: { shuffled: number; sequential: number }, threshold: number, inStorageOrder: boolean): boolean {
-  return r.shuffled >= threshold || (inStorageOrder && r.sequential >= threshold);
-}
 
 export interface LabelRisk {
   label: number;
@@ -391,23 +380,6 @@ function missingMessage(r: LabelRisk, B: number, fullBatches: number): string {
     `shuffled batches of ${B} ${order}; ${consequence}`;
 }
 
-/**
- * A fraction as a percentage people read correctly: whole percents in the middle, two significant digits for
- * small shares, and never "100%" or "0%" for a value that is not exactly that.
- */
-export function formatPercent(x: number): string {
-  if (!(x > 0)) return '0%';
-  if (x >= 1) return '100%';
-  const v = x * 100;
-  if (v < 1e-4) return '<0.0001%';
-  if (v < 1) return `${Number(v.toPrecision(2))}%`;
-  if (v <= 99) return `${Math.round(v)}%`;
-  for (let d = 1; d <= 4; d++) {
-    const s = Number(v.toFixed(d));
-    if (s < 100) return `${s}%`;
-  }
-  return '>99.99%';
-}
 
 const num = (n: number): string => n.toLocaleString('en-US');
 

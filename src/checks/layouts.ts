@@ -6,7 +6,7 @@
  * plane: measured +15% on the HDF5 bench of 3×32×32 rows, so they come with the sums.)
  */
 import type { ScanInput } from '../kernels/scan.js';
-import type { NumericArray } from '../readers/types.js';
+import type { NumericArray } from '../records.js';
 import {
   addRecord, createConstantTracker, createElements, elementKey, MAX_ELEMENTS, mergeConstantTrackers, mergeElements,
   constantPositions, settleTracker, trackRecord, type ChannelAxis, type ConstantTracker, type ElementAccumulator,

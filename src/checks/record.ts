@@ -5,9 +5,9 @@
 import { DatumDecoder, looksLikeDatum, type Datum } from '../decode/datum.js';
 import { decodeImage, decodeImageNow, isConstantImage, sniffImage, type ImageResult } from '../decode/image.js';
 import { createStats, type Kernel, type ScanStats } from '../kernels/scan.js';
-import type { AnalyzeOptions, KvValues, PartitionResult, ShapeTally } from '../pool/protocol.js';
+import type { AnalyzeOptions, KvValues, PartitionResult, ShapeTally } from './result.js';
 import { addUnchecked, type UncheckedTally } from '../coverage.js';
-import type { FileRecord, KvRecord, NumericArray, RowsRecord, SampleField, SampleRecord, UncheckedNote } from '../readers/types.js';
+import type { FileRecord, KvRecord, NumericArray, RowsRecord, SampleField, SampleRecord, UncheckedNote } from '../records.js';
 import type { Finding } from '../types.js';
 import { FindingSink } from './findings.js';
 import { scanIntegers } from './integers.js';

@@ -6,7 +6,7 @@
 import { cleanVerdict, countOf } from '../coverage.js';
 import { createHash } from 'node:crypto';
 import type { DatasetReport, Finding, FindingKind, LabelReport, Report, Severity } from '../types.js';
-import { formatPercent } from '../checks/label-batches.js';
+import { formatPercent } from '../label-rules.js';
 import { formatBytes as bytes, locatorParts, remainders, kindSeverity, type ReportContext } from './context.js';
 import { escapeHtml as h } from './xml.js';
 

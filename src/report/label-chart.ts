@@ -2,9 +2,7 @@
  * Terminal rendering of the label analysis: the histogram as a horizontal bar chart (eighth-block resolution),
  * the per-label risk table, the recommended batch size and the sorted-labels verdict. Plain text when color is off.
  */
-import { formatPercent, labelAtRisk, MAX_PRACTICAL_BATCH_SIZE, TARGET_ALL_LABELS_PROBABILITY } from '../checks/label-batches.js';
-import type { LabelAnalysis, LabelRisk } from '../checks/label-batches.js';
-import { DEFAULT_SEVERITY } from '../checks/severity.js';
+import { formatPercent, labelAtRisk, MAX_PRACTICAL_BATCH_SIZE, TARGET_ALL_LABELS_PROBABILITY } from '../label-rules.js';
 import type { LabelReport } from '../types.js';
 
 export interface LabelChartOptions {
@@ -38,6 +36,15 @@ type Style = keyof typeof ANSI | null;
 /** A piece of a line with its style: lines are fitted to the width on plain text, then colored. */
 type Segment = readonly [text: string, style: Style];
 
+/** One label's batch figures, as the report gives them. */
+interface LabelRisk {
+  label: number;
+  count: number;
+  shuffled: number;
+  sequential: number;
+  expectedBatchesWithout: number;
+}
+
 interface Row {
   label: string;
   count: number;
@@ -45,11 +52,34 @@ interface Row {
   atRisk: boolean;
 }
 
-export function renderLabelChart(
-  analysis: LabelAnalysis,
-  histogram: Record<string, number>,
-  opts: LabelChartOptions,
-): string {
+/** What the chart shows, read from a report's `labels` (so a report read back from disk renders the same). */
+interface ChartView {
+  risks: LabelRisk[];
+  /** Labels with a label_missing_in_batches finding: the rule of the findings themselves (label-rules.ts). */
+  flagged: Set<number>;
+  fullBatches: number;
+  recommendedBatchSize: number | null;
+  blockingLabels: number[];
+  imbalanceRatio: number;
+  labelChanges: number;
+  expectedChanges: number;
+  singleLabelBatchShare: number;
+  sorted: boolean;
+  inStorageOrder: boolean;
+  batchSize: number;
+  records: number;
+}
+
+/**
+ * The label chart of a report's `labels`: null when the report has no batch analysis (no labels, or a report
+ * from before it).
+ */
+export function renderLabelChart(labels: LabelReport, opts: LabelChartOptions): string | null {
+  const analysis = chartView(labels);
+  return analysis === null ? null : renderView(analysis, labels.histogram, opts);
+}
+
+function renderView(analysis: ChartView, histogram: Record<string, number>, opts: LabelChartOptions): string {
   const width = Math.max(MIN_WIDTH, Math.floor(opts.width ?? DEFAULT_WIDTH));
   const maxRows = Math.max(MIN_ROWS, Math.floor(opts.maxRows ?? DEFAULT_MAX_ROWS));
   const paint = (segs: readonly Segment[]): string => render(fit(segs, width), opts.color);
@@ -154,8 +184,8 @@ export function renderLabelChart(
 }
 
 /** Every label of the histogram and of the analysis (never-seen classes have no histogram entry), by label. */
-function collectRows(analysis: LabelAnalysis, histogram: Record<string, number>): Row[] {
-  const flagged = new Set(analysis.findings.filter((f) => f.kind === 'label_missing_in_batches').map((f) => f.label));
+function collectRows(analysis: ChartView, histogram: Record<string, number>): Row[] {
+  const flagged = analysis.flagged;
   const risks = new Map(analysis.risks.map((r) => [String(r.label), r]));
   const labels = new Set([...Object.keys(histogram), ...risks.keys()]);
   return [...labels]
@@ -238,30 +268,24 @@ const share = (n: number, total: number): string => (total > 0 ? formatPercent(n
 const ratio = (x: number): string => (x < 10 ? x.toFixed(1) : num(Math.round(x)));
 const batches = (x: number): string => (x === 0 ? '0' : x < 0.1 ? '<0.1' : x < 10 ? x.toFixed(1) : num(Math.round(x)));
 
-/**
- * Rebuilds the analysis the chart needs from a report's `labels` (reporters render the JSON report alone, so
- * a report read back from disk or merged from shards renders the same). Null when the report predates the
- * batch analysis.
- */
-export function analysisFromReport(l: LabelReport): LabelAnalysis | null {
+/** The chart's view of a report's labels; null when the report predates the batch analysis. */
+function chartView(l: LabelReport): ChartView | null {
   const m = l.missingInBatches;
   if (m === undefined || l.recommendedBatchSize === undefined) return null;
   const threshold = l.missingThreshold ?? 0.05;
+  const inStorageOrder = l.inStorageOrder ?? true;
   const labels = new Set([...Object.keys(l.histogram), ...Object.keys(m)].map(Number));
   const risks: LabelRisk[] = [...labels].sort((a, b) => a - b).map((label) => {
     const x = m[String(label)];
-    const count = l.histogram[String(label)] ?? 0;
     return {
-      label, count, share: l.records > 0 ? count / l.records : 0,
-      shuffled: x?.shuffled ?? 0, expectedBatchesWithout: x?.expectedBatchesWithout ?? 0,
-      pEpochHasOne: x?.pEpochHasOne ?? 0, sequential: x?.sequential ?? 0,
-      sequentialBatchesWithout: x?.sequentialBatchesWithout ?? 0,
+      label, count: l.histogram[String(label)] ?? 0, shuffled: x?.shuffled ?? 0, sequential: x?.sequential ?? 0,
+      expectedBatchesWithout: x?.expectedBatchesWithout ?? 0,
     };
   });
   return {
     risks,
+    flagged: new Set(l.records > 0 ? risks.filter((r) => labelAtRisk(r, threshold, inStorageOrder)).map((r) => r.label) : []),
     fullBatches: l.fullBatches ?? 0,
-    partialBatch: l.partialBatch ?? 0,
     recommendedBatchSize: l.recommendedBatchSize,
     blockingLabels: l.blockingLabels ?? [],
     imbalanceRatio: l.imbalanceRatio ?? 1,
@@ -269,13 +293,8 @@ export function analysisFromReport(l: LabelReport): LabelAnalysis | null {
     expectedChanges: l.expectedLabelChanges ?? 0,
     singleLabelBatchShare: l.singleLabelBatchShare ?? 0,
     sorted: l.sortedLabels ?? false,
-    inStorageOrder: l.inStorageOrder ?? true,
-    // Only which labels are flagged matters to the chart: the rule of the findings themselves.
-    findings: (l.records > 0 ? risks : []).filter((r) => labelAtRisk(r, threshold, l.inStorageOrder ?? true)).map((r) => ({
-      kind: 'label_missing_in_batches', severity: DEFAULT_SEVERITY.label_missing_in_batches, message: '', label: r.label,
-    })),
+    inStorageOrder,
     batchSize: l.batchSize,
     records: l.records,
-    shuffledSingleLabelShare: 0,
   };
 }

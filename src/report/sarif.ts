@@ -3,7 +3,7 @@
  * one rule per finding kind, one result per kept finding, located by file URI plus the record in the message.
  */
 import { findingFingerprint } from '../baseline.js';
-import { DEFAULT_SEVERITY } from '../checks/severity.js';
+import { DEFAULT_SEVERITY } from '../kinds.js';
 import { FINDING_KINDS, KINDS, type DatasetReport, type Finding, type FindingKind, type Report } from '../types.js';
 import { FAMILY_OF_KIND, describeFinding, findingArtifact, remainders, type ReportContext } from './context.js';
 import { printable } from './xml.js';

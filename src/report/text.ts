@@ -2,7 +2,7 @@
 import { formatBytes as bytes } from './context.js';
 import { cleanVerdict } from '../coverage.js';
 import type { DatasetReport, Finding, FindingKind, Report, UncheckedGroup } from '../types.js';
-import { analysisFromReport, renderLabelChart } from './label-chart.js';
+import { renderLabelChart } from './label-chart.js';
 
 export interface TextOptions {
   color: boolean;
@@ -36,13 +36,10 @@ export function renderText(report: Report, options: TextOptions): string {
       if (more > 0) out.push(c('dim', `      … and ${num(more)} more`));
     }
     if (d.labels) {
-      const analysis = analysisFromReport(d.labels);
       const names = d.labels.classNames ? ` (${d.labels.classNames.map((n, i) => `${i}=${n}`).join(', ')})` : '';
       out.push(c('dim', `  ${plural(d.labels.numClasses, 'class', 'classes')}, ${d.labels.numClassesSource === 'option' ? 'from --num-classes' : 'inferred from the largest label'}${names}`));
-      if (analysis) {
-        const chart = renderLabelChart(analysis, d.labels.histogram, { color: options.color, width: options.width ?? 80, maxRows: 12 });
-        for (const line of chart.trimEnd().split('\n')) out.push(`  ${line}`);
-      }
+      const chart = renderLabelChart(d.labels, { color: options.color, width: options.width ?? 80, maxRows: 12 });
+      if (chart !== null) for (const line of chart.trimEnd().split('\n')) out.push(`  ${line}`);
     }
     if (d.stats && d.stats.min !== null) {
       const st = d.stats;

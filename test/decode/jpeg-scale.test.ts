@@ -7,7 +7,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeImageNow } from '../../src/decode/image.js';
 import { loadNativeJpeg } from '../../src/decode/jpeg-native.js';
@@ -34,7 +34,7 @@ async function sources(): Promise<Buffer[]> {
   for (const [w, h, ch] of [[256, 256, 3], [97, 61, 3], [64, 48, 1], [200, 120, 3]] as const) {
     const px = Buffer.alloc(w * h * ch);
     for (let i = 0; i < px.length; i++) px[i] = ((i % (w * ch)) / ch + next() * 60) & 0xff;
-    const img = (): sharp.Sharp => sharp(px, { raw: { width: w, height: h, channels: ch } });
+    const img = (): Sharp => sharp(px, { raw: { width: w, height: h, channels: ch } });
     out.push(await img().jpeg({ quality: 90 }).toBuffer());
     out.push(await img().jpeg({ quality: 75, progressive: true }).toBuffer());
     if (ch === 3) out.push(await img().jpeg({ quality: 95, chromaSubsampling: '4:4:4' }).toBuffer());

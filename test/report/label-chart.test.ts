@@ -1,7 +1,7 @@
 /** The label chart: rows, collapsing, bar scale, width and color, computed from analyses rather than snapshots. */
 import { describe, expect, it } from 'vitest';
 import { rng } from '../../scripts/lib/caffe.js';
-import { analyzeLabelBatches } from '../../src/checks/label-batches.js';
+import { analyzeLabelBatches, withBatchAnalysis } from '../../src/checks/label-batches.js';
 import type { LabelAnalysis } from '../../src/checks/label-batches.js';
 import { labelHistogram } from '../../src/checks/labels.js';
 import { renderLabelChart } from '../../src/report/label-chart.js';
@@ -29,8 +29,10 @@ interface ChartCase { color?: boolean; width?: number; maxRows?: number; numClas
 function chart(labels: Int32Array, opts: ChartCase = {}) {
   const batchSize = opts.batchSize ?? 64;
   const a = analyzeLabelBatches(labels, { batchSize, numClasses: opts.numClasses ?? null });
-  const h = labelHistogram(labels, opts.numClasses ?? null, batchSize).histogram;
-  const text = renderLabelChart(a, h, { color: opts.color ?? false, width: opts.width, maxRows: opts.maxRows });
+  const report = withBatchAnalysis(labelHistogram(labels, opts.numClasses ?? null, batchSize), a);
+  const h = report.histogram;
+  // The chart reads the report alone (as text.ts does with a report read back from JSON).
+  const text = renderLabelChart(JSON.parse(JSON.stringify(report)) as typeof report, { color: opts.color ?? false, width: opts.width, maxRows: opts.maxRows })!;
   return { a, h, text, lines: text.split('\n') };
 }
 

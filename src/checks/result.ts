@@ -1,0 +1,96 @@
+/**
+ * What the per-record analysis takes and gives: its options and the result of one partition (merged by
+ * finalize.ts, carried by the pool's messages and by shard reports). JSON-safe, structured-clone-safe.
+ */
+import type { SeverityCounts, SeverityOverrides } from './findings.js';
+import type { StatsAccumulator } from './stats.js';
+import type { UncheckedTally } from '../coverage.js';
+import type { LayoutResult } from './layouts.js';
+import type { Finding, FindingKind, Severity } from '../types.js';
+
+/** Options the per-record analysis needs; JSON-safe. */
+export interface AnalyzeOptions {
+  maxExamples: number;
+  limitInputPixels: number;
+  /** Encoded images decoded concurrently per worker (sharp runs them on the libuv pool). */
+  imageConcurrency: number;
+  forceJsKernel: boolean;
+  /** --num-classes, for per-record label range checks. */
+  numClasses: number | null;
+  severity: SeverityOverrides;
+  imageStrictness: 'warning' | 'error';
+  /** Longest a single image decode may take before it is reported and skipped. */
+  timeoutMs: number;
+  /** Full per-element sums (means, stds, the mean file), beyond the always-on constant and channel tallies. */
+  elementStats: boolean;
+  /** Decode JPEGs at full size always (see ScanOptions.fullDecode). */
+  fullDecode: boolean;
+}
+
+/** Records of one shape ("C×H×W"), with the first few locators for findings. */
+export interface ShapeTally {
+  channels: number;
+  height: number;
+  width: number;
+  count: number;
+  examples: { index: number; database?: string; key?: string; file?: string; line?: number }[];
+}
+
+/** What a worker returns for one partition. `index` fields in findings and shapes are partition-local. */
+export interface PartitionResult {
+  records: number;
+  bytes: number;
+  findings: Finding[];
+  findingCounts: Partial<Record<FindingKind, number>>;
+  severityCounts: Record<Severity, number>;
+  /** Labels in storage order; `labelled` of them are meaningful (the rest of the buffer is spare). */
+  labels: Int32Array;
+  labelled: number;
+  /** Records whose Datum set the label field (Caffe reads an absent label as 0). */
+  explicitLabels: number;
+  stats: StatsAccumulator;
+  shapes: Record<string, ShapeTally>;
+  /** How the key/value values looked, by database ('' for the main one), to judge what each database holds. */
+  values: Record<string, KvValues>;
+  kernel: 'wasm-simd' | 'js';
+  /** Label values that were not integers (a regression target when most are; errors when few are). */
+  nonIntegerLabels: number;
+  /** Value statistics of label arrays (HDF5 label datasets), kept out of `stats`. */
+  labelStats?: StatsAccumulator;
+  /**
+   * Per-row label findings of label arrays (negative, not below --num-classes, not an integer), held back:
+   * only the whole dataset tells a class label (these are errors) from a regression target (they are not).
+   * Exact counts, examples capped like `findings`; indexes are absolute rows.
+   */
+  labelChecks?: { findings: Finding[]; counts: Partial<Record<FindingKind, number>>; severities: SeverityCounts };
+  /** Whether finding and shape indexes are partition-local (key/value records) rather than absolute rows. */
+  localIndexes: boolean;
+  /** Entries counted by the format's declared total that are not records (LMDB named databases). */
+  uncounted: number;
+  /** Dataset-level statistics by record layout: constant positions, channels, element sums (checks/layouts.ts). */
+  layouts: LayoutResult;
+  /** What was read but not checked, by reason (reader notes and the analyzer's own). */
+  unchecked: UncheckedTally;
+  /** JPEGs whose pixels entered `stats` from a 1/8-scale decode (see ScanOptions.fullDecode). */
+  scaledImages?: number;
+}
+
+/**
+ * Key/value values by what they are: the dataset (not a partition) decides whether it holds Datums, encoded
+ * images or something else (finalize.ts, judgeValues), and so whether an odd value is damage or just unchecked.
+ */
+export interface KvValues {
+  /** Values that decode as Caffe Datums with content. */
+  datums: number;
+  /** Values that are encoded images (checked as images), and the first few of them. */
+  images: number;
+  imageExamples: Finding[];
+  /** Shapes of those images: the dataset's shapes, unless the database holds Datums (then they are damage). */
+  imageShapes: Record<string, ShapeTally>;
+  /** Values that are neither (empty, not a Datum, a Datum that does not decode or is empty), and the first few. */
+  odd: number;
+  /** Example findings of odd values: `message` says what the value is ("is empty (0 bytes)"); kind is decided later. */
+  oddExamples: Finding[];
+  /** Entries under metadata keys (`__len__`, `__keys__`): not samples, not records. */
+  metadata: number;
+}
