@@ -361,8 +361,8 @@ function instantiate(): WasmInstance | null {
 
 /**
  * Returns the value-scanning kernel for this thread. Synchronous (the module is tiny): compiles once per
- * thread and caches. Falls back to JS when SIMD is unavailable or NANSCAN_FORCE_JS_KERNEL=1 or
- * `{ forceJs: true }`.
+ * thread and caches. Falls back to JS when SIMD is unavailable or with `{ forceJs: true }` (the scan option
+ * `forceJsKernel`, which is where NANSCAN_FORCE_JS_KERNEL=1 is read).
  *
  * @example
  * const kernel = loadKernel();
@@ -378,7 +378,7 @@ export function loadKernel(options?: {
    */
   wasmMinLength?: number;
 }): Kernel {
-  if (options?.forceJs === true || process.env['NANSCAN_FORCE_JS_KERNEL'] === '1') return JS_KERNEL;
+  if (options?.forceJs === true) return JS_KERNEL;
   if (wasmInstance === undefined) wasmInstance = instantiate();
   if (wasmInstance === null) return JS_KERNEL;
   const min = options?.wasmMinLength;
@@ -393,7 +393,7 @@ export function loadKernel(options?: {
  * is not in use or cannot be linked; scans then copy as usual.
  */
 export function adoptMemory(memory: ForeignMemory, out: number): boolean {
-  if (process.env['NANSCAN_FORCE_JS_KERNEL'] === '1') return false;
+  // (With the scan's forceJsKernel the analysis scans with the JS kernel and never uses the linked instance.)
   const kernel = loadKernel();
   if (!(kernel instanceof WasmKernel) || wasmModule === undefined || out <= 0 || out % 8 !== 0) return false;
   const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly!;

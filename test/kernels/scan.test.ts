@@ -1,10 +1,11 @@
 /** The wasm SIMD kernel and its wrapper against the JS oracle, over every tail length, chunking and offset. */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Kernel, ScanInput, ScanStats } from '../../src/kernels/scan.js';
 import { scanJs } from '../../src/kernels/scan-js.js';
 import { expectSameStats, FLT_MAX, makeArray, naiveStats, setNaN, type Dtype } from './arrays.js';
+import { parseOptions } from '../../src/options.js';
 
 // The generated module is gitignored; (re)build it so these tests never run a stale or missing kernel.
 // A no-op costing one hash when scan.wat has not changed.
@@ -28,22 +29,24 @@ function expectMatchesOracle(actual: ScanStats, data: ScanInput, label: string):
 }
 
 describe('loadKernel', () => {
-  afterEach(() => {
-    delete process.env['NANSCAN_FORCE_JS_KERNEL'];
-  });
-
   it('uses wasm SIMD on this Node and caches the kernel per thread', () => {
     expect(loadKernel().backend).toBe('wasm-simd');
     expect(loadKernel()).toBe(loadKernel());
   });
 
-  it('falls back to the JS kernel when forced by option or environment', () => {
+  it('falls back to the JS kernel when forced (the forceJsKernel option, or NANSCAN_FORCE_JS_KERNEL=1 read by parseOptions)', () => {
     const forced = loadKernel({ forceJs: true });
     expect(forced.backend).toBe('js');
-    process.env['NANSCAN_FORCE_JS_KERNEL'] = '1';
-    expect(loadKernel().backend).toBe('js');
     const data = makeArray('f32', 1000, 5, { special: 0.1 });
-    expect(loadKernel().scan(data)).toEqual(scanJs(data));
+    expect(forced.scan(data)).toEqual(scanJs(data));
+    process.env['NANSCAN_FORCE_JS_KERNEL'] = '1';
+    try {
+      expect(parseOptions({}).forceJsKernel).toBe(true);
+      expect(parseOptions({ forceJsKernel: false }).forceJsKernel).toBe(false);
+    } finally {
+      delete process.env['NANSCAN_FORCE_JS_KERNEL'];
+    }
+    expect(parseOptions({}).forceJsKernel).toBe(false);
   });
 });
 

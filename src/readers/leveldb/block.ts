@@ -5,7 +5,7 @@
  */
 import { uncompressSync } from 'snappy';
 import { crc32cOf, unmask } from './crc32c.js';
-import { readFully } from './log.js';
+import { readFully } from '../files.js';
 import { fixed32 } from './varint.js';
 
 /** §9.4 `kBlockTrailerSize`: compression type (1) + masked CRC (4). */
@@ -51,7 +51,7 @@ export function readBlock(fd: number, offset: number, size: number, limit: numbe
     return { error: `block handle (offset ${offset}, size ${size}) runs past the table's end at ${limit}` };
   }
   const buf = scratch ? scratch.get(size + BLOCK_TRAILER_SIZE) : Buffer.allocUnsafe(size + BLOCK_TRAILER_SIZE);
-  const got = readFully(fd, buf, offset);
+  const got = readFully(fd, buf, offset).length;
   if (got < buf.length) return { error: `truncated block read (${got} of ${buf.length} bytes)` };
   // §9.4: the CRC covers the stored bytes followed by the type byte, contiguous here.
   const crc = crc32cOf(buf.subarray(0, size + 1));

@@ -4,7 +4,7 @@
  * `db/log_reader.cc` — `ReadPhysicalRecord`/`ReadRecord` (§4.5) so that we keep exactly the records LevelDB keeps;
  * every case LevelDB reports, and the silent ones in the middle of a file, become problems with a byte offset.
  */
-import fs from 'node:fs';
+import { readFully } from '../files.js';
 import { crc32cOf, unmask } from './crc32c.js';
 import { fixed32 } from './varint.js';
 
@@ -89,7 +89,7 @@ export function* readLogRecords(fd: number, size: number, report: (p: LogProblem
   for (let chunkStart = 0; chunkStart < size; chunkStart += CHUNK_BLOCKS * LOG_BLOCK_SIZE) {
     const want = Math.min(CHUNK_BLOCKS * LOG_BLOCK_SIZE, size - chunkStart);
     const chunk = buffer.subarray(0, want);
-    const got = readFully(fd, chunk, chunkStart);
+    const got = readFully(fd, chunk, chunkStart).length;
     for (let blockStart = 0; blockStart < got; blockStart += LOG_BLOCK_SIZE) {
       const len = Math.min(LOG_BLOCK_SIZE, got - blockStart);
       // §4.5: LevelDB's `eof_` is set by a short block read; only there is a short record a torn tail.
@@ -217,13 +217,3 @@ function tornTail(report: (p: LogProblem) => void, offset: number, bytes: number
   });
 }
 
-/** Read up to `buf.length` bytes at `position`; returns how many were read (fewer at end of file). */
-export function readFully(fd: number, buf: Uint8Array, position: number): number {
-  let got = 0;
-  while (got < buf.length) {
-    const n = fs.readSync(fd, buf, got, buf.length - got, position + got);
-    if (n === 0) break;
-    got += n;
-  }
-  return got;
-}

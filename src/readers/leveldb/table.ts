@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { OPEN_FLAGS } from '../files.js';
 import { BLOCK_TRAILER_SIZE, BlockIter, readBlock } from './block.js';
-import { readFully } from './log.js';
+import { readFully } from '../files.js';
 import { ByteReader, DecodeError, fixed32, isIoError } from './varint.js';
 
 /** §9.3 `Footer::kEncodedLength`: two BlockHandles padded to 40 bytes, then the 8-byte magic. */
@@ -66,7 +66,7 @@ function decodeTable(fd: number, size: number): TableOpenResult {
   if (size < FOOTER_SIZE) return { error: `file is too short to be an sstable (${size} bytes)` };
   const footerAt = size - FOOTER_SIZE;
   const footer = Buffer.allocUnsafe(FOOTER_SIZE);
-  if (readFully(fd, footer, footerAt) < FOOTER_SIZE) return { error: 'footer cannot be read', offset: footerAt };
+  if (readFully(fd, footer, footerAt).length < FOOTER_SIZE) return { error: 'footer cannot be read', offset: footerAt };
   if (fixed32(footer, FOOTER_HANDLES_SIZE) !== MAGIC_LO || fixed32(footer, FOOTER_HANDLES_SIZE + 4) !== MAGIC_HI) {
     return { error: 'not an sstable (bad magic number)', offset: footerAt };
   }

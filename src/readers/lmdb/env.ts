@@ -4,7 +4,7 @@
  * Throws ScanError `SCAN_CORRUPT_SOURCE` only when nothing can be read.
  */
 import fs from 'node:fs';
-import { OPEN_FLAGS } from '../files.js';
+import { OPEN_FLAGS, readFully } from '../files.js';
 import path from 'node:path';
 import { ScanError } from '../../errors.js';
 import type { Finding } from '../../types.js';
@@ -143,14 +143,7 @@ export function openEnv(source: Source): Env {
 }
 
 function readHead(fd: number, len: number): Buffer {
-  const buf = Buffer.alloc(len);
-  let done = 0;
-  while (done < len) {
-    const r = fs.readSync(fd, buf, done, len - done, done);
-    if (r === 0) break;
-    done += r;
-  }
-  return buf.subarray(0, done);
+  return readFully(fd, Buffer.alloc(len));
 }
 
 function metaWarnings(warnings: string[], display: string, meta: Meta): Finding[] {

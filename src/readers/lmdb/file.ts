@@ -16,6 +16,7 @@
  * two partitions read at once from one reader cannot recycle each other's buffers.
  */
 import fs from 'node:fs';
+import { readFully } from '../files.js';
 
 export interface Block {
   /** First page number held. */
@@ -187,12 +188,7 @@ export class PageFile {
   private readInto(buf: Buffer, pos: number, len: number): number {
     const fd = this.shared.fd;
     if (fd < 0) throw new Error('the file is closed');
-    let done = 0;
-    while (done < len) {
-      const r = fs.readSync(fd, buf, done, len - done, pos + done);
-      if (r === 0) break;
-      done += r;
-    }
+    const done = readFully(fd, buf.subarray(0, len), pos).length;
     this.reads++;
     this.bytesRead += done;
     return done;

@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { OPEN_FLAGS } from '../files.js';
+import { OPEN_FLAGS, readFully } from '../files.js';
 import { MIN_PSIZE_V2 } from './constants.js';
 import { findPage1, HEAD_BYTES, sniffVariant } from './meta.js';
 
@@ -43,14 +43,7 @@ export function isLmdbFile(file: string, thorough = false): boolean {
 }
 
 function readHead(fd: number, len: number): Buffer {
-  const buf = Buffer.alloc(len);
-  let n = 0;
-  while (n < len) {
-    const r = fs.readSync(fd, buf, n, len - n, n);
-    if (r === 0) break;
-    n += r;
-  }
-  return buf.subarray(0, n);
+  return readFully(fd, Buffer.alloc(len));
 }
 
 /** LMDB's lock file names (`lock.mdb`, `<data file>-lock`): never opened, not even to sniff. */
