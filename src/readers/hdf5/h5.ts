@@ -448,50 +448,51 @@ function pickLabels(datasets: DatasetInfo[], labelNames: readonly string[]): voi
 /** Name of h5wasm's compiled module in wasm-share.ts. */
 const H5WASM_MODULE = 'h5wasm';
 
-/** The Memory of h5wasm's instance, caught while it loaded. */
+/** The Memory of this thread's h5wasm instance, when loadModule instantiated it itself. */
 let caughtMemory: { readonly buffer: ArrayBuffer } | undefined;
 
+/** h5wasm's wasm binary, copied out of its JavaScript at build time (scripts/build-h5wasm.mjs). */
+const H5WASM_BINARY = new URL('../../../build/h5wasm/hdf5_util.wasm', import.meta.url);
+
+interface WasmApi {
+  compile(bytes: Uint8Array): Promise<object>;
+  Instance: new (module: object, imports: object) => { exports: { memory?: { buffer: ArrayBuffer } } };
+}
+
 /**
- * Imports and initialises h5wasm. Emscripten keeps the instance's WebAssembly.Memory to itself (only views of
- * it are exported, and a view cannot give back its Memory), yet our kernel can scan h5wasm's heap in place
- * only by linking to that Memory. So `WebAssembly.instantiate` is wrapped for exactly the time h5wasm's
- * module takes to instantiate, and the exported memory of what it instantiates is noted. The same wrapper
- * shares the compiled module with worker threads, and in a worker instantiates the shared one instead of
- * compiling h5wasm again. `H5.memory` checks that it really is the heap (same buffer) before anyone uses it;
- * if the catch fails, scans copy as before.
+ * Loads h5wasm. Emscripten keeps the instance's WebAssembly.Memory to itself (only views of it are exported, and
+ * a view cannot give back its Memory), yet our kernel can scan h5wasm's heap in place only by linking to that
+ * Memory. So this module compiles h5wasm's binary itself (or takes the module the main thread compiled and
+ * shared, see wasm-share.ts) and hands Emscripten the instance through its `instantiateWasm` hook, keeping the
+ * Memory; nothing global is touched. Without the binary (a build that could not extract it), h5wasm loads as
+ * published and scans copy out of its heap.
  */
 async function loadModule(): Promise<H5Module> {
-  type Instantiate = (...args: unknown[]) => Promise<unknown>;
-  const wasm = (globalThis as unknown as {
-    WebAssembly: { instantiate: Instantiate; Instance: new (...a: never[]) => object; Module: new (...a: never[]) => object };
-  }).WebAssembly;
-  const original = wasm.instantiate;
-  const note = (r: unknown): void => {
-    const instance = (r instanceof wasm.Instance ? r : (r as { instance?: unknown } | null)?.instance) as
-      { exports?: { memory?: unknown } } | undefined;
-    const memory = instance?.exports?.memory as { buffer?: unknown } | undefined;
-    if (caughtMemory === undefined && memory?.buffer instanceof ArrayBuffer) caughtMemory = memory as { buffer: ArrayBuffer };
-    // The compiled module, for worker threads (see wasm-share.ts).
-    const module = (r as { module?: unknown } | null)?.module;
-    if (module instanceof wasm.Module) shareModule(H5WASM_MODULE, module);
-  };
-  // Compiled already (by the main thread, shared with this worker): instantiate that, skip compiling.
-  const compiled = sharedModule(H5WASM_MODULE);
-  wasm.instantiate = async function (this: unknown, ...args: unknown[]) {
-    if (compiled !== undefined && !(args[0] instanceof wasm.Module)) {
-      const instance = await original.call(this, compiled, args[1]);
-      const r = { module: compiled, instance };
-      note(r);
-      return r;
+  const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+  let compiled = sharedModule(H5WASM_MODULE);
+  if (compiled === undefined) {
+    let bytes: Buffer;
+    try {
+      bytes = fs.readFileSync(H5WASM_BINARY);
+    } catch {
+      return (await import('h5wasm/node')).ready;
     }
-    const r = await original.apply(this, args);
-    note(r);
-    return r;
-  };
-  try {
-    const lib = await import('h5wasm/node');
-    return await lib.ready;
-  } finally {
-    wasm.instantiate = original;
+    compiled = await wasm.compile(bytes);
+    shareModule(H5WASM_MODULE, compiled);
   }
+  const module = compiled;
+  // The Emscripten factory h5wasm/node wraps (its package exports only the wrapper, which would instantiate a
+  // second copy at import): the same file, by path.
+  const factoryUrl = new URL('hdf5_util.js', import.meta.resolve('h5wasm/node')).href;
+  const factory = (await import(factoryUrl) as { default: (arg: object) => Promise<H5Module> }).default;
+  return factory({
+    noInitialRun: true,
+    // Synchronous on purpose: an error thrown here rejects the factory's promise; a rejected promise would not.
+    instantiateWasm(imports: object, receive: (instance: object, module: object) => void): object {
+      const instance = new wasm.Instance(module, imports);
+      caughtMemory = instance.exports.memory;
+      receive(instance, module);
+      return instance.exports;
+    },
+  });
 }

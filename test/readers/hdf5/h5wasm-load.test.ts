@@ -1,0 +1,28 @@
+/**
+ * h5wasm is loaded without touching the host process: the global WebAssembly object is never replaced (a host
+ * that instantiates wasm at the same time must not be intercepted), and the reader still gets h5wasm's Memory,
+ * which lets the scan kernel read rows where they lie in h5wasm's heap.
+ */
+import { describe, expect, it } from 'vitest';
+import { H5 } from '../../../src/readers/hdf5/h5.js';
+
+describe('loading h5wasm', () => {
+  it('leaves WebAssembly alone and still finds the heap\'s Memory', async () => {
+    const api = WebAssembly;
+    const { instantiate, compile, Instance } = WebAssembly;
+    let replaced = false;
+    const watch = setInterval(() => { replaced ||= WebAssembly.instantiate !== instantiate || WebAssembly.compile !== compile; }, 0);
+    const loading = H5.load();
+    // A host instantiating its own module while h5wasm loads gets exactly what it asked for.
+    const host = await WebAssembly.instantiate(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]));
+    const h5 = await loading;
+    clearInterval(watch);
+    expect(replaced).toBe(false);
+    expect(WebAssembly).toBe(api);
+    expect(WebAssembly.Instance).toBe(Instance);
+    expect(host.instance.exports).toEqual({});
+    const memory = h5.memory;
+    expect(memory).toBeDefined();
+    expect(memory!.buffer.byteLength).toBeGreaterThan(0);
+  });
+});
