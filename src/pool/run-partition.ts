@@ -49,7 +49,7 @@ export async function runPartition(
   const progress = hooks.progress;
   let sinceProgress = 0;
   let bytesSince = 0;
-  for await (const batch of reader.read(partition)) {
+  for await (const batch of reader.read(partition, kernel.arena)) {
     if (batch.damage) analyzer.damage(batch.damage);
     if (batch.uncounted) analyzer.uncounted += batch.uncounted;
     if (batch.unchecked) analyzer.unchecked(batch.unchecked);

@@ -77,8 +77,12 @@ export interface Reader {
   info(): SourceInfo;
   /** Split the source into at most `maxPartitions` partitions covering every record once, in storage order. */
   plan(maxPartitions: number): Partition[];
-  /** Read one partition. Never throws for damage in the data: damage is yielded. */
-  read(partition: Partition): Iterable<RecordBatch> | AsyncIterable<RecordBatch>;
+  /**
+   * Read one partition. Never throws for damage in the data: damage is yielded. `scratch`, when given, is memory
+   * the caller's scan kernel reads in place (its arena): a reader may read record bytes into it and yield views
+   * of it (valid until the iterator advances), saving a copy.
+   */
+  read(partition: Partition, scratch?: Uint8Array): Iterable<RecordBatch> | AsyncIterable<RecordBatch>;
   /** Idempotent. */
   close(): void;
 }

@@ -29,7 +29,7 @@
 import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_SEVERITY } from '../../kinds.js';
-import { adoptMemory, loadKernel, OUT_BYTES } from '../../kernels/scan.js';
+import { adoptMemory, OUT_BYTES } from '../../kernels/scan.js';
 import { invalidOption, invalidPartition, ScanError } from '../../errors.js';
 import type { Finding } from '../../types.js';
 import type {
@@ -235,7 +235,7 @@ class Hdf5SourceReader implements Hdf5Reader {
   }
 
   /** Async only to load h5wasm the first time a dataset needs it; direct reads never wait. */
-  async *read(partition: Partition): AsyncGenerator<RecordBatch> {
+  async *read(partition: Partition, scratch?: Uint8Array): AsyncGenerator<RecordBatch> {
     if (this.closed) throw new ScanError('SCAN_ABORTED', `Reader for ${this.source.path} is closed.`);
     const { segments } = parseSpec(partition.spec);
     let buf: SlabBuffer | undefined;
@@ -246,7 +246,7 @@ class Hdf5SourceReader implements Hdf5Reader {
           linkKernel(this.h5);
           buf = new SlabBuffer(this.h5);
         }
-        yield* this.readSegment(seg, buf);
+        yield* this.readSegment(seg, buf, scratch);
       }
     } finally {
       buf?.free();
@@ -257,7 +257,7 @@ class Hdf5SourceReader implements Hdf5Reader {
     this.closed = true;
   }
 
-  private *readSegment(seg: SpecSegment, buf: SlabBuffer | undefined): Generator<RecordBatch> {
+  private *readSegment(seg: SpecSegment, buf: SlabBuffer | undefined, scratch: Uint8Array | undefined): Generator<RecordBatch> {
     const live = liveDatasets(seg);
     let id: bigint | undefined;
     let fd: number | undefined;
@@ -298,7 +298,7 @@ class Hdf5SourceReader implements Hdf5Reader {
           continue;
         }
         if (ds.runs !== undefined) {
-          yield* this.readDirect(fd as number, seg.file, ds, ds.runs, seg.start, to);
+          yield* this.readDirect(fd as number, seg.file, ds, ds.runs, seg.start, to, scratch);
           continue;
         }
         if (buf === undefined || id === undefined) throw new Error('h5wasm not loaded for a dataset that needs it');
@@ -332,10 +332,11 @@ class Hdf5SourceReader implements Hdf5Reader {
    * A read that fails or comes up short (the file changed since the survey checked every run against its
    * size) loses the rest of the dataset's rows in this segment, reported as one `corrupt_file`.
    */
-  private *readDirect(fd: number, file: string, ds: ScannedDataset, runs: readonly RawRun[], from: number, to: number):
-    Generator<RecordBatch> {
+  private *readDirect(
+    fd: number, file: string, ds: ScannedDataset, runs: readonly RawRun[], from: number, to: number, scratch: Uint8Array | undefined,
+  ): Generator<RecordBatch> {
     const per = Math.max(1, Math.floor(Math.min(this.slabBytes, DIRECT_READ_BYTES) / ds.rowBytes));
-    const space = directSpace(per * ds.rowBytes);
+    const space = directSpace(per * ds.rowBytes, scratch);
     for (const [s, n, offset] of directReads(runs, ds.rowBytes, from, to, per)) {
       const bytes = n * ds.rowBytes;
       let why: string | null = null;
@@ -530,10 +531,9 @@ function surveyFile(h5: H5, absPath: string, display: string, labelNames: readon
   }
 }
 
-/** A reused buffer for direct reads of `bytes`: the kernel's arena when it is big enough (scanned in place). */
-function directSpace(bytes: number): Uint8Array {
-  const arena = loadKernel().arena;
-  if (arena !== undefined && bytes <= arena.length) return arena;
+/** A reused buffer for direct reads of `bytes`: the caller's scratch (the kernel's arena) when it is big enough. */
+function directSpace(bytes: number, scratch: Uint8Array | undefined): Uint8Array {
+  if (scratch !== undefined && bytes <= scratch.length) return scratch;
   if (ownSpace === undefined || ownSpace.length < bytes) ownSpace = new Uint8Array(Math.max(bytes, DIRECT_READ_BYTES));
   return ownSpace;
 }
