@@ -3,7 +3,7 @@ import pLimit from 'p-limit';
 import { DEFAULT_SEVERITY } from './checks/severity.js';
 import { discover } from './discover.js';
 import { internalError, isInternalError, ScanError } from './errors.js';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { meanImage, type ElementAccumulator } from './checks/elements.js';
 import { OrderedElements } from './checks/layouts.js';
@@ -12,7 +12,7 @@ import { finalizeDataset } from './finalize.js';
 import { loadKernel } from './kernels/scan.js';
 import { parseOptions, type ResolvedOptions, type ScanOptions } from './options.js';
 import { buildReport } from './report/build.js';
-import { InProcessPool, WorkerPool, type Pool } from './pool/pool.js';
+import { InProcessPool, NativeDecodeRefused, WorkerPool, type Pool } from './pool/pool.js';
 import type { AnalyzeOptions, PartitionResult } from './checks/result.js';
 import { loadReader } from './readers/registry.js';
 import type { Reader, Source, SourceInfo } from './readers/types.js';
@@ -26,6 +26,14 @@ import { encodeShardDataset, finalizeOptions, shardRange, type ShardDataset } fr
  * this runs on while costing one small result message each.
  */
 const PARTITIONS = 64;
+
+/**
+ * Sources up to this size (the bytes the reader declares) are read in the main thread even when the scan has
+ * workers: starting worker threads, each loading the checks and the kernel (and h5wasm for HDF5), costs more
+ * than reading them. Their partitions are the same, so the report is the same. Records that need a native image
+ * decoder still go to worker processes.
+ */
+const LOCAL_SOURCE_BYTES = 16 * 1024 * 1024;
 
 /** Datasets scanned at once: one being planned or finalized while another keeps the workers busy. */
 const DATASETS_IN_FLIGHT = 2;
@@ -51,6 +59,7 @@ export async function scan(paths: string | readonly string[], options?: ScanOpti
 
 /** What the library does not offer its callers: a worker entry of the tests' own (fault injection). */
 export interface ScanInternals {
+  /** A worker entry of the tests' own (fault injection): it then runs every partition, small sources' too. */
   workerEntry?: URL;
 }
 
@@ -78,14 +87,15 @@ export async function scanWith(paths: string | readonly string[], options: ScanO
       ...(internals.workerEntry === undefined ? {} : { entry: internals.workerEntry }),
     });
   const kernel = loadKernel({ forceJs: opts.forceJsKernel });
+  const local = opts.workers === 0 || internals.workerEntry !== undefined ? pool : new InProcessPool(progress.onRecords, true);
 
-  const stop = (): void => { void pool.destroy(); };
+  const stop = (): void => { void pool.destroy(); void local.destroy(); };
   opts.signal?.addEventListener('abort', stop, { once: true });
   let datasets: ScannedDataset[];
   const limit = pLimit(DATASETS_IN_FLIGHT);
   try {
     datasets = await Promise.all(found.sources.map((s) => limit(async (): Promise<ScannedDataset> => {
-      const r = await scanDataset(s, pool, opts, progress.setDataset);
+      const r = await scanDataset(s, pool, local, opts, progress.setDataset);
       progress.datasetDone(s);
       return r;
     })));
@@ -96,6 +106,7 @@ export async function scanWith(paths: string | readonly string[], options: ScanO
   } finally {
     opts.signal?.removeEventListener('abort', stop);
     await pool.destroy();
+    await local.destroy();
   }
   const report = buildReport(datasets.map((d) => d.report), found.skipped, reportOptions(opts), started,
     performance.now() - t0, kernel.backend, opts.signal?.aborted !== true);
@@ -117,7 +128,7 @@ interface ScannedDataset {
 }
 
 async function scanDataset(
-  source: Source, pool: Pool, opts: ResolvedOptions, onStart: (s: Source, expected: number | undefined) => void,
+  source: Source, pool: Pool, local: Pool, opts: ResolvedOptions, onStart: (s: Source, expected: number | undefined) => void,
 ): Promise<ScannedDataset> {
   const t0 = performance.now();
   const findings: Finding[] = [];
@@ -142,9 +153,19 @@ async function scanDataset(
   let reader: Reader | undefined;
   try {
     const module = await loadReader(source.format);
-    pool.prepare(source, module.isolated === true);
+    // Workers start while the source is opened and planned, unless it may be small enough to read here.
+    const maybeLocal = local !== pool && module.isolated !== true && storedBytes(source) <= LOCAL_SOURCE_BYTES;
+    if (!maybeLocal) pool.prepare(source, module.isolated === true);
     reader = await module.open(source);
     info = reader.info();
+    const inThisThread = maybeLocal && info.bytes !== undefined && info.bytes <= LOCAL_SOURCE_BYTES;
+    if (maybeLocal && !inThisThread) pool.prepare(source, false);
+    const run = (task: Parameters<Pool['run']>[0]): Promise<PartitionResult> => !inThisThread ? pool.run(task) :
+      local.run(task).catch((e: unknown) => {
+        if (!(e instanceof NativeDecodeRefused)) throw e;
+        pool.prepare(source, true);
+        return pool.run(task);
+      });
     onStart(source, info.expectedRecords ?? info.declaredRecords);
     // More shards than partitions would leave shards idle: split finer then. Up to 64 shards the partitions
     // are those of a plain scan, so the merge is identical to it bit for bit; beyond, value sums are added in
@@ -162,7 +183,7 @@ async function scanDataset(
     // Failed parts are reported in partition order, whatever order the workers finish in.
     const failed: (Finding | undefined)[] = new Array(partitions.length);
     results = await Promise.all(partitions.map((partition, k) =>
-      pool.run({ source, partition, options: analyze }).then((r) => {
+      run({ source, partition, options: analyze }).then((r) => {
         elements.add(k, r.layouts);
         return r;
       }, (e: unknown) => {
@@ -184,6 +205,7 @@ async function scanDataset(
   } finally {
     reader?.close();
     pool.closeSource(source.absPath);
+    if (local !== pool) local.closeSource(source.absPath);
   }
   return finish(results, total, covered, opts.signal?.aborted === true);
 }
@@ -260,4 +282,21 @@ function meanFileBytes(datasets: readonly ScannedDataset[], file: string): Uint8
   }
   const mean = meanImage(sums[0]!, file.endsWith('.binaryproto') ? 'bgr' : 'rgb');
   return file.endsWith('.npy') ? encodeNpy(mean.data, mean.shape) : encodeBlobProto(mean.data, mean.shape[0]!, mean.shape[1]!, mean.shape[2]!);
+}
+
+/**
+ * Bytes a source stores, from a stat or two (the file, or the files directly in a database folder): a cheap
+ * first guess at its size, before it is opened. A list file counts as its own size (what it names is not known
+ * yet), so a small list is decided again once its reader tells the real size.
+ */
+function storedBytes(source: Source): number {
+  try {
+    const st = statSync(source.absPath);
+    if (!st.isDirectory()) return st.size;
+    let n = 0;
+    for (const e of readdirSync(source.absPath, { withFileTypes: true })) if (e.isFile()) n += statSync(path.join(source.absPath, e.name)).size;
+    return n;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
 }

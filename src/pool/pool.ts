@@ -402,11 +402,25 @@ export class WorkerPool implements Pool {
   }
 }
 
-/** `workers: 0`: the same partition code, in this thread. For debugging and tiny inputs. */
+/**
+ * Thrown by an InProcessPool made with `refuseNative` when a partition reaches a native decode: the task must run
+ * in a worker process instead (a hostile image can crash a native decoder, and must not take this process along).
+ */
+export class NativeDecodeRefused extends Error {
+  constructor() {
+    super('nanscan: a native decode must run in a worker process');
+  }
+}
+
+/**
+ * The same partition code, in this thread: `workers: 0` (debugging, tiny inputs), and small sources of a scan with
+ * workers (reading them costs less than starting worker threads). With `refuseNative`, a partition that reaches a
+ * native image decode stops with NativeDecodeRefused.
+ */
 export class InProcessPool implements Pool {
   private readonly readers = new ReaderCache();
 
-  constructor(private readonly onProgress?: ProgressListener) {}
+  constructor(private readonly onProgress?: ProgressListener, private readonly refuseNative = false) {}
 
   /** Tasks run one at a time, as in a worker: readers lend views into shared buffers while a partition runs. */
   private tail: Promise<unknown> = Promise.resolve();
@@ -418,7 +432,10 @@ export class InProcessPool implements Pool {
       if (this.destroyed) throw aborted();
       const reader = await this.readers.get(task.source);
       const kernel = loadKernel({ forceJs: task.options.forceJsKernel });
-      return runPartition(reader, task.partition, kernel, task.options, this.onProgress ? { progress: this.onProgress } : {});
+      return runPartition(reader, task.partition, kernel, task.options, {
+        ...(this.onProgress ? { progress: this.onProgress } : {}),
+        ...(this.refuseNative ? { nativeStart: () => { throw new NativeDecodeRefused(); } } : {}),
+      });
     });
     this.tail = next.catch(() => undefined);
     return next;

@@ -13,6 +13,7 @@ import { scan } from '../../src/index.js';
 import { renderJunit } from '../../src/report/junit.js';
 import { renderText } from '../../src/report/text.js';
 import type { Report } from '../../src/types.js';
+import { caffeKey, encodeDatum, writeLmdb } from '../../scripts/lib/caffe.js';
 import { CLI, ROOT, runCli, scanJson, type CliRun } from '../helpers/cli.js';
 import { hashTree } from '../helpers/tree.js';
 
@@ -184,16 +185,23 @@ describe('an internal failure', () => {
   // Test-side fault injection: a preload that throws in every worker thread and worker process (never in the
   // main thread), as a broken install would.
   let preload: string;
-  beforeAll(() => {
+  // Worker threads read sources above 16 MiB (smaller ones are read in the main thread): an LMDB of 20 MiB.
+  let big: string;
+  beforeAll(async () => {
+    big = path.join(tmp, 'big-lmdb');
+    mkdirSync(big);
+    const pixels = new Uint8Array(3 * 64 * 64).fill(7);
+    await writeLmdb(big, Array.from({ length: 1700 }, (_, i) => [caffeKey(i), encodeDatum({ channels: 3, height: 64, width: 64, data: pixels.map((v, k) => (v + i + k) & 0xff), label: i % 3 })] as const));
     preload = path.join(tmp, 'no-workers.cjs');
     writeFileSync(preload, "const { isMainThread } = require('node:worker_threads');\n" +
       "if (!isMainThread || typeof process.send === 'function') throw new Error('workers are broken here');\n");
   });
 
-  it.each([['threads', 'fixtures/lmdb/clean'], ['processes', 'fixtures/images/classes']])(
+  // The small LMDB of encoded JPEGs is read in the main thread until its first image: decoding goes to processes.
+  it.each([['threads', ''], ['processes', 'fixtures/images/classes'], ['processes', 'fixtures/lmdb/encoded']])(
     'exits 2 with one line when worker %s cannot start, never with findings on the data', (kind, target) => {
       const json = path.join(tmp, `internal-${kind}.json`);
-      const run = runCli(['scan', target, '--json', json], ROOT, { NODE_OPTIONS: `--require ${preload}` });
+      const run = runCli(['scan', target === '' ? big : target, '--json', json], ROOT, { NODE_OPTIONS: `--require ${preload}` });
       expectUsageError(run, `worker ${kind} could not start`);
       expect(run.stderr).toContain('workers are broken here');
       expect(run.stderr).toContain('not a problem in your data');
@@ -205,7 +213,7 @@ describe('an internal failure', () => {
 
   it('prints the details with --debug or NANSCAN_DEBUG=1', () => {
     for (const [args, env] of [[['--debug'], {}], [[], { NANSCAN_DEBUG: '1' }]] as const) {
-      const run = runCli(['scan', 'fixtures/lmdb/clean', ...args], ROOT, { NODE_OPTIONS: `--require ${preload}`, ...env });
+      const run = runCli(['scan', big, ...args], ROOT, { NODE_OPTIONS: `--require ${preload}`, ...env });
       expect(run.status).toBe(2);
       expect(run.stderr).toContain('workers are broken here');
       expect(run.stderr).not.toContain('shows the stack trace');
