@@ -11,7 +11,7 @@ const LOADERS: Record<SourceFormat, (() => Promise<ReaderModule>) | undefined> =
   npy: undefined,
   webdataset: undefined,
   tfrecord: undefined,
-  parquet: undefined,
+  parquet: async () => (await import('./parquet/index.js')).parquetReader,
   arrow: undefined,
 };
 
