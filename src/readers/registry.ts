@@ -12,7 +12,7 @@ const LOADERS: Record<SourceFormat, (() => Promise<ReaderModule>) | undefined> =
   webdataset: undefined,
   tfrecord: undefined,
   parquet: async () => (await import('./parquet/index.js')).parquetReader,
-  arrow: undefined,
+  arrow: async () => (await import('./arrow/index.js')).arrowReader,
 };
 
 export async function loadReader(format: SourceFormat): Promise<ReaderModule> {

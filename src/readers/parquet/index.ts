@@ -21,7 +21,7 @@ import { invalidPartition, ScanError } from '../../errors.js';
 import type { Finding } from '../../types.js';
 import { OPEN_FLAGS } from '../files.js';
 import type { OpenPurpose, Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo, UncheckedNote } from '../types.js';
-import { columnRecords, nullFinding, nullsOf, sampleRecords, type ImageColumn, type NumericColumn } from '../table/columns.js';
+import { tableBatch, type ImageColumn, type NumericColumn } from '../table/columns.js';
 import { ChunkDamage, listColumn, readChunk, scalarColumn, structMember } from './chunk.js';
 import { planColumns, readFooter, type ColumnPlan } from './footer.js';
 
@@ -138,30 +138,7 @@ class ParquetReader implements Reader {
         });
       }
     }
-    const imageMode = this.columns.some((c) => c.kind === 'image');
-    // Image rows are sample records (partition-local indexes, which finalize offsets): so are their null findings.
-    const base = imageMode ? 0 : firstRow;
-    for (const col of numeric) {
-      const n = nullsOf(col, rows);
-      if (n.count > 0) damage.push(nullFinding(file, col.name, n.count, firstRow + n.first, base + n.first));
-    }
-    for (const img of images) {
-      let count = 0;
-      let first = -1;
-      for (let r = 0; r < rows; r++) {
-        if (img.bytes[r] === null && img.paths[r] === null) {
-          if (first < 0) first = r;
-          count++;
-        }
-      }
-      if (count > 0) damage.push(nullFinding(file, img.name, count, firstRow + first, base + first));
-    }
-    if (!imageMode) return { records: numeric.flatMap((c) => columnRecords(c, file, firstRow, rows)), damage, tableRows: rows };
-    const s = sampleRecords(numeric, images, file, rows);
-    const unchecked: UncheckedNote[] = s.externalCount > 0
-      ? [{ reason: 'opaque_value', count: s.externalCount, examples: s.external.map((e) => `${file} ${e} (an external image file, not checked)`) }]
-      : [];
-    return { records: s.records, damage, unchecked };
+    return tableBatch(numeric, images, this.columns.some((c) => c.kind === 'image'), file, firstRow, rows, damage);
   }
 
   close(): void {

@@ -15,7 +15,7 @@
  */
 import { DEFAULT_SEVERITY } from '../../kinds.js';
 import type { Finding } from '../../types.js';
-import type { NumericArray, RowsRecord, SampleField, SampleRecord } from '../types.js';
+import type { NumericArray, RecordBatch, RowsRecord, SampleField, SampleRecord, UncheckedNote } from '../types.js';
 
 export type Dtype = RowsRecord['dtype'];
 
@@ -140,4 +140,37 @@ export function sampleRecords(
     records.push({ kind: 'sample', index: r, file, fields });
   }
   return { records, external, externalCount };
+}
+
+/**
+ * The batch of one partition's columns: null findings, then row slabs (no image column) or sample records (an
+ * image column). `damage` holds the reader's findings so far and is returned in the batch. Findings of sample
+ * records carry partition-local indexes (finalize adds the rows of earlier partitions), row findings absolute ones.
+ */
+export function tableBatch(
+  numeric: readonly NumericColumn[], images: readonly ImageColumn[], imageMode: boolean, file: string, firstRow: number, rows: number,
+  damage: Finding[],
+): RecordBatch {
+  const base = imageMode ? 0 : firstRow;
+  for (const col of numeric) {
+    const n = nullsOf(col, rows);
+    if (n.count > 0) damage.push(nullFinding(file, col.name, n.count, firstRow + n.first, base + n.first));
+  }
+  for (const img of images) {
+    let count = 0;
+    let first = -1;
+    for (let r = 0; r < rows; r++) {
+      if (img.bytes[r] === null && img.paths[r] === null) {
+        if (first < 0) first = r;
+        count++;
+      }
+    }
+    if (count > 0) damage.push(nullFinding(file, img.name, count, firstRow + first, base + first));
+  }
+  if (!imageMode) return { records: numeric.flatMap((c) => columnRecords(c, file, firstRow, rows)), damage, tableRows: rows };
+  const s = sampleRecords(numeric, images, file, rows);
+  const unchecked: UncheckedNote[] = s.externalCount > 0
+    ? [{ reason: 'opaque_value', count: s.externalCount, examples: s.external.map((e) => `${file} ${e} (an external image file, not checked)`) }]
+    : [];
+  return { records: s.records, damage, unchecked };
 }
