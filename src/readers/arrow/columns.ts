@@ -3,7 +3,7 @@
  * views of the batch's bytes; each one is checked against the length the batch declares (apache-arrow clamps a
  * buffer that the metadata says is longer than the body, silently).
  */
-import { Field, Type, type Data, type DataType } from 'apache-arrow';
+import { type Field, Type, type Data, type DataType } from 'apache-arrow';
 import { widenHalf } from '../hdf5/half.js';
 import { isLabelName } from '../labels.js';
 import type { NumericArray } from '../types.js';
