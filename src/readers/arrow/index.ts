@@ -114,10 +114,11 @@ class ArrowReader implements Reader {
     const fd = this.fd;
     if (fd === null) throw new ScanError('SCAN_INTERNAL', 'Arrow reader used after close().');
     const prefix = [this.schema, ...spec.dictionaries.map((d) => readSpan(fd, d))];
-    for (const [offset, length, firstRow, index] of spec.batches) yield this.readBatch(fd, prefix, offset, length, firstRow, index, spec.file);
+    const first = spec.batches[0]?.[2] ?? 0;
+    for (const [offset, length, firstRow, index] of spec.batches) yield this.readBatch(fd, prefix, offset, length, firstRow, index, spec.file, firstRow - first);
   }
 
-  private readBatch(fd: number, prefix: Buffer[], offset: number, length: number, firstRow: number, index: number, file: string): RecordBatch {
+  private readBatch(fd: number, prefix: Buffer[], offset: number, length: number, firstRow: number, index: number, file: string, partitionRow: number): RecordBatch {
     const span = this.byOffset.get(offset);
     const rows = span?.rows ?? 0;
     const where = `Record batch ${index} (rows ${firstRow}–${firstRow + rows - 1}, offset ${offset})`;
@@ -131,7 +132,7 @@ class ArrowReader implements Reader {
       batch = reader.next().value as { numRows: number; data: { children: unknown[] } } | undefined;
       if (batch === undefined) throw new Error('no record batch in the message');
     } catch (e) {
-      return { records: [], tableRows: rows, damage: [corrupt(file, `${where} does not decode: ${(e as Error).message}.`, offset, { index: firstRow })] };
+      return { records: [], tableRows: rows, damage: [corrupt(file, `${where} does not decode: ${(e as Error).message}.`, offset)] };
     }
     const damage: Finding[] = [];
     const numeric: NumericColumn[] = [];
@@ -149,7 +150,7 @@ class ArrowReader implements Reader {
         damage.push(corrupt(file, `${where}, column '${c.name}': ${e.message}.`, offset, { field: c.name }));
       }
     }
-    return tableBatch(numeric, images, this.columns.some((c) => c.kind === 'image'), file, firstRow, rows, damage);
+    return tableBatch(numeric, images, this.columns.some((c) => c.kind === 'image'), file, firstRow, rows, damage, partitionRow);
   }
 
   close(): void {

@@ -96,15 +96,16 @@ class ParquetReader implements Reader {
     const spec = parseSpec(partition.spec);
     if (this.fd === null) throw new ScanError('SCAN_INTERNAL', 'Parquet reader used after close().');
     const end = Math.min(spec.groups[1], this.metadata.row_groups.length);
-    for (let g = spec.groups[0]; g < end; g++) yield this.readGroup(this.fd, g, spec.file);
+    const first = this.starts[spec.groups[0]] ?? 0;
+    for (let g = spec.groups[0]; g < end; g++) yield this.readGroup(this.fd, g, spec.file, this.starts[g]! - first);
   }
 
-  private readGroup(fd: number, g: number, file: string): RecordBatch {
+  private readGroup(fd: number, g: number, file: string, partitionRow: number): RecordBatch {
     const rows = Number(this.metadata.row_groups[g]!.num_rows);
     const firstRow = this.starts[g]!;
     const damage: Finding[] = [];
     if (!(rows >= 0 && rows <= MAX_GROUP_ROWS)) {
-      damage.push(corrupt(file, `Row group ${g} declares ${rows} rows; not read.`, 0, { index: firstRow }));
+      damage.push(corrupt(file, `Row group ${g} declares ${rows} rows; not read.`, 0));
       return { records: [], damage };
     }
     const chunk = <T>(leaf: readonly string[], what: string, decode: (pages: ReturnType<typeof readChunk>) => T): T | null => {
@@ -138,7 +139,7 @@ class ParquetReader implements Reader {
         });
       }
     }
-    return tableBatch(numeric, images, this.columns.some((c) => c.kind === 'image'), file, firstRow, rows, damage);
+    return tableBatch(numeric, images, this.columns.some((c) => c.kind === 'image'), file, firstRow, rows, damage, partitionRow);
   }
 
   close(): void {

@@ -103,12 +103,12 @@ export function columnRecords(col: NumericColumn, file: string, firstRow: number
 }
 
 /**
- * The SampleRecords of a table with image columns: row r of the partition is record r (partition-local index).
+ * The SampleRecords of a table with image columns: row r of the batch is record base + r (a partition-local index).
  * A label column gives a `label` member (one value a row), other numeric columns `array` members. Rows whose
  * image bytes are null are returned in `external` (their images are files elsewhere, not checked here).
  */
 export function sampleRecords(
-  numeric: readonly NumericColumn[], images: readonly ImageColumn[], file: string, rows: number,
+  numeric: readonly NumericColumn[], images: readonly ImageColumn[], file: string, rows: number, base: number,
 ): { records: SampleRecord[]; external: string[]; externalCount: number } {
   const records: SampleRecord[] = [];
   const external: string[] = [];
@@ -137,21 +137,22 @@ export function sampleRecords(
         fields.push({ type: 'array', name: col.name, dtype: col.dtype, shape: col.starts === undefined && col.size === 1 ? [] : [len], data: col.values.subarray(start, start + len) });
       }
     }
-    records.push({ kind: 'sample', index: r, file, fields });
+    records.push({ kind: 'sample', index: base + r, file, fields });
   }
   return { records, external, externalCount };
 }
 
 /**
  * The batch of one partition's columns: null findings, then row slabs (no image column) or sample records (an
- * image column). `damage` holds the reader's findings so far and is returned in the batch. Findings of sample
- * records carry partition-local indexes (finalize adds the rows of earlier partitions), row findings absolute ones.
+ * image column). `damage` holds the reader's findings so far and is returned in the batch. Sample records and
+ * their findings carry partition-local indexes (finalize adds the records of earlier partitions): `partitionRow`
+ * is this batch's first row within its partition. Row findings carry absolute row numbers.
  */
 export function tableBatch(
   numeric: readonly NumericColumn[], images: readonly ImageColumn[], imageMode: boolean, file: string, firstRow: number, rows: number,
-  damage: Finding[],
+  damage: Finding[], partitionRow: number,
 ): RecordBatch {
-  const base = imageMode ? 0 : firstRow;
+  const base = imageMode ? partitionRow : firstRow;
   for (const col of numeric) {
     const n = nullsOf(col, rows);
     if (n.count > 0) damage.push(nullFinding(file, col.name, n.count, firstRow + n.first, base + n.first));
@@ -168,7 +169,7 @@ export function tableBatch(
     if (count > 0) damage.push(nullFinding(file, img.name, count, firstRow + first, base + first));
   }
   if (!imageMode) return { records: numeric.flatMap((c) => columnRecords(c, file, firstRow, rows)), damage, tableRows: rows };
-  const s = sampleRecords(numeric, images, file, rows);
+  const s = sampleRecords(numeric, images, file, rows, partitionRow);
   const unchecked: UncheckedNote[] = s.externalCount > 0
     ? [{ reason: 'opaque_value', count: s.externalCount, examples: s.external.map((e) => `${file} ${e} (an external image file, not checked)`) }]
     : [];
