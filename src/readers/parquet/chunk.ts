@@ -6,12 +6,14 @@
  */
 import { readSync } from 'node:fs';
 import type { ColumnChunk, Compressors, DecodedArray, FileMetaData, SchemaTree } from 'hyparquet';
+import type { ColumnDecoder } from 'hyparquet/src/types.js';
 import { readColumn, parquetHeader } from 'hyparquet/src/column.js';
 import { DEFAULT_PARSERS } from 'hyparquet/src/convert.js';
 import { getTreePath } from 'hyparquet/src/schema.js';
 import { compressors as allCompressors } from 'hyparquet-compressors';
 import type { NumericArray } from '../types.js';
 import type { Dtype, NumericColumn } from '../table/columns.js';
+import { readFlat } from './flat.js';
 
 /** Largest page (uncompressed) believed: writers aim for 1 MiB pages; a huge value is a lying header. */
 export const MAX_PAGE_BYTES = 256 * 1024 * 1024;
@@ -70,11 +72,19 @@ function checkPages(bytes: Uint8Array, base: number, rows: number, flat: boolean
   }
 }
 
+interface Chunk {
+  bytes: Uint8Array;
+  start: number;
+  rows: number;
+  flat: boolean;
+  decoder: ColumnDecoder;
+}
+
 /**
- * Reads and decodes the column chunk of leaf `leaf` in row group `group`: one decoded array per data page.
+ * Reads the column chunk of leaf `leaf` in row group `group` and checks its pages.
  * @throws ChunkDamage for anything wrong in the file.
  */
-export function readChunk(fd: number, size: number, metadata: FileMetaData, tree: SchemaTree, group: number, leaf: readonly string[]): DecodedArray[] {
+function readChunkBytes(fd: number, size: number, metadata: FileMetaData, tree: SchemaTree, group: number, leaf: readonly string[]): Chunk {
   const rg = metadata.row_groups[group]!;
   const rows = Number(rg.num_rows);
   const chunk = rg.columns.find((c) => c.meta_data?.path_in_schema.join('\u0000') === leaf.join('\u0000'));
@@ -83,21 +93,52 @@ export function readChunk(fd: number, size: number, metadata: FileMetaData, tree
   const bytes = new Uint8Array(end - start);
   const got = readSync(fd, bytes, 0, bytes.length, start);
   if (got !== bytes.length) throw new ChunkDamage(`column chunk ends early (${got} of ${bytes.length} bytes)`, start + got);
-  const schemaPath = getTreePath(tree, chunk.meta_data.path_in_schema);
+  const m = chunk.meta_data;
+  let schemaPath: SchemaTree[];
+  try {
+    schemaPath = getTreePath(tree, m.path_in_schema);
+  } catch (e) {
+    throw new ChunkDamage((e as Error).message, start);
+  }
   const flat = schemaPath.length === 2;
   checkPages(bytes, start, rows, flat);
-  const m = chunk.meta_data;
+  const decoder: ColumnDecoder = { pathInSchema: m.path_in_schema, type: m.type, element: schemaPath.at(-1)!.element, schemaPath,
+    codec: m.codec, parsers: DEFAULT_PARSERS, compressors: BOUNDED_COMPRESSORS, utf8: false };
+  return { bytes, start, rows, flat, decoder };
+}
+
+/** Decodes a chunk with hyparquet's readColumn: one decoded array per data page. */
+function decodeChunk(c: Chunk): DecodedArray[] {
   try {
-    const out = readColumn(
-      { view: new DataView(bytes.buffer), offset: 0 },
-      { groupStart: 0, groupRows: rows, selectStart: 0, selectEnd: rows },
-      { pathInSchema: m.path_in_schema, type: m.type, element: schemaPath.at(-1)!.element, schemaPath, codec: m.codec,
-        parsers: DEFAULT_PARSERS, compressors: BOUNDED_COMPRESSORS, utf8: false },
-    );
-    return out.data;
+    return readColumn({ view: new DataView(c.bytes.buffer), offset: 0 }, { groupStart: 0, groupRows: c.rows, selectStart: 0, selectEnd: c.rows }, c.decoder).data;
   } catch (e) {
-    throw new ChunkDamage(`column chunk does not decode: ${(e as Error).message}`, start);
+    throw new ChunkDamage(`column chunk does not decode: ${(e as Error).message}`, c.start);
   }
+}
+
+/**
+ * The decoded pages of leaf `leaf` in row group `group`.
+ * @throws ChunkDamage for anything wrong in the file.
+ */
+export function readChunk(fd: number, size: number, metadata: FileMetaData, tree: SchemaTree, group: number, leaf: readonly string[]): DecodedArray[] {
+  return decodeChunk(readChunkBytes(fd, size, metadata, tree, group, leaf));
+}
+
+/**
+ * A scalar column of row group `group`: through the fast flat path (flat.ts) when its encodings allow, else
+ * through readColumn.
+ * @throws ChunkDamage for anything wrong in the file.
+ */
+export function readScalar(fd: number, size: number, metadata: FileMetaData, tree: SchemaTree, group: number, name: string, dtype: Dtype, isLabel: boolean): NumericColumn {
+  const c = readChunkBytes(fd, size, metadata, tree, group, [name]);
+  let flat;
+  try {
+    flat = readFlat(c.bytes, c.rows, c.decoder, new CTORS[dtype](c.rows));
+  } catch (e) {
+    throw new ChunkDamage(`column chunk does not decode: ${(e as Error).message}`, c.start);
+  }
+  if (flat !== null) return { name, dtype, isLabel, values: flat.values, valid: flat.valid, size: 1 };
+  return scalarColumn(decodeChunk(c), c.rows, name, dtype, isLabel, c.start);
 }
 
 const CTORS: Record<Dtype, new (n: number) => NumericArray> = {

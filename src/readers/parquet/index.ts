@@ -22,7 +22,7 @@ import type { Finding } from '../../types.js';
 import { OPEN_FLAGS } from '../files.js';
 import type { OpenPurpose, Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo, UncheckedNote } from '../types.js';
 import { tableBatch, type ImageColumn, type NumericColumn } from '../table/columns.js';
-import { ChunkDamage, listColumn, readChunk, scalarColumn, structMember } from './chunk.js';
+import { ChunkDamage, listColumn, readChunk, readScalar, structMember } from './chunk.js';
 import { planColumns, readFooter, type ColumnPlan } from './footer.js';
 
 /** Bytes (compressed) a partition aims for: large enough to amortise a worker round trip. */
@@ -108,20 +108,22 @@ class ParquetReader implements Reader {
       damage.push(corrupt(file, `Row group ${g} declares ${rows} rows; not read.`, 0));
       return { records: [], damage };
     }
-    const chunk = <T>(leaf: readonly string[], what: string, decode: (pages: ReturnType<typeof readChunk>) => T): T | null => {
+    const guard = <T>(what: string, read: () => T): T | null => {
       try {
-        return decode(readChunk(fd, this.size, this.metadata, this.tree, g, leaf));
+        return read();
       } catch (e) {
         if (!(e instanceof ChunkDamage)) throw e;
         damage.push(corrupt(file, `Row group ${g}, column '${what}' (rows ${firstRow}–${firstRow + rows - 1}): ${e.message}.`, e.offset, { field: what }));
         return null;
       }
     };
+    const chunk = <T>(leaf: readonly string[], what: string, decode: (pages: ReturnType<typeof readChunk>) => T): T | null =>
+      guard(what, () => decode(readChunk(fd, this.size, this.metadata, this.tree, g, leaf)));
     const numeric: NumericColumn[] = [];
     const images: ImageColumn[] = [];
     for (const c of this.columns) {
       if (c.kind === 'scalar') {
-        const col = chunk(c.leaf, c.name, (p) => scalarColumn(p, rows, c.name, c.dtype, c.isLabel, 0));
+        const col = guard(c.name, () => readScalar(fd, this.size, this.metadata, this.tree, g, c.name, c.dtype, c.isLabel));
         if (col !== null) numeric.push(col);
       } else if (c.kind === 'list') {
         const optional = this.tree.children.find((k) => k.element.name === c.name)?.element.repetition_type !== 'REQUIRED';
