@@ -127,7 +127,14 @@ class ArrowReader implements Reader {
     }
     let batch;
     try {
-      const bytes = Buffer.concat([...prefix, readSpan(fd, [offset, length]), EOS]);
+      // One buffer, the batch read straight into it after the schema: no copy of the (large) batch body.
+      const head = prefix.reduce((n, b) => n + b.length, 0);
+      const bytes = Buffer.allocUnsafe(head + length + EOS.length);
+      let at = 0;
+      for (const b of prefix) at += b.copy(bytes, at);
+      const got = readSync(fd, bytes, head, length, offset);
+      if (got !== length) throw new Error(`only ${got} of its ${length} bytes could be read`);
+      EOS.copy(bytes, head + length);
       const reader = RecordBatchReader.from(bytes);
       batch = reader.next().value as { numRows: number; data: { children: unknown[] } } | undefined;
       if (batch === undefined) throw new Error('no record batch in the message');

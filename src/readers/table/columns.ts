@@ -78,6 +78,13 @@ function rowStart(col: NumericColumn, r: number): number {
  * and of one row length is one record). Rows of length 0 hold nothing to check and are left out.
  */
 export function columnRecords(col: NumericColumn, file: string, firstRow: number, rows: number): RowsRecord[] {
+  if (col.valid === null && col.starts === undefined) {
+    // The common case: every row present, one length. One slab, no per-row walk.
+    return rows === 0 || col.size === 0 ? [] : [{
+      kind: 'rows', file, field: col.name, dtype: col.dtype, rowShape: col.size === 1 ? [] : [col.size],
+      firstRow, rows, data: col.values.subarray(0, rows * col.size), isLabel: col.isLabel, countsRecords: false,
+    }];
+  }
   const out: RowsRecord[] = [];
   let r = 0;
   while (r < rows) {
