@@ -4,7 +4,7 @@
  * runs; compare the ratios measured in the same run — the machines are shared and noisy.
  *
  *   BENCH_RUNS=n        repetitions (default 5)
- *   BENCH_ONLY=a,b      sections: lmdb, leveldb, hdf5, images, merge, kernel
+ *   BENCH_ONLY=a,b      sections: lmdb, leveldb, hdf5, images, merge, kernel (default), parquet (bench/parquet.ts)
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, statSync, writeFileSync } from 'node:fs';
@@ -246,3 +246,5 @@ if (ONLY.has('kernel')) {
   console.log('\nKernel (GB/s include the copy into wasm memory)');
   console.log(JSON.stringify(await runKernelBench(), null, 1));
 }
+
+if (ONLY.has('parquet')) await (await import('./parquet.js')).benchParquet(RUNS);

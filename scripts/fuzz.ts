@@ -57,14 +57,20 @@ function weighted<T>(r: Rng, xs: readonly (readonly [T, number])[]): T {
 export interface FuzzFixture {
   /** Folder under fixtures/. */
   dir: string;
-  format: FixtureSpec['format'];
+  format: FixtureSpec['format'] | 'parquet' | 'arrow';
   /** The dataset path inside the folder (list or single file), or undefined when the folder is the dataset. */
   datasetFile?: string;
 }
 
-export const FUZZ_FIXTURES: FuzzFixture[] = FIXTURES.map((f) => ({
-  dir: f.dir, format: f.format, ...(f.datasetFile === undefined ? {} : { datasetFile: f.datasetFile }),
-}));
+export const FUZZ_FIXTURES: FuzzFixture[] = [
+  ...FIXTURES.map((f) => ({
+    dir: f.dir, format: f.format, ...(f.datasetFile === undefined ? {} : { datasetFile: f.datasetFile }),
+  })),
+  // Written by scripts/make-table-fixtures.ts: nulls, NaN, a zstd Parquet file of three row groups; an Arrow stream
+  // of three record batches with float16 and fixed-size-list columns.
+  { dir: 'parquet', format: 'parquet', datasetFile: 'planted.parquet' },
+  { dir: 'arrow', format: 'arrow', datasetFile: 'planted.arrow' },
+];
 
 const IMAGE_EXT = /\.(jpe?g|png|webp|gif|tiff?|bmp)$/i;
 const PAGE = 4096;
@@ -103,6 +109,9 @@ function targetWeight(fx: FuzzFixture, file: string, size: number, imageCount: n
     case 'image-list':
       if (file === fx.datasetFile) return Math.max(1, imageCount);
       return IMAGE_EXT.test(base) ? 1 : 0;
+    case 'parquet':
+    case 'arrow':
+      return file === fx.datasetFile ? 1 : 0;
   }
 }
 

@@ -12,6 +12,7 @@ import { isImageList, listedImageFiles } from './readers/image-list.js';
 // Cheap sniffers only: these modules load no database library.
 import { isHdf5File, isHdf5List, listedFiles as listedHdf5Files } from './readers/hdf5/sniff.js';
 import { dataFileOfLock, isLmdbFile, isLockName } from './readers/lmdb/sniff.js';
+import { ARROW_EXTENSION, isArrowFile, isParquetFile, PARQUET_EXTENSION } from './readers/table/sniff.js';
 import type { Source, SourceFormat } from './readers/types.js';
 import type { SkippedPath } from './types.js';
 
@@ -147,6 +148,10 @@ async function visit(abs: string, shown: string, out: Discovery, seen: Set<strin
     if (isHdf5File(abs) || HDF5_EXTENSION.test(abs) || isHdf5List(abs)) {
       return add(out, 'hdf5', abs, shown, seen);
     }
+    // Parquet and Arrow: by signature, or by name (a truncated shard is a corrupt file, not "not a dataset").
+    // Each file is a dataset of its own: a Hugging Face split of several shards is reported shard by shard.
+    if (isParquetFile(abs) || PARQUET_EXTENSION.test(abs)) return add(out, 'parquet', abs, shown, seen);
+    if (isArrowFile(abs) || ARROW_EXTENSION.test(abs)) return add(out, 'arrow', abs, shown, seen);
     if (isImageList(abs)) {
       return add(out, 'image-list', abs, shown, seen);
     }

@@ -435,3 +435,21 @@ with h5py.File(os.path.join(sys.argv[1], 'broken.h5'), 'w') as f:
     damage: { truncateFile: 'broken.h5' },
   },
 ];
+
+/**
+ * The Parquet and Arrow fixtures, written by scripts/make-table-fixtures.ts (DuckDB, apache-arrow), not by
+ * make-fixtures.ts: each file is a dataset (paths under fixtures/); `unreadable` when nothing in it can be read.
+ */
+export const TABLE_FIXTURES: readonly { path: string; unreadable?: boolean }[] = [
+  { path: 'arrow/clean.arrow' },
+  { path: 'arrow/clean.feather' },
+  { path: 'arrow/images.arrow' },
+  { path: 'arrow/planted.arrow' },
+  { path: 'arrow/truncated.arrow' },
+  { path: 'parquet/bad-footer.parquet', unreadable: true },
+  { path: 'parquet/clean.parquet' },
+  { path: 'parquet/corrupt-page.parquet' },
+  { path: 'parquet/images.parquet' },
+  { path: 'parquet/planted.parquet' },
+  { path: 'parquet/truncated.parquet', unreadable: true },
+];

@@ -97,6 +97,11 @@ export class PartitionAnalyzer {
     for (const f of findings) this.sink.add(f);
   }
 
+  /** Table rows whose column slabs count no records (RecordBatch.tableRows). */
+  countRecords(n: number): void {
+    this.records += n;
+  }
+
   /** What the reader met but could not pass on to be checked. */
   unchecked(notes: readonly UncheckedNote[]): void {
     for (const n of notes) addUnchecked(this.uncheckedTally, n.reason, n.count, n.examples, this.options.maxExamples);

@@ -52,6 +52,7 @@ export async function runPartition(
   for await (const batch of reader.read(partition, kernel.arena)) {
     if (batch.damage) analyzer.damage(batch.damage);
     if (batch.uncounted) analyzer.uncounted += batch.uncounted;
+    if (batch.tableRows) analyzer.countRecords(batch.tableRows);
     if (batch.unchecked) analyzer.unchecked(batch.unchecked);
     for (const rec of batch.records) {
       if (rec.kind === 'kv') {

@@ -11,8 +11,8 @@ const LOADERS: Record<SourceFormat, (() => Promise<ReaderModule>) | undefined> =
   npy: undefined,
   webdataset: undefined,
   tfrecord: undefined,
-  parquet: undefined,
-  arrow: undefined,
+  parquet: async () => (await import('./parquet/index.js')).parquetReader,
+  arrow: async () => (await import('./arrow/index.js')).arrowReader,
 };
 
 export async function loadReader(format: SourceFormat): Promise<ReaderModule> {

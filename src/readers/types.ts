@@ -49,6 +49,11 @@ export interface RecordBatch {
    * the declared count is compared with records + these.
    */
   uncounted?: number;
+  /**
+   * Records this batch adds that none of its records counts: the rows of a table read column by column, whose
+   * RowsRecord slabs all have `countsRecords: false` (Parquet, Arrow), so that a row counts once.
+   */
+  tableRows?: number;
 }
 
 export interface SourceInfo {

@@ -35,11 +35,25 @@ const CASES: Case[] = [
   { format: 'image-folder', fixture: 'fixtures/images/classes' },
   // The list names a file that does not exist: a missing_file finding, yielded as damage.
   { format: 'image-list', fixture: 'fixtures/images/list/train.txt', damaged: true },
+  { format: 'parquet', fixture: 'fixtures/parquet/clean.parquet' },
+  { format: 'parquet', fixture: 'fixtures/parquet/images.parquet' },
+  // Row group 1's `x` page header overwritten: a corrupt_file finding, every other chunk read.
+  { format: 'parquet', fixture: 'fixtures/parquet/corrupt-page.parquet', damaged: true },
+  // Nulls are damage the reader yields (null_value).
+  { format: 'parquet', fixture: 'fixtures/parquet/planted.parquet', damaged: true },
+  { format: 'arrow', fixture: 'fixtures/arrow/clean.arrow' },
+  { format: 'arrow', fixture: 'fixtures/arrow/clean.feather' },
+  { format: 'arrow', fixture: 'fixtures/arrow/images.arrow' },
+  { format: 'arrow', fixture: 'fixtures/arrow/planted.arrow', damaged: true },
+  // Cut inside its last record batch: a corrupt_file finding at open, the batches before it read.
+  { format: 'arrow', fixture: 'fixtures/arrow/truncated.arrow', damaged: true },
 ];
 
 /** Sources with nothing readable: open() refuses them with the one code that becomes a corrupt_file finding. */
 const UNOPENABLE: Case[] = [
   { format: 'hdf5', fixture: 'fixtures/hdf5/truncated/broken.h5' },
+  { format: 'parquet', fixture: 'fixtures/parquet/truncated.parquet' },
+  { format: 'parquet', fixture: 'fixtures/parquet/bad-footer.parquet' },
 ];
 
 /** Partition counts asked of plan(): one, a few, more than there are records in small fixtures. */
