@@ -1,0 +1,253 @@
+/**
+ * WebDataset: samples stored in tar shards (github.com/webdataset/webdataset). A dataset is a folder of shards
+ * (`*.tar`, `*.tar.gz`, `*.tgz`), one shard named on its own, or a brace pattern as WebDataset takes it
+ * (`shards-{000000..000099}.tar`; a shard the pattern names that does not exist is a `missing_file`).
+ *
+ * Each shard is parsed by our strict tar parser (tar.ts) and its members grouped into samples as WebDataset groups
+ * them (samples.ts). Plain shards are read with `readSync` into one reused buffer, jumping over members nothing
+ * checks; gzipped shards stream through zlib, whose output is consumed as it comes (memory stays bounded; time is
+ * bounded by deflate's ~1032:1 maximum ratio over the compressed size). Damage stops the shard it is in (a tar cannot
+ * be resynchronised reliably: see tar.ts) and is reported as `corrupt_file` at the shard, with the byte offset;
+ * every sample before it is read and checked.
+ *
+ * Partitions are runs of whole shards, so two workers read two shards at once; a dataset of one huge shard is read
+ * by one worker (a shard is not split).
+ */
+import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { pipeline, Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { invalidPartition, ScanError } from '../../errors.js';
+import { DEFAULT_SEVERITY } from '../../kinds.js';
+import type { Finding } from '../../types.js';
+import { OPEN_FLAGS } from '../files.js';
+import type { Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo } from '../types.js';
+import { SampleGrouper } from './samples.js';
+import { expandBraces, GZIP_NAME, hasBraces, isShardName } from './shards.js';
+import { TarParser } from './tar.js';
+
+/** One shard: absolute path for I/O, display path for findings. */
+interface Shard {
+  abs: string;
+  shown: string;
+}
+
+interface WdsPartition {
+  shards: Shard[];
+}
+
+interface Listing {
+  shards: Shard[];
+  bytes: number;
+  findings: Finding[];
+}
+
+/** Read size of plain shards (one reused buffer per reader). */
+const CHUNK = 1 << 20;
+
+/** The shards of a source: a brace pattern's existing shards, a folder's shard files (sorted), or the file itself. */
+export function listShards(source: Source): Listing {
+  const out: Listing = { shards: [], bytes: 0, findings: [] };
+  const add = (abs: string, shown: string): void => {
+    try {
+      const st = statSync(abs);
+      if (!st.isFile()) return;
+      out.bytes += st.size;
+      out.shards.push({ abs, shown });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+        out.findings.push({ kind: 'missing_file', severity: DEFAULT_SEVERITY.missing_file, file: shown,
+          message: `Shard '${shown}' named by '${source.path}' does not exist.` });
+      } else {
+        out.findings.push({ kind: 'io_error', severity: DEFAULT_SEVERITY.io_error, file: shown,
+          message: `Cannot read shard '${shown}': ${(e as Error).message}` });
+      }
+    }
+  };
+  let st;
+  try {
+    st = statSync(source.absPath);
+  } catch {
+    st = null;
+  }
+  if (st === null && hasBraces(source.absPath)) {
+    const abs = expandBraces(source.absPath) ?? [];
+    const shown = expandBraces(source.path) ?? [];
+    abs.forEach((a, i) => add(a, shown.length === abs.length ? shown[i]! : a));
+    return out;
+  }
+  if (st?.isDirectory() === true) {
+    let names: string[];
+    try {
+      names = readdirSync(source.absPath);
+    } catch (e) {
+      out.findings.push({ kind: 'io_error', severity: DEFAULT_SEVERITY.io_error, file: source.path,
+        message: `Folder '${source.path}' cannot be listed: ${(e as Error).message}` });
+      return out;
+    }
+    // Byte order of the names: shard numbers are zero-padded, so this is their order.
+    for (const name of names.filter(isShardName).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))) {
+      add(path.join(source.absPath, name), path.join(source.path, name));
+    }
+    return out;
+  }
+  add(source.absPath, source.path);
+  return out;
+}
+
+class WebDatasetReader implements Reader {
+  private listed: Listing | undefined;
+  private readonly buf = Buffer.allocUnsafe(CHUNK);
+
+  constructor(private readonly source: Source) {}
+
+  get listing(): Listing {
+    return (this.listed ??= listShards(this.source));
+  }
+
+  info(): SourceInfo {
+    return { bytes: this.listing.bytes, findings: [...this.listing.findings] };
+  }
+
+  plan(maxPartitions: number): Partition[] {
+    const { shards } = this.listing;
+    const n = Math.max(1, Math.min(maxPartitions, shards.length));
+    const out: Partition[] = [];
+    for (let i = 0; i < n; i++) {
+      const spec: WdsPartition = { shards: shards.slice(Math.floor((i * shards.length) / n), Math.floor(((i + 1) * shards.length) / n)) };
+      out.push({ index: i, spec: spec as unknown as Partition['spec'] });
+    }
+    return out;
+  }
+
+  async *read(p: Partition): AsyncIterable<RecordBatch> {
+    const spec = parseSpec(p.spec);
+    let index = 0;
+    for (const shard of spec.shards) {
+      const grouper = new SampleGrouper(shard.shown, index);
+      yield* this.readShard(shard, grouper);
+      grouper.finish();
+      const rest = grouper.take();
+      if (rest.records.length > 0 || rest.damage.length > 0) yield rest;
+      index = grouper.index;
+    }
+  }
+
+  private async *readShard(shard: Shard, grouper: SampleGrouper): AsyncGenerator<RecordBatch> {
+    let fd: number;
+    try {
+      fd = openSync(shard.abs, OPEN_FLAGS);
+    } catch (e) {
+      const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
+      yield { records: [], damage: [{ kind: missing ? 'missing_file' : 'io_error', severity: DEFAULT_SEVERITY[missing ? 'missing_file' : 'io_error'],
+        file: shard.shown, message: missing ? `Shard '${shard.shown}' does not exist.` : `Cannot open shard '${shard.shown}': ${(e as Error).message}` }] };
+      return;
+    }
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) {
+        yield { records: [], damage: [{ kind: 'io_error', severity: DEFAULT_SEVERITY.io_error, file: shard.shown, message: `Shard '${shard.shown}' is not a regular file.` }] };
+        return;
+      }
+      if (st.size === 0) {
+        yield { records: [], damage: [{ kind: 'corrupt_file', severity: DEFAULT_SEVERITY.corrupt_file, file: shard.shown, offset: 0,
+          message: `Shard '${shard.shown}' is empty (0 bytes): not a tar archive.` }] };
+        return;
+      }
+      if (GZIP_NAME.test(shard.abs)) yield* this.readGzip(fd, grouper);
+      else yield* this.readPlain(fd, st.size, grouper);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** A plain shard: chunks into the reused buffer; members nothing reads are jumped over, not read. */
+  private *readPlain(fd: number, size: number, grouper: SampleGrouper): Generator<RecordBatch> {
+    const parser = new TarParser(grouper, size);
+    let pos = 0;
+    while (!parser.done) {
+      const skip = Math.min(parser.skippable(), size - pos);
+      if (skip > CHUNK) {
+        parser.skipped(skip);
+        pos += skip;
+        continue;
+      }
+      let n: number;
+      try {
+        n = readSync(fd, this.buf, 0, CHUNK, pos);
+      } catch (e) {
+        parser.end(`reading failed (${(e as Error).message})`);
+        break;
+      }
+      if (n === 0) {
+        parser.end();
+        break;
+      }
+      parser.push(this.buf.subarray(0, n));
+      pos += n;
+      if (grouper.ready) yield grouper.take();
+    }
+  }
+
+  /** A gzipped shard: zlib's output parsed as it comes. */
+  private async *readGzip(fd: number, grouper: SampleGrouper): AsyncGenerator<RecordBatch> {
+    const parser = new TarParser(grouper);
+    // Compressed bytes come from readSync in a generator: when the parse stops early, no read is left in flight
+    // on a descriptor about to be closed.
+    function* compressed(): Generator<Buffer> {
+      let pos = 0;
+      for (;;) {
+        const b = Buffer.allocUnsafe(CHUNK);
+        const n = readSync(fd, b, 0, CHUNK, pos);
+        if (n === 0) return;
+        pos += n;
+        yield b.subarray(0, n);
+      }
+    }
+    const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+    const out = pipeline(Readable.from(compressed()), gunzip, () => { /* errors surface in the loop below */ });
+    try {
+      for await (const chunk of out as AsyncIterable<Buffer>) {
+        parser.push(chunk);
+        if (grouper.ready) yield grouper.take();
+        if (parser.done) break;
+      }
+      parser.end();
+    } catch (e) {
+      parser.end(`the gzip stream is damaged (${(e as Error).message})`);
+    } finally {
+      gunzip.destroy();
+    }
+  }
+
+  close(): void {}
+}
+
+/** The spec crossed a thread boundary: check its shape before trusting it. */
+function parseSpec(v: Partition['spec']): WdsPartition {
+  const s = v as Partial<WdsPartition> | null;
+  if (
+    s === null || typeof s !== 'object' || Array.isArray(s) || !Array.isArray(s.shards) ||
+    !s.shards.every((x) => x !== null && typeof x === 'object' && typeof (x as Shard).abs === 'string' && typeof (x as Shard).shown === 'string')
+  ) {
+    throw invalidPartition('webdataset', 'not made by this reader\'s plan()');
+  }
+  return s as WdsPartition;
+}
+
+export const webdatasetReader: ReaderModule = {
+  // Image members go to native decoders (libjpeg, libvips), which a hostile file can crash.
+  isolated: true,
+  format: 'webdataset',
+  open: async (source, purpose = 'plan') => {
+    const reader = new WebDatasetReader(source);
+    if (purpose === 'plan') {
+      const { shards, findings } = reader.listing;
+      if (shards.length === 0) {
+        const why = findings.length > 0 ? findings.map((f) => f.message).slice(0, 3).join(' ') : 'it holds no .tar, .tar.gz or .tgz shard.';
+        throw new ScanError('SCAN_CORRUPT_SOURCE', `No shard of WebDataset '${source.path}' can be read: ${why}`, { data: { file: source.path } });
+      }
+    }
+    return reader;
+  },
+};
