@@ -128,7 +128,7 @@ class WebDatasetReader implements Reader {
       yield* this.readShard(shard, grouper);
       grouper.finish();
       const rest = grouper.take();
-      if (rest.records.length > 0 || rest.damage.length > 0) yield rest;
+      if (rest.records.length > 0 || (rest.damage?.length ?? 0) > 0 || rest.unchecked !== undefined) yield rest;
       index = grouper.index;
     }
   }

@@ -7,7 +7,8 @@
  *
  * Members become sample fields by their extension's last component: images (checked by the analyzer), labels
  * (`cls`, `cls2`, `class` as WebDataset decodes them, with `int()`; `label`, `target`, … holding one number),
- * everything else opaque (counted, not checked). Per shard, at its end, what WebDataset's loader trips over:
+ * `.npy` arrays (decoded by src/decode/npy.ts, as `np.load` reads them), everything else opaque (counted, not
+ * checked). Per shard, at its end, what WebDataset's loader trips over:
  * a sample without a member most of the shard's samples have (`to_tuple('jpg', 'cls')` raises KeyError), two
  * members of one sample with one extension (WebDataset raises "duplicate file name"), a key met again after other
  * samples (WebDataset yields it as two samples).
@@ -16,7 +17,8 @@ import { DEFAULT_SEVERITY } from '../../kinds.js';
 import type { Finding } from '../../types.js';
 import { displayName, IMAGE_EXTENSIONS, MAX_FILE_BYTES } from '../files.js';
 import { isLabelName } from '../labels.js';
-import type { SampleField, SampleRecord } from '../types.js';
+import { isNumeric, npyElements, npyRowCount, npyRows, parseNpyHeader } from '../../decode/npy.js';
+import type { RecordBatch, SampleField, SampleRecord, UncheckedNote } from '../types.js';
 import type { TarDamage, TarMember, TarSink, Want } from './tar.js';
 
 /** Extensions WebDataset's default decoders turn into an int (webdataset/autodecode.py, basichandlers). */
@@ -25,6 +27,9 @@ const INT_EXTENSIONS = new Set(['cls', 'cls2', 'class']);
 /** Batches: enough samples to amortise a batch, few enough bytes to bound memory. */
 const SAMPLES_PER_BATCH = 64;
 const BATCH_BYTES = 16 * 1024 * 1024;
+
+/** Examples kept per unchecked reason and batch. */
+const NOTE_EXAMPLES = 5;
 
 /** A label member longer than this holds no single number. */
 const MAX_LABEL_BYTES = 4096;
@@ -36,13 +41,14 @@ export function splitKey(name: string): { key: string; ext: string } | null {
   return { key: m[1]!, ext: m[2]!.replace(/[A-Z]+/g, (c) => c.toLowerCase()) };
 }
 
-type Kind = 'image' | 'label' | 'opaque';
+type Kind = 'image' | 'label' | 'npy' | 'opaque';
 
 /** What a member of extension `ext` is, by its last component. */
 export function kindOf(ext: string): Kind {
   const last = ext.slice(ext.lastIndexOf('.') + 1);
   if (IMAGE_EXTENSIONS.has(`.${last}`)) return 'image';
   if (INT_EXTENSIONS.has(last) || isLabelName(last)) return 'label';
+  if (last === 'npy') return 'npy';
   return 'opaque';
 }
 
@@ -85,6 +91,7 @@ interface Seen {
 export class SampleGrouper implements TarSink {
   records: SampleRecord[] = [];
   findings: Finding[] = [];
+  private notes: Partial<Record<UncheckedNote['reason'], UncheckedNote>> = {};
   /** Bytes held by `records` (to size batches). */
   bytes = 0;
   private current: Current | null = null;
@@ -98,7 +105,7 @@ export class SampleGrouper implements TarSink {
     const split = splitKey(m.name);
     if (split === null) return 'skip';
     const kind = kindOf(split.ext);
-    if (kind === 'image') return m.size <= MAX_FILE_BYTES ? 'read' : 'skip';
+    if (kind === 'image' || kind === 'npy') return m.size <= MAX_FILE_BYTES ? 'read' : 'skip';
     if (kind === 'label') return m.size <= MAX_LABEL_BYTES ? 'read' : 'skip';
     return 'skip';
   }
@@ -159,6 +166,7 @@ export class SampleGrouper implements TarSink {
       this.bytes += data.length;
       return { type: 'image', name: ext, bytes: data };
     }
+    if (kind === 'npy') return this.npyField(m, ext, data, key);
     if (kind === 'label') {
       const last = ext.slice(ext.lastIndexOf('.') + 1);
       const int = INT_EXTENSIONS.has(last);
@@ -174,6 +182,34 @@ export class SampleGrouper implements TarSink {
       return { type: 'opaque', name: ext };
     }
     return { type: 'opaque', name: ext };
+  }
+
+  /** An `.npy` member: its array, decoded by the NumPy reader's decoder (src/decode/npy.ts). */
+  private npyField(m: TarMember, ext: string, data: Uint8Array | null, key: string): SampleField {
+    const shownExt = displayName(Buffer.from(ext, 'latin1'));
+    const bad = (what: string): SampleField => {
+      this.find('bad_record', DEFAULT_SEVERITY.bad_record, key, m.offset, ext, `Member '.${shownExt}' ${what}.`);
+      return { type: 'opaque', name: ext };
+    };
+    if (data === null) return bad(`is ${m.size} bytes, above the ${MAX_FILE_BYTES}-byte limit; not read`);
+    const h = parseNpyHeader(data);
+    if ('error' in h) return bad(`is not a readable .npy array: ${h.error}`);
+    if (!isNumeric(h.dtype)) {
+      this.note('unsupported_type', `${this.file} ${displayName(Buffer.from(key, 'latin1'))}.${shownExt} (${h.dtype.descr})`);
+      return { type: 'opaque', name: ext };
+    }
+    const need = npyElements(h) * h.dtype.itemSize;
+    const have = data.length - h.headerBytes;
+    if (have < need) return bad(`holds ${have} bytes of data, and its shape (${h.shape.join(', ')}) of ${h.dtype.descr} needs ${need}: np.load raises`);
+    const rows = npyRows(h, data.subarray(h.headerBytes), 0, npyRowCount(h));
+    this.bytes += need;
+    return { type: 'array', name: ext, dtype: rows.dtype, shape: h.shape, data: rows.data };
+  }
+
+  private note(reason: UncheckedNote['reason'], example: string): void {
+    const n = (this.notes[reason] ??= { reason, count: 0, examples: [] });
+    n.count++;
+    if (n.examples.length < NOTE_EXAMPLES) n.examples.push(example);
   }
 
   /** The sample being assembled is complete. */
@@ -224,10 +260,13 @@ export class SampleGrouper implements TarSink {
   }
 
   /** Takes the completed samples (the caller yields them). */
-  take(): { records: SampleRecord[]; damage: Finding[] } {
-    const out = { records: this.records, damage: this.findings };
+  take(): RecordBatch {
+    const out: RecordBatch = { records: this.records, damage: this.findings };
+    const notes = Object.values(this.notes);
+    if (notes.length > 0) out.unchecked = notes;
     this.records = [];
     this.findings = [];
+    this.notes = {};
     this.bytes = 0;
     return out;
   }
