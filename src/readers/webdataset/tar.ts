@@ -249,6 +249,8 @@ export class TarParser {
         message: `${why} at byte ${this.pos}, inside member '${m.name}' (header at byte ${m.offset}): ${have} of its ${m.size} bytes are there` });
       return;
     }
+    // Cut in the padding after a member's data: the member is whole.
+    if (m !== null) this.sink.member(m, s.buf);
     this.sink.damage({ offset: this.pos, message: `${why} at byte ${this.pos}, inside ${s.meta !== null ? 'an extended header' : 'the padding of a member'}` });
   }
 
