@@ -51,9 +51,16 @@ export function hasBraces(s: string): boolean {
  */
 export function expandBraces(s: string): string[] | null {
   const out: string[] = [];
-  const ok = expandInto(s, out);
-  return ok ? out : null;
+  try {
+    return expandInto(s, out) ? out : null;
+  } catch (e) {
+    if (e === TOO_LARGE) return null;
+    throw e;
+  }
 }
+
+/** Thrown (and caught above) by a range too large to expand. */
+const TOO_LARGE = new Error('brace expansion too large');
 
 function expandInto(s: string, out: string[]): boolean {
   const open = findOpen(s);
@@ -113,7 +120,7 @@ function range(inner: string): string[] | null {
     const from = Number(a);
     const to = Number(b);
     const step = Math.abs(st === undefined || Number(st) === 0 ? 1 : Number(st));
-    if (Math.abs(to - from) / step > MAX_EXPANSION) return null;
+    if (Math.abs(to - from) / step > MAX_EXPANSION) throw TOO_LARGE;
     const padded = (x: string): boolean => /^-?0\d/.test(x);
     const width = padded(a) || padded(b) ? Math.max(a.length, b.length) : 0;
     const out: string[] = [];

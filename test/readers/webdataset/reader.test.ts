@@ -1,0 +1,159 @@
+/**
+ * The WebDataset reader on the committed shards (scripts/make_webdataset_fixtures.py: Python's tarfile + PIL +
+ * numpy, as webdataset.ShardWriter writes them). Oracles: the samples are WebDataset's grouping rules
+ * (`base_plus_ext`, `group_by_keys` of webdataset/tariterators.py) run in Python over tarfile's member list; the
+ * findings are the faults the generator planted (damaged/FAULTS.json, with offsets tarfile measured).
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SYSTEM_PYTHON } from '../../../scripts/lib/caffe.js';
+import { discover } from '../../../src/discover.js';
+import { ScanError } from '../../../src/errors.js';
+import { expandBraces } from '../../../src/readers/webdataset/shards.js';
+import { webdatasetReader } from '../../../src/readers/webdataset/index.js';
+import type { Finding } from '../../../src/types.js';
+import type { SampleRecord, Source } from '../../../src/readers/types.js';
+import { ROOT, scanJson } from '../../helpers/cli.js';
+import { hashTree } from '../../helpers/tree.js';
+
+const FIXTURES = path.join(ROOT, 'fixtures', 'webdataset');
+
+/** WebDataset's grouping, in Python, over tarfile's regular members: (shard, key, extensions) per sample. */
+const GROUPING = String.raw`
+import gzip, io, json, os, re, sys, tarfile
+def base_plus_ext(path):
+    m = re.match(r"^((?:.*/|)[^.]+)[.]([^/]*)$", path)
+    return (None, None) if not m else (m.group(1), m.group(2))
+out = []
+for d in sys.argv[1:]:
+    for name in sorted(n for n in os.listdir(d) if re.search(r'\.(tar|tar\.gz|tgz)$', n)):
+        shard = os.path.join(d, name)
+        cur = None
+        try:
+            t = tarfile.open(shard)
+            for m in t:
+                if not m.isreg(): continue
+                n = m.name
+                if '/' not in n and n.startswith('__') and n.endswith('__'): continue
+                key, ext = base_plus_ext(n)
+                if key is None: continue
+                if cur is None or cur['key'] != key:
+                    if cur is not None: out.append(cur)
+                    cur = {'shard': shard, 'key': key, 'exts': []}
+                if ext.lower() not in cur['exts']: cur['exts'].append(ext.lower())
+        except Exception:
+            pass
+        if cur is not None: out.append(cur)
+print(json.dumps(out))
+`;
+
+interface PySample { shard: string; key: string; exts: string[] }
+
+function pythonSamples(dir: string): PySample[] {
+  const r = spawnSync(SYSTEM_PYTHON, ['-c', GROUPING, dir], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout) as PySample[];
+}
+
+async function readSamples(source: Source): Promise<{ samples: SampleRecord[]; damage: Finding[] }> {
+  const reader = await webdatasetReader.open(source);
+  const samples: SampleRecord[] = [];
+  const damage: Finding[] = [...reader.info().findings];
+  for (const p of reader.plan(3)) {
+    for await (const batch of reader.read(p)) {
+      for (const r of batch.records) if (r.kind === 'sample') samples.push(r);
+      damage.push(...(batch.damage ?? []));
+    }
+  }
+  reader.close();
+  return { samples, damage };
+}
+
+const sourceOf = (rel: string): Source => ({ format: 'webdataset', path: rel, absPath: path.join(ROOT, rel) });
+
+let before: string;
+beforeAll(() => { before = hashTree(FIXTURES); });
+afterAll(() => { expect(hashTree(FIXTURES)).toBe(before); });
+
+describe('webdataset samples', () => {
+  it.each(['clean', 'formats', 'damaged'])('groups the members of %s as WebDataset does', async (dir) => {
+    const want = pythonSamples(path.join(FIXTURES, dir));
+    const { samples } = await readSamples(sourceOf(`fixtures/webdataset/${dir}`));
+    // Python decodes names as UTF-8: our keys are the same text (raw bytes shown as UTF-8).
+    const got = samples.map((s) => ({ shard: path.join(ROOT, s.file), key: s.key, exts: s.fields.map((f) => f.name) }));
+    // A sample cut by the end of its shard holds the member that was cut (Python lists it from its header).
+    expect(got).toEqual(want);
+  });
+
+  it('decodes labels, images and .npy arrays (big-endian, Fortran order) into fields', async () => {
+    const { samples } = await readSamples(sourceOf('fixtures/webdataset/formats'));
+    const byKey = new Map(samples.map((s) => [s.key, s]));
+    const s4 = byKey.get('v1.2/000004')!;
+    expect(s4.fields.map((f) => [f.name, f.type])).toEqual([['jpg', 'image'], ['cls', 'label'], ['txt', 'opaque'], ['npy', 'array']]);
+    const npy = s4.fields.find((f) => f.type === 'array')!;
+    expect(npy.type === 'array' && [npy.dtype, npy.shape, [...npy.data]]).toEqual(['f64', [2, 3], [0, 1, 2, 3, 4, 5]]);
+    expect(byKey.get('train/café-000002')!.fields.find((f) => f.type === 'label')).toEqual({ type: 'label', name: 'cls', value: 3 });
+  });
+});
+
+interface PlantedFault { kind: string; shard: string; key?: string; field?: string; offset?: number; severity?: string }
+
+describe('webdataset findings (CLI)', () => {
+  it('the clean and odd-format datasets scan clean, every sample checked', () => {
+    for (const dir of ['clean', 'formats']) {
+      const { run, report } = scanJson([`fixtures/webdataset/${dir}`]);
+      expect(run.status, run.stderr).toBe(0);
+      const d = report.datasets[0]!;
+      expect(d.format).toBe('webdataset');
+      expect(d.findings).toEqual([]);
+      expect(d.records).toBe(pythonSamples(path.join(FIXTURES, dir)).length);
+    }
+  });
+
+  it('finds exactly the planted faults, at their shard, key, member and offset', () => {
+    const planted = JSON.parse(readFileSync(path.join(FIXTURES, 'damaged', 'FAULTS.json'), 'utf8')) as PlantedFault[];
+    const { run, report } = scanJson(['fixtures/webdataset/damaged']);
+    expect(run.status).toBe(1);
+    const got = report.datasets[0]!.findings.map((f) => ({ kind: f.kind, shard: f.file, key: f.key, field: f.field, offset: f.kind === 'corrupt_file' ? f.offset : undefined, severity: f.severity }));
+    const want = planted.map((f) => ({ kind: f.kind, shard: f.shard, key: f.key, field: f.field, offset: f.offset, severity: f.severity ?? 'error' }));
+    const order = (x: { shard?: string; key?: string; kind: string }): string => `${x.shard ?? ''} ${x.key ?? ''} ${x.kind}`;
+    expect(got.sort((a, b) => order(a).localeCompare(order(b)))).toEqual(want.sort((a, b) => order(a).localeCompare(order(b))));
+  });
+});
+
+describe('webdataset shard lists', () => {
+  it('expands brace patterns as braceexpand does', () => {
+    expect(expandBraces('s-{000008..000011}.tar')).toEqual(['s-000008.tar', 's-000009.tar', 's-000010.tar', 's-000011.tar']);
+    expect(expandBraces('{a,b}-{1..3..2}.tar')).toEqual(['a-1.tar', 'a-3.tar', 'b-1.tar', 'b-3.tar']);
+    expect(expandBraces('x{1..3}')).toEqual(['x1', 'x2', 'x3']);
+    expect(expandBraces('x{3..1}')).toEqual(['x3', 'x2', 'x1']);
+    expect(expandBraces('{a,{b,c}d}')).toEqual(['a', 'bd', 'cd']);
+    expect(expandBraces('plain{x}.tar')).toEqual(['plain{x}.tar']);
+    expect(expandBraces('{0..99999999999}')).toBeNull();
+  });
+
+  it('a pattern is one dataset; each shard it names that does not exist is a missing_file', async () => {
+    const pattern = 'fixtures/webdataset/clean/clean-{000000..000002}.tar';
+    const found = await discover([pattern], ROOT);
+    expect(found.sources).toEqual([{ format: 'webdataset', path: pattern, absPath: path.join(ROOT, pattern) }]);
+    const { samples, damage } = await readSamples(found.sources[0]!);
+    expect(samples.length).toBe(16);
+    expect(damage.map((f) => [f.kind, f.file])).toEqual([['missing_file', 'fixtures/webdataset/clean/clean-000002.tar']]);
+  });
+
+  it('a pattern naming no existing shard is a path that does not exist (exit 2)', async () => {
+    const e = await discover(['fixtures/webdataset/clean/none-{0..3}.tar'], ROOT).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(ScanError);
+    expect((e as ScanError).code).toBe('SCAN_SOURCE_NOT_FOUND');
+  });
+
+  it('a shard named on its own, and a folder of shards, are webdatasets', async () => {
+    const found = await discover(['fixtures/webdataset/clean/clean-000001.tar', 'fixtures/webdataset/formats'], ROOT);
+    expect(found.sources.map((s) => [s.format, s.path])).toEqual([
+      ['webdataset', 'fixtures/webdataset/clean/clean-000001.tar'], ['webdataset', 'fixtures/webdataset/formats']]);
+    const { samples } = await readSamples(found.sources[0]!);
+    expect(samples.map((s) => s.key)).toEqual(['000008', '000009', '000010', '000011', '000012', '000013', '000014', '000015']);
+  });
+});
