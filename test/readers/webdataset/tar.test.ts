@@ -150,7 +150,7 @@ describe('tar parser vs Python tarfile', () => {
     const b = readFileSync(f);
     const bad = Buffer.from(b);
     // Members: 000000.jpg (header 0, 737 bytes of data), 000000.cls (header 1536).
-    bad[1536 + 150] ^= 1;
+    bad[1536 + 150] = bad[1536 + 150]! ^ 1;
     expect(parse(bad).damage).toEqual([expect.objectContaining({ offset: 1536, message: expect.stringContaining('bad header checksum at byte 1536') })]);
     const cut = parse(b.subarray(0, 512 + 10));
     expect(cut.damage).toEqual([expect.objectContaining({ offset: 0, member: expect.objectContaining({ offset: 0 }) })]);
