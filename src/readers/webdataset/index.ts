@@ -5,8 +5,8 @@
  *
  * Each shard is parsed by our strict tar parser (tar.ts) and its members grouped into samples as WebDataset groups
  * them (samples.ts). Plain shards are read with `readSync` into one reused buffer, jumping over members nothing
- * checks; gzipped shards stream through zlib, whose output is consumed as it comes (memory stays bounded; time is
- * bounded by deflate's ~1032:1 maximum ratio over the compressed size). Damage stops the shard it is in (a tar cannot
+ * checks; gzipped shards are inflated as a stream (gzip.ts; offsets in findings are then offsets in the
+ * decompressed tar). Damage stops the shard it is in (a tar cannot
  * be resynchronised reliably: see tar.ts) and is reported as `corrupt_file` at the shard, with the byte offset;
  * every sample before it is read and checked.
  *
@@ -15,13 +15,12 @@
  */
 import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { pipeline, Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import { invalidPartition, ScanError } from '../../errors.js';
 import { DEFAULT_SEVERITY } from '../../kinds.js';
 import type { Finding } from '../../types.js';
 import { OPEN_FLAGS } from '../files.js';
 import type { Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo } from '../types.js';
+import { gunzipMembers } from './gzip.js';
 import { SampleGrouper } from './samples.js';
 import { expandBraces, GZIP_NAME, hasBraces, isShardName } from './shards.js';
 import { TarParser } from './tar.js';
@@ -189,35 +188,26 @@ class WebDatasetReader implements Reader {
     }
   }
 
-  /** A gzipped shard: zlib's output parsed as it comes. */
+  /** A gzipped shard: decompressed member by member (gzip.ts), parsed as it comes. */
   private async *readGzip(fd: number, grouper: SampleGrouper): AsyncGenerator<RecordBatch> {
     const parser = new TarParser(grouper);
-    // Compressed bytes come from readSync in a generator: when the parse stops early, no read is left in flight
-    // on a descriptor about to be closed.
-    function* compressed(): Generator<Buffer> {
-      let pos = 0;
-      for (;;) {
-        const b = Buffer.allocUnsafe(CHUNK);
-        const n = readSync(fd, b, 0, CHUNK, pos);
-        if (n === 0) return;
-        pos += n;
-        yield b.subarray(0, n);
-      }
-    }
-    const gunzip = createGunzip({ chunkSize: 256 * 1024 });
-    const out = pipeline(Readable.from(compressed()), gunzip, () => { /* errors surface in the loop below */ });
+    const members = gunzipMembers(fd, (chunk) => parser.push(chunk), () => !parser.done);
+    let stopped: string | null;
     try {
-      for await (const chunk of out as AsyncIterable<Buffer>) {
-        parser.push(chunk);
+      for (;;) {
+        const r = await members.next();
+        if (r.done === true) {
+          stopped = r.value;
+          break;
+        }
         if (grouper.ready) yield grouper.take();
-        if (parser.done) break;
       }
-      parser.end();
     } catch (e) {
-      parser.end(`the gzip stream is damaged (${(e as Error).message})`);
-    } finally {
-      gunzip.destroy();
+      stopped = `reading failed (${(e as Error).message})`;
     }
+    // Damage after the tar's end (a bad CRC of the last member) still says the shard is damaged.
+    if (parser.done && stopped !== null) grouper.damage({ offset: parser.offset, message: stopped });
+    else parser.end(stopped === null ? undefined : stopped);
   }
 
   close(): void {}

@@ -229,6 +229,10 @@ export class TarParser {
     if (s.t === 'done') return;
     this.state = { t: 'done' };
     const why = reason ?? 'the file ends';
+    if (s.t === 'header' && this.headerFill === 0 && this.memberStart < 0 && reason !== undefined) {
+      this.sink.damage({ offset: this.pos, message: `${reason}, at byte ${this.pos} of the tar, between members` });
+      return;
+    }
     if (s.t === 'header' && this.headerFill === 0 && this.memberStart < 0) {
       // Every member is whole, but the end-of-archive blocks are missing: written by a writer that was stopped,
       // or cut at a member boundary. tarfile reads it without a word.

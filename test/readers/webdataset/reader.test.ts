@@ -5,7 +5,8 @@
  * findings are the faults the generator planted (damaged/FAULTS.json, with offsets tarfile measured).
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEM_PYTHON } from '../../../scripts/lib/caffe.js';
@@ -120,6 +121,51 @@ describe('webdataset findings (CLI)', () => {
     const want = planted.map((f) => ({ kind: f.kind, shard: f.shard, key: f.key, field: f.field, offset: f.offset, severity: f.severity ?? 'error' }));
     const order = (x: { shard?: string; key?: string; kind: string }): string => `${x.shard ?? ''} ${x.key ?? ''} ${x.kind}`;
     expect(got.sort((a, b) => order(a).localeCompare(order(b)))).toEqual(want.sort((a, b) => order(a).localeCompare(order(b))));
+  });
+});
+
+/** Gzip variants of a fixture shard, written by Python's gzip module. */
+const GZIP_VARIANTS = String.raw`
+import gzip, sys, os
+out = sys.argv[1]
+raw = gzip.decompress(open(sys.argv[2], 'rb').read())
+one = gzip.compress(raw, mtime=0)
+def w(name, b): open(os.path.join(out, name), 'wb').write(b)
+w('multi.tar.gz', gzip.compress(raw[:5000], mtime=0) + gzip.compress(raw[5000:], mtime=0))
+w('trailing.tar.gz', one + b'garbage after the last member')
+bad = bytearray(one); bad[-8] ^= 1; w('badcrc.tar.gz', bytes(bad))
+w('cut.tar.gz', one[:len(one) // 2])
+w('notgzip.tgz', raw)
+`;
+
+describe('webdataset gzip shards', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'nanscan-wds-gz-'));
+    const r = spawnSync(SYSTEM_PYTHON, ['-c', GZIP_VARIANTS, dir, path.join(FIXTURES, 'formats', 'f-000003.tar.gz')], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(r.stderr);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const one = (name: string): Promise<{ samples: SampleRecord[]; damage: Finding[] }> =>
+    readSamples({ format: 'webdataset', path: name, absPath: path.join(dir, name) });
+
+  it('reads multi-member gzip, and ignores bytes after the last member once the tar has ended (as tarfile does)', async () => {
+    for (const name of ['multi.tar.gz', 'trailing.tar.gz']) {
+      const { samples, damage } = await one(name);
+      expect(samples.map((s) => s.key), name).toEqual(['000006', '000007']);
+      expect(damage, name).toEqual([]);
+    }
+  });
+
+  it('reports a bad CRC, a cut stream and a file that is not gzip as corrupt_file at the shard', async () => {
+    const bad = await one('badcrc.tar.gz');
+    expect(bad.samples.length).toBe(2);
+    expect(bad.damage.map((f) => [f.kind, f.file])).toEqual([['corrupt_file', 'badcrc.tar.gz']]);
+    expect(bad.damage[0]!.message).toContain('fails its CRC-32');
+    const cut = await one('cut.tar.gz');
+    expect(cut.damage.map((f) => f.kind)).toEqual(['corrupt_file']);
+    const not = await one('notgzip.tgz');
+    expect([not.samples.length, not.damage.map((f) => f.message)]).toEqual([0, [expect.stringContaining('not a gzip file')]]);
   });
 });
 
