@@ -10,8 +10,9 @@
  * be resynchronised reliably: see tar.ts) and is reported as `corrupt_file` at the shard, with the byte offset;
  * every sample before it is read and checked.
  *
- * Partitions are runs of whole shards, so two workers read two shards at once; a dataset of one huge shard is read
- * by one worker (a shard is not split).
+ * Partitions are runs of whole shards, so two workers read two shards at once; with fewer than 4 shards, plain
+ * shards of 64 MiB or more are split into parts at sample boundaries (found by a walk over the headers), so two
+ * workers can read one big shard.
  */
 import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -21,14 +22,19 @@ import type { Finding } from '../../types.js';
 import { OPEN_FLAGS } from '../files.js';
 import type { Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo } from '../types.js';
 import { gunzipMembers } from './gzip.js';
-import { SampleGrouper } from './samples.js';
+import { SampleGrouper, splitKey } from './samples.js';
 import { expandBraces, GZIP_NAME, hasBraces, isShardName } from './shards.js';
-import { TarParser } from './tar.js';
+import { BLOCK, TarParser, type TarSink } from './tar.js';
 
-/** One shard: absolute path for I/O, display path for findings. */
+/** One shard (or a part of one): absolute path for I/O, display path for findings. */
 interface Shard {
   abs: string;
   shown: string;
+  /** A part of a plain shard: from the first header of a sample at `start` to the sample starting at `end`. */
+  start?: number;
+  end?: number;
+  /** Bytes (for planning). */
+  size?: number;
 }
 
 interface WdsPartition {
@@ -44,6 +50,88 @@ interface Listing {
 /** Read size of plain shards (one reused buffer per reader). */
 const CHUNK = 1 << 20;
 
+/**
+ * With fewer shards than this, plain shards of at least SPLIT_BYTES are split into parts at sample boundaries, so
+ * that two workers can read one big shard. Each part is then judged on its own (a sample missing a member is
+ * compared with its part's samples; a key repeated in another part is not seen).
+ */
+const SPLIT_BELOW_SHARDS = 4;
+export const SPLIT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Offsets of the first sample starting at or after each target offset, found by walking the shard's headers
+ * (512-byte reads, data skipped). Empty when the shard cannot be split: damaged, or holding a global pax header
+ * (whose values a later part would not see).
+ */
+export function sampleStarts(abs: string, targets: readonly number[]): number[] {
+  const out: number[] = [];
+  let t = 0;
+  let lastKey: string | null = null;
+  const sink: TarSink = {
+    want: () => 'skip',
+    member: (m) => {
+      const key = splitKey(m.name)?.key ?? null;
+      if (key === null || key === lastKey) return;
+      lastKey = key;
+      if (t < targets.length && m.offset >= targets[t]!) {
+        out.push(m.offset);
+        while (t < targets.length && targets[t]! <= m.offset) t++;
+      }
+    },
+    damage: () => { out.length = 0; t = targets.length; },
+  };
+  let fd: number;
+  try {
+    fd = openSync(abs, OPEN_FLAGS);
+  } catch {
+    return [];
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const parser = new TarParser(sink, size);
+    const block = Buffer.allocUnsafe(BLOCK);
+    let pos = 0;
+    while (!parser.done && t < targets.length) {
+      const skip = Math.min(parser.skippable(), size - pos);
+      if (skip > 0) {
+        parser.skipped(skip);
+        pos += skip;
+        continue;
+      }
+      const n = readSync(fd, block, 0, BLOCK, pos);
+      if (n === 0) break;
+      parser.push(block.subarray(0, n));
+      pos += n;
+    }
+    return parser.sawGlobalHeader ? [] : out;
+  } catch {
+    return [];
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Shards, the big plain ones split into parts when there are few shards. */
+export function splitShards(shards: readonly Shard[], maxPartitions: number, splitBytes = SPLIT_BYTES): Shard[] {
+  if (shards.length >= SPLIT_BELOW_SHARDS) return [...shards];
+  const perShard = Math.max(1, Math.floor(maxPartitions / shards.length));
+  return shards.flatMap((sh): Shard[] => {
+    const size = sh.size ?? 0;
+    const parts = Math.min(perShard, Math.floor(size / splitBytes));
+    if (parts < 2 || GZIP_NAME.test(sh.abs)) return [sh];
+    const targets = Array.from({ length: parts - 1 }, (_, k) => Math.floor(((k + 1) * size) / parts));
+    const starts = sampleStarts(sh.abs, targets);
+    if (starts.length === 0) return [sh];
+    const bounds = [0, ...starts];
+    return bounds.map((start, k) => {
+      const part: Shard = { abs: sh.abs, shown: sh.shown, start };
+      const end = bounds[k + 1];
+      if (end !== undefined) part.end = end;
+      return part;
+    });
+  });
+}
+
 /** The shards of a source: a brace pattern's existing shards, a folder's shard files (sorted), or the file itself. */
 export function listShards(source: Source): Listing {
   const out: Listing = { shards: [], bytes: 0, findings: [] };
@@ -52,7 +140,7 @@ export function listShards(source: Source): Listing {
       const st = statSync(abs);
       if (!st.isFile()) return;
       out.bytes += st.size;
-      out.shards.push({ abs, shown });
+      out.shards.push({ abs, shown, size: st.size });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
         out.findings.push({ kind: 'missing_file', severity: DEFAULT_SEVERITY.missing_file, file: shown,
@@ -98,7 +186,7 @@ class WebDatasetReader implements Reader {
   private listed: Listing | undefined;
   private readonly buf = Buffer.allocUnsafe(CHUNK);
 
-  constructor(private readonly source: Source) {}
+  constructor(private readonly source: Source, private readonly splitBytes = SPLIT_BYTES) {}
 
   get listing(): Listing {
     return (this.listed ??= listShards(this.source));
@@ -109,7 +197,7 @@ class WebDatasetReader implements Reader {
   }
 
   plan(maxPartitions: number): Partition[] {
-    const { shards } = this.listing;
+    const shards = splitShards(this.listing.shards, maxPartitions, this.splitBytes).map(({ size: _, ...sh }) => sh);
     const n = Math.max(1, Math.min(maxPartitions, shards.length));
     const out: Partition[] = [];
     for (let i = 0; i < n; i++) {
@@ -154,16 +242,17 @@ class WebDatasetReader implements Reader {
         return;
       }
       if (GZIP_NAME.test(shard.abs)) yield* this.readGzip(fd, grouper);
-      else yield* this.readPlain(fd, st.size, grouper);
+      else yield* this.readPlain(fd, st.size, grouper, shard);
     } finally {
       closeSync(fd);
     }
   }
 
   /** A plain shard: chunks into the reused buffer; members nothing reads are jumped over, not read. */
-  private *readPlain(fd: number, size: number, grouper: SampleGrouper): Generator<RecordBatch> {
-    const parser = new TarParser(grouper, size);
-    let pos = 0;
+  private *readPlain(fd: number, size: number, grouper: SampleGrouper, shard: Shard): Generator<RecordBatch> {
+    const start = shard.start ?? 0;
+    const parser = new TarParser(grouper, size, shard.end === undefined ? { start } : { start, end: shard.end });
+    let pos = start;
     while (!parser.done) {
       const skip = Math.min(parser.skippable(), size - pos);
       if (skip > CHUNK) {
@@ -218,11 +307,17 @@ function parseSpec(v: Partition['spec']): WdsPartition {
   const s = v as Partial<WdsPartition> | null;
   if (
     s === null || typeof s !== 'object' || Array.isArray(s) || !Array.isArray(s.shards) ||
-    !s.shards.every((x) => x !== null && typeof x === 'object' && typeof (x as Shard).abs === 'string' && typeof (x as Shard).shown === 'string')
+    !s.shards.every((x) => x !== null && typeof x === 'object' && typeof (x as Shard).abs === 'string' && typeof (x as Shard).shown === 'string' &&
+      ((x as Shard).start === undefined || Number.isSafeInteger((x as Shard).start)) && ((x as Shard).end === undefined || Number.isSafeInteger((x as Shard).end)))
   ) {
     throw invalidPartition('webdataset', 'not made by this reader\'s plan()');
   }
   return s as WdsPartition;
+}
+
+/** The reader with another split size (tests split small shards). */
+export function createWebDatasetReader(source: Source, splitBytes: number): Reader {
+  return new WebDatasetReader(source, splitBytes);
 }
 
 export const webdatasetReader: ReaderModule = {

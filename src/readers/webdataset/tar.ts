@@ -159,8 +159,19 @@ export class TarParser {
   /** Offset of the first header of the member being assembled (its pax or long-name header). */
   private memberStart = -1;
 
-  /** `size`: the input's total length when known (plain files): read buffers are never allocated past it. */
-  constructor(private readonly sink: TarSink, private readonly size?: number) {}
+  /**
+   * `size`: the input's total length when known (plain files): read buffers are never allocated past it.
+   * `range`: parse a part of the archive: from `start` (a member's first header; bytes pushed begin there) to the
+   * first member starting at or after `end` (the next part's start), where the part ends without damage.
+   */
+  constructor(private readonly sink: TarSink, private readonly size?: number, private readonly range?: { start: number; end?: number }) {
+    this.pos = range?.start ?? 0;
+  }
+
+  /** Whether a global pax header was met (its values apply to every later member: a part cannot start later). */
+  get sawGlobalHeader(): boolean {
+    return this.globalPax.size > 0;
+  }
 
   get done(): boolean {
     return this.state.t === 'done';
@@ -191,6 +202,11 @@ export class TarParser {
     while (i < chunk.length && this.state.t !== 'done') {
       const s = this.state;
       if (s.t === 'header') {
+        const end = this.range?.end;
+        if (end !== undefined && this.headerFill === 0 && this.memberStart < 0 && this.pos >= end) {
+          this.state = { t: 'done' };
+          return;
+        }
         const n = Math.min(BLOCK - this.headerFill, chunk.length - i);
         this.header.set(chunk.subarray(i, i + n), this.headerFill);
         this.headerFill += n;

@@ -13,9 +13,9 @@ import { SYSTEM_PYTHON } from '../../../scripts/lib/caffe.js';
 import { discover } from '../../../src/discover.js';
 import { ScanError } from '../../../src/errors.js';
 import { expandBraces } from '../../../src/readers/webdataset/shards.js';
-import { webdatasetReader } from '../../../src/readers/webdataset/index.js';
+import { createWebDatasetReader, webdatasetReader } from '../../../src/readers/webdataset/index.js';
 import type { Finding } from '../../../src/types.js';
-import type { SampleRecord, Source } from '../../../src/readers/types.js';
+import type { Reader, SampleRecord, Source } from '../../../src/readers/types.js';
 import { ROOT, scanJson } from '../../helpers/cli.js';
 import { hashTree } from '../../helpers/tree.js';
 
@@ -166,6 +166,46 @@ describe('webdataset gzip shards', () => {
     expect(cut.damage.map((f) => f.kind)).toEqual(['corrupt_file']);
     const not = await one('notgzip.tgz');
     expect([not.samples.length, not.damage.map((f) => f.message)]).toEqual([0, [expect.stringContaining('not a gzip file')]]);
+  });
+});
+
+describe('big shards split at sample boundaries', () => {
+  /** Every sample (shard, key, fields with a hash of their content) and the damage, read through `plan(n)`. */
+  async function readWith(reader: Reader, n: number): Promise<{ parts: number; samples: string[]; damage: string[] }> {
+    const plan = reader.plan(n);
+    const samples: string[] = [];
+    const damage: string[] = [];
+    for (const p of structuredClone(plan)) {
+      for await (const b of reader.read(p)) {
+        for (const r of b.records) {
+          if (r.kind !== 'sample') continue;
+          samples.push(`${r.file} ${r.key} ${r.offset} ` + r.fields.map((f) => f.type === 'image' ? `${f.name}:${Buffer.from(f.bytes).toString('base64').slice(0, 40)}`
+            : f.type === 'label' ? `${f.name}=${f.value}` : f.type === 'array' ? `${f.name}:${[...f.data].join(',')}` : f.name).join(' '));
+        }
+        // A sample missing a member is judged against its part's samples (by design): compared apart.
+        for (const f of b.damage ?? []) if (!f.message.startsWith('Sample has no')) damage.push(`${f.kind} ${f.file} ${f.offset}`);
+      }
+    }
+    return { parts: plan.length, samples, damage };
+  }
+
+  it.each(['clean', 'formats', 'damaged'])('reads the same samples from parts of the shards of %s as from whole shards', async (dir) => {
+    const source = sourceOf(`fixtures/webdataset/${dir}`);
+    // Shards of a few KiB split as 64 MiB shards do; fewer than 4 shards are split, so read 2 at a time.
+    const whole = await readWith(createWebDatasetReader(source, 4096), 1);
+    for (const shards of [['clean-000000.tar', 'clean-000001.tar'], ['f-000001.tar'], ['d-000000.tar', 'd-000001.tar']]) {
+      if (!shards[0]!.startsWith(dir[0]!)) continue;
+      for (const name of shards) {
+        const one: Source = { format: 'webdataset', path: `${source.path}/${name}`, absPath: path.join(source.absPath, name) };
+        const a = await readWith(createWebDatasetReader(one, 4096), 1);
+        const b = await readWith(createWebDatasetReader(one, 4096), 4);
+        expect(a.parts).toBe(1);
+        expect(b.parts, name).toBeGreaterThan(1);
+        expect(b.samples, name).toEqual(a.samples);
+        expect(b.damage, name).toEqual(a.damage);
+      }
+    }
+    expect(whole.samples.length).toBeGreaterThan(0);
   });
 });
 
