@@ -4,7 +4,8 @@
  * runs; compare the ratios measured in the same run — the machines are shared and noisy.
  *
  *   BENCH_RUNS=n        repetitions (default 5)
- *   BENCH_ONLY=a,b      sections: lmdb, leveldb, hdf5, images, merge, kernel (default), parquet (bench/parquet.ts)
+ *   BENCH_ONLY=a,b      sections: lmdb, leveldb, hdf5, images, merge, kernel (default), parquet (bench/parquet.ts),
+ *                       webdataset (bench/webdataset.ts)
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, statSync, writeFileSync } from 'node:fs';
@@ -15,7 +16,7 @@ import sharp from 'sharp';
 import { caffeKey, encodeDatum, mnistDatum, rng, SYSTEM_PYTHON, writeLevelDb, writeLmdb, type KV } from '../scripts/lib/caffe.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'lmdb,leveldb,hdf5,images,merge,kernel').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'lmdb,leveldb,hdf5,images,merge,kernel,webdataset').split(','));
 const here = path.dirname(fileURLToPath(import.meta.url));
 const TMP = os.tmpdir();
 
@@ -203,6 +204,8 @@ print((time.perf_counter() - t) * 1000)`;
   compare('LMDB, 50,000 encoded 256×256 JPEG Datums', lmdbDir, 'images', null);
   console.log(`  (folder size: ${(files.reduce((n, f) => n + statSync(f).size, 0) / 1e6).toFixed(0)} MB)`);
 }
+
+if (ONLY.has('webdataset')) await (await import('./webdataset.js')).benchWebdataset(RUNS);
 
 if (ONLY.has('merge')) {
   // 1,000 shard reports of the 300k-record LMDB, made in-process, then merged: time and memory of the merge.

@@ -57,19 +57,22 @@ function weighted<T>(r: Rng, xs: readonly (readonly [T, number])[]): T {
 export interface FuzzFixture {
   /** Folder under fixtures/. */
   dir: string;
-  format: FixtureSpec['format'] | 'parquet' | 'arrow';
+  format: FixtureSpec['format'] | 'parquet' | 'arrow' | 'webdataset';
   /** The dataset path inside the folder (list or single file), or undefined when the folder is the dataset. */
   datasetFile?: string;
 }
 
 export const FUZZ_FIXTURES: FuzzFixture[] = [
-  ...FIXTURES.map((f) => ({
-    dir: f.dir, format: f.format, ...(f.datasetFile === undefined ? {} : { datasetFile: f.datasetFile }),
-  })),
   // Written by scripts/make-table-fixtures.ts: nulls, NaN, a zstd Parquet file of three row groups; an Arrow stream
   // of three record batches with float16 and fixed-size-list columns.
   { dir: 'parquet', format: 'parquet', datasetFile: 'planted.parquet' },
   { dir: 'arrow', format: 'arrow', datasetFile: 'planted.arrow' },
+  ...FIXTURES.map((f): FuzzFixture => ({
+    dir: f.dir, format: f.format, ...(f.datasetFile === undefined ? {} : { datasetFile: f.datasetFile }),
+  })),
+  // Written by scripts/make_webdataset_fixtures.py (Python's tarfile), not by the fixture spec.
+  { dir: 'webdataset/clean', format: 'webdataset' },
+  { dir: 'webdataset/formats', format: 'webdataset' },
 ];
 
 const IMAGE_EXT = /\.(jpe?g|png|webp|gif|tiff?|bmp)$/i;
@@ -112,10 +115,12 @@ function targetWeight(fx: FuzzFixture, file: string, size: number, imageCount: n
     case 'parquet':
     case 'arrow':
       return file === fx.datasetFile ? 1 : 0;
+    case 'webdataset':
+      return /\.(tar|tar\.gz|tgz)$/.test(base) ? 1 : 0;
   }
 }
 
-type Kind = 'lmdb' | 'ldb' | 'log' | 'current' | 'h5' | 'png' | 'jpeg' | 'list' | 'other';
+type Kind = 'lmdb' | 'ldb' | 'log' | 'current' | 'h5' | 'png' | 'jpeg' | 'list' | 'tar' | 'other';
 
 function fileKind(fx: FuzzFixture, file: string): Kind {
   const base = path.basename(file);
@@ -124,6 +129,7 @@ function fileKind(fx: FuzzFixture, file: string): Kind {
   if (/\.log$/.test(base) || /^MANIFEST-/.test(base)) return 'log';
   if (base === 'CURRENT') return 'current';
   if (base.endsWith('.h5')) return 'h5';
+  if (base.endsWith('.tar')) return 'tar';
   if (/\.png$/i.test(base)) return 'png';
   if (/\.jpe?g$/i.test(base)) return 'jpeg';
   if (file === fx.datasetFile || (fx.format === 'hdf5' && base.endsWith('.txt'))) return 'list';
@@ -193,6 +199,15 @@ function structuredFields(kind: Kind, b: Buffer): { at: number; width: 2 | 4 | 8
       }
       if (m === 0xda) break; // entropy-coded data follows
       at += 2 + b.readUInt16BE(at + 2);
+    }
+  } else if (kind === 'tar') {
+    // Tar headers' size fields (12 octal digits at 124): written in binary here, which a strict parser rejects;
+    // text sizes come from the checksum fix-up's walk staying in step.
+    for (let at = 0; at + 512 <= b.length && out.length < 64;) {
+      out.push({ at: at + 124, width: 8, le: false }, { at: at + 148, width: 4, le: false });
+      const size = parseInt(b.toString('latin1', at + 124, at + 136).replace(/\0.*$/s, '').trim() || '0', 8);
+      if (!Number.isSafeInteger(size)) break;
+      at += 512 + Math.ceil(size / 512) * 512;
     }
   } else if (kind === 'h5') {
     // Superblock v0/v1 addresses (base, free-space, EOF, driver) and the root symbol table entry: 8-byte LE.
@@ -479,8 +494,26 @@ function fixPngCrcs(b: Buffer): number {
   return fixed;
 }
 
+/** Tar header checksums recomputed along the header chain, so a mutated header reaches the parser's fields. */
+function fixTarChecksums(b: Buffer): number {
+  let fixed = 0;
+  for (let at = 0; at + 512 <= b.length;) {
+    const h = b.subarray(at, at + 512);
+    if (h.every((x) => x === 0)) break;
+    h.fill(0x20, 148, 156);
+    const sum = h.reduce((s, x) => s + x, 0);
+    h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+    fixed++;
+    const size = parseInt(h.toString('latin1', 124, 136).replace(/\0.*$/s, '').trim() || '0', 8);
+    if (!Number.isSafeInteger(size) || size < 0) break;
+    at += 512 + Math.ceil(size / 512) * 512;
+  }
+  return fixed;
+}
+
 function fixCrcs(kind: Kind, b: Buffer): number {
   try {
+    if (kind === 'tar') return fixTarChecksums(b);
     if (kind === 'log') return fixLogCrcs(b);
     if (kind === 'ldb') return fixTableCrcs(b);
     if (kind === 'png') return fixPngCrcs(b);
@@ -523,7 +556,7 @@ export function makeMutant(fx: FuzzFixture, seed: number, index: number, dest: s
       else if (kind === 'current' && r() < 0.5) b = currentOp(r, file, ops);
       else b = binaryOp(r, kind, file, b, ops);
     }
-    if ((kind === 'log' || kind === 'ldb' || kind === 'png') && r() < 0.5) {
+    if ((kind === 'log' || kind === 'ldb' || kind === 'png' || kind === 'tar') && r() < 0.5) {
       ops.push({ op: 'fix-crc', file, blocks: fixCrcs(kind, b) });
     }
     writeFileSync(abs, b);

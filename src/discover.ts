@@ -13,6 +13,7 @@ import { isImageList, listedImageFiles } from './readers/image-list.js';
 import { isHdf5File, isHdf5List, listedFiles as listedHdf5Files } from './readers/hdf5/sniff.js';
 import { dataFileOfLock, isLmdbFile, isLockName } from './readers/lmdb/sniff.js';
 import { ARROW_EXTENSION, isArrowFile, isParquetFile, PARQUET_EXTENSION } from './readers/table/sniff.js';
+import { expandBraces, hasBraces, isShardName, isTarFile } from './readers/webdataset/shards.js';
 import type { Source, SourceFormat } from './readers/types.js';
 import type { SkippedPath } from './types.js';
 
@@ -49,11 +50,20 @@ export interface DiscoverOptions {
 export async function discover(paths: readonly string[], cwd: string, options: DiscoverOptions = {}): Promise<Discovery> {
   const out: Discovery = { sources: [], skipped: [], emptyPaths: [] };
   const seen = new Set<string>();
+  // WebDataset shard patterns (`shards-{000000..000099}.tar`): a dataset when any shard they name exists (the
+  // reader reports each missing one); a pattern naming no existing file is a path that does not exist.
+  const patterns = new Set<string>();
   for (const p of paths) {
     const abs = path.resolve(cwd, p);
-    if (!existsSync(abs)) throw new ScanError('SCAN_SOURCE_NOT_FOUND', `Path '${p}' does not exist.`);
+    if (existsSync(abs)) continue;
+    if (hasBraces(p) && (expandBraces(abs) ?? []).some((f) => existsSync(f))) patterns.add(p);
+    else throw new ScanError('SCAN_SOURCE_NOT_FOUND', hasBraces(p) ? `No file named by the pattern '${p}' exists.` : `Path '${p}' does not exist.`);
   }
   for (const p of paths) {
+    if (patterns.has(p)) {
+      add(out, 'webdataset', path.resolve(cwd, p), p, seen);
+      continue;
+    }
     // Like ESLint's patterns that match no file: a path with no dataset in it is named (SCAN_NO_DATASET).
     if (!(await visit(path.resolve(cwd, p), p, out, seen, true))) out.emptyPaths.push(p);
   }
@@ -152,6 +162,10 @@ async function visit(abs: string, shown: string, out: Discovery, seen: Set<strin
     // Each file is a dataset of its own: a Hugging Face split of several shards is reported shard by shard.
     if (isParquetFile(abs) || PARQUET_EXTENSION.test(abs)) return add(out, 'parquet', abs, shown, seen);
     if (isArrowFile(abs) || ARROW_EXTENSION.test(abs)) return add(out, 'arrow', abs, shown, seen);
+    // A WebDataset shard: a tar file by its first header, or named like one (a damaged shard is still a shard).
+    if (isShardName(abs) || isTarFile(abs)) {
+      return add(out, 'webdataset', abs, shown, seen);
+    }
     if (isImageList(abs)) {
       return add(out, 'image-list', abs, shown, seen);
     }
@@ -191,13 +205,19 @@ async function visit(abs: string, shown: string, out: Discovery, seen: Set<strin
 
 /**
  * A folder is a database when it holds the format's marker files: LMDB's `data.mdb`; LevelDB's CURRENT or a
- * MANIFEST beside numbered table or log files (a damaged database is still recognised, and its damage reported).
+ * MANIFEST beside numbered table or log files (a damaged database is still recognised, and its damage reported);
+ * a WebDataset when most of its files are tar shards.
  */
 function detectFolder(entries: readonly Dirent[]): SourceFormat | null {
   const files = entries.filter((e) => !e.isDirectory()).map((e) => e.name);
   if (files.includes(LMDB_DATA)) return 'lmdb';
   const hasMeta = files.some((n) => n === 'CURRENT' || /^MANIFEST-\d+$/.test(n));
   if (hasMeta && files.some((n) => /^\d+\.(ldb|sst|log)$/.test(n))) return 'leveldb';
+  // WebDataset: a folder whose files are mostly tar shards (beside them, at most as many others: a README, a
+  // shard list, an index).
+  const visible = files.filter((n) => !n.startsWith('.'));
+  const shards = visible.filter(isShardName).length;
+  if (shards > 0 && 2 * shards >= visible.length) return 'webdataset';
   return null;
 }
 

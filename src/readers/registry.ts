@@ -9,7 +9,7 @@ const LOADERS: Record<SourceFormat, (() => Promise<ReaderModule>) | undefined> =
   'image-folder': async () => (await import('./image-folder.js')).imageFolderReader,
   'image-list': async () => (await import('./image-list.js')).imageListReader,
   npy: undefined,
-  webdataset: undefined,
+  webdataset: async () => (await import('./webdataset/index.js')).webdatasetReader,
   tfrecord: undefined,
   parquet: async () => (await import('./parquet/index.js')).parquetReader,
   arrow: async () => (await import('./arrow/index.js')).arrowReader,

@@ -47,6 +47,11 @@ const CASES: Case[] = [
   { format: 'arrow', fixture: 'fixtures/arrow/planted.arrow', damaged: true },
   // Cut inside its last record batch: a corrupt_file finding at open, the batches before it read.
   { format: 'arrow', fixture: 'fixtures/arrow/truncated.arrow', damaged: true },
+  { format: 'webdataset', fixture: 'fixtures/webdataset/clean' },
+  // GNU, pax and ustar headers, folder-prefixed keys, links, a gzipped shard.
+  { format: 'webdataset', fixture: 'fixtures/webdataset/formats' },
+  // A cut shard, a bad header checksum, bad labels, a missing member, a split key (damaged/FAULTS.json).
+  { format: 'webdataset', fixture: 'fixtures/webdataset/damaged', damaged: true },
 ];
 
 /** Sources with nothing readable: open() refuses them with the one code that becomes a corrupt_file finding. */
@@ -69,7 +74,8 @@ function describeRecord(rec: DataRecord): string[] {
     case 'file':
       return [`file ${rec.index} ${rec.file} ${rec.line ?? ''} ${rec.label ?? ''} ${hash(rec.bytes)}`];
     case 'sample':
-      return [`sample ${rec.index} ${rec.file} ${rec.key ?? ''} ${rec.offset ?? ''} ` + rec.fields.map((f) =>
+      // Sample indexes are partition-local (like key/value ones): checked in readAll, not part of the line.
+      return [`sample ${rec.file} ${rec.key ?? ''} ${rec.offset ?? ''} ` + rec.fields.map((f) =>
         f.type === 'array' ? `${f.name}:${f.dtype}[${f.shape.join(',')}]=${hash(f.data)}`
           : f.type === 'label' ? `${f.name}=${f.value}` : f.type === 'image' ? `${f.name}:${hash(f.bytes)}` : f.name).join(' ')];
     case 'rows': {
@@ -85,14 +91,14 @@ interface ReadAll {
   damage: Finding[];
 }
 
-/** Reads partitions in order: records as lines, and the damage yielded. Key/value indexes must count from 0. */
+/** Reads partitions in order: records as lines, and the damage yielded. Key/value and sample indexes must count from 0. */
 async function readAll(reader: Reader, plan: readonly Partition[]): Promise<ReadAll> {
   const out: ReadAll = { records: [], damage: [] };
   for (const p of plan) {
     let kvIndex = 0;
     for await (const batch of reader.read(p)) {
       for (const rec of batch.records) {
-        if (rec.kind === 'kv') expect(rec.index).toBe(kvIndex++);
+        if (rec.kind === 'kv' || rec.kind === 'sample') expect(rec.index).toBe(kvIndex++);
         out.records.push(...describeRecord(rec));
       }
       if (batch.damage) out.damage.push(...batch.damage);
