@@ -170,7 +170,7 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
 
 function mergeShapes(into: Record<string, ShapeTally>, from: Record<string, ShapeTally>, base: number, maxExamples: number): void {
   for (const [id, t] of Object.entries(from)) {
-    const to = (into[id] ??= { channels: t.channels, height: t.height, width: t.width, count: 0, examples: [] });
+    const to = (into[id] ??= { ...(t.field === undefined ? {} : { field: t.field }), channels: t.channels, height: t.height, width: t.width, count: 0, examples: [] });
     to.count += t.count;
     for (const ex of t.examples) {
       if (to.examples.length < maxExamples) to.examples.push({ ...ex, index: ex.index + base });

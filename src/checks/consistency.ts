@@ -9,7 +9,13 @@ import { DEFAULT_SEVERITY } from './severity.js';
  * else `size_mismatch`. Counts are exact; examples are the tallies' first locators.
  */
 export function checkShapes(shapes: Record<string, ShapeTally>, sink: FindingSink): void {
-  const all = Object.values(shapes);
+  // Members of a sample (a WebDataset `jpg` beside a grayscale `seg.png`) are compared with their own kind only.
+  const byField = new Map<string | undefined, ShapeTally[]>();
+  for (const t of Object.values(shapes)) byField.set(t.field, [...(byField.get(t.field) ?? []), t]);
+  for (const group of byField.values()) checkGroup(group, sink);
+}
+
+function checkGroup(all: ShapeTally[], sink: FindingSink): void {
   if (all.length < 2) return;
   // Majority by count; ties broken by the shape id so the result does not depend on partition order.
   const major = all.reduce((a, b) => (b.count > a.count || (b.count === a.count && id(b) < id(a)) ? b : a));

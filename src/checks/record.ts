@@ -425,9 +425,10 @@ export class PartitionAnalyzer {
   ): void {
     // Records mostly share one shape: skip building the id string when it repeats.
     let t = shapes === this.shapes ? this.lastShape : undefined;
-    if (t === undefined || t.channels !== channels || t.height !== height || t.width !== width) {
-      const id = `${channels}×${height}×${width}`;
-      t = shapes[id] ??= { channels, height, width, count: 0, examples: [] };
+    const field = where.field;
+    if (t === undefined || t.channels !== channels || t.height !== height || t.width !== width || t.field !== field) {
+      const id = field === undefined ? `${channels}×${height}×${width}` : `${field}:${channels}×${height}×${width}`;
+      t = shapes[id] ??= { ...(field === undefined ? {} : { field }), channels, height, width, count: 0, examples: [] };
       if (shapes === this.shapes) this.lastShape = t;
     }
     t.count++;

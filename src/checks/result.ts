@@ -29,6 +29,8 @@ export interface AnalyzeOptions {
 
 /** Records of one shape ("C×H×W"), with the first few locators for findings. */
 export interface ShapeTally {
+  /** The sample member the shape is of (an image member of a WebDataset sample); undefined for whole records. */
+  field?: string;
   channels: number;
   height: number;
   width: number;

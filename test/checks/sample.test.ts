@@ -80,3 +80,24 @@ describe('sample records', () => {
     expect([...r.labels]).toEqual([2]);
   });
 });
+
+describe('shapes of sample members', () => {
+  it('compares an image member\'s shape with the same member of other samples only', async () => {
+    const { checkShapes } = await import('../../src/checks/consistency.js');
+    const { FindingSink } = await import('../../src/checks/findings.js');
+    const sharp = (await import('sharp')).default;
+    const rgb = await sharp(Buffer.from(Array.from({ length: 8 * 8 * 3 }, (_, i) => (i * 37) & 0xff)), { raw: { width: 8, height: 8, channels: 3 } }).png().toBuffer();
+    const grey = await sharp(Buffer.from(Array.from({ length: 8 * 8 }, (_, i) => (i * 29) & 0xff)), { raw: { width: 8, height: 8, channels: 1 } })
+      .toColourspace('b-w').png().toBuffer();
+    expect((await sharp(grey).metadata()).channels).toBe(1);
+    const samples: SampleRecord[] = [0, 1, 2].map((i) => ({ kind: 'sample', index: i, file: 's.tar', key: `k${i}`, fields: [
+      { type: 'image', name: 'jpg', bytes: rgb },
+      // One seg member of three is RGB: that one mismatches, the grayscale members never clash with the RGB jpgs.
+      { type: 'image', name: 'seg.png', bytes: i === 2 ? rgb : grey },
+    ] }));
+    const r = await analyse(samples);
+    const sink = new FindingSink(10);
+    checkShapes(r.shapes, sink);
+    expect(sink.findings.map((f) => [f.kind, f.key, f.field])).toEqual([['channel_mismatch', 'k2', 'seg.png']]);
+  });
+});
