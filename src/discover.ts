@@ -12,6 +12,7 @@ import { isImageList, listedImageFiles } from './readers/image-list.js';
 // Cheap sniffers only: these modules load no database library.
 import { isHdf5File, isHdf5List, listedFiles as listedHdf5Files } from './readers/hdf5/sniff.js';
 import { dataFileOfLock, isLmdbFile, isLockName } from './readers/lmdb/sniff.js';
+import { isTfrecordFile, TFRECORD_NAME } from './readers/tfrecord/sniff.js';
 import type { Source, SourceFormat } from './readers/types.js';
 import type { SkippedPath } from './types.js';
 
@@ -147,6 +148,11 @@ async function visit(abs: string, shown: string, out: Discovery, seen: Set<strin
     if (isHdf5File(abs) || HDF5_EXTENSION.test(abs) || isHdf5List(abs)) {
       return add(out, 'hdf5', abs, shown, seen);
     }
+    // TFRecord files by name (shards, compressed ones); a file named otherwise, when named by the user and its
+    // first length verifies its CRC.
+    if (TFRECORD_NAME.test(abs) || (explicit && isTfrecordFile(abs))) {
+      return add(out, 'tfrecord', abs, shown, seen);
+    }
     if (isImageList(abs)) {
       return add(out, 'image-list', abs, shown, seen);
     }
@@ -193,6 +199,8 @@ function detectFolder(entries: readonly Dirent[]): SourceFormat | null {
   if (files.includes(LMDB_DATA)) return 'lmdb';
   const hasMeta = files.some((n) => n === 'CURRENT' || /^MANIFEST-\d+$/.test(n));
   if (hasMeta && files.some((n) => /^\d+\.(ldb|sst|log)$/.test(n))) return 'leveldb';
+  // A folder of TFRecord shards is one dataset (the shards in sorted order, as tf.data reads a sorted glob).
+  if (files.some((n) => TFRECORD_NAME.test(n))) return 'tfrecord';
   return null;
 }
 

@@ -10,7 +10,7 @@ const LOADERS: Record<SourceFormat, (() => Promise<ReaderModule>) | undefined> =
   'image-list': async () => (await import('./image-list.js')).imageListReader,
   npy: undefined,
   webdataset: undefined,
-  tfrecord: undefined,
+  tfrecord: async () => (await import('./tfrecord/index.js')).tfrecordReader,
   parquet: undefined,
   arrow: undefined,
 };
