@@ -166,5 +166,28 @@ def main(out):
         json.dump(m, f, indent=1, sort_keys=True)
 
 
+def read(path):
+    """An independent framing reader (as tf.data.TFRecordDataset reads, with CRC checks): each record's offset,
+    length and whether its data CRC verifies, stopping at the first length whose CRC fails or that runs past the
+    end. GZIP/ZLIB files are inflated whole (fixtures are small)."""
+    blob = open(path, 'rb').read()
+    if blob[:2] == b'\x1f\x8b':
+        blob = gzip.decompress(blob)
+    elif path.endswith('.zlib'):
+        blob = zlib.decompress(blob)
+    out, at = [], 0
+    while at + 12 <= len(blob):
+        n, = struct.unpack_from('<Q', blob, at)
+        if struct.unpack_from('<I', blob, at + 8)[0] != masked(blob[at:at + 8]) or at + 16 + n > len(blob):
+            break
+        data = blob[at + 12:at + 12 + n]
+        out.append({'offset': at, 'length': n, 'ok': struct.unpack_from('<I', blob, at + 12 + n)[0] == masked(data)})
+        at += 16 + n
+    return {'records': out, 'end': at, 'size': len(blob)}
+
+
 if __name__ == '__main__':
-    main(sys.argv[1])
+    if sys.argv[1] == '--read':
+        json.dump(read(sys.argv[2]), sys.stdout)
+    else:
+        main(sys.argv[1])

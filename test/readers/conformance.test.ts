@@ -35,6 +35,11 @@ const CASES: Case[] = [
   { format: 'image-folder', fixture: 'fixtures/images/classes' },
   // The list names a file that does not exist: a missing_file finding, yielded as damage.
   { format: 'image-list', fixture: 'fixtures/images/list/train.txt', damaged: true },
+  { format: 'tfrecord', fixture: 'fixtures/tfrecord/shards' },
+  { format: 'tfrecord', fixture: 'fixtures/tfrecord/train.tfrecord.gz' },
+  { format: 'tfrecord', fixture: 'fixtures/tfrecord/data-crc.tfrecord', damaged: true },
+  { format: 'tfrecord', fixture: 'fixtures/tfrecord/length-crc.tfrecord', damaged: true },
+  { format: 'tfrecord', fixture: 'fixtures/tfrecord/cut.tfrecord.gz', damaged: true },
 ];
 
 /** Sources with nothing readable: open() refuses them with the one code that becomes a corrupt_file finding. */

@@ -30,7 +30,7 @@ interface Piece {
   examples: boolean | null;
 }
 
-interface TfFile {
+export interface TfFile {
   abs: string;
   shown: string;
   size: number;
@@ -52,20 +52,7 @@ class TfrecordReader implements Reader {
   constructor(private readonly source: Source) {}
 
   private get files(): TfFile[] {
-    if (this.listed) return this.listed;
-    const { absPath, path: shown } = this.source;
-    let names: { abs: string; shown: string }[];
-    if (statSync(absPath).isDirectory()) {
-      names = tfrecordFilesIn(absPath).map((n) => ({ abs: path.join(absPath, n), shown: path.join(shown, n) }));
-    } else {
-      names = [{ abs: absPath, shown }];
-    }
-    this.listed = names.map(({ abs, shown: s }) => {
-      let size = 0;
-      try { size = statSync(abs).size; } catch { /* reported when read */ }
-      return { abs, shown: s, size, codec: codecOf(headOf(abs)) };
-    });
-    return this.listed;
+    return (this.listed ??= listFiles(this.source));
   }
 
   info(): SourceInfo {
@@ -73,23 +60,8 @@ class TfrecordReader implements Reader {
   }
 
   plan(maxPartitions: number): Partition[] {
-    const files = this.files;
-    const total = files.reduce((n, f) => n + f.size, 0);
-    const target = Math.max(MIN_PARTITION_BYTES, Math.ceil(total / Math.max(1, maxPartitions)));
-    const parts: Piece[][] = [[]];
-    let bytes = 0;
-    const cut = (): void => {
-      if (parts.length < maxPartitions && parts[parts.length - 1]!.length > 0) { parts.push([]); bytes = 0; }
-    };
-    for (const f of files) {
-      const pieces = f.codec === 'none' && f.size > target + target / 2 ? splitFile(f, target) : [wholeFile(f)];
-      for (const p of pieces) {
-        if (bytes >= target) cut();
-        parts[parts.length - 1]!.push(p);
-        bytes += (p.end < 0 ? f.size : p.end) - p.start;
-      }
-    }
-    return parts.map((pieces, index) => ({ index, spec: { tfrecord: pieces as unknown as Partition['spec'] } }));
+    return planPieces(this.files, maxPartitions, MIN_PARTITION_BYTES)
+      .map((pieces, index) => ({ index, spec: { tfrecord: pieces as unknown as Partition['spec'] } }));
   }
 
   async *read(p: Partition): AsyncGenerator<RecordBatch> {
@@ -99,6 +71,42 @@ class TfrecordReader implements Reader {
   }
 
   close(): void {}
+}
+
+/**
+ * Groups files (and pieces of large uncompressed files) into at most `maxPartitions` runs of about equal bytes,
+ * at least `minBytes` each, in storage order. Exported for tests (small `minBytes`).
+ */
+export function planPieces(files: readonly TfFile[], maxPartitions: number, minBytes: number): Piece[][] {
+  const total = files.reduce((n, f) => n + f.size, 0);
+  const target = Math.max(minBytes, Math.ceil(total / Math.max(1, maxPartitions)));
+  const parts: Piece[][] = [[]];
+  let bytes = 0;
+  for (const f of files) {
+    const pieces = f.codec === 'none' && f.size > target + target / 2 ? splitFile(f, target) : [wholeFile(f)];
+    for (const p of pieces) {
+      if (bytes >= target && parts.length < maxPartitions) { parts.push([]); bytes = 0; }
+      parts[parts.length - 1]!.push(p);
+      bytes += (p.end < 0 ? f.size : p.end) - p.start;
+    }
+  }
+  return parts;
+}
+
+/** The files of a source: the file, or the TFRecord files of a folder in sorted order; sizes and codecs. */
+export function listFiles(source: Source): TfFile[] {
+  const { absPath, path: shown } = source;
+  let names: { abs: string; shown: string }[];
+  if (statSync(absPath).isDirectory()) {
+    names = tfrecordFilesIn(absPath).map((n) => ({ abs: path.join(absPath, n), shown: path.join(shown, n) }));
+  } else {
+    names = [{ abs: absPath, shown }];
+  }
+  return names.map(({ abs, shown: s }) => {
+    let size = 0;
+    try { size = statSync(abs).size; } catch { /* reported when read */ }
+    return { abs, shown: s, size, codec: codecOf(headOf(abs)) };
+  });
 }
 
 function wholeFile(f: TfFile): Piece {
