@@ -4,7 +4,7 @@
  * runs; compare the ratios measured in the same run — the machines are shared and noisy.
  *
  *   BENCH_RUNS=n        repetitions (default 5)
- *   BENCH_ONLY=a,b      sections: lmdb, leveldb, hdf5, images, merge, kernel
+ *   BENCH_ONLY=a,b      sections: lmdb, leveldb, hdf5, images, merge, kernel; also tfrecord (only when named)
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, statSync, writeFileSync } from 'node:fs';
@@ -238,6 +238,10 @@ process.stdout.write(JSON.stringify({ ms, records: merged.summary.records, maxRs
     console.log(`\nMerge of ${count} shard reports (${fmt(runs[0]!.records)} records): ${ms.toFixed(0)} ms, ` +
       `${(ms / (count / 100)).toFixed(0)} ms per 100 shards (reading the JSON included), peak RSS ${median(runs.map((r) => r.maxRssMiB)).toFixed(0)} MiB`);
   }
+}
+
+if (ONLY.has('tfrecord')) {
+  await (await import('./tfrecord.js')).runTfrecordBench(RUNS);
 }
 
 if (ONLY.has('kernel')) {
