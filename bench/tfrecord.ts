@@ -61,7 +61,7 @@ function writeRecords(file: string, n: number, make: (i: number) => Buffer): voi
   renameSync(`${file}.part`, file);
 }
 
-async function datasets(tmp: string): Promise<{ floats: string; images: string }> {
+export async function datasets(tmp: string): Promise<{ floats: string; images: string }> {
   const floats = path.join(tmp, 'nanscan-bench-tfrecord-floats.tfrecord');
   if (!existsSync(floats)) {
     let seed = 1;

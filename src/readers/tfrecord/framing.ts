@@ -101,7 +101,10 @@ export class FrameWalker {
     this.base = start;
   }
 
-  /** Makes `n` bytes available from `lo`; false when the stream ends first. */
+  /**
+   * Makes `n` bytes available from `lo`; false when the stream ends first. Callers test the window first: an
+   * await per record (when the bytes are there) cost more than the CRCs.
+   */
   private async fill(n: number): Promise<boolean> {
     if (this.hi - this.lo >= n) return true;
     if (this.lo > 0 || this.buf.length < n) {
@@ -146,7 +149,7 @@ export class FrameWalker {
       }
       const offset = this.base + this.lo;
       if (offset >= this.end) break;
-      if (!(await this.fill(HEADER_BYTES))) {
+      if (this.hi - this.lo < HEADER_BYTES && !(await this.fill(HEADER_BYTES))) {
         if (this.hi > this.lo) out.push({ type: 'truncated', offset, length: null, available: this.hi - this.lo });
         break;
       }
@@ -171,7 +174,7 @@ export class FrameWalker {
         }
         continue;
       }
-      if (!(await this.fill(total))) {
+      if (this.hi - this.lo < total && !(await this.fill(total))) {
         out.push({ type: 'truncated', offset, length, available: this.hi - this.lo });
         break;
       }
@@ -209,7 +212,7 @@ export class FrameWalker {
       this.lo++;
       const offset = this.base + this.lo;
       if (offset - from > RESYNC_SCAN_BYTES) return null;
-      if (!(await this.fill(HEADER_BYTES))) {
+      if (this.hi - this.lo < HEADER_BYTES && !(await this.fill(HEADER_BYTES))) {
         this.lo = this.hi;
         return null;
       }
