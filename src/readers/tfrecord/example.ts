@@ -200,6 +200,25 @@ function bytesList(w: Wire, name: string, out: DecodedExample): void {
   if (values.length === 0) out.fields.push({ type: 'opaque', name });
 }
 
+/**
+ * Float storage for unaligned float lists, carved out of 1 MiB arenas: one allocation per arena, not per record
+ * (a 2 KiB Float32Array per record kept the garbage collector busy). A full arena is dropped, not reused: the
+ * views handed out keep it alive as long as they are held.
+ */
+const ARENA_FLOATS = 1 << 18;
+let arena = new Float32Array(ARENA_FLOATS);
+let arenaUsed = 0;
+
+function floatsOf(n: number): Float32Array {
+  if (n > ARENA_FLOATS / 4) return new Float32Array(n);
+  if (arenaUsed + n > ARENA_FLOATS) {
+    arena = new Float32Array(ARENA_FLOATS);
+    arenaUsed = 0;
+  }
+  arenaUsed += n;
+  return arena.subarray(arenaUsed - n, arenaUsed);
+}
+
 function floatList(w: Wire): { shape: number[]; data: Float32Array } {
   // Packed (one LEN field) is what TensorFlow writes; unpacked (I32 per value) is valid protobuf too.
   let packedAt = -1;
@@ -227,8 +246,8 @@ function floatList(w: Wire): { shape: number[]; data: Float32Array } {
   if (packedAt >= 0 && packedEnd - packedAt === count * 4 && (b.byteOffset + packedAt) % 4 === 0) {
     return { shape: [count], data: new Float32Array(b.buffer, b.byteOffset + packedAt, count) };
   }
-  const data = new Float32Array(count);
-  const bytes = new Uint8Array(data.buffer);
+  const data = floatsOf(count);
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   let k = 0;
   w.pos = scan;
   while (w.pos < w.end) {
@@ -249,6 +268,9 @@ function floatList(w: Wire): { shape: number[]; data: Float32Array } {
   return { shape: [count], data };
 }
 
+/** The two halves of a label's value. */
+const SCRATCH = new Int32Array(2);
+
 function int64List(w: Wire, name: string, out: DecodedExample, labelNames: readonly string[]): void {
   // Count first (varints end in a byte < 0x80), then decode into 32-bit halves of one BigInt64Array.
   const scan = w.pos;
@@ -267,8 +289,11 @@ function int64List(w: Wire, name: string, out: DecodedExample, labelNames: reado
       w.skip(tag & 7);
     }
   }
-  const data = new BigInt64Array(count);
-  const halves = new Int32Array(data.buffer);
+  // A label (one value under a label name): no arrays, the value as a number (exact below 2^53; labels that
+  // large are out of range however they are rounded).
+  const label = count === 1 && isLabelName(name, labelNames);
+  const data = label ? null : new BigInt64Array(count);
+  const halves = data === null ? SCRATCH : new Int32Array(data.buffer);
   let k = 0;
   w.pos = scan;
   while (w.pos < w.end) {
@@ -286,7 +311,7 @@ function int64List(w: Wire, name: string, out: DecodedExample, labelNames: reado
       w.skip(tag & 7);
     }
   }
-  if (count === 1 && isLabelName(name, labelNames)) {
+  if (data === null) {
     out.fields.push({ type: 'label', name, value: halves[1]! * 0x100000000 + (halves[0]! >>> 0) });
   } else {
     out.fields.push({ type: 'array', name, dtype: 'i64', shape: [count], data });

