@@ -107,21 +107,27 @@ export class FrameWalker {
    */
   private async fill(n: number): Promise<boolean> {
     if (this.hi - this.lo >= n) return true;
-    if (this.lo > 0 || this.buf.length < n) {
-      const next = Buffer.allocUnsafe(Math.max(n, WINDOW_BYTES));
-      this.buf.copy(next, 0, this.lo, this.hi);
-      this.base += this.lo;
-      this.hi -= this.lo;
-      this.lo = 0;
-      this.buf = next;
-    }
+    if (this.lo > 0) this.move(Math.max(this.hi - this.lo, WINDOW_BYTES));
     while (this.hi < n && !this.eof) {
+      // Grows as bytes arrive (doubling), never to a declared length at once: an inflated stream has no size to
+      // check a length against, and a lying length must not allocate what the stream never delivers.
+      if (this.hi === this.buf.length) this.move(Math.min(n, this.buf.length * 2));
       const r = this.src.pull(this.buf, this.hi, this.buf.length - this.hi);
       const got = typeof r === 'number' ? r : await r;
       if (got === 0) this.eof = true;
       this.hi += got;
     }
     return this.hi - this.lo >= n;
+  }
+
+  /** Moves the unread bytes to the start of a new window of `size` bytes (the old one may still be viewed). */
+  private move(size: number): void {
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, this.lo, this.hi);
+    this.base += this.lo;
+    this.hi -= this.lo;
+    this.lo = 0;
+    this.buf = next;
   }
 
   /** The verified length at window position `p` (its 12 header bytes are in the window), or null. */

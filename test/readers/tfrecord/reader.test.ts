@@ -5,9 +5,11 @@
  * the faults the writer planted (its manifest: record numbers and byte offsets).
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { gunzipSync, inflateSync } from 'node:zlib';
+import { gunzipSync, gzipSync, inflateSync } from 'node:zlib';
+import { crc32c } from '@node-rs/crc32';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { listFiles, planPieces, tfrecordReader } from '../../../src/readers/tfrecord/index.js';
@@ -162,6 +164,30 @@ describe('TFRecord partitions', () => {
       }
       reader.close();
     });
+});
+
+describe('TFRecord lengths that lie', () => {
+  const mask = (c: number): number => ((((c >>> 15) | (c << 17)) >>> 0) + 0xa282ead8) >>> 0;
+  it.each([['plain', false], ['gzip', true]] as const)('%s: a verified length of 900 MB in a tiny file is a truncation, not an allocation', async (_, gz) => {
+    const head = Buffer.alloc(12);
+    head.writeBigUInt64LE(900_000_000n);
+    head.writeUInt32LE(mask(crc32c(head.subarray(0, 8))), 8);
+    const body = Buffer.concat([head, Buffer.alloc(100, 1)]);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'nanscan-tfrecord-'));
+    try {
+      const file = path.join(dir, gz ? 'x.tfrecord.gz' : 'x.tfrecord');
+      writeFileSync(file, gz ? gzipSync(body) : body);
+      const reader = await tfrecordReader.open({ format: 'tfrecord', path: file, absPath: file });
+      const damage: Finding[] = [];
+      const rss = process.memoryUsage().rss;
+      for (const p of reader.plan(2)) for await (const b of reader.read(p)) damage.push(...(b.damage ?? []));
+      expect(damage.map((f) => [f.kind, f.offset])).toEqual([['corrupt_file', 0]]);
+      expect(damage[0]!.message).toContain('900000000 bytes of data');
+      expect(process.memoryUsage().rss - rss).toBeLessThan(200 << 20);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('Example decoding', () => {
