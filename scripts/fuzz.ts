@@ -58,16 +58,14 @@ function weighted<T>(r: Rng, xs: readonly (readonly [T, number])[]): T {
 export interface FuzzFixture {
   /** Folder under fixtures/. */
   dir: string;
-  format: FixtureSpec['format'] | 'tfrecord';
+  format: FixtureSpec['format'];
   /** The dataset path inside the folder (list or single file), or undefined when the folder is the dataset. */
   datasetFile?: string;
 }
 
-export const FUZZ_FIXTURES: FuzzFixture[] = [...FIXTURES.map((f): FuzzFixture => ({
+export const FUZZ_FIXTURES: FuzzFixture[] = FIXTURES.map((f) => ({
   dir: f.dir, format: f.format, ...(f.datasetFile === undefined ? {} : { datasetFile: f.datasetFile }),
-})),
-// Written by scripts/lib/write_tfrecord.py (not make-fixtures.ts): the folder is one dataset of its TFRecord files.
-{ dir: 'tfrecord', format: 'tfrecord' }];
+}));
 
 const IMAGE_EXT = /\.(jpe?g|png|webp|gif|tiff?|bmp)$/i;
 const PAGE = 4096;

@@ -37,7 +37,7 @@ const CASES: Case[] = [
   { format: 'image-list', fixture: 'fixtures/images/list/train.txt', damaged: true },
   { format: 'tfrecord', fixture: 'fixtures/tfrecord/shards' },
   { format: 'tfrecord', fixture: 'fixtures/tfrecord/train.tfrecord.gz' },
-  { format: 'tfrecord', fixture: 'fixtures/tfrecord/data-crc.tfrecord', damaged: true },
+  { format: 'tfrecord', fixture: 'fixtures/tfrecord/other/data-crc.tfrecord', damaged: true },
   { format: 'tfrecord', fixture: 'fixtures/tfrecord/length-crc.tfrecord', damaged: true },
   { format: 'tfrecord', fixture: 'fixtures/tfrecord/cut.tfrecord.gz', damaged: true },
 ];

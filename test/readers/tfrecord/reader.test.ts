@@ -100,7 +100,7 @@ function streamOf(file: string): Buffer {
 
 describe('TFRecord records against the Python framing reader and protobufjs', () => {
   const CLEAN = ['shards/train.tfrecord-00000-of-00002', 'shards/train.tfrecord-00001-of-00002', 'values.tfrecord',
-    'bad-jpeg.tfrecord', 'train.tfrecord.gz', 'train.tfrecord.zlib', 'train-00000-of-00001', 'empty.tfrecord'];
+    'bad-jpeg.tfrecord', 'train.tfrecord.gz', 'train.tfrecord.zlib', 'other/train-00000-of-00001', 'empty.tfrecord'];
   it.each(CLEAN)('%s: every record at the offset the Python reader finds, with the fields protobufjs decodes', async (file) => {
     const py = pythonFrames(path.join(DIR, file));
     expect(py.end).toBe(py.size);
@@ -126,15 +126,15 @@ describe('TFRecord records against the Python framing reader and protobufjs', ()
   });
 
   it('counts a file of records that are not Examples as unchecked, never as damage', async () => {
-    const { records, damage } = await readAll('text.tfrecord');
+    const { records, damage } = await readAll('other/text.tfrecord');
     expect(damage).toEqual([]);
-    expect(records).toHaveLength(manifest['text.tfrecord']!.records);
+    expect(records).toHaveLength(manifest['other/text.tfrecord']!.records);
     expect(records.every((r) => r.fields.every((f) => f.type === 'opaque'))).toBe(true);
   });
 });
 
 describe('TFRecord partitions', () => {
-  it.each(['data-crc.tfrecord', 'length-crc.tfrecord', 'values.tfrecord', 'shards'])(
+  it.each(['other/data-crc.tfrecord', 'length-crc.tfrecord', 'values.tfrecord', 'shards'])(
     '%s split at record boundaries reads what one partition reads, once each, indexes rebased by record counts', async (file) => {
       const abs = path.join(DIR, file);
       const source: Source = { format: 'tfrecord', path: abs, absPath: abs };
@@ -236,10 +236,10 @@ describe('TFRecord findings against the planted faults', () => {
   });
 
   it('a data CRC flip: bad_record at that record, the records after it still read', () => {
-    const m = manifest['data-crc.tfrecord']!;
-    const { report } = scanJson(['fixtures/tfrecord/data-crc.tfrecord', '--no-progress'], ROOT);
+    const m = manifest['other/data-crc.tfrecord']!;
+    const { report } = scanJson(['fixtures/tfrecord/other/data-crc.tfrecord', '--no-progress'], ROOT);
     const fs = report.datasets[0]!.findings;
-    expect(pick(fs, 'bad_record')).toEqual([{ kind: 'bad_record', file: shown('data-crc.tfrecord'), index: m.bad![0], offset: m.bad![1] }]);
+    expect(pick(fs, 'bad_record')).toEqual([{ kind: 'bad_record', file: shown('other/data-crc.tfrecord'), index: m.bad![0], offset: m.bad![1] }]);
     expect(report.datasets[0]!.records).toBe(m.records);
     expect(pick(fs, 'corrupt_file')).toEqual([]);
   });
@@ -263,8 +263,8 @@ describe('TFRecord findings against the planted faults', () => {
   });
 
   it('a record that is not an Example in a file of Examples: bad_record', () => {
-    const m = manifest['not-example.tfrecord']!;
-    expect(pick(scan('not-example.tfrecord'), 'bad_record')).toEqual([{ kind: 'bad_record', file: shown('not-example.tfrecord'), index: m.bad![0], offset: m.bad![1] }]);
+    const m = manifest['other/not-example.tfrecord']!;
+    expect(pick(scan('other/not-example.tfrecord'), 'bad_record')).toEqual([{ kind: 'bad_record', file: shown('other/not-example.tfrecord'), index: m.bad![0], offset: m.bad![1] }]);
   });
 
   it('gzip: a clean stream reads; a cut one is corrupt_file after the records it holds', () => {
