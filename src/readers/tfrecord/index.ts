@@ -186,10 +186,15 @@ function isExampleData(data: Uint8Array): boolean {
   }
 }
 
-/** The gzip/zlib stream of a file, inflated through Node's streaming zlib (bounded buffers), as a ByteSource. */
-function inflatedSource(fd: number, codec: Codec, failed: { error: Error | null }): ByteSource {
-  const stream = createReadStream('', { fd, autoClose: false, highWaterMark: 1 << 20 })
-    .pipe(codec === 'gzip' ? createGunzip() : createInflate());
+/**
+ * The gzip/zlib stream of a file, inflated through Node's streaming zlib (bounded buffers), as a ByteSource. The
+ * file stream has a descriptor of its own, closed by the stream itself (`close()` destroys both when the walk
+ * stops early): closing it under a read in flight would raise an error nothing listens to.
+ */
+function inflatedSource(abs: string, codec: Codec, failed: { error: Error | null }): ByteSource & { close(): void } {
+  const file = createReadStream('', { fd: openSync(abs, OPEN_FLAGS), autoClose: true, highWaterMark: 1 << 20 });
+  file.on('error', (e) => { failed.error ??= e; });
+  const stream = file.pipe(codec === 'gzip' ? createGunzip() : createInflate());
   const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   let chunk: Buffer | null = null;
   let used = 0;
@@ -212,6 +217,10 @@ function inflatedSource(fd: number, codec: Codec, failed: { error: Error | null 
       used += n;
       return n;
     },
+    close() {
+      stream.destroy();
+      file.destroy();
+    },
   };
 }
 
@@ -223,11 +232,13 @@ async function* readPiece(piece: Piece, state: { index: number }): AsyncGenerato
   let fd: number;
   try { fd = openSync(piece.abs, OPEN_FLAGS); } catch (e) { yield ioError(e); return; }
   const failed: { error: Error | null } = { error: null };
+  let inflated: (ByteSource & { close(): void }) | undefined;
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new Error('not a regular file');
     const plain = piece.codec === 'none';
-    const src = plain ? fileSource(fd, readSync, piece.start) : inflatedSource(fd, piece.codec, failed);
+    if (!plain) inflated = inflatedSource(piece.abs, piece.codec, failed);
+    const src = inflated ?? fileSource(fd, readSync, piece.start);
     const end = piece.end < 0 ? Infinity : piece.end;
     const walker = new FrameWalker(src, piece.start, end, plain ? st.size : Infinity);
     const at = (offset: number): string => plain ? `byte offset ${offset}` : `offset ${offset} of the inflated ${piece.codec} stream`;
@@ -299,6 +310,7 @@ async function* readPiece(piece: Piece, state: { index: number }): AsyncGenerato
     if (e instanceof Error && !('code' in e) && !(e.message === 'not a regular file')) throw e;
     yield ioError(e);
   } finally {
+    inflated?.close();
     closeSync(fd);
   }
 }
