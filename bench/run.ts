@@ -5,7 +5,7 @@
  *
  *   BENCH_RUNS=n        repetitions (default 5)
  *   BENCH_ONLY=a,b      sections: lmdb, leveldb, hdf5, images, merge, kernel (default), parquet (bench/parquet.ts),
- *                       webdataset (bench/webdataset.ts)
+ *                       webdataset (bench/webdataset.ts), tfrecord (bench/tfrecord.ts)
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, statSync, writeFileSync } from 'node:fs';
@@ -241,6 +241,10 @@ process.stdout.write(JSON.stringify({ ms, records: merged.summary.records, maxRs
     console.log(`\nMerge of ${count} shard reports (${fmt(runs[0]!.records)} records): ${ms.toFixed(0)} ms, ` +
       `${(ms / (count / 100)).toFixed(0)} ms per 100 shards (reading the JSON included), peak RSS ${median(runs.map((r) => r.maxRssMiB)).toFixed(0)} MiB`);
   }
+}
+
+if (ONLY.has('tfrecord')) {
+  await (await import('./tfrecord.js')).runTfrecordBench(RUNS);
 }
 
 if (ONLY.has('kernel')) {

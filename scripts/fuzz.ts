@@ -19,6 +19,7 @@ import { crc32 as zlibCrc32 } from 'node:zlib';
 import { crc32c } from '@node-rs/crc32';
 import { FIXTURES, type FixtureSpec } from './lib/fixture-spec.js';
 import { FINDING_KINDS } from '../src/types.js';
+import { TFRECORD_NAME } from '../src/readers/tfrecord/sniff.js';
 import { CLI, ROOT } from '../test/helpers/cli.js';
 import { hashTree } from '../test/helpers/tree.js';
 
@@ -117,14 +118,17 @@ function targetWeight(fx: FuzzFixture, file: string, size: number, imageCount: n
       return file === fx.datasetFile ? 1 : 0;
     case 'webdataset':
       return /\.(tar|tar\.gz|tgz)$/.test(base) ? 1 : 0;
+    case 'tfrecord':
+      return TFRECORD_NAME.test(base) ? 1 : 0;
   }
 }
 
-type Kind = 'lmdb' | 'ldb' | 'log' | 'current' | 'h5' | 'png' | 'jpeg' | 'list' | 'tar' | 'other';
+type Kind = 'lmdb' | 'ldb' | 'log' | 'current' | 'h5' | 'png' | 'jpeg' | 'list' | 'tar' | 'tfrecord' | 'other';
 
 function fileKind(fx: FuzzFixture, file: string): Kind {
   const base = path.basename(file);
   if (base === 'data.mdb') return 'lmdb';
+  if (fx.format === 'tfrecord' && TFRECORD_NAME.test(base) && !/\.(gz|gzip|zlib|zz)$/i.test(base)) return 'tfrecord';
   if (/\.(ldb|sst)$/.test(base)) return 'ldb';
   if (/\.log$/.test(base) || /^MANIFEST-/.test(base)) return 'log';
   if (base === 'CURRENT') return 'current';
@@ -175,6 +179,12 @@ function structuredFields(kind: Kind, b: Buffer): { at: number; width: 2 | 4 | 8
     }
     // Meta pages: everything after the page header is 4/8-byte fields (magic, version, mapsize, db records, last pgno, txnid).
     for (const p of [0, PAGE]) for (let o = 16; o < 16 + 136 && p + o + 8 <= b.length; o += 8) out.push({ at: p + o, width: 8, le: true });
+  } else if (kind === 'tfrecord') {
+    // Record length fields (uint64 LE), walked through the framing.
+    for (let at = 0; at + 12 <= b.length && out.length < 64;) {
+      out.push({ at, width: 8, le: true });
+      at += 16 + Number(b.readBigUInt64LE(at));
+    }
   } else if (kind === 'log') {
     // Physical record headers: crc 4, length 2, type 1, in 32 KiB blocks.
     for (let at = 0; at + 7 <= b.length;) {
@@ -511,9 +521,24 @@ function fixTarChecksums(b: Buffer): number {
   return fixed;
 }
 
+/** Recomputes both CRCs of every TFRecord record whose length fits the file. */
+function fixTfrecordCrcs(b: Buffer): number {
+  let fixed = 0;
+  for (let at = 0; at + 12 <= b.length;) {
+    const len = Number(b.readBigUInt64LE(at));
+    if (at + 16 + len > b.length) break;
+    b.writeUInt32LE(lvlMask(crc32c(b.subarray(at, at + 8))), at + 8);
+    b.writeUInt32LE(lvlMask(crc32c(b.subarray(at + 12, at + 12 + len))), at + 12 + len);
+    fixed++;
+    at += 16 + len;
+  }
+  return fixed;
+}
+
 function fixCrcs(kind: Kind, b: Buffer): number {
   try {
     if (kind === 'tar') return fixTarChecksums(b);
+    if (kind === 'tfrecord') return fixTfrecordCrcs(b);
     if (kind === 'log') return fixLogCrcs(b);
     if (kind === 'ldb') return fixTableCrcs(b);
     if (kind === 'png') return fixPngCrcs(b);
@@ -556,7 +581,7 @@ export function makeMutant(fx: FuzzFixture, seed: number, index: number, dest: s
       else if (kind === 'current' && r() < 0.5) b = currentOp(r, file, ops);
       else b = binaryOp(r, kind, file, b, ops);
     }
-    if ((kind === 'log' || kind === 'ldb' || kind === 'png' || kind === 'tar') && r() < 0.5) {
+    if ((kind === 'log' || kind === 'ldb' || kind === 'png' || kind === 'tar' || kind === 'tfrecord') && r() < 0.5) {
       ops.push({ op: 'fix-crc', file, blocks: fixCrcs(kind, b) });
     }
     writeFileSync(abs, b);

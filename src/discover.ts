@@ -14,6 +14,7 @@ import { isHdf5File, isHdf5List, listedFiles as listedHdf5Files } from './reader
 import { dataFileOfLock, isLmdbFile, isLockName } from './readers/lmdb/sniff.js';
 import { ARROW_EXTENSION, isArrowFile, isParquetFile, PARQUET_EXTENSION } from './readers/table/sniff.js';
 import { expandBraces, hasBraces, isShardName, isTarFile } from './readers/webdataset/shards.js';
+import { isTfrecordFile, TFRECORD_NAME } from './readers/tfrecord/sniff.js';
 import type { Source, SourceFormat } from './readers/types.js';
 import type { SkippedPath } from './types.js';
 
@@ -166,6 +167,11 @@ async function visit(abs: string, shown: string, out: Discovery, seen: Set<strin
     if (isShardName(abs) || isTarFile(abs)) {
       return add(out, 'webdataset', abs, shown, seen);
     }
+    // TFRecord files by name (shards, compressed ones); a file named otherwise, when named by the user and its
+    // first length verifies its CRC.
+    if (TFRECORD_NAME.test(abs) || (explicit && isTfrecordFile(abs))) {
+      return add(out, 'tfrecord', abs, shown, seen);
+    }
     if (isImageList(abs)) {
       return add(out, 'image-list', abs, shown, seen);
     }
@@ -218,6 +224,8 @@ function detectFolder(entries: readonly Dirent[]): SourceFormat | null {
   const visible = files.filter((n) => !n.startsWith('.'));
   const shards = visible.filter(isShardName).length;
   if (shards > 0 && 2 * shards >= visible.length) return 'webdataset';
+  // A folder of TFRecord shards is one dataset (the shards in sorted order, as tf.data reads a sorted glob).
+  if (files.some((n) => TFRECORD_NAME.test(n))) return 'tfrecord';
   return null;
 }
 

@@ -4,6 +4,7 @@
  */
 import sharp from 'sharp';
 import { crc32 } from 'node:zlib';
+import { fileURLToPath } from 'node:url';
 import { caffeKey, encodeDatum, mnistDatum, rng, type KV } from './caffe.js';
 import type { FindingKind } from '../../src/types.js';
 
@@ -32,7 +33,7 @@ export interface FixtureSpec {
   /** Folder under fixtures/. */
   dir: string;
   description: string;
-  format: 'lmdb' | 'leveldb' | 'hdf5' | 'image-folder' | 'image-list';
+  format: 'lmdb' | 'leveldb' | 'hdf5' | 'image-folder' | 'image-list' | 'tfrecord';
   /** Database records (LMDB, or LevelDB written the way `leveldbMode` says). */
   records?: () => Promise<KV[]>;
   leveldbMode?: 'caffe' | 'mnist';
@@ -433,6 +434,25 @@ with h5py.File(os.path.join(sys.argv[1], 'broken.h5'), 'w') as f:
 `,
     faults: [{ kind: 'corrupt_file', file: 'broken.h5' }],
     damage: { truncateFile: 'broken.h5' },
+  },
+  {
+    dir: 'tfrecord',
+    description: 'TFRecord files of tf.train.Examples written by scripts/lib/write_tfrecord.py (its own CRC-32C and Example ' +
+      'encoder): NaN and +Inf in a float_list, a truncated JPEG in image/encoded, a data CRC flipped, a length CRC ' +
+      'flipped, a file cut mid-record, a record that is not an Example, a gzip stream cut short, clean gzip and zlib ' +
+      'files, an empty file; manifest.json says where (shards/ and other/ hold the cases scanned on their own: bad records, text)',
+    format: 'tfrecord',
+    python: `import runpy, sys
+sys.argv = ['write_tfrecord.py', sys.argv[1]]
+runpy.run_path(${JSON.stringify(fileURLToPath(new URL('./write_tfrecord.py', import.meta.url)))}, run_name='__main__')`,
+    faults: [
+      { kind: 'truncated_image', file: 'bad-jpeg.tfrecord' },
+      { kind: 'nan', file: 'values.tfrecord' },
+      { kind: 'posinf', file: 'values.tfrecord' },
+      { kind: 'corrupt_file', file: 'cut.tfrecord.gz' },
+      { kind: 'corrupt_file', file: 'length-crc.tfrecord' },
+      { kind: 'corrupt_file', file: 'truncated.tfrecord' },
+    ],
   },
 ];
 

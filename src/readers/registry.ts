@@ -10,7 +10,7 @@ const LOADERS: Record<SourceFormat, (() => Promise<ReaderModule>) | undefined> =
   'image-list': async () => (await import('./image-list.js')).imageListReader,
   npy: undefined,
   webdataset: async () => (await import('./webdataset/index.js')).webdatasetReader,
-  tfrecord: undefined,
+  tfrecord: async () => (await import('./tfrecord/index.js')).tfrecordReader,
   parquet: async () => (await import('./parquet/index.js')).parquetReader,
   arrow: async () => (await import('./arrow/index.js')).arrowReader,
 };

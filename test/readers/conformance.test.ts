@@ -52,6 +52,11 @@ const CASES: Case[] = [
   { format: 'webdataset', fixture: 'fixtures/webdataset/formats' },
   // A cut shard, a bad header checksum, bad labels, a missing member, a split key (damaged/FAULTS.json).
   { format: 'webdataset', fixture: 'fixtures/webdataset/damaged', damaged: true },
+  { format: 'tfrecord', fixture: 'fixtures/tfrecord/shards' },
+  { format: 'tfrecord', fixture: 'fixtures/tfrecord/train.tfrecord.gz' },
+  { format: 'tfrecord', fixture: 'fixtures/tfrecord/other/data-crc.tfrecord', damaged: true },
+  { format: 'tfrecord', fixture: 'fixtures/tfrecord/length-crc.tfrecord', damaged: true },
+  { format: 'tfrecord', fixture: 'fixtures/tfrecord/cut.tfrecord.gz', damaged: true },
 ];
 
 /** Sources with nothing readable: open() refuses them with the one code that becomes a corrupt_file finding. */
