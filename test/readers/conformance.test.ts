@@ -35,11 +35,19 @@ const CASES: Case[] = [
   { format: 'image-folder', fixture: 'fixtures/images/classes' },
   // The list names a file that does not exist: a missing_file finding, yielded as damage.
   { format: 'image-list', fixture: 'fixtures/images/list/train.txt', damaged: true },
+  // NumPy (scripts/make-npy-fixtures.ts): features with their paired label file; a deflated and a stored .npz.
+  { format: 'npy', fixture: 'fixtures/npy/clean/X_train.npy' },
+  { format: 'npy', fixture: 'fixtures/npy/npz/faults.npz' },
+  { format: 'npy', fixture: 'fixtures/npy/npz/stored.npz' },
+  // Cut inside row 60; a stored member whose CRC no longer matches.
+  { format: 'npy', fixture: 'fixtures/npy/truncated/cut.npy', damaged: true },
+  { format: 'npy', fixture: 'fixtures/npy/crc/bad.npz', damaged: true },
 ];
 
 /** Sources with nothing readable: open() refuses them with the one code that becomes a corrupt_file finding. */
 const UNOPENABLE: Case[] = [
   { format: 'hdf5', fixture: 'fixtures/hdf5/truncated/broken.h5' },
+  { format: 'npy', fixture: 'fixtures/npy/not-npy/fake.npy' },
 ];
 
 /** Partition counts asked of plan(): one, a few, more than there are records in small fixtures. */

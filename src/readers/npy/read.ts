@@ -63,8 +63,9 @@ function* readPlain(fd: number, u: Unit, buf: Buffers): Generator<RecordBatch> {
   const cols = a.shape.slice(1).reduce((x, y) => x * y, 1);
   // A stored member read whole is checked against its CRC (header, data and anything after, as stored).
   const zip = a.zip;
-  const checkCrc = zip !== undefined && u.start === 0 && u.end === a.rows && a.rows === n0 && !a.fortran;
-  let crc = checkCrc ? crc32(readFully(fd, Buffer.alloc(a.dataOffset - (zip as { start: number }).start), (zip as { start: number }).start)) : 0;
+  const checkCrc = zip !== undefined && u.start === 0 && u.end === a.rows && a.rows === n0;
+  // C order: the CRC runs over the rows as they are read; Fortran order reads columns, so it takes a pass of its own.
+  let crc = checkCrc && !a.fortran ? crc32(readFully(fd, Buffer.alloc(a.dataOffset - (zip as { start: number }).start), (zip as { start: number }).start)) : 0;
   for (let s = u.start; s < u.end; s += per) {
     const rows = Math.min(per, u.end - s);
     buf.raw = grow(buf.raw, rows * rb);
@@ -97,9 +98,13 @@ function* readPlain(fd: number, u: Unit, buf: Buffers): Generator<RecordBatch> {
     yield { records: [record(a, s, rows, want, buf)] };
   }
   if (checkCrc && zip !== undefined) {
-    const dataEnd = a.dataOffset + a.rows * rb;
-    const tail = zip.start + zip.size - dataEnd;
-    if (tail > 0) crc = crc32(readFully(fd, Buffer.alloc(Math.min(tail, 1 << 20)), dataEnd), crc);
+    const dataEnd = a.fortran ? zip.start : a.dataOffset + a.rows * rb;
+    for (let at = dataEnd; at < zip.start + zip.size;) {
+      const got = readFully(fd, Buffer.alloc(Math.min(zip.start + zip.size - at, 1 << 20)), at);
+      if (got.length === 0) break;
+      crc = crc32(got, crc);
+      at += got.length;
+    }
     if ((crc >>> 0) !== zip.crc) {
       yield { records: [], damage: [corrupt(a.file, `Member '${zip.member}' fails its CRC-32 check (stored ${hex(zip.crc)}, computed ${hex(crc)}): its bytes were altered.`, { field: a.name, offset: zip.start })] };
     }
