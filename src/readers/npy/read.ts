@@ -126,7 +126,9 @@ function* compressed(fd: number, start: number, size: number): Generator<Buffer>
 /**
  * A deflated member, inflated as a stream (output pulled as it is consumed, so memory stays at a few chunks
  * whatever the member's size), its header skipped, its rows gathered into slabs. Its CRC and size are checked
- * at the end; a broken stream is damage after the rows inflated before it.
+ * at the end; a broken stream is damage after the rows inflated before it. (Deflate notices damage only some
+ * bytes after it: rows inflated in between may hold altered values. Holding the whole member back until its CRC
+ * is known would cost its size in memory; the member is reported damaged either way.)
  */
 async function* readDeflated(fd: number, u: Unit, buf: Buffers): AsyncGenerator<RecordBatch> {
   const a = u.array;
