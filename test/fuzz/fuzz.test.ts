@@ -27,7 +27,7 @@ describe('fuzz', () => {
     // Bounded by time as well as count: on a loaded machine fewer run, but every format must have been fuzzed.
     expect(r.mutants).toBeGreaterThanOrEqual(FUZZ_FIXTURES.length * 4);
     const formats = new Set(Object.keys(r.perFixture).map((d) => FUZZ_FIXTURES.find((f) => f.dir === d)!.format));
-    expect([...formats].sort()).toEqual(['hdf5', 'image-folder', 'image-list', 'leveldb', 'lmdb']);
+    expect([...formats].sort()).toEqual(['hdf5', 'image-folder', 'image-list', 'leveldb', 'lmdb', 'npy']);
   }, 150_000);
 
   const cases = existsSync(REGRESSIONS)
