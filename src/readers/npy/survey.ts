@@ -16,7 +16,7 @@ import type { Finding } from '../../types.js';
 import { OPEN_FLAGS, readFully } from '../files.js';
 import { isLabelName } from '../labels.js';
 import { labelFileFor, NPZ_EXTENSION } from './sniff.js';
-import { memberDataOffset, readCentralDirectory, type ZipMember } from './zip.js';
+import { memberDataOffset, readCentralDirectory, readLocalHeaders, type ZipMember } from './zip.js';
 
 /** One array to read, as a partition spec carries it (JSON-safe). */
 export interface ArraySpec {
@@ -165,10 +165,20 @@ function surveyNpz(abs: string, shown: string, s: Survey): void {
   try {
     const size = fstatSync(fd).size;
     s.bytes += size;
-    const members = readCentralDirectory(fd, size);
+    let members = readCentralDirectory(fd, size);
     if (!Array.isArray(members)) {
-      throw new ScanError('SCAN_CORRUPT_SOURCE', `Cannot read NumPy .npz ${shown}: ${members.error} (offset ${members.offset}).`, {
-        data: { file: shown, offset: members.offset },
+      // Cut short, most likely: the members before the cut are still there, each behind its local header.
+      const local = readLocalHeaders(fd, size);
+      if (local.length === 0) {
+        throw new ScanError('SCAN_CORRUPT_SOURCE', `Cannot read NumPy .npz ${shown}: ${members.error} (offset ${members.offset}).`, {
+          data: { file: shown, offset: members.offset },
+        });
+      }
+      s.findings.push(corrupt(shown, `Archive has ${members.error}; ${local.length} member(s) found from their local headers.`, { offset: members.offset }));
+      members = local.map((m) => {
+        // A stored member cut by the end of the file holds what is left: its rows up to the cut are read.
+        if (m.method === 0 && m.compSize < m.size) return { ...m, size: m.compSize };
+        return m;
       });
     }
     for (const m of members) {

@@ -126,3 +126,41 @@ export function memberDataOffset(fd: number, size: number, m: ZipMember): number
   }
   return start;
 }
+
+/** Members found by walking local headers, at most this many (a real .npz holds a handful). */
+const MAX_LOCAL_MEMBERS = 100_000;
+
+/**
+ * The members of an archive whose central directory is lost (a file cut short: the directory is at its end),
+ * found by walking the local headers from the start, as Python's zipfile writes them to a file (sizes in the
+ * local header or its zip64 extra, no data descriptor). The walk stops at the first thing that is not a local
+ * header; a member whose data runs past the end of the file is kept with `compSize` cut to what is there.
+ */
+export function readLocalHeaders(fd: number, size: number): ZipMember[] {
+  const out: ZipMember[] = [];
+  let at = 0;
+  while (at + 30 <= size && out.length < MAX_LOCAL_MEMBERS) {
+    const h = readFully(fd, Buffer.alloc(30), at);
+    if (h.length < 30 || h.readUInt32LE(0) !== LOCAL_SIG) break;
+    const nameLen = h.readUInt16LE(26);
+    const extraLen = h.readUInt16LE(28);
+    const flags = h.readUInt16LE(6);
+    const tail = readFully(fd, Buffer.alloc(nameLen + extraLen), at + 30);
+    if (tail.length < nameLen + extraLen || (flags & 0x08) !== 0) break; // cut in the header, or sizes not in it
+    const m: ZipMember = {
+      name: tail.toString('utf8', 0, nameLen), flags, method: h.readUInt16LE(8), crc: h.readUInt32LE(14),
+      compSize: h.readUInt32LE(18), size: h.readUInt32LE(22), localOffset: at,
+    };
+    zip64Extra(tail.subarray(nameLen), m);
+    if (!Number.isSafeInteger(m.compSize) || !Number.isSafeInteger(m.size)) break;
+    const start = at + 30 + nameLen + extraLen;
+    if (start + m.compSize > size) {
+      m.compSize = size - start;
+      out.push(m);
+      break;
+    }
+    out.push(m);
+    at = start + m.compSize;
+  }
+  return out;
+}

@@ -210,10 +210,34 @@ describe('NumPy reader on damage', () => {
     const r = await readSource(rel);
     expect(r.damage).toEqual([expect.objectContaining({ kind: 'corrupt_file', field: 'label' })]);
     expect(r.damage[0]?.message).toMatch(/CRC-32/);
-    const cut = edited('stored.npz', 'cut.npz', (b) => b.subarray(0, b.length - 300));
-    const err = await small.open({ format: 'npy', path: cut, absPath: path.join(dir, cut) }).then(() => null, (e: unknown) => e);
+    const junk = edited('stored.npz', 'junk.npz', (b) => Buffer.concat([Buffer.from('PK\x03\x04'), Buffer.alloc(10)]).subarray(0, b.length > 0 ? 14 : 0));
+    const err = await small.open({ format: 'npy', path: junk, absPath: path.join(dir, junk) }).then(() => null, (e: unknown) => e);
     expect(err).toBeInstanceOf(ScanError);
     expect((err as ScanError).code).toBe('SCAN_CORRUPT_SOURCE');
+  });
+
+  it('an archive cut short: members found from their local headers, rows up to the cut read', async () => {
+    // Cut inside the stored `label` member (the second), 100 int64 rows into its data.
+    const zip = readFileSync(path.join(dir, 'stored.npz'));
+    const labelAt = zip.indexOf('label.npy');
+    for (const [name, src, member, rowBytes] of [['cut-stored.npz', 'stored.npz', 'label', 8], ['cut-deflated.npz', 'deflated.npz', 'label', 8]] as const) {
+      const whole = readFileSync(path.join(dir, src));
+      const at = src === 'stored.npz' ? labelAt + 'label.npy'.length + 20 + 128 + 100 * rowBytes + 3 : whole.indexOf('label.npy') + 'label.npy'.length + 20 + 600;
+      const rel = edited(src, name, (b) => b.subarray(0, at));
+      const r = await readSource(rel);
+      const dmg = [...r.info.findings, ...r.damage];
+      expect(dmg[0]).toMatchObject({ kind: 'corrupt_file', file: rel });
+      expect(dmg[0]?.message).toMatch(/local headers/);
+      expect(dmg.some((f) => f.field === member), JSON.stringify(dmg)).toBe(true);
+      expectSame(r, src, 'data'); // the member before the cut, whole
+      const got = Buffer.concat(r.fields.get(member) ?? []);
+      const want = readFileSync(path.join(dir, expected[src]![member]!));
+      expect(got.length).toBeGreaterThan(0);
+      expect(got.length % rowBytes).toBe(0);
+      // A cut (unlike altered bytes) leaves every row inflated before it exact.
+      expect(got.equals(want.subarray(0, got.length))).toBe(true);
+      if (src === 'stored.npz') expect(got.length / rowBytes).toBe(100);
+    }
   });
 
   it('a header that lies about its shape is a truncation; a header that is no dict is corrupt', async () => {
