@@ -14,7 +14,7 @@ import { ScanError } from '../../errors.js';
 import { DEFAULT_SEVERITY } from '../../kinds.js';
 import type { Finding } from '../../types.js';
 import { OPEN_FLAGS, readFully } from '../files.js';
-import { isLabelName } from '../labels.js';
+import { DEFAULT_LABEL_NAMES, isLabelName } from '../labels.js';
 import { labelFileFor, NPZ_EXTENSION } from './sniff.js';
 import { memberDataOffset, readCentralDirectory, readLocalHeaders, type ZipMember } from './zip.js';
 
@@ -50,6 +50,9 @@ export interface Survey {
   unchecked: string[];
   bytes: number;
 }
+
+/** One row is read whole into memory: a row larger than this is reported (unchecked), not read. */
+export const MAX_ROW_BYTES = 256 * 1024 * 1024;
 
 /** Fortran-order deflated members are inflated whole to be transposed: up to this size. */
 export const MAX_INFLATED_FORTRAN = 256 * 1024 * 1024;
@@ -91,6 +94,11 @@ function arrayOf(h: NpyHeader, name: string, file: string, abs: string, dataOffs
   }
   if (npyElements(h) === 0) {
     s.unchecked.push(`${where} (empty array, shape ${shapeText(h)})`);
+    return undefined;
+  }
+  const rowBytes = npyRowElems(h) * h.dtype.itemSize;
+  if (rowBytes > MAX_ROW_BYTES) {
+    s.unchecked.push(`${where} (rows of ${rowBytes} bytes, over the ${MAX_ROW_BYTES}-byte read limit)`);
     return undefined;
   }
   const need = npyElements(h) * h.dtype.itemSize;
@@ -244,6 +252,13 @@ export function survey(abs: string, shown: string, labelNames?: readonly string[
       data: { file: shown, offset: first?.offset ?? 0 },
     });
   }
+  // As for HDF5 datasets: a label array has one value a row (a one-hot (N, 10) `y` is data), and one label array
+  // a source (the first by the order of the label names); other label-named arrays are scanned as data.
+  const rank = (a: ArraySpec): number => Math.max(0, DEFAULT_LABEL_NAMES.indexOf(a.name.toLowerCase()));
+  const label = s.arrays
+    .filter((a) => a.isLabel && a.shape.slice(1).every((d) => d === 1))
+    .reduce<ArraySpec | undefined>((b, a) => (b === undefined || rank(a) < rank(b) ? a : b), undefined);
+  for (const a of s.arrays) a.isLabel = a === label;
   // The longest array counts the records (0-d arrays are scalars beside it, unless alone); siblings of another
   // length are a misalignment (as HDF5 datasets of one file).
   const sized = s.arrays.filter((a) => a.shape.length > 0);

@@ -252,6 +252,36 @@ describe('NumPy reader on damage', () => {
   });
 });
 
+/** A .npy file written by hand (a header numpy would not write), into the temp folder. */
+function handMade(name: string, dict: string, data: Buffer): string {
+  const pad = 64 - ((10 + dict.length + 1) % 64);
+  const body = Buffer.from(dict + ' '.repeat(pad % 64) + '\n', 'latin1');
+  const pre = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, body.length & 0xff, body.length >> 8]);
+  const out = path.join(dir, 'hand', name);
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(out, Buffer.concat([pre, body, data]));
+  return path.join('hand', name);
+}
+
+describe('NumPy reader limits and label rules', () => {
+  it('a row too large to read at once is unchecked, not allocated', async () => {
+    const rel = handMade('huge.npy', "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 100000000), }", Buffer.alloc(64));
+    const r = await readSource(rel);
+    expect(r.records).toEqual([]);
+    expect(r.info.unchecked?.[0]?.examples[0]).toMatch(/over the \d+-byte read limit/);
+  });
+
+  it('a label-named array with several values a row (one-hot) is data; one label array a source', async () => {
+    const rel = 'onehot.npz';
+    const py = spawnSync(SYSTEM_PYTHON, ['-c', `import numpy as np, sys
+np.savez(sys.argv[1], x=np.zeros((6, 2), 'f4'), y=np.eye(6, 3, dtype='f4'), target=np.arange(6), labels=np.arange(6))`, path.join(dir, rel)], { encoding: 'utf8' });
+    expect(py.status, py.stderr).toBe(0);
+    const r = await readSource(rel);
+    expect([...new Set(r.records.filter((x) => x.isLabel).map((x) => x.field))]).toEqual(['labels']);
+    expect(r.records.some((x) => x.field === 'y' && !x.isLabel)).toBe(true);
+  });
+});
+
 describe('label pairing of loose .npy files', () => {
   const pairs = (names: string[]): Record<string, string> =>
     Object.fromEntries([...pairNpyFiles('/d', names).labelOf].map(([l, f]) => [path.basename(l), path.basename(f)]));
