@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caffeKey, mnistDatum, rng, SYSTEM_PYTHON, writeLmdb, type KV } from '../../scripts/lib/caffe.js';
 import { FIXTURES, type FixtureSpec } from '../../scripts/lib/fixture-spec.js';
+import { NPY_FIXTURE_DATASETS } from '../../scripts/lib/npy-fixtures.js';
 import { scan } from '../../src/index.js';
 import type { DatasetReport } from '../../src/types.js';
 import { CLI, ROOT, runCli, scanJson } from '../helpers/cli.js';
@@ -81,8 +82,10 @@ describe('nanscan scan on the committed fixtures', () => {
   it('finds every dataset under a folder and keeps their order', () => {
     const { run, report } = scanJson(['fixtures']);
     expect(run.status).toBe(1);
-    expect(report.datasets.map((d) => d.path)).toEqual(
-      FIXTURES.map((s) => `fixtures/${s.dir}${s.datasetFile ? `/${s.datasetFile}` : ''}`).sort());
+    expect(report.datasets.map((d) => d.path)).toEqual([
+      ...FIXTURES.map((s) => `fixtures/${s.dir}${s.datasetFile ? `/${s.datasetFile}` : ''}`),
+      ...NPY_FIXTURE_DATASETS.map((d) => `fixtures/${d}`),
+    ].sort());
     // The list's images are scanned once, as part of the list, not again as a folder.
     expect(report.datasets.filter((d) => d.path.startsWith('fixtures/images/list'))).toHaveLength(1);
     expect(report.summary.records).toBe(report.datasets.reduce((n, d) => n + d.records, 0));

@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEM_PYTHON } from '../../scripts/lib/caffe.js';
+import { NPY_FIXTURE_DATASETS } from '../../scripts/lib/npy-fixtures.js';
 import type { Report } from '../../src/types.js';
 import { ROOT, scanJson } from '../helpers/cli.js';
 import { hashTree } from '../helpers/tree.js';
@@ -80,6 +81,7 @@ describe('nanscan scan on NumPy fixtures', () => {
   it('finds one dataset per .npy features file and per .npz, the label file read with its features', () => {
     expect(report.datasets.map((d) => [d.path, d.format]).sort()).toEqual(
       Object.keys(oracle).map((k) => [path.join('fixtures', 'npy', k), 'npy']).sort());
+    expect(report.datasets.map((d) => d.path)).toEqual(NPY_FIXTURE_DATASETS.map((d) => `fixtures/${d}`));
     expect(status).toBe(1);
   });
 

@@ -6,6 +6,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES } from '../../scripts/lib/fixture-spec.js';
+import { NPY_FIXTURE_DATASETS } from '../../scripts/lib/npy-fixtures.js';
 import { scan } from '../../src/index.js';
 import type { Report } from '../../src/types.js';
 import { CLI, ROOT, scanJson } from '../helpers/cli.js';
@@ -39,9 +40,10 @@ describe('read-only by construction', () => {
       writeFileSync(out, r.stdout);
     }
     const report = JSON.parse(spawnSync('cat', [out], { encoding: 'utf8' }).stdout) as Report;
-    expect(report.datasets).toHaveLength(FIXTURES.length);
-    // Every dataset was read, except the one whose only file is cut in half.
-    expect(report.datasets.filter((d) => d.records === 0).map((d) => path.basename(d.path))).toEqual(['broken.h5']);
+    // The fixture specs, and the NumPy fixtures (scripts/make-npy-fixtures.ts).
+    expect(report.datasets).toHaveLength(FIXTURES.length + NPY_FIXTURE_DATASETS.length);
+    // Every dataset was read, except the one whose only file is cut in half and a text file named .npy.
+    expect(report.datasets.filter((d) => d.records === 0).map((d) => path.basename(d.path)).sort()).toEqual(['broken.h5', 'fake.npy']);
     // No finding says a file could not be opened or written.
     expect(report.summary.findingCounts.io_error).toBeUndefined();
     expect(hashTree(fixtures)).toBe(before);
