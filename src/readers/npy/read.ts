@@ -8,7 +8,9 @@ import { Readable } from 'node:stream';
 import { createInflateRaw, crc32 } from 'node:zlib';
 import { fortranRowsToC, toNative, type NpyDtype } from '../../decode/npy.js';
 import type { RecordBatch, RowsRecord } from '../types.js';
+import { loadKernel } from '../../kernels/scan.js';
 import { readFully } from '../files.js';
+import { DIRECT_READ_BYTES } from '../hdf5/layout.js';
 import { corrupt, rowBytesOf, type ArraySpec } from './survey.js';
 
 export interface Unit {
@@ -66,10 +68,15 @@ function* readPlain(fd: number, u: Unit, buf: Buffers): Generator<RecordBatch> {
   const checkCrc = zip !== undefined && u.start === 0 && u.end === a.rows && a.rows === n0;
   // C order: the CRC runs over the rows as they are read; Fortran order reads columns, so it takes a pass of its own.
   let crc = checkCrc && !a.fortran ? crc32(readFully(fd, Buffer.alloc(a.dataOffset - (zip as { start: number }).start), (zip as { start: number }).start)) : 0;
-  for (let s = u.start; s < u.end; s += per) {
-    const rows = Math.min(per, u.end - s);
-    buf.raw = grow(buf.raw, rows * rb);
-    const want = buf.raw.subarray(0, rows * rb);
+  // Little-endian C-order rows that need no conversion are read into the scan kernel's memory, ~128 KiB at a
+  // time, and scanned there while still in the CPU cache (as HDF5's direct reads: src/readers/hdf5/layout.ts).
+  const arena = loadKernel().arena;
+  const inPlace = !a.fortran && (!a.bigEndian || a.itemSize === 1) && a.kind !== 'f16' && arena !== undefined && rb <= arena.length;
+  const step = inPlace ? Math.max(1, Math.floor(Math.min(buf.slab, DIRECT_READ_BYTES) / Math.max(rb, 1))) : per;
+  for (let s = u.start; s < u.end; s += step) {
+    const rows = Math.min(step, u.end - s);
+    if (!inPlace) buf.raw = grow(buf.raw, rows * rb);
+    const want = (inPlace ? (arena as Uint8Array) : (buf.raw as Uint8Array)).subarray(0, rows * rb);
     if (!a.fortran) {
       const got = readFully(fd, want, a.dataOffset + s * rb);
       const whole = Math.floor(got.length / rb);
