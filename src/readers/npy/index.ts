@@ -2,8 +2,9 @@
  * NumPy reader (format `npy`): a loose `.npy` file (with the label file the rule in sniff.ts pairs with it), or
  * an `.npz` archive, whose `.npy` members are the arrays of one dataset (like the datasets of one HDF5 file).
  * Rows along the first axis are records (a 1-D array: one value a record; 0-d: one record), handed out as
- * RowsRecord slabs of ~4 MiB, typed-array views of one reused buffer (big-endian data is swapped and float16
- * widened into reused buffers too; Fortran order is transposed into C order).
+ * RowsRecord slabs, typed-array views of reused memory: little-endian C-order rows ~128 KiB at a time in the
+ * scan kernel's own memory (scanned in place), everything else in ~4 MiB slabs (big-endian data swapped, float16
+ * widened, Fortran order transposed into C order, deflated members inflated).
  *
  * Partition spec (JSON): `{ v: 1, units: [{ array, start, end }] }`, rows [start, end) of each array as the
  * survey described it (survey.ts ArraySpec). A loose file is split by row ranges (its label file's rows go with
