@@ -4,8 +4,8 @@
  * runs; compare the ratios measured in the same run — the machines are shared and noisy.
  *
  *   BENCH_RUNS=n        repetitions (default 5)
- *   BENCH_ONLY=a,b      sections: lmdb, leveldb, hdf5, images, merge, kernel (default), parquet (bench/parquet.ts),
- *                       webdataset (bench/webdataset.ts), tfrecord (bench/tfrecord.ts)
+ *   BENCH_ONLY=a,b      sections: lmdb, leveldb, hdf5, npy, images, merge, kernel, webdataset (default), parquet
+ *                       (bench/parquet.ts), tfrecord (bench/tfrecord.ts), pickle (bench/pickle.ts)
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, statSync, writeFileSync } from 'node:fs';
@@ -16,7 +16,7 @@ import sharp from 'sharp';
 import { caffeKey, encodeDatum, mnistDatum, rng, SYSTEM_PYTHON, writeLevelDb, writeLmdb, type KV } from '../scripts/lib/caffe.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'lmdb,leveldb,hdf5,images,merge,kernel,webdataset').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'lmdb,leveldb,hdf5,npy,images,merge,kernel,webdataset').split(','));
 const here = path.dirname(fileURLToPath(import.meta.url));
 const TMP = os.tmpdir();
 
@@ -150,6 +150,10 @@ print((time.perf_counter() - t) * 1000)`;
   const direct = median(pairs.map((p) => p[1]!));
   console.log(`  rows through h5wasm instead of direct reads: ${fmt(statSync(file).size / 1e6 / (viaH5 / 1000))} MB/s` +
     ` (${viaH5.toFixed(0)} ms); direct reads, same runs: ${direct.toFixed(0)} ms, ${(viaH5 / direct).toFixed(2)}x`);
+}
+
+if (ONLY.has('npy')) {
+  (await import('./npy.js')).runNpyBench(RUNS);
 }
 
 if (ONLY.has('images')) {

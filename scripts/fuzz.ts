@@ -58,7 +58,7 @@ function weighted<T>(r: Rng, xs: readonly (readonly [T, number])[]): T {
 export interface FuzzFixture {
   /** Folder under fixtures/. */
   dir: string;
-  format: FixtureSpec['format'] | 'parquet' | 'arrow' | 'webdataset';
+  format: FixtureSpec['format'] | 'parquet' | 'arrow' | 'webdataset' | 'npy';
   /** The dataset path inside the folder (list or single file), or undefined when the folder is the dataset. */
   datasetFile?: string;
 }
@@ -74,6 +74,9 @@ export const FUZZ_FIXTURES: FuzzFixture[] = [
   // Written by scripts/make_webdataset_fixtures.py (Python's tarfile), not by the fixture spec.
   { dir: 'webdataset/clean', format: 'webdataset' },
   { dir: 'webdataset/formats', format: 'webdataset' },
+  // NumPy fixtures (scripts/make-npy-fixtures.ts): features read with their paired label file; a deflated .npz.
+  { dir: 'npy/clean', format: 'npy', datasetFile: 'X_train.npy' },
+  { dir: 'npy/npz', format: 'npy', datasetFile: 'faults.npz' },
 ];
 
 const IMAGE_EXT = /\.(jpe?g|png|webp|gif|tiff?|bmp)$/i;
@@ -120,10 +123,13 @@ function targetWeight(fx: FuzzFixture, file: string, size: number, imageCount: n
       return /\.(tar|tar\.gz|tgz)$/.test(base) ? 1 : 0;
     case 'tfrecord':
       return TFRECORD_NAME.test(base) ? 1 : 0;
+    case 'npy':
+      // Loose .npy files are all read (features and their label file); of an .npz folder, the archive scanned.
+      return /\.npy$/.test(base) || file === fx.datasetFile ? 1 : 0;
   }
 }
 
-type Kind = 'lmdb' | 'ldb' | 'log' | 'current' | 'h5' | 'png' | 'jpeg' | 'list' | 'tar' | 'tfrecord' | 'other';
+type Kind = 'lmdb' | 'ldb' | 'log' | 'current' | 'h5' | 'png' | 'jpeg' | 'list' | 'tar' | 'tfrecord' | 'npy' | 'other';
 
 function fileKind(fx: FuzzFixture, file: string): Kind {
   const base = path.basename(file);
@@ -136,6 +142,7 @@ function fileKind(fx: FuzzFixture, file: string): Kind {
   if (base.endsWith('.tar')) return 'tar';
   if (/\.png$/i.test(base)) return 'png';
   if (/\.jpe?g$/i.test(base)) return 'jpeg';
+  if (/\.np[yz]$/i.test(base)) return 'npy';
   if (file === fx.datasetFile || (fx.format === 'hdf5' && base.endsWith('.txt'))) return 'list';
   return 'other';
 }
@@ -283,6 +290,14 @@ function lmdbNodeOp(r: Rng, file: string, b: Buffer, ops: Op[]): boolean {
 /** One binary mutation of `b`; returns the new contents (truncation and insertion change the length). */
 function binaryOp(r: Rng, kind: Kind, file: string, b: Buffer, ops: Op[]): Buffer {
   if (kind === 'lmdb' && r() < 0.25 && lmdbNodeOp(r, file, b, ops)) return b;
+  if (kind === 'npy' && r() < 0.3 && b.length > 16) {
+    // The .npy header dict (its first bytes; an .npz member's when stored): shapes, dtypes, quotes, brackets.
+    const at = 8 + int(r, Math.min(b.length, 160) - 8);
+    const ch = pick(r, [...'0123456789(),\' <>:fiuFT{}[]L-']);
+    b[at] = ch.charCodeAt(0);
+    ops.push({ op: 'npy-header', file, offset: at, char: ch });
+    return b;
+  }
   const op = weighted(r, [['bitflip', 4], ['run', 3], ['truncate', 1.5], ['dup', 2], ['length', 3]] as const);
   if (b.length === 0 && op !== 'dup') {
     const bytes = Buffer.from(Array.from({ length: 1 + int(r, 64) }, () => int(r, 256)));

@@ -15,6 +15,7 @@ import { dataFileOfLock, isLmdbFile, isLockName } from './readers/lmdb/sniff.js'
 import { ARROW_EXTENSION, isArrowFile, isParquetFile, PARQUET_EXTENSION } from './readers/table/sniff.js';
 import { expandBraces, hasBraces, isShardName, isTarFile } from './readers/webdataset/shards.js';
 import { isTfrecordFile, TFRECORD_NAME } from './readers/tfrecord/sniff.js';
+import { isNpyFile, isNpzFile, NPY_EXTENSION, NPZ_EXTENSION, pairingOf } from './readers/npy/sniff.js';
 import type { Source, SourceFormat } from './readers/types.js';
 import type { SkippedPath } from './types.js';
 
@@ -69,6 +70,7 @@ export async function discover(paths: readonly string[], cwd: string, options: D
     if (!(await visit(path.resolve(cwd, p), p, out, seen, true))) out.emptyPaths.push(p);
   }
   claimListedFiles(out, options.rootFolder === undefined ? undefined : path.resolve(cwd, options.rootFolder));
+  claimNpyLabels(out);
   const include = (options.include ?? []).map((g) => globToRegExp(g, 'include'));
   const exclude = (options.exclude ?? []).map((g) => globToRegExp(g, 'exclude'));
   if (include.length + exclude.length > 0) {
@@ -83,6 +85,21 @@ export async function discover(paths: readonly string[], cwd: string, options: D
 }
 
 export { globToRegExp } from './glob.js';
+
+/**
+ * A loose `.npy` label file that the pairing rule (readers/npy/sniff.ts) reads with a features file found here
+ * belongs to that dataset, not to one of its own.
+ */
+function claimNpyLabels(out: Discovery): void {
+  const npy = out.sources.filter((s) => s.format === 'npy' && NPY_EXTENSION.test(s.absPath));
+  if (npy.length < 2) return;
+  const present = new Set(npy.map((s) => s.absPath));
+  const claimed = new Set<string>();
+  for (const s of npy) {
+    for (const [label, features] of pairingOf(s.absPath).labelOf) if (present.has(features)) claimed.add(label);
+  }
+  out.sources = out.sources.filter((s) => !(s.format === 'npy' && claimed.has(s.absPath)));
+}
 
 /**
  * A list file is one dataset, and the files it names belong to it alone (DESIGN.md): image folders exclude
@@ -158,6 +175,10 @@ async function visit(abs: string, shown: string, out: Discovery, seen: Set<strin
     // By signature, or by name: a .h5 file whose signature is damaged is a corrupt HDF5 file, not "not a dataset".
     if (isHdf5File(abs) || HDF5_EXTENSION.test(abs) || isHdf5List(abs)) {
       return add(out, 'hdf5', abs, shown, seen);
+    }
+    // NumPy: by magic, or by name, so that a damaged `.npy`/`.npz` is reported as corrupt rather than skipped.
+    if (NPY_EXTENSION.test(abs) || NPZ_EXTENSION.test(abs) || isNpyFile(abs) || isNpzFile(abs)) {
+      return add(out, 'npy', abs, shown, seen);
     }
     // Parquet and Arrow: by signature, or by name (a truncated shard is a corrupt file, not "not a dataset").
     // Each file is a dataset of its own: a Hugging Face split of several shards is reported shard by shard.

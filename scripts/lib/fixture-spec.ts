@@ -473,3 +473,6 @@ export const TABLE_FIXTURES: readonly { path: string; unreadable?: boolean }[] =
   { path: 'parquet/planted.parquet' },
   { path: 'parquet/truncated.parquet', unreadable: true },
 ];
+
+/** WebDataset fixtures, written by scripts/make_webdataset_fixtures.py (Python's tarfile and PIL), not by this spec. */
+export const WEBDATASET_FIXTURE_DATASETS: readonly string[] = ['webdataset/clean', 'webdataset/damaged', 'webdataset/formats'];

@@ -8,7 +8,7 @@ const LOADERS: Record<SourceFormat, (() => Promise<ReaderModule>) | undefined> =
   hdf5: async () => (await import('./hdf5/index.js')).hdf5Reader,
   'image-folder': async () => (await import('./image-folder.js')).imageFolderReader,
   'image-list': async () => (await import('./image-list.js')).imageListReader,
-  npy: undefined,
+  npy: async () => (await import('./npy/index.js')).npyReader,
   webdataset: async () => (await import('./webdataset/index.js')).webdatasetReader,
   tfrecord: async () => (await import('./tfrecord/index.js')).tfrecordReader,
   parquet: async () => (await import('./parquet/index.js')).parquetReader,

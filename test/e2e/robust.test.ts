@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES, TABLE_FIXTURES } from '../../scripts/lib/fixture-spec.js';
+import { FIXTURES, TABLE_FIXTURES, WEBDATASET_FIXTURE_DATASETS } from '../../scripts/lib/fixture-spec.js';
+import { NPY_FIXTURE_DATASETS } from '../../scripts/lib/npy-fixtures.js';
 import { scan } from '../../src/index.js';
 import type { Report } from '../../src/types.js';
 import { CLI, ROOT, scanJson } from '../helpers/cli.js';
@@ -39,10 +40,12 @@ describe('read-only by construction', () => {
       writeFileSync(out, r.stdout);
     }
     const report = JSON.parse(spawnSync('cat', [out], { encoding: 'utf8' }).stdout) as Report;
-    expect(report.datasets).toHaveLength(FIXTURES.length + TABLE_FIXTURES.length);
-    // Every dataset was read, except the one whose only file is cut in half and the Parquet files without a footer.
-    expect(report.datasets.filter((d) => d.records === 0).map((d) => path.basename(d.path)))
-      .toEqual(['broken.h5', ...TABLE_FIXTURES.filter((t) => t.unreadable === true).map((t) => path.basename(t.path))]);
+    // The fixture specs, the Parquet/Arrow fixtures and the NumPy fixtures (scripts/make-npy-fixtures.ts).
+    expect(report.datasets).toHaveLength(FIXTURES.length + TABLE_FIXTURES.length + NPY_FIXTURE_DATASETS.length + WEBDATASET_FIXTURE_DATASETS.length);
+    // Every dataset was read, except the one whose only file is cut in half, the Parquet files without a footer
+    // and a text file named .npy.
+    expect(report.datasets.filter((d) => d.records === 0).map((d) => path.basename(d.path)).sort())
+      .toEqual(['broken.h5', 'fake.npy', ...TABLE_FIXTURES.filter((t) => t.unreadable === true).map((t) => path.basename(t.path))].sort());
     // No finding says a file could not be opened or written.
     expect(report.summary.findingCounts.io_error).toBeUndefined();
     expect(hashTree(fixtures)).toBe(before);

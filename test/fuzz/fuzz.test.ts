@@ -27,7 +27,7 @@ describe('fuzz', () => {
     // Bounded by time as well as count: on a loaded machine fewer run, but every format must have been fuzzed.
     expect(r.mutants).toBeGreaterThanOrEqual(FUZZ_FIXTURES.length * 4);
     const formats = new Set(Object.keys(r.perFixture).map((d) => FUZZ_FIXTURES.find((f) => f.dir === d)!.format));
-    expect([...formats].sort()).toEqual(['arrow', 'hdf5', 'image-folder', 'image-list', 'leveldb', 'lmdb', 'parquet', 'tfrecord', 'webdataset']);
+    expect([...formats].sort()).toEqual(['arrow', 'hdf5', 'image-folder', 'image-list', 'leveldb', 'lmdb', 'npy', 'parquet', 'tfrecord', 'webdataset']);
   }, 150_000);
 
   const cases = existsSync(REGRESSIONS)

@@ -57,6 +57,13 @@ const CASES: Case[] = [
   { format: 'tfrecord', fixture: 'fixtures/tfrecord/other/data-crc.tfrecord', damaged: true },
   { format: 'tfrecord', fixture: 'fixtures/tfrecord/length-crc.tfrecord', damaged: true },
   { format: 'tfrecord', fixture: 'fixtures/tfrecord/cut.tfrecord.gz', damaged: true },
+  // NumPy (scripts/make-npy-fixtures.ts): features with their paired label file; a deflated and a stored .npz.
+  { format: 'npy', fixture: 'fixtures/npy/clean/X_train.npy' },
+  { format: 'npy', fixture: 'fixtures/npy/npz/faults.npz' },
+  { format: 'npy', fixture: 'fixtures/npy/npz/stored.npz' },
+  // Cut inside row 60; a stored member whose CRC no longer matches.
+  { format: 'npy', fixture: 'fixtures/npy/truncated/cut.npy', damaged: true },
+  { format: 'npy', fixture: 'fixtures/npy/crc/bad.npz', damaged: true },
 ];
 
 /** Sources with nothing readable: open() refuses them with the one code that becomes a corrupt_file finding. */
@@ -64,6 +71,7 @@ const UNOPENABLE: Case[] = [
   { format: 'hdf5', fixture: 'fixtures/hdf5/truncated/broken.h5' },
   { format: 'parquet', fixture: 'fixtures/parquet/truncated.parquet' },
   { format: 'parquet', fixture: 'fixtures/parquet/bad-footer.parquet' },
+  { format: 'npy', fixture: 'fixtures/npy/not-npy/fake.npy' },
 ];
 
 /** Partition counts asked of plan(): one, a few, more than there are records in small fixtures. */
