@@ -77,7 +77,7 @@ class Machine {
   }
 
   private need(n: number): number {
-    if (n > this.buf.length - this.pos) throw new Invalid(`truncated: ${n} bytes needed at byte ${this.pos}, ${this.buf.length - this.pos} left`, this.pos);
+    if (n > this.buf.length - this.pos) throw new Invalid(`truncated: ${n} bytes needed, ${this.buf.length - this.pos} left`, this.pos);
     const p = this.pos;
     this.pos += n;
     return p;
@@ -95,7 +95,7 @@ class Machine {
   private bytes(n: number): Uint8Array { const p = this.need(n); return this.buf.subarray(p, p + n); }
   private line(): string {
     const end = this.buf.indexOf(0x0a, this.pos);
-    if (end < 0) throw new Invalid(`truncated: no end of line after byte ${this.pos}`, this.pos);
+    if (end < 0) throw new Invalid('truncated: a line without its end', this.pos);
     const s = latin1.decode(this.buf.subarray(this.pos, end));
     this.pos = end + 1;
     return s;
@@ -131,7 +131,7 @@ class Machine {
     const b = this.buf;
     for (;;) {
       this.at = this.pos;
-      if (this.pos >= b.length) throw new Invalid(`truncated: ends at byte ${b.length} without a STOP opcode`, b.length);
+      if (this.pos >= b.length) throw new Invalid('truncated: no STOP opcode', b.length);
       const op = b[this.pos++]!;
       switch (op) {
         case 0x2e: { // '.' STOP
@@ -145,7 +145,7 @@ class Machine {
         }
         case 0x95: { // FRAME: CPython's C unpickler only checks that the frame's bytes are there
           const n = this.u64();
-          if (n > b.length - this.pos) throw new Invalid(`truncated: a frame of ${n} bytes at byte ${this.at}, ${b.length - this.pos} left`, this.at);
+          if (n > b.length - this.pos) throw new Invalid(`truncated: a frame of ${n} bytes, ${b.length - this.pos} left`, this.at);
           break;
         }
         case 0x28: // '(' MARK
