@@ -4,7 +4,7 @@
  * runs; compare the ratios measured in the same run — the machines are shared and noisy.
  *
  *   BENCH_RUNS=n        repetitions (default 5)
- *   BENCH_ONLY=a,b      sections: lmdb, leveldb, hdf5, images, merge, kernel
+ *   BENCH_ONLY=a,b      sections: lmdb, leveldb, hdf5, images, merge, kernel, pickle
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, statSync, writeFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { benchPickle } from './pickle.js';
 import { caffeKey, encodeDatum, mnistDatum, rng, SYSTEM_PYTHON, writeLevelDb, writeLmdb, type KV } from '../scripts/lib/caffe.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -104,6 +105,8 @@ t=time.perf_counter()
 for k,v in db.iterator(): pass
 print((time.perf_counter()-t)*1000)
 db.close(); shutil.rmtree(d)`;
+
+if (ONLY.has('pickle')) benchPickle(RUNS);
 
 if (ONLY.has('lmdb')) {
   const dir = await datums('lmdb', 300_000, writeLmdb);
