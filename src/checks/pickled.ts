@@ -11,6 +11,7 @@
  */
 import { sniffImage } from '../decode/image.js';
 import { NdArray, ndarrayToTyped, PyDict, PyFloat, PyTuple, type PyValue } from '../decode/pickle.js';
+import type { Scratch } from '../decode/pickle-numpy.js';
 import { isLabelName } from '../readers/labels.js';
 import type { SampleField } from '../readers/types.js';
 
@@ -24,8 +25,12 @@ const MAX_VISITS = 4096;
 /** The name of a bare top-level value (`pickle.dumps(ndarray)`). */
 const TOP = 'value';
 
-export function pickleFields(v: PyValue): SampleField[] {
-  const w = new Walker();
+/**
+ * The members of a decoded value. Arrays that need a copy (misaligned, big-endian) are copied into `scratch`
+ * when given: they are then valid only until its next reset.
+ */
+export function pickleFields(v: PyValue, scratch?: Scratch): SampleField[] {
+  const w = new Walker(scratch);
   if (v instanceof PyDict) w.dict(v, '', 0);
   else if (Array.isArray(v) && !isNumericList(v)) w.seq(v, '', 0);
   else if (v instanceof PyTuple) w.seq(v.items, '', 0);
@@ -36,6 +41,8 @@ export function pickleFields(v: PyValue): SampleField[] {
 class Walker {
   readonly out: SampleField[] = [];
   private visits = 0;
+
+  constructor(private readonly scratch?: Scratch) {}
 
   dict(d: PyDict, prefix: string, depth: number): void {
     for (const [k, x] of d.map) {
@@ -61,7 +68,7 @@ class Walker {
       }
     }
     if (x instanceof NdArray) {
-      const t = ndarrayToTyped(x);
+      const t = ndarrayToTyped(x, this.scratch);
       out.push(t === null ? { type: 'opaque', name } : { type: 'array', name, dtype: t.dtype, shape: x.shape, data: t.data });
     } else if (x instanceof PyFloat) {
       out.push({ type: 'array', name, dtype: 'f64', shape: [], data: Float64Array.of(x.value) });

@@ -4,6 +4,7 @@
  */
 import { DatumDecoder, looksLikeDatum, type Datum } from '../decode/datum.js';
 import { decodePickle, looksLikePickle } from '../decode/pickle.js';
+import { Scratch } from '../decode/pickle-numpy.js';
 import { pickleFields } from './pickled.js';
 import { decodeImage, decodeImageNow, isConstantImage, sniffImage, type ImageResult } from '../decode/image.js';
 import { createStats, type Kernel, type ScanStats } from '../kernels/scan.js';
@@ -45,6 +46,7 @@ interface PendingImage {
 export class PartitionAnalyzer {
   private readonly sink: FindingSink;
   private readonly decoder = new DatumDecoder();
+  private readonly pickleScratch = new Scratch();
   private readonly stats = createAccumulator();
   /** Label arrays' values: reported apart from the data's (`labelStats`). */
   private readonly labelStats = createAccumulator();
@@ -166,7 +168,9 @@ export class PartitionAnalyzer {
       }
       return undefined;
     }
-    const fields = r.status === 'ok' ? pickleFields(r.value) : [];
+    // Array copies go to scratch room reused per value: the analysis reads them synchronously and keeps none.
+    this.pickleScratch.reset();
+    const fields = r.status === 'ok' ? pickleFields(r.value, this.pickleScratch) : [];
     if (!fields.some((f) => f.type !== 'opaque')) {
       v.uncheckedPickles++;
       if (v.uncheckedPickleExamples.length < this.options.maxExamples) {

@@ -137,7 +137,7 @@ const TYPES: Record<string, { dtype: RowsRecord['dtype']; ctor: Ctor }> = {
  * The array's values as a native typed array in C order (big-endian swapped, float16 widened to float32, Fortran
  * order transposed), or null for a dtype that holds no plain numbers (strings, complex, datetimes, records).
  */
-export function ndarrayToTyped(a: NdArray): { dtype: RowsRecord['dtype']; data: NumericArray } | null {
+export function ndarrayToTyped(a: NdArray, scratch?: Scratch): { dtype: RowsRecord['dtype']; data: NumericArray } | null {
   if (a.structured || a.pending) return null;
   const t = TYPES[a.dtype.slice(1)];
   if (t === undefined) return null;
@@ -146,10 +146,10 @@ export function ndarrayToTyped(a: NdArray): { dtype: RowsRecord['dtype']; data: 
   let bytes = a.data;
   // A copy (Uint8Array's slice: a Buffer's slice would be a view) when the bytes are swapped or misaligned.
   if (a.dtype[0] === '>' && size > 1) {
-    bytes = copy(a.data);
+    bytes = copy(a.data, scratch);
     for (let i = 0; i < bytes.length; i += size) bytes.subarray(i, i + size).reverse();
   } else if (bytes.byteOffset % size !== 0) {
-    bytes = copy(a.data);
+    bytes = copy(a.data, scratch);
   }
   let data: NumericArray = new t.ctor(bytes.buffer as ArrayBuffer, bytes.byteOffset, n);
   if (t.dtype === 'f16') {
@@ -182,6 +182,36 @@ function toC(src: NumericArray, shape: number[]): NumericArray {
   return out;
 }
 
-function copy(b: Uint8Array): Uint8Array {
-  return Uint8Array.prototype.slice.call(b);
+/**
+ * Aligned room for the copies of one value's arrays (misaligned or byte-swapped data), reused from one value to
+ * the next: a fresh ArrayBuffer per array cost more than the copy. `reset()` before each value; what `take`
+ * gave is valid until then.
+ */
+export class Scratch {
+  private buf = new ArrayBuffer(1 << 16);
+  private used = 0;
+
+  reset(): void {
+    this.used = 0;
+  }
+
+  take(n: number): Uint8Array {
+    if (this.used + n > this.buf.byteLength) {
+      // Grown for the next values; arrays already handed out keep the old buffer.
+      if (n > this.buf.byteLength / 4 && n <= 1 << 24) this.buf = new ArrayBuffer(2 * Math.max(n, this.buf.byteLength));
+      else if (n > 1 << 24) return new Uint8Array(n);
+      else this.buf = new ArrayBuffer(this.buf.byteLength);
+      this.used = 0;
+    }
+    const out = new Uint8Array(this.buf, this.used, n);
+    this.used += (n + 7) & ~7;
+    return out;
+  }
+}
+
+/** An aligned copy (a plain Uint8Array: slicing a Buffer's view would build a Buffer). */
+function copy(b: Uint8Array, scratch?: Scratch): Uint8Array {
+  const out = scratch?.take(b.length) ?? new Uint8Array(b.length);
+  out.set(b);
+  return out;
 }

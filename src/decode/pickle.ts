@@ -49,11 +49,27 @@ class Unsupported {
 }
 
 const latin1 = new TextDecoder('latin1');
+/** Allowed globals met so far by module and name, one value each (they are immutable names). */
+const GLOBALS = new Map<string, Map<string, PyGlobal>>();
+
+/** Short ASCII text without a TextDecoder call (which costs more than the few characters of a key or a name). */
+function ascii(b: Uint8Array, start: number, end: number): string | null {
+  if (end - start > 64) return null;
+  let s = '';
+  for (let i = start; i < end; i++) {
+    const c = b[i]!;
+    if (c >= 0x80) return null;
+    s += String.fromCharCode(c);
+  }
+  return s;
+}
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+let machine: Machine | undefined;
 
 export function decodePickle(buf: Uint8Array): PickleResult {
   try {
-    return { status: 'ok', value: new Machine(buf).run() };
+    return { status: 'ok', value: (machine ??= new Machine()).reset(buf).run() };
   } catch (e) {
     if (e instanceof Invalid) return { status: 'invalid', reason: e.reason, offset: e.offset };
     if (e instanceof Unsupported) return { status: 'unsupported', reason: e.reason };
@@ -62,15 +78,26 @@ export function decodePickle(buf: Uint8Array): PickleResult {
   }
 }
 
+/** One machine, reset per value: decoding runs ~100k times a second, and allocates only the values. */
 class Machine {
+  private buf: Uint8Array = new Uint8Array(0);
   private pos = 0;
   private stack: PyValue[] = [];
-  private readonly marks: PyValue[][] = [];
-  private readonly memo = new Map<number, PyValue>();
+  private marks: PyValue[][] = [];
+  /** Memo by index: picklers number entries 0, 1, 2, … (MEMOIZE, or PUT with the next index). */
+  private memo: PyValue[] = [];
   /** Offset of the opcode being run, for messages. */
   private at = 0;
 
-  constructor(private readonly buf: Uint8Array) {}
+  reset(buf: Uint8Array): this {
+    this.buf = buf;
+    this.pos = 0;
+    this.at = 0;
+    this.stack = [];
+    this.marks = [];
+    this.memo = [];
+    return this;
+  }
 
   bad(reason: string): Invalid {
     return new Invalid(reason, this.at);
@@ -96,7 +123,7 @@ class Machine {
   private line(): string {
     const end = this.buf.indexOf(0x0a, this.pos);
     if (end < 0) throw new Invalid('truncated: a line without its end', this.pos);
-    const s = latin1.decode(this.buf.subarray(this.pos, end));
+    const s = ascii(this.buf, this.pos, end) ?? latin1.decode(this.buf.subarray(this.pos, end));
     this.pos = end + 1;
     return s;
   }
@@ -118,13 +145,14 @@ class Machine {
     return items;
   }
   private put(i: number): void {
-    if (this.memo.size >= MAX_MEMO && !this.memo.has(i)) throw new Unsupported('memo too large');
-    this.memo.set(i, this.top());
+    // Indexes far beyond the entries so far would make a sparse array: no pickler writes them.
+    if (i >= MAX_MEMO || i > this.memo.length + 1024) throw new Unsupported(`memo index ${i}`);
+    this.memo[i] = this.top();
   }
   private get(i: number): void {
-    const v = this.memo.get(i);
-    if (v === undefined && !this.memo.has(i)) throw this.bad(`memo key ${i} was never stored`);
-    this.push(v!);
+    const v = i < this.memo.length ? this.memo[i] : undefined;
+    if (v === undefined) throw this.bad(`memo key ${i} was never stored`);
+    this.push(v);
   }
 
   run(): PyValue {
@@ -232,7 +260,7 @@ class Machine {
         case 0x70: this.put(this.index(this.line())); break; // 'p' PUT
         case 0x71: this.put(this.u8()); break; // 'q' BINPUT
         case 0x72: this.put(this.u32()); break; // 'r' LONG_BINPUT
-        case 0x94: this.put(this.memo.size); break; // MEMOIZE
+        case 0x94: this.put(this.memo.length); break; // MEMOIZE
         case 0x63: { // 'c' GLOBAL
           const module = this.line();
           this.push(this.global(module, this.line()));
@@ -295,6 +323,8 @@ class Machine {
 
   private text(n: number): string {
     const raw = this.bytes(n);
+    const fast = ascii(raw, 0, n);
+    if (fast !== null) return fast;
     try {
       return utf8.decode(raw);
     } catch {
@@ -363,8 +393,16 @@ class Machine {
   }
 
   private global(module: string, name: string): PyValue {
+    const known = GLOBALS.get(module)?.get(name);
+    if (known !== undefined) return known;
     const full = `${module}.${name}`;
-    if (ALLOWED_GLOBALS.has(full) || isNumpyGlobal(full)) return new PyGlobal(full);
+    if (ALLOWED_GLOBALS.has(full) || isNumpyGlobal(full)) {
+      const g = new PyGlobal(full);
+      let names = GLOBALS.get(module);
+      if (names === undefined) GLOBALS.set(module, (names = new Map()));
+      names.set(name, g);
+      return g;
+    }
     throw new Unsupported(`global '${full.slice(0, 100)}'`);
   }
 
