@@ -1,7 +1,7 @@
 /**
  * Pickled LMDB values end to end: databases written the way PyTorch projects write them (py-lmdb,
  * `txn.put(key.encode(), pickle.dumps(sample))` at every pickle protocol, `subdir=False` files, folder2lmdb's
- * `__len__`/`__keys__` metadata), with planted faults whose keys and fields the scan must report exactly; a
+ * `__len__`/`__keys__` metadata; plyvel for LevelDB), with planted faults whose keys and fields the scan must report exactly; a
  * pickle that would run `os.system` is never run; a pickle in a Datum database is damage, a corrupt one among
  * raw bytes is only unchecked.
  */
@@ -83,6 +83,14 @@ with env.begin(write=True) as t:
         t.put(b'%08d' % i, v)
 env.close()
 
+import plyvel
+db = plyvel.DB(os.path.join(out, 'level'), create_if_missing=True)
+for i in range(30):
+    x = rng.standard_normal((2, 5))
+    if i == 13: x[1, 4] = -np.inf
+    db.put(b'%08d' % i, pickle.dumps({'feat': x, 'y': i % 2}, protocol=i % 6))
+db.close()
+
 env = lmdb.open(os.path.join(out, 'raw'), map_size=1 << 24)
 with env.begin(write=True) as t:
     for i in range(20):
@@ -159,6 +167,15 @@ describe('pickled samples in LMDB', () => {
     expect(located(d)).toEqual(['posinf sample-6 [0]']);
     expect(d.coverage.checkedRecords).toBe(10);
     expect(d.labels?.histogram).toEqual({ 0: 4, 1: 3, 2: 3 });
+  });
+
+  it('reads pickles in a LevelDB written by plyvel the same way', () => {
+    const d = datasets.get('level')!;
+    expect(d.format).toBe('leveldb');
+    expect(d.records).toBe(30);
+    expect(located(d)).toEqual(['neginf 00000013 feat']);
+    expect(d.coverage.checkedRecords).toBe(30);
+    expect(d.labels?.histogram).toEqual({ 0: 15, 1: 15 });
   });
 
   it('calls a pickle in a Datum database a bad record, and a broken pickle among raw bytes only unchecked', () => {
