@@ -52,15 +52,32 @@ const latin1 = new TextDecoder('latin1');
 /** Allowed globals met so far by module and name, one value each (they are immutable names). */
 const GLOBALS = new Map<string, Map<string, PyGlobal>>();
 
-/** Short ASCII text without a TextDecoder call (which costs more than the few characters of a key or a name). */
+/** Recent short strings by a hash of their bytes: the same keys and module names recur in every value. */
+const STRINGS: (string | undefined)[] = new Array<string | undefined>(512);
+
+/**
+ * Short ASCII text without a TextDecoder call (which costs more than the few characters of a key or a name),
+ * and without building it again when it is the string last seen with its hash.
+ */
 function ascii(b: Uint8Array, start: number, end: number): string | null {
-  if (end - start > 64) return null;
-  let s = '';
+  const n = end - start;
+  if (n > 64) return null;
+  let h = n;
   for (let i = start; i < end; i++) {
     const c = b[i]!;
     if (c >= 0x80) return null;
-    s += String.fromCharCode(c);
+    h = (h * 31 + c) | 0;
   }
+  const slot = h & 511;
+  const known = STRINGS[slot];
+  if (known !== undefined && known.length === n) {
+    let same = true;
+    for (let i = 0; i < n; i++) if (known.charCodeAt(i) !== b[start + i]) { same = false; break; }
+    if (same) return known;
+  }
+  let s = '';
+  for (let i = start; i < end; i++) s += String.fromCharCode(b[i]!);
+  STRINGS[slot] = s;
   return s;
 }
 const utf8 = new TextDecoder('utf-8', { fatal: true });
