@@ -339,11 +339,12 @@ class Machine {
   }
 
   private text(n: number): string {
-    const raw = this.bytes(n);
-    const fast = ascii(raw, 0, n);
+    const p = this.need(n);
+    // No subarray for the common short ASCII key or module name: a view per string costs more than the string.
+    const fast = ascii(this.buf, p, p + n);
     if (fast !== null) return fast;
     try {
-      return utf8.decode(raw);
+      return utf8.decode(this.buf.subarray(p, p + n));
     } catch {
       throw this.bad('string is not UTF-8');
     }
