@@ -12,6 +12,13 @@ import type { NumericArray, RowsRecord } from '../readers/types.js';
 import { widenHalf } from '../readers/hdf5/half.js';
 import { NdArray, PyDtype, PyGlobal, PyTuple, type PyValue } from './pickle-values.js';
 
+const FUNCTIONS = new Map([
+  ['numpy.dtype', 'dtype'], ['numpy.core.multiarray._reconstruct', '_reconstruct'],
+  ['numpy._core.multiarray._reconstruct', '_reconstruct'], ['numpy.core.multiarray.scalar', 'scalar'],
+  ['numpy._core.multiarray.scalar', 'scalar'], ['numpy.core.numeric._frombuffer', '_frombuffer'],
+  ['numpy._core.numeric._frombuffer', '_frombuffer'],
+]);
+
 const NUMPY_GLOBALS = new Set([
   'numpy.core.multiarray._reconstruct', 'numpy._core.multiarray._reconstruct', 'numpy.ndarray', 'numpy.dtype',
   'numpy.core.multiarray.scalar', 'numpy._core.multiarray.scalar',
@@ -44,7 +51,8 @@ export interface Problem {
 
 /** Applies one allowed numpy global to `args` (REDUCE). */
 export function callNumpy(name: string, args: PyValue[]): { value: PyValue } | Problem {
-  const fn = name.slice(name.lastIndexOf('.') + 1);
+  // The function's own name (numpy 1 and numpy 2 modules alike), without building a string per call.
+  const fn = FUNCTIONS.get(name);
   if (fn === 'dtype') {
     const t = args[0];
     // The type strings numpy's dtype pickles carry (kind and size); anything else is left to numpy to judge.
@@ -83,9 +91,9 @@ export function callNumpy(name: string, args: PyValue[]): { value: PyValue } | P
 export function buildArray(a: NdArray, state: PyValue): Problem | null {
   if (!a.pending) return { unsupported: true, reason: 'BUILD of a built ndarray' };
   if (!(state instanceof PyTuple)) return { unsupported: true, reason: 'ndarray state is not a tuple' };
-  const s = state.items.length === 5 ? state.items.slice(1) : state.items;
-  if (s.length !== 4) return { unsupported: true, reason: `ndarray state of ${state.items.length} items` };
-  const [shapeV, dt, fortran, raw] = s;
+  const at = state.items.length === 5 ? 1 : 0;
+  if (state.items.length - at !== 4) return { unsupported: true, reason: `ndarray state of ${state.items.length} items` };
+  const [shapeV, dt, fortran, raw] = [state.items[at]!, state.items[at + 1]!, state.items[at + 2]!, state.items[at + 3]!];
   const shape = shapeOf(shapeV ?? null);
   if (shape === null) return { unsupported: true, reason: 'ndarray state with a bad shape' };
   if (!(dt instanceof PyDtype)) return { unsupported: true, reason: 'ndarray state without a dtype' };
@@ -133,13 +141,16 @@ const TYPES: Record<string, { dtype: RowsRecord['dtype']; ctor: Ctor }> = {
   u4: { dtype: 'u32', ctor: Uint32Array }, u8: { dtype: 'u64', ctor: BigUint64Array as unknown as Ctor },
 };
 
+/** TYPES by full descr ('<f4', '>f4', '|u1'): looked up per array without building a string. */
+const BY_DESCR = new Map(Object.entries(TYPES).flatMap(([k, t]) => ['<', '>', '|'].map((e) => [`${e}${k}`, t] as const)));
+
 /**
  * The array's values as a native typed array in C order (big-endian swapped, float16 widened to float32, Fortran
  * order transposed), or null for a dtype that holds no plain numbers (strings, complex, datetimes, records).
  */
 export function ndarrayToTyped(a: NdArray, scratch?: Scratch): { dtype: RowsRecord['dtype']; data: NumericArray } | null {
   if (a.structured || a.pending) return null;
-  const t = TYPES[a.dtype.slice(1)];
+  const t = BY_DESCR.get(a.dtype);
   if (t === undefined) return null;
   const size = t.ctor.BYTES_PER_ELEMENT;
   const n = a.data.length / size;

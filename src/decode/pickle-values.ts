@@ -44,12 +44,14 @@ export class PyDtype {
   }
 }
 
+const NO_BYTES = new Uint8Array(0);
+
 /** A rebuilt ndarray or numpy scalar (shape []): `data` is a view into the pickle, `dtype` a descr like '<f4'. */
 export class NdArray {
   dtype = '';
   shape: number[] = [];
   fortranOrder = false;
-  data: Uint8Array = new Uint8Array(0);
+  data: Uint8Array = NO_BYTES;
   /** Set until BUILD gives the state (a `_reconstruct` result). */
   pending = true;
   structured = false;
