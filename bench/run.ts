@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { benchPickle } from './pickle.js';
 import { caffeKey, encodeDatum, mnistDatum, rng, SYSTEM_PYTHON, writeLevelDb, writeLmdb, type KV } from '../scripts/lib/caffe.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -105,6 +106,8 @@ t=time.perf_counter()
 for k,v in db.iterator(): pass
 print((time.perf_counter()-t)*1000)
 db.close(); shutil.rmtree(d)`;
+
+if (ONLY.has('pickle')) benchPickle(RUNS);
 
 if (ONLY.has('lmdb')) {
   const dir = await datums('lmdb', 300_000, writeLmdb);

@@ -8,7 +8,7 @@ import type { CoverageUnit, Finding, UncheckedGroup, UncheckedReason } from './t
 export const UNCHECKED_REASONS: Readonly<Record<UncheckedReason, { unit: CoverageUnit; description: string }>> = {
   opaque_value: {
     unit: 'record',
-    description: 'values that are neither Caffe Datums nor encoded images: raw bytes of unknown layout, JSON, pickles',
+    description: 'values that are neither Caffe Datums nor encoded images nor pickles nanscan reads: raw bytes of unknown layout, JSON, pickled torch tensors or custom classes',
   },
   unsupported_image: { unit: 'record', description: 'images in a format no decoder here reads' },
   unsupported_type: {

@@ -5,7 +5,7 @@ import { analyzeLabelBatches, withBatchAnalysis } from './checks/label-batches.j
 import { labelHistogram } from './checks/labels.js';
 import { DEFAULT_SEVERITY } from './checks/severity.js';
 import { createAccumulator, finishStats, mergeAccumulators } from './checks/stats.js';
-import type { KvValues, PartitionResult, ShapeTally } from './checks/result.js';
+import { emptyKvValues, type KvValues, type PartitionResult, type ShapeTally } from './checks/result.js';
 import type { Source, SourceInfo } from './readers/types.js';
 import { channelStats, elementMean, elementPosition, elementStd, constantChannels, type ElementAccumulator } from './checks/elements.js';
 import { emptyLayouts, mergeLayouts, type LayoutResult } from './checks/layouts.js';
@@ -78,7 +78,7 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
     bytes += r.bytes;
     uncounted += r.uncounted;
     for (const [db, v] of Object.entries(r.values ?? {})) {
-      mergeValues((values[db] ??= { datums: 0, images: 0, imageExamples: [], imageShapes: {}, odd: 0, oddExamples: [], metadata: 0 }), v, base, d.maxExamples);
+      mergeValues((values[db] ??= emptyKvValues()), v, base, d.maxExamples);
     }
     mergeLayouts(layouts, r.layouts);
     for (const [reason, t] of Object.entries(r.unchecked ?? {})) {
@@ -92,7 +92,8 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
   for (const db of Object.keys(values).sort()) {
     const v = values[db]!;
     metadata += v.metadata;
-    if (judgeValues(v, sink, unchecked, d.maxExamples) !== 'datums') mergeShapes(shapes, v.imageShapes, 0, d.maxExamples);
+    const holds = judgeValues(v, sink, unchecked, d.maxExamples);
+    if (holds === 'images' || holds === 'other') mergeShapes(shapes, v.imageShapes, 0, d.maxExamples);
   }
   checkShapes(shapes, sink);
 
@@ -184,39 +185,72 @@ function mergeValues(into: KvValues, v: KvValues, base: number, maxExamples: num
   into.odd += v.odd;
   into.metadata += v.metadata;
   mergeShapes(into.imageShapes, v.imageShapes, base, maxExamples);
-  for (const f of v.imageExamples) if (into.imageExamples.length < maxExamples) into.imageExamples.push({ ...f, index: f.index! + base });
-  for (const f of v.oddExamples) if (into.oddExamples.length < maxExamples) into.oddExamples.push({ ...f, index: f.index! + base });
+  into.pickles += v.pickles;
+  into.badPickles += v.badPickles;
+  into.uncheckedPickles += v.uncheckedPickles;
+  const keep = (to: Finding[], from: Finding[]): void => {
+    for (const f of from) if (to.length < maxExamples) to.push({ ...f, index: f.index! + base });
+  };
+  keep(into.imageExamples, v.imageExamples);
+  keep(into.oddExamples, v.oddExamples);
+  keep(into.pickleExamples, v.pickleExamples);
+  keep(into.badPickleExamples, v.badPickleExamples);
+  keep(into.uncheckedPickleExamples, v.uncheckedPickleExamples);
 }
 
 /**
- * What a key/value database (the main one, or one named database) holds, judged from all its values: Caffe Datums when at least half of them decode
- * as Datums with content, encoded images when at least half are images, else neither (raw bytes of unknown
- * layout, pickles, JSON). A value that is neither a Datum nor an image is damage in a Datum database (Caffe's
- * data layer aborts on it: `bad_record`) and in an image database (`corrupt_image`), and in any other database
- * a record nanscan cannot check (`unchecked`, never damage). A raw image value in a Datum database is a
- * `bad_record` too: the data layer cannot parse it as a Datum.
+ * What a key/value database (the main one, or one named database) holds, judged from all its values: Caffe
+ * Datums when at least half of them decode as Datums with content, encoded images when at least half are images,
+ * pickles when at least half are valid-looking pickles (checked, or not interpreted: a torch tensor), else
+ * neither (raw bytes of unknown layout, JSON).
+ *
+ * A value that does not fit is damage where the loader cannot read it: in a Datum database (Caffe's data layer
+ * aborts: `bad_record`), in an image database (`corrupt_image`) and in a pickle database (`pickle.loads` raises:
+ * `bad_record`); in any other database it is a record nanscan cannot check (`unchecked`, never damage). A pickle
+ * nanscan does not interpret is never damage in a pickle database or any other: only `unchecked`.
  */
 function judgeValues(
   v: KvValues, sink: FindingSink, unchecked: UncheckedTally, maxExamples: number,
-): 'datums' | 'images' | 'other' {
-  const total = v.datums + v.images + v.odd;
-  const holds = v.datums > 0 && 2 * v.datums >= total ? 'datums' : v.images > 0 && 2 * v.images >= total ? 'images' : 'other';
+): 'datums' | 'images' | 'pickles' | 'other' {
+  const pickled = v.pickles + v.uncheckedPickles;
+  const total = v.datums + v.images + v.odd + pickled + v.badPickles;
+  const holds = v.datums > 0 && 2 * v.datums >= total ? 'datums'
+    : v.images > 0 && 2 * v.images >= total ? 'images'
+    : pickled > 0 && 2 * pickled >= total ? 'pickles' : 'other';
   const report = (n: number, examples: Finding[], kind: 'bad_record' | 'corrupt_image', message: (f: Finding) => string): void => {
+    if (n === 0) return;
     for (const f of examples) sink.add({ ...f, kind, severity: DEFAULT_SEVERITY[kind], message: message(f) });
     sink.count(kind, DEFAULT_SEVERITY[kind], n - examples.length);
   };
-  if (v.odd > 0) {
-    if (holds === 'datums') {
-      report(v.odd, v.oddExamples, 'bad_record', (f) => `Value ${f.message}; in a database of Caffe Datums the data layer aborts on it.`);
-    } else if (holds === 'images') {
-      report(v.odd, v.oddExamples, 'corrupt_image', (f) => `Value ${f.message}; in a database of encoded images it is not an image.`);
-    } else {
-      addUnchecked(unchecked, 'opaque_value', v.odd, v.oddExamples.map(describeKey), maxExamples);
-    }
-  }
-  if (holds === 'datums' && v.images > 0) {
+  const skip = (n: number, examples: Finding[], withReason: boolean): void => {
+    if (n === 0) return;
+    addUnchecked(unchecked, 'opaque_value', n, examples.map((f) => `${describeKey(f)}${withReason ? ` (${f.message})` : ''}`), maxExamples);
+  };
+  const PICKLE = 'is a pickle';
+  if (holds === 'datums') {
+    const why = 'in a database of Caffe Datums the data layer aborts on it.';
+    report(v.odd, v.oddExamples, 'bad_record', (f) => `Value ${f.message}; ${why}`);
+    report(v.badPickles, v.badPickleExamples, 'bad_record', (f) => `Value ${f.message}; ${why}`);
+    report(v.pickles, v.pickleExamples, 'bad_record', () => `Value ${PICKLE}, not a Datum; ${why}`);
+    report(v.uncheckedPickles, v.uncheckedPickleExamples, 'bad_record', (f) => `Value ${PICKLE} (${f.message}), not a Datum; ${why}`);
     report(v.images, v.imageExamples, 'bad_record', () =>
       'Value is an encoded image, not a Datum: in a database of Caffe Datums the data layer cannot parse it.');
+  } else if (holds === 'images') {
+    const why = 'in a database of encoded images it is not an image.';
+    report(v.odd, v.oddExamples, 'corrupt_image', (f) => `Value ${f.message}; ${why}`);
+    report(v.badPickles, v.badPickleExamples, 'corrupt_image', (f) => `Value ${f.message}; ${why}`);
+    report(v.pickles, v.pickleExamples, 'corrupt_image', () => `Value ${PICKLE}; ${why}`);
+    report(v.uncheckedPickles, v.uncheckedPickleExamples, 'corrupt_image', (f) => `Value ${PICKLE} (${f.message}); ${why}`);
+  } else if (holds === 'pickles') {
+    const why = 'in a database of pickles pickle.loads raises on it.';
+    report(v.odd, v.oddExamples, 'bad_record', (f) => `Value ${f.message}; ${why}`);
+    report(v.badPickles, v.badPickleExamples, 'bad_record', (f) => `Value ${f.message}; ${why}`);
+    report(v.images, v.imageExamples, 'bad_record', () => `Value is an encoded image, not a pickle; ${why}`);
+    skip(v.uncheckedPickles, v.uncheckedPickleExamples, true);
+  } else {
+    skip(v.odd, v.oddExamples, false);
+    skip(v.badPickles, v.badPickleExamples, true);
+    skip(v.uncheckedPickles, v.uncheckedPickleExamples, true);
   }
   return holds;
 }

@@ -238,6 +238,55 @@ export const FIXTURES: FixtureSpec[] = [
     damage: { garbageLeaf: 4 },
   },
   {
+    dir: 'lmdb/pickled',
+    description: 'Pickled samples written the way PyTorch projects write them (py-lmdb, pickle protocols 0–5, __len__/__keys__ metadata): NaN in a float32 array, +Inf in a nested float64 array, a negative label, a truncated JPEG member, a truncated pickle, a torch tensor',
+    format: 'lmdb',
+    python: `
+import io, os, pickle, sys
+import lmdb, numpy as np
+from PIL import Image
+d = sys.argv[1]
+rng = np.random.default_rng(21)
+def jpeg(seed):
+    r = np.random.default_rng(seed)
+    b = io.BytesIO()
+    Image.fromarray((r.random((16, 16, 3)) * 255).astype('uint8')).save(b, format='JPEG', quality=90)
+    return b.getvalue()
+env = lmdb.open(d, map_size=1 << 24)
+keys = []
+with env.begin(write=True) as t:
+    for i in range(40):
+        img = rng.standard_normal((3, 8, 8)).astype('float32')
+        sample = {'img': img, 'label': i % 5}
+        if i == 5: img[1, 2, 3] = np.nan
+        if i == 9: sample['meta'] = {'depth': np.array([1.0, np.inf, 2.0]), 'name': 'frame9'}
+        if i == 12: sample['label'] = -1
+        if i == 17: sample = {'img': jpeg(17)[:300], 'label': 2}
+        if i == 18: sample = {'img': jpeg(18), 'label': 3}
+        if i == 30: sample = (img, 4)
+        value = pickle.dumps(sample, protocol=i % 6)
+        if i == 21: value = value[:len(value) // 2]
+        if i == 25:
+            # What torch.save-style pickles hold: a global nanscan does not interpret (never imported or run).
+            value = b'\\x80\\x02ctorch._utils\\n_rebuild_tensor_v2\\nq\\x00)R.'
+        k = b'%08d' % i
+        keys.append(k)
+        t.put(k, value)
+    t.put(b'__len__', pickle.dumps(len(keys)))
+    t.put(b'__keys__', pickle.dumps(keys))
+env.close()
+`,
+    faults: [
+      { kind: 'nan', key: '00000005' },
+      { kind: 'posinf', key: '00000009' },
+      { kind: 'label_out_of_range', key: '00000012' },
+      { kind: 'truncated_image', key: '00000017' },
+      { kind: 'bad_record', key: '00000021' },
+      // The torch tensor at 00000025: not interpreted, so not checked; never damage.
+      { kind: 'unchecked' },
+    ],
+  },
+  {
     dir: 'images/classes',
     description: 'Class-per-folder image tree (bird, cat, dog) with every kind of broken image',
     format: 'image-folder',

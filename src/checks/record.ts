@@ -3,9 +3,12 @@
  * or something opaque), runs the record checks on it and keeps the partition's running tallies.
  */
 import { DatumDecoder, looksLikeDatum, type Datum } from '../decode/datum.js';
+import { decodePickle, looksLikePickle } from '../decode/pickle.js';
+import { Scratch } from '../decode/pickle-numpy.js';
+import { pickleFields } from './pickled.js';
 import { decodeImage, decodeImageNow, isConstantImage, sniffImage, type ImageResult } from '../decode/image.js';
 import { createStats, type Kernel, type ScanStats } from '../kernels/scan.js';
-import type { AnalyzeOptions, KvValues, PartitionResult, ShapeTally } from './result.js';
+import { emptyKvValues, type AnalyzeOptions, type KvValues, type PartitionResult, type ShapeTally } from './result.js';
 import { addUnchecked, type UncheckedTally } from '../coverage.js';
 import type { FileRecord, KvRecord, NumericArray, RowsRecord, SampleField, SampleRecord, UncheckedNote } from '../records.js';
 import type { Finding } from '../types.js';
@@ -43,6 +46,7 @@ interface PendingImage {
 export class PartitionAnalyzer {
   private readonly sink: FindingSink;
   private readonly decoder = new DatumDecoder();
+  private readonly pickleScratch = new Scratch();
   private readonly stats = createAccumulator();
   /** Label arrays' values: reported apart from the data's (`labelStats`). */
   private readonly labelStats = createAccumulator();
@@ -64,6 +68,8 @@ export class PartitionAnalyzer {
   private nonIntegerLabels = 0;
   /** Key/value record indexes are partition-local; row indexes are absolute. */
   private localIndexes = false;
+  /** Whether sample members' bytes count as read (not for a pickled value, whose bytes kv() counted). */
+  private memberBytes = true;
   /** Entries the reader met that the format counts but that are not records (named sub-databases). */
   uncounted = 0;
   /** JPEGs scanned from a 1/8-scale decode (their pixels entered the value statistics as block means). */
@@ -141,15 +147,53 @@ export class PartitionAnalyzer {
       v.images++;
       return this.queueImage(value, where, IMAGE_VALUE);
     }
-    if (!looksLikeDatum(value)) return this.odd(v, where, `starts with ${describeStart(value)}: neither a Caffe Datum nor an encoded image`);
-    const r = this.decoder.decode(value);
-    if (!r.ok) return this.odd(v, where, `does not decode as a Caffe Datum: ${r.reason}`);
-    const d = r.datum;
-    if (d.channels === 0 && d.height === 0 && d.width === 0 && d.data === null && d.floatData === null) {
-      return this.odd(v, where, 'decodes to an empty Datum: no shape, no data, no float_data');
+    // Datums first: a protocol 0 pickle starts with '(' (0x28), which is also the tag of a Datum's label.
+    let notDatum: string | null = null;
+    if (looksLikeDatum(value)) {
+      const r = this.decoder.decode(value);
+      if (!r.ok) notDatum = `does not decode as a Caffe Datum: ${r.reason}`;
+      else {
+        const d = r.datum;
+        if (d.channels === 0 && d.height === 0 && d.width === 0 && d.data === null && d.floatData === null) {
+          notDatum = 'decodes to an empty Datum: no shape, no data, no float_data';
+        } else {
+          v.datums++;
+          return this.datum(d, where);
+        }
+      }
     }
-    v.datums++;
-    return this.datum(d, where);
+    if (looksLikePickle(value)) return this.pickled(value, v, where);
+    return this.odd(v, where, notDatum ?? `starts with ${describeStart(value)}: neither a Caffe Datum, a pickle nor an encoded image`);
+  }
+
+  /**
+   * A pickled value (`pickle.dumps({'img': ndarray, 'label': int})`): decoded without running anything, and its
+   * members analysed as a sample's. One that is not a valid pickle, or that nanscan does not interpret (a torch
+   * tensor, a custom class), is only tallied: what it means depends on the database (finalize.ts).
+   */
+  private pickled(value: Uint8Array, v: KvValues, where: Where): Promise<void> | undefined {
+    const r = decodePickle(value);
+    if (r.status === 'invalid') {
+      v.badPickles++;
+      if (v.badPickleExamples.length < this.options.maxExamples) {
+        v.badPickleExamples.push({ ...this.note(where), message: `is not a valid pickle (${r.reason}, at byte ${r.offset})` });
+      }
+      return undefined;
+    }
+    // Array copies go to scratch room reused per value: the analysis reads them synchronously and keeps none.
+    this.pickleScratch.reset();
+    const fields = r.status === 'ok' ? pickleFields(r.value, this.pickleScratch) : [];
+    if (!fields.some((f) => f.type !== 'opaque')) {
+      v.uncheckedPickles++;
+      if (v.uncheckedPickleExamples.length < this.options.maxExamples) {
+        const what = r.status === 'unsupported' ? r.reason : 'no array, number, label or image';
+        v.uncheckedPickleExamples.push({ ...this.note(where), message: what });
+      }
+      return undefined;
+    }
+    v.pickles++;
+    if (v.pickleExamples.length < this.options.maxExamples) v.pickleExamples.push({ ...this.note(where), message: '' });
+    return this.members(fields, where, false);
   }
 
   /** A value that is neither a Datum nor an image: counted, and the first few kept with what they are. */
@@ -162,7 +206,7 @@ export class PartitionAnalyzer {
   private valuesOf(db: string | undefined): KvValues {
     const last = this.lastValues;
     if (last !== undefined && last.db === db) return last.v;
-    const v = (this.values[db ?? ''] ??= { datums: 0, images: 0, imageExamples: [], imageShapes: {}, odd: 0, oddExamples: [], metadata: 0 });
+    const v = (this.values[db ?? ''] ??= emptyKvValues());
     this.lastValues = { db, v };
     return v;
   }
@@ -274,34 +318,43 @@ export class PartitionAnalyzer {
     const base: Where = { index: rec.index, file: rec.file };
     if (rec.key !== undefined) base.name = rec.key;
     if (rec.offset !== undefined) base.offset = rec.offset;
-    let checkable = false;
+    if (!rec.fields.some((f) => f.type !== 'opaque')) {
+      const l = this.loc(base);
+      addUnchecked(this.uncheckedTally, 'opaque_value', 1, [`${l.file ?? ''}${l.key !== undefined ? ` ${l.key}` : ` record ${rec.index}`}`], this.options.maxExamples);
+      return undefined;
+    }
+    return this.members(rec.fields, base, true);
+  }
+
+  /**
+   * The members of one sample (a SampleRecord's, or a pickled key/value record's), located at `base` plus the
+   * member's name as `field`. `countBytes`: whether the members' bytes are the record's (a key/value record
+   * counted its value's bytes already).
+   */
+  private members(fields: readonly SampleField[], base: Where, countBytes: boolean): Promise<void> | undefined {
+    this.memberBytes = countBytes;
     let labelled = false;
     let waits: Promise<void>[] | undefined;
-    for (const f of rec.fields) {
+    for (const f of fields) {
       if (f.type === 'opaque') continue;
-      checkable = true;
       const where: Where = { ...base, field: f.name };
       if (f.type === 'label' && !labelled) {
         labelled = true;
         this.sampleLabel(f.value, where);
       } else if (f.type === 'image') {
-        this.bytes += f.bytes.length;
+        if (countBytes) this.bytes += f.bytes.length;
         const wait = this.queueImage(f.bytes, where, `the image '${f.name}'`);
         if (wait !== undefined) (waits ??= []).push(wait);
       } else {
         this.sampleArray(f.type === 'label' ? { type: 'array', name: f.name, dtype: 'f64', shape: [], data: Float64Array.of(f.value) } : f, where);
       }
     }
-    if (!checkable) {
-      const l = this.loc(base);
-      addUnchecked(this.uncheckedTally, 'opaque_value', 1, [`${l.file ?? ''}${l.key !== undefined ? ` ${l.key}` : ` record ${rec.index}`}`], this.options.maxExamples);
-    }
     return waits === undefined ? undefined : Promise.all(waits).then(() => undefined);
   }
 
   /** One array member of a sample: its values checked, and its elements tracked under the member's name. */
   private sampleArray(f: Extract<SampleField, { type: 'array' }>, where: Where): void {
-    this.bytes += f.data.byteLength;
+    if (this.memberBytes) this.bytes += f.data.byteLength;
     const isFloat = f.dtype === 'f16' || f.dtype === 'f32' || f.dtype === 'f64';
     const s = this.scanAny(f.data);
     accumulate(this.stats, s);

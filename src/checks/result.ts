@@ -95,4 +95,24 @@ export interface KvValues {
   oddExamples: Finding[];
   /** Entries under metadata keys (`__len__`, `__keys__`): not samples, not records. */
   metadata: number;
+  /** Pickled values whose members were checked (record.ts `pickled`), and the first few. */
+  pickles: number;
+  pickleExamples: Finding[];
+  /** Values that start like a pickle but are not valid ones (truncated, corrupt); `message` says where. */
+  badPickles: number;
+  badPickleExamples: Finding[];
+  /**
+   * Valid-looking pickles nanscan does not interpret (a global outside its allow-list: torch tensors, custom
+   * classes) or that hold nothing checkable; `message` names the global or says so.
+   */
+  uncheckedPickles: number;
+  uncheckedPickleExamples: Finding[];
+}
+
+/** A database's tally before any value is seen. */
+export function emptyKvValues(): KvValues {
+  return {
+    datums: 0, images: 0, imageExamples: [], imageShapes: {}, odd: 0, oddExamples: [], metadata: 0,
+    pickles: 0, pickleExamples: [], badPickles: 0, badPickleExamples: [], uncheckedPickles: 0, uncheckedPickleExamples: [],
+  };
 }

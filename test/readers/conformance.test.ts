@@ -26,6 +26,8 @@ const CASES: Case[] = [
   { format: 'lmdb', fixture: 'fixtures/lmdb/clean' },
   { format: 'lmdb', fixture: 'fixtures/lmdb/page-damaged', damaged: true },
   { format: 'lmdb', fixture: 'fixtures/lmdb/truncated', damaged: true },
+  // Pickled values with metadata keys: the reader yields them as any values (the analysis decodes them).
+  { format: 'lmdb', fixture: 'fixtures/lmdb/pickled' },
   { format: 'leveldb', fixture: 'fixtures/leveldb/clean' },
   { format: 'leveldb', fixture: 'fixtures/leveldb/mnist-log' },
   { format: 'leveldb', fixture: 'fixtures/leveldb/bad-block', damaged: true },
