@@ -12,8 +12,8 @@
 import { sniffImage } from '../decode/image.js';
 import { NdArray, ndarrayToTyped, PyDict, PyFloat, PyTuple, type PyValue } from '../decode/pickle.js';
 import type { Scratch } from '../decode/pickle-numpy.js';
-import { isLabelName } from '../readers/labels.js';
-import type { SampleField } from '../readers/types.js';
+import { isLabelName } from '../label-names.js';
+import type { SampleField } from '../records.js';
 
 /** Members of one sample at most: past this the rest are not checked (no real sample has so many). */
 const MAX_FIELDS = 256;

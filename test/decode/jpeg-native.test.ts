@@ -30,7 +30,9 @@ function noisy(width: number, height: number, seed = 1): Sharp {
 
 /** What `decode` returned, minus the pixels: for readable failure messages. */
 function summary(r: NativeJpegResult): Record<string, unknown> {
-  const { pixels: _pixels, ...rest } = r as NativeJpegResult & { pixels?: Buffer };
+  const { pixels: _pixels, fullWidth, fullHeight, ...rest } = r as NativeJpegResult & { pixels?: Buffer; fullWidth?: number; fullHeight?: number };
+  // A full-size decode: the image's size is the pixels' size.
+  if (rest.status === 'ok' || rest.status === 'warning') expect([fullWidth, fullHeight]).toEqual([rest.width, rest.height]);
   return rest;
 }
 
