@@ -199,7 +199,8 @@ function toC(src: NumericArray, shape: number[]): NumericArray {
  * gave is valid until then.
  */
 export class Scratch {
-  private buf = new ArrayBuffer(1 << 16);
+  // Made on first use: an analyzer has one, and most partitions never meet a pickle.
+  private buf = new ArrayBuffer(0);
   private used = 0;
 
   reset(): void {
@@ -209,9 +210,9 @@ export class Scratch {
   take(n: number): Uint8Array {
     if (this.used + n > this.buf.byteLength) {
       // Grown for the next values; arrays already handed out keep the old buffer.
-      if (n > this.buf.byteLength / 4 && n <= 1 << 24) this.buf = new ArrayBuffer(2 * Math.max(n, this.buf.byteLength));
+      if (n > this.buf.byteLength / 4 && n <= 1 << 24) this.buf = new ArrayBuffer(2 * Math.max(n, this.buf.byteLength, 1 << 15));
       else if (n > 1 << 24) return new Uint8Array(n);
-      else this.buf = new ArrayBuffer(this.buf.byteLength);
+      else this.buf = new ArrayBuffer(Math.max(this.buf.byteLength, 1 << 16));
       this.used = 0;
     }
     const out = new Uint8Array(this.buf, this.used, n);
