@@ -108,8 +108,11 @@ export function listImageFolder(root: string, exclude: ReadonlySet<string> = new
   const rootReal = folderId(rootBuf) ?? root;
   let seen = new Set<string>();
 
-  /** Every image under `rel` in os.walk order (sorted folders, then sorted names), non-images counted. */
-  const walk = (rel: Buffer, out: Buffer[]): { torch: number; images: number } => {
+  /**
+   * Every image under `rel`, as groups of one folder's images in sorted name order (non-images counted);
+   * walkClass() puts the groups in torchvision's order.
+   */
+  const walk = (rel: Buffer, groups: { rel: Buffer; files: Buffer[] }[]): { torch: number; images: number } => {
     const counts = { torch: 0, images: 0 };
     const abs = join(rootBuf, rel);
     // A folder is known by device and inode (realpath would turn a name that is not UTF-8 into another).
@@ -122,6 +125,8 @@ export function listImageFolder(root: string, exclude: ReadonlySet<string> = new
         message: `Folder '${shown(rel)}' cannot be listed: ${level.message}` });
       return counts;
     }
+    const out: Buffer[] = [];
+    groups.push({ rel, files: out });
     for (const name of level.files) {
       const r = join(rel, name);
       if (excluded(r)) continue;
@@ -135,7 +140,7 @@ export function listImageFolder(root: string, exclude: ReadonlySet<string> = new
       if (isTorchvisionImageName(name)) counts.torch++;
     }
     for (const d of level.dirs) {
-      const sub = walk(join(rel, d), out);
+      const sub = walk(join(rel, d), groups);
       counts.torch += sub.torch;
       counts.images += sub.images;
     }
@@ -152,9 +157,13 @@ export function listImageFolder(root: string, exclude: ReadonlySet<string> = new
   const classes = top.dirs.map((name) => {
     // Each class is walked on its own, as os.walk is: two classes that link to one folder both have its files.
     seen = new Set([rootReal]);
-    const files: Buffer[] = [];
-    const counts = walk(name, files);
-    return { name, files, ...counts };
+    const groups: { rel: Buffer; files: Buffer[] }[] = [];
+    const counts = walk(name, groups);
+    // torchvision's make_dataset: `for root, _, fnames in sorted(os.walk(class_dir))`, names sorted in each:
+    // folders in the order of their whole paths, so `cls/sub-a` comes before `cls/sub/x` ('-' sorts before '/'),
+    // unlike a depth-first walk.
+    groups.sort((a, b) => Buffer.compare(a.rel, b.rel));
+    return { name, files: groups.flatMap((g) => g.files), ...counts };
   });
   const inClasses = classes.reduce((n, c) => n + c.images, 0);
 
