@@ -122,14 +122,11 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
     sink.mergeCounts(labelCounts.counts, labelCounts.severities);
   }
   if (explicitLabels > 0 && !regression) {
-    const all = new Int32Array(labelParts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of labelParts) { all.set(p, at); at += p.length; }
-    const histogram = labelHistogram(all, d.numClasses, d.batchSize);
+    const histogram = labelHistogram(labelParts, d.numClasses, d.batchSize);
     if (d.info?.classNames) histogram.classNames = d.info.classNames;
     // Image folders have no storage order a data loader follows (ImageFolder loaders shuffle, and the sorted
     // listing is ours): only the shuffled-batch risk applies to them.
-    const analysis = analyzeLabelBatches(all, {
+    const analysis = analyzeLabelBatches(labelParts, {
       batchSize: d.batchSize, numClasses: d.numClasses, missingThreshold: d.missingThreshold,
       inStorageOrder: d.source.format !== 'image-folder',
     });

@@ -155,7 +155,7 @@ export function epochMissProbability(p: number, batches: number, n: number): num
   return -Math.expm1(batches * Math.log1p(-p));
 }
 
-export function analyzeLabelBatches(labels: Int32Array, options: LabelBatchOptions): LabelAnalysis {
+export function analyzeLabelBatches(labels: Int32Array | readonly Int32Array[], options: LabelBatchOptions): LabelAnalysis {
   const B = options.batchSize;
   if (!Number.isInteger(B) || B < 1) throw new RangeError(`batch size must be a positive integer, got ${B}`);
   const numClasses = options.numClasses;
@@ -164,30 +164,34 @@ export function analyzeLabelBatches(labels: Int32Array, options: LabelBatchOptio
   }
   const threshold = options.missingThreshold ?? DEFAULT_MISSING_THRESHOLD;
   const inStorageOrder = options.inStorageOrder ?? true;
-  const N = labels.length;
+  // The labels arrive as the partitions' own arrays, in storage order: never concatenated (4 bytes a record once).
+  const parts = labels instanceof Int32Array ? [labels] : labels;
+  const N = parts.reduce((n, p) => n + p.length, 0);
   const fullBatches = Math.floor(N / B);
   const partialBatch = N - fullBatches * B;
+  const first = parts.find((p) => p.length > 0)?.[0] ?? 0;
 
   // Label → slot: an offset when the labels span a small range (the normal case), else a Map (out-of-range ids).
-  let min = 0;
-  let max = -1;
-  if (N > 0) {
-    min = labels[0]!;
-    max = min;
-    for (let i = 1; i < N; i++) {
-      const l = labels[i]!;
+  let min = first;
+  let max = N > 0 ? first : -1;
+  for (const part of parts) {
+    for (let k = 0; k < part.length; k++) {
+      const l = part[k]!;
       if (l < min) min = l;
       else if (l > max) max = l;
     }
   }
+  if (N === 0) min = 0;
   const dense = max - min + 1 <= DENSE_RANGE_LIMIT;
   let sparse: Map<number, number> | null = null;
   let slots = max - min + 1;
   if (!dense) {
     sparse = new Map();
-    for (let i = 0; i < N; i++) {
-      const l = labels[i]!;
-      if (!sparse.has(l)) sparse.set(l, sparse.size);
+    for (const part of parts) {
+      for (let k = 0; k < part.length; k++) {
+        const l = part[k]!;
+        if (!sparse.has(l)) sparse.set(l, sparse.size);
+      }
     }
     slots = sparse.size;
   }
@@ -198,24 +202,26 @@ export function analyzeLabelBatches(labels: Int32Array, options: LabelBatchOptio
   // One pass in storage order: counts, label changes, and per full batch which labels it holds.
   let changes = 0;
   let singleLabelBatches = 0;
-  let prev = N > 0 ? labels[0]! : 0;
-  let i = 0;
-  for (let b = 0; b < fullBatches; b++) {
-    let distinct = 0;
-    const end = i + B;
-    for (; i < end; i++) {
-      const l = labels[i]!;
+  let prev = first;
+  let b = 0;
+  let inBatch = 0;
+  let distinct = 0;
+  for (const part of parts) {
+    for (let k = 0; k < part.length; k++) {
+      const l = part[k]!;
       if (l !== prev) { changes++; prev = l; }
       const s = sparse === null ? l - min : sparse.get(l)!;
       counts[s]!++;
-      if (lastBatch[s] !== b) { lastBatch[s] = b; batchesWith[s]!++; distinct++; }
+      if (b < fullBatches) {
+        if (lastBatch[s] !== b) { lastBatch[s] = b; batchesWith[s]!++; distinct++; }
+        if (++inBatch === B) {
+          if (distinct === 1) singleLabelBatches++;
+          b++;
+          inBatch = 0;
+          distinct = 0;
+        }
+      }
     }
-    if (distinct === 1) singleLabelBatches++;
-  }
-  for (; i < N; i++) {
-    const l = labels[i]!;
-    if (l !== prev) { changes++; prev = l; }
-    counts[sparse === null ? l - min : sparse.get(l)!]!++;
   }
 
   // The labels to report: every one seen, plus the never-seen classes of [0, numClasses).

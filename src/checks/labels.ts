@@ -9,19 +9,23 @@ export function labelRangeProblem(label: number, numClasses: number | null): str
 }
 
 /** Histogram of labels in storage order; `numClasses` is the option, or inferred as max label + 1. */
-export function labelHistogram(labels: Int32Array, numClasses: number | null, batchSize: number): LabelReport {
+export function labelHistogram(labels: Int32Array | readonly Int32Array[], numClasses: number | null, batchSize: number): LabelReport {
   const counts = new Map<number, number>();
   let max = -1;
-  for (let i = 0; i < labels.length; i++) {
-    const l = labels[i]!;
-    counts.set(l, (counts.get(l) ?? 0) + 1);
-    if (l > max) max = l;
+  let records = 0;
+  for (const part of labels instanceof Int32Array ? [labels] : labels) {
+    records += part.length;
+    for (let i = 0; i < part.length; i++) {
+      const l = part[i]!;
+      counts.set(l, (counts.get(l) ?? 0) + 1);
+      if (l > max) max = l;
+    }
   }
   const histogram: Record<string, number> = {};
   for (const k of [...counts.keys()].sort((a, b) => a - b)) histogram[String(k)] = counts.get(k)!;
   return {
     histogram,
-    records: labels.length,
+    records,
     numClasses: numClasses ?? max + 1,
     numClassesSource: numClasses === null ? 'inferred' : 'option',
     batchSize,

@@ -579,3 +579,23 @@ describe('large input', () => {
     expect(riskOf(a, 1000).sequentialBatchesWithout).toBe(a.fullBatches); // it sits in the partial batch
   });
 });
+
+describe('labels in partitions', () => {
+  it('the analysis and histogram of the partitions\' arrays equal those of the labels joined, for any split', () => {
+    const next = rng(11);
+    for (const [counts, B] of [[[500, 300, 7, 0, 41], 64], [[1, 1], 3], [[2000], 32], [[3, 900, 900], 1]] as const) {
+      for (const sorted of [true, false]) {
+        const labels = sorted ? byCounts(counts) : shuffle(byCounts(counts), next);
+        // Sparse labels too (a Map instead of offsets).
+        for (const all of [labels, labels.map((l) => (l === 2 ? 1_000_000_000 : l))]) {
+          const whole = analyzeLabelBatches(all, { batchSize: B, numClasses: null });
+          const cuts = [0, ...Array.from({ length: 4 }, () => Math.floor(next() * (all.length + 1))).sort((a, b) => a - b), all.length];
+          const parts = cuts.slice(1).map((c, i) => all.subarray(cuts[i], c)); // some empty
+          expect(analyzeLabelBatches(parts, { batchSize: B, numClasses: null })).toEqual(whole);
+          expect(labelHistogram(parts, null, B)).toEqual(labelHistogram(all, null, B));
+        }
+      }
+    }
+    expect(analyzeLabelBatches([], { batchSize: 4, numClasses: 2 })).toEqual(analyzeLabelBatches(new Int32Array(0), { batchSize: 4, numClasses: 2 }));
+  });
+});
