@@ -4,7 +4,8 @@
  */
 import { closeSync, existsSync, openSync, promises as fsp, readSync, type Dirent } from 'node:fs';
 import path from 'node:path';
-import { OPEN_FLAGS } from './readers/files.js';
+import { isUtf8 } from 'node:buffer';
+import { displayName, OPEN_FLAGS } from './readers/files.js';
 import { ScanError } from './errors.js';
 import { globToRegExp } from './glob.js';
 import { listImageFolder, looksLikeImageFolder } from './readers/image-folder.js';
@@ -225,8 +226,24 @@ async function visit(abs: string, shown: string, out: Discovery, seen: Set<strin
     return add(out, format, abs, shown, seen);
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // A name that is not UTF-8 reaches us decoded lossily (U+FFFD), a path that names no file: it is listed under
+  // its bytes, escaped, with the true reason (readers open datasets by string paths), not as "cannot be read".
+  const notUtf8 = new Map<string, Buffer[]>();
+  if (entries.some((e) => e.name.includes('\uFFFD'))) {
+    for (const n of await fsp.readdir(abs, { encoding: 'buffer' }).catch(() => [])) {
+      if (!isUtf8(n)) notUtf8.set(n.toString('utf8'), [...(notUtf8.get(n.toString('utf8')) ?? []), n]);
+    }
+  }
   let found = false;
-  for (const e of entries) found = (await visit(path.join(abs, e.name), path.join(shown, e.name), out, seen)) || found;
+  for (const e of entries) {
+    const raw = notUtf8.get(e.name);
+    if (raw === undefined) {
+      found = (await visit(path.join(abs, e.name), path.join(shown, e.name), out, seen)) || found;
+      continue;
+    }
+    // Several such names may decode to one string: each is listed once, at the first of their entries.
+    for (const n of raw.splice(0)) out.skipped.push({ path: path.join(shown, displayName(n)), reason: NOT_UTF8_REASON });
+  }
   return found;
 }
 
@@ -249,6 +266,8 @@ function detectFolder(entries: readonly Dirent[]): SourceFormat | null {
   if (files.some((n) => TFRECORD_NAME.test(n))) return 'tfrecord';
   return null;
 }
+
+const NOT_UTF8_REASON = 'name is not valid UTF-8: nanscan opens datasets by UTF-8 paths (rename it to scan it)';
 
 /** Adds a dataset; true (found) also when it was found before, through another path. */
 function add(out: Discovery, format: SourceFormat, abs: string, shown: string, seen: Set<string>): boolean {
