@@ -222,8 +222,19 @@ async function visit(abs: string, shown: string, out: Discovery, seen: Set<strin
   // A folder holding a list file is not itself an image folder: the list says what its images are.
   const hasList = entries.some((e) => e.isFile() && isImageList(path.join(abs, e.name)));
   const format = detectFolder(entries) ?? (!hasList && looksLikeImageFolder(abs) ? 'image-folder' : null);
+  let found = false;
   if (format !== null) {
-    return add(out, format, abs, shown, seen);
+    found = add(out, format, abs, shown, seen);
+    // A TFRecord or WebDataset folder is read from the files directly in it: datasets in its subfolders are
+    // datasets of their own, searched for as in any folder (else they were neither scanned nor listed).
+    if (format !== 'tfrecord' && format !== 'webdataset') return found;
+    const dirs: Dirent[] = [];
+    for (const e of entries) {
+      if (e.isDirectory() || (e.isSymbolicLink() && (await fsp.stat(path.join(abs, e.name)).then((st) => st.isDirectory(), () => false)))) {
+        dirs.push(e);
+      }
+    }
+    entries = dirs;
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   // A name that is not UTF-8 reaches us decoded lossily (U+FFFD), a path that names no file: it is listed under
@@ -234,7 +245,6 @@ async function visit(abs: string, shown: string, out: Discovery, seen: Set<strin
       if (!isUtf8(n)) notUtf8.set(n.toString('utf8'), [...(notUtf8.get(n.toString('utf8')) ?? []), n]);
     }
   }
-  let found = false;
   for (const e of entries) {
     const raw = notUtf8.get(e.name);
     if (raw === undefined) {

@@ -67,6 +67,10 @@ np.save(os.path.join(r, 'arr.npy'), np.zeros((3, 2), 'f4'))
 # Nested: a database folder is one dataset and is never descended into; a plain folder is searched.
 lmdb_dir(os.path.join(r, 'deep', 'er', 'val_lmdb'), 2)
 lmdb_dir(os.path.join(r, 'deep', 'er', 'val_lmdb', 'inner_lmdb'), 1)
+# Folders of TFRecord and WebDataset shards are read from their own files: datasets below them are their own.
+lmdb_dir(os.path.join(r, 'tfr', 'nested_lmdb'), 1)
+os.makedirs(os.path.join(r, 'wds', 'more'))
+with h5py.File(os.path.join(r, 'wds', 'more', 'extra.h5'), 'w') as f: f['data'] = np.ones((1, 2), 'f4')
 # A hidden folder is searched like any other.
 lmdb_dir(os.path.join(r, '.hidden', 'h_lmdb'), 1)
 `;
@@ -78,10 +82,10 @@ let found: Discovery;
 
 beforeAll(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'nanscan-discover-'));
-  runPython(WRITE_TREE, [root]);
-  fs.copyFileSync(path.join(ROOT, 'fixtures/parquet/clean.parquet'), path.join(root, 'table.parquet'));
   fs.cpSync(path.join(ROOT, 'fixtures/tfrecord/shards'), path.join(root, 'tfr'), { recursive: true });
   fs.cpSync(path.join(ROOT, 'fixtures/webdataset/clean'), path.join(root, 'wds'), { recursive: true });
+  runPython(WRITE_TREE, [root]);
+  fs.copyFileSync(path.join(ROOT, 'fixtures/parquet/clean.parquet'), path.join(root, 'table.parquet'));
   fs.writeFileSync(path.join(root, 'README.txt'), 'Nothing to see.\n');
   fs.symlinkSync(path.join(root, 'nowhere.h5'), path.join(root, 'dangling.h5'));
   fs.mkdirSync(path.join(root, 'stray'));
@@ -108,9 +112,11 @@ describe('discover() on a tree of datasets', () => {
       ['lmdb', 'single.mdb'],
       ['parquet', 'table.parquet'],
       ['tfrecord', 'tfr'],
+      ['lmdb', 'tfr/nested_lmdb'],
       ['leveldb', 'train_leveldb'],
       ['lmdb', 'train_lmdb'],
       ['webdataset', 'wds'],
+      ['hdf5', 'wds/more/extra.h5'],
     ]);
     for (const s of found.sources) expect(s.absPath).toBe(path.join(root, s.path));
     expect(found.emptyPaths).toEqual([]);
@@ -193,10 +199,10 @@ describe('discover() on paths named explicitly', () => {
 
   it('filters datasets by include/exclude globs, listing the excluded ones as skipped', async () => {
     const d = await discover(['.'], root, { include: ['**/*_lmdb', '*.h5'], exclude: ['deep/**'] });
-    expect(d.sources.map((s) => s.path)).toEqual(['.hidden/h_lmdb', 'plain.h5', 'train_lmdb']);
+    expect(d.sources.map((s) => s.path)).toEqual(['.hidden/h_lmdb', 'plain.h5', 'tfr/nested_lmdb', 'train_lmdb']);
     expect(d.skipped.filter((s) => s.reason === 'excluded by the include/exclude globs').map((s) => s.path)).toEqual([
       'arr.npy', 'deep/er/val_lmdb', 'h5/train_h5.txt', 'images', 'listed/train.txt', 'single.mdb', 'table.parquet',
-      'tfr', 'train_leveldb', 'wds',
+      'tfr', 'train_leveldb', 'wds', 'wds/more/extra.h5',
     ]);
   });
 });
