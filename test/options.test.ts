@@ -65,6 +65,13 @@ describe('parseOptions() defaults', () => {
     expect(parseOptions({ numClasses: null, maxWarnings: null, shard: null })).toMatchObject({ numClasses: null, maxWarnings: null, shard: null });
   });
 
+  it('keeps the per-run values it is given: folders, a signal, a progress callback', () => {
+    const signal = new AbortController().signal;
+    const onProgress = (): void => {};
+    expect(parseOptions({ cwd: '/data', rootFolder: 'imgs', signal, onProgress, forceJsKernel: true }))
+      .toMatchObject({ cwd: '/data', rootFolder: 'imgs', signal, onProgress, forceJsKernel: true });
+  });
+
   it('derives elementStats and fullDecode from writeMean and elementStats', () => {
     expect(parseOptions({ writeMean: 'mean.npy' })).toMatchObject({ elementStats: true, fullDecode: true, writeMean: 'mean.npy' });
     expect(parseOptions({ elementStats: true })).toMatchObject({ elementStats: true, fullDecode: true });
@@ -106,6 +113,12 @@ describe('parseOptions() refusals', () => {
     ['fullDecode', 'yes', "Expected true or false for fullDecode but received 'yes' of type string."],
     ['allowEmpty', 0, 'Expected true or false for allowEmpty but received 0 of type number.'],
     ['writeMean', 'mean.png', "Expected a file name ending in '.binaryproto' or '.npy' for writeMean but received 'mean.png' of type string."],
+    ['forceJsKernel', 'no', "Expected true or false for forceJsKernel but received 'no' of type string."],
+    ['cwd', 5, 'Expected a folder path (a non-empty string) for cwd but received 5 of type number.'],
+    ['cwd', '', "Expected a folder path (a non-empty string) for cwd but received '' of type string."],
+    ['rootFolder', 3, 'Expected a folder path (a non-empty string) for rootFolder but received 3 of type number.'],
+    ['onProgress', 'x', "Expected a function for onProgress but received 'x' of type string."],
+    ['signal', {}, 'Expected an AbortSignal for signal but received {} of type object.'],
     ['shard', { index: 3, count: 2 }, 'Expected an object { index, count } with 1 ≤ index ≤ count for shard but received \'{"index":3,"count":2}\' of type string.'],
     ['shard', { index: 0, count: 1 }, 'Expected an object { index, count } with 1 ≤ index ≤ count for shard but received \'{"index":0,"count":1}\' of type string.'],
   ];
