@@ -39,8 +39,10 @@ describe('nanscan scan on the committed fixtures', () => {
   for (const { spec, decoder, env } of runs) {
     it(`reports exactly the injected faults of ${spec.dir}${decoder ? ` (${decoder})` : ''}`, () => {
       const { run, report } = scanJson([`fixtures/${spec.dir}`, '--max-examples', '1000'], undefined, env);
-      expect(report.datasets).toHaveLength(1);
-      const d = report.datasets[0]!;
+      // fixtures/tfrecord holds TFRecord folders of its own, scanned as their own datasets (tested elsewhere).
+      const own = report.datasets.filter((x) => !TFRECORD_SUBFOLDER_DATASETS.some((sub) => x.path === `fixtures/${sub}`));
+      expect(own).toHaveLength(1);
+      const d = own[0]!;
       expect(d.path).toBe(`fixtures/${spec.dir}${spec.datasetFile ? `/${spec.datasetFile}` : ''}`);
       expect(d.format).toBe(spec.format);
       expect(located(d)).toEqual(expectedLocated(spec));
