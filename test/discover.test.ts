@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discover, type Discovery } from '../src/discover.js';
 import { ScanError } from '../src/errors.js';
+import { listImageFolder } from '../src/readers/image-folder.js';
 import { ROOT } from './helpers/cli.js';
 import { runPython } from './helpers/python.js';
 
@@ -204,6 +205,36 @@ describe('discover() on paths named explicitly', () => {
       'arr.npy', 'deep/er/val_lmdb', 'h5/train_h5.txt', 'images', 'listed/train.txt', 'single.mdb', 'table.parquet',
       'tfr', 'train_leveldb', 'wds', 'wds/more/extra.h5',
     ]);
+  });
+});
+
+describe('discover() and datasets inside an image folder', () => {
+  it('finds an LMDB and an HDF5 file below a folder of images as datasets of their own, not as its unchecked files', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nanscan-discover-inner-'));
+    try {
+      fs.mkdirSync(path.join(dir, 'data'));
+      fs.copyFileSync(path.join(root, 'images/cat/1.png'), path.join(dir, 'data/preview.png'));
+      fs.copyFileSync(path.join(root, 'plain.h5'), path.join(dir, 'data/feat.h5'));
+      fs.cpSync(path.join(root, 'train_lmdb'), path.join(dir, 'data/sub/train_lmdb'), { recursive: true });
+      fs.copyFileSync(path.join(root, 'single.mdb'), path.join(dir, 'data/one.mdb'));
+      fs.copyFileSync(path.join(root, 'single.mdb-lock'), path.join(dir, 'data/one.mdb-lock'));
+      fs.writeFileSync(path.join(dir, 'data/README.txt'), 'A preview and the data.\n');
+      const d = await discover(['.'], dir);
+      // The one image makes '.' an image folder (class 'data'); before, the LMDBs and the HDF5 file were only
+      // counted as its files that are not images.
+      expect(d.sources.map((s) => [s.format, s.path])).toEqual([
+        ['image-folder', '.'], ['hdf5', 'data/feat.h5'], ['lmdb', 'data/one.mdb'], ['lmdb', 'data/sub/train_lmdb'],
+      ]);
+      expect(d.sources[0]!.exclude!.sort()).toEqual([
+        'data/feat.h5', 'data/one.mdb', 'data/one.mdb-lock', 'data/sub/train_lmdb/data.mdb', 'data/sub/train_lmdb/lock.mdb',
+      ].map((f) => path.join(dir, f)));
+      // What the folder reader is left with: the image, and the README as a file that is not an image.
+      const listing = listImageFolder(dir, new Set(d.sources[0]!.exclude), '.');
+      expect(listing.files).toEqual(['data/preview.png']);
+      expect(listing.notImages).toEqual({ count: 1, examples: ['data/README.txt'] });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
