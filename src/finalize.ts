@@ -3,7 +3,7 @@ import { checkShapes } from './checks/consistency.js';
 import { FindingSink, type SeverityOverrides } from './checks/findings.js';
 import { analyzeLabelBatches, withBatchAnalysis } from './checks/label-batches.js';
 import { labelHistogram } from './checks/labels.js';
-import { DEFAULT_SEVERITY } from './checks/severity.js';
+import { damageFinding, DEFAULT_SEVERITY } from './checks/severity.js';
 import { createAccumulator, finishStats, mergeAccumulators } from './checks/stats.js';
 import { emptyKvValues, type KvValues, type PartitionResult, type ShapeTally } from './checks/result.js';
 import type { Source, SourceInfo } from './readers/types.js';
@@ -35,7 +35,7 @@ export interface DatasetInput {
 
 export function finalizeDataset(d: DatasetInput): DatasetReport {
   const sink = new FindingSink(d.maxExamples, d.severity);
-  for (const f of d.info?.findings ?? []) sink.add(f);
+  for (const f of d.info?.findings ?? []) sink.add(damageFinding(f));
   for (const f of d.findings) sink.add(f);
 
   const stats = createAccumulator();

@@ -5,6 +5,22 @@
 import type { Finding, UncheckedReason } from './types.js';
 
 /**
+ * Damage a reader met: what (`kind`), where (file, page, offset, key, index) and a message, but no severity. The
+ * host gives it the severity of its kind from the one table of kinds (src/kinds.ts) and the user's overrides, so a
+ * reader never decides how loud a finding is. `minor` marks damage that loses nothing a loader would read (a
+ * layout anomaly the format's own reader tolerates, such as padding that is not zero or a torn tail a writer
+ * recovers from): the host reports it as a warning. `loaderFails` marks damage that makes the format's own loader
+ * refuse the whole dataset (torchvision's ImageFolder raising on an empty class folder): the host reports it as an
+ * error, whatever its kind's default.
+ */
+export interface Damage extends Omit<Finding, 'severity'> {
+  /** Readers never set a severity (the type makes it a compile error). */
+  severity?: never;
+  minor?: true;
+  loaderFails?: true;
+}
+
+/**
  * A key/value record (LMDB, LevelDB). `index` is the 0-based position in key order *within the partition*;
  * the main thread adds the partition's base once earlier partitions are counted. `key` and `value` are views
  * that stay valid only until the iterator advances: copy what you keep.
@@ -68,7 +84,7 @@ export interface FileRecord {
    * `oversized_image` for a file too large to read): the entry is still a record (the loader has it, with its
    * label), and this is its finding; `bytes` is then empty.
    */
-  unreadable?: Finding;
+  unreadable?: Damage;
 }
 
 /**

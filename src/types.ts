@@ -219,7 +219,7 @@ export interface ReportSummary {
 }
 
 /** Version tag of the opaque shard payload (Report.shard.datasets). */
-export const SHARD_FORMAT = 'nanscan-shard/1';
+export const SHARD_FORMAT = 'nanscan-shard/2';
 
 export interface Report {
   tool: { name: 'nanscan'; version: string };

@@ -35,6 +35,12 @@ describe('import seams', () => {
     expect(offending('readers', /^(checks|pool|report)\//)).toEqual([]);
   });
 
+  it('readers yield damage without severities: they import no table of kinds (the host assigns severity)', () => {
+    expect(offending('readers', /^(kinds|checks\/severity)$/)).toEqual([]);
+    const named = files(path.join(SRC, 'readers')).filter((f) => /\bseverity\s*:/.test(readFileSync(f, 'utf8')));
+    expect(named.map((f) => path.relative(SRC, f))).toEqual([]);
+  });
+
   it('checks import no reader and nothing of the pool: records and results are types of their own', () => {
     expect(offending('checks', /^(readers|pool|report)\//)).toEqual([]);
   });

@@ -10,13 +10,13 @@ import { decodeImage, decodeImageNow, isConstantImage, sniffImage, type ImageRes
 import { createStats, type Kernel, type ScanStats } from '../kernels/scan.js';
 import { emptyKvValues, type AnalyzeOptions, type KvValues, type PartitionResult, type ShapeTally } from './result.js';
 import { addUnchecked, type UncheckedTally } from '../coverage.js';
-import type { FileRecord, KvRecord, NumericArray, RowsRecord, SampleField, SampleRecord, UncheckedNote } from '../records.js';
+import type { Damage, FileRecord, KvRecord, NumericArray, RowsRecord, SampleField, SampleRecord, UncheckedNote } from '../records.js';
 import type { Finding } from '../types.js';
 import { FindingSink } from './findings.js';
 import { scanIntegers } from './integers.js';
 import { formatKey } from '../keys.js';
 import { labelRangeProblem } from './labels.js';
-import { DEFAULT_SEVERITY } from './severity.js';
+import { damageFinding, DEFAULT_SEVERITY } from './severity.js';
 import { LayoutStats } from './layouts.js';
 import { accumulate, createAccumulator } from './stats.js';
 import { hasSpecial, isSpecialValue, valueFindings, type RecordLocator } from './values.js';
@@ -98,9 +98,9 @@ export class PartitionAnalyzer {
   private readonly uncheckedTally: UncheckedTally = {};
   private readonly layouts: LayoutStats;
 
-  /** Reader damage (a broken page, a bad block): kept as is. */
-  damage(findings: readonly Finding[]): void {
-    for (const f of findings) this.sink.add(f);
+  /** Reader damage (a broken page, a bad block): its kind's severity is assigned here. */
+  damage(damage: readonly Damage[]): void {
+    for (const d of damage) this.sink.add(damageFinding(d));
   }
 
   /** Table rows whose column slabs count no records (RecordBatch.tableRows). */
@@ -393,7 +393,7 @@ export class PartitionAnalyzer {
     if (rec.line !== undefined) where.line = rec.line;
     if (rec.label !== undefined) this.label(rec.label, where, 'Entry');
     if (rec.unreadable !== undefined) {
-      this.sink.add(rec.unreadable);
+      this.sink.add(damageFinding(rec.unreadable));
       return undefined;
     }
     if (sniffImage(rec.bytes) === null) {

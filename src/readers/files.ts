@@ -1,8 +1,7 @@
 /** Shared by the file-based readers: image file recognition and bounded whole-file reads. */
 import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync } from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_SEVERITY } from '../kinds.js';
-import type { Finding } from '../types.js';
+import type { Damage } from '../records.js';
 import type { FileRecord, RecordBatch } from './types.js';
 
 /**
@@ -128,7 +127,7 @@ export const MAX_FILE_BYTES = 1 << 30;
  * Reads a whole file, or returns the finding that says why it could not be read. Reads through one open
  * descriptor with fstat, so a file that changes size under us is still bounded by what fstat said.
  */
-export function readWhole(abs: string | Buffer, shown: string, loc: Pick<Finding, 'line' | 'index'>): Uint8Array | Finding {
+export function readWhole(abs: string | Buffer, shown: string, loc: Pick<Damage, 'line' | 'index'>): Uint8Array | Damage {
   let fd: number;
   try {
     fd = openSync(abs, OPEN_FLAGS);
@@ -138,19 +137,19 @@ export function readWhole(abs: string | Buffer, shown: string, loc: Pick<Finding
       const target = danglingTarget(abs);
       const message = target === null ? `File '${shown}' does not exist.`
         : `'${shown}' is a symbolic link to '${target}', which does not exist.`;
-      return { kind: 'missing_file', severity: DEFAULT_SEVERITY.missing_file, message, file: shown, ...loc };
+      return { kind: 'missing_file', message, file: shown, ...loc };
     }
-    return { kind: 'io_error', severity: DEFAULT_SEVERITY.io_error, message: `Cannot open '${shown}': ${(e as Error).message}`, file: shown, ...loc };
+    return { kind: 'io_error', message: `Cannot open '${shown}': ${(e as Error).message}`, file: shown, ...loc };
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) return { kind: 'io_error', severity: DEFAULT_SEVERITY.io_error, message: `'${shown}' is not a regular file.`, file: shown, ...loc };
+    if (!st.isFile()) return { kind: 'io_error', message: `'${shown}' is not a regular file.`, file: shown, ...loc };
     if (st.size > MAX_FILE_BYTES) {
-      return { kind: 'oversized_image', severity: DEFAULT_SEVERITY.oversized_image, message: `File is ${st.size} bytes, above the ${MAX_FILE_BYTES}-byte limit; not read.`, file: shown, ...loc };
+      return { kind: 'oversized_image', message: `File is ${st.size} bytes, above the ${MAX_FILE_BYTES}-byte limit; not read.`, file: shown, ...loc };
     }
     return readFully(fd, new Uint8Array(st.size));
   } catch (e) {
-    return { kind: 'io_error', severity: DEFAULT_SEVERITY.io_error, message: `Cannot read '${shown}': ${(e as Error).message}`, file: shown, ...loc };
+    return { kind: 'io_error', message: `Cannot read '${shown}': ${(e as Error).message}`, file: shown, ...loc };
   } finally {
     closeSync(fd);
   }
@@ -189,7 +188,7 @@ const NO_BYTES = new Uint8Array(0);
 export function* readFileBatches(entries: Iterable<FileEntry>): Generator<RecordBatch> {
   let records: FileRecord[] = [];
   for (const e of entries) {
-    const loc: Pick<Finding, 'line' | 'index'> = e.line === undefined ? { index: e.index } : { line: e.line, index: e.index };
+    const loc: Pick<Damage, 'line' | 'index'> = e.line === undefined ? { index: e.index } : { line: e.line, index: e.index };
     const bytes = readWhole(e.abs, e.shown, loc);
     const rec: FileRecord = bytes instanceof Uint8Array
       ? { kind: 'file', index: e.index, file: e.shown, bytes }

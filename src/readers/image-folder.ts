@@ -22,8 +22,7 @@ import { isUtf8 } from 'node:buffer';
 import { readdirSync, statSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { invalidPartition } from '../errors.js';
-import { DEFAULT_SEVERITY } from '../kinds.js';
-import type { Finding } from '../types.js';
+import type { Damage } from '../records.js';
 import {
   codePoints, displayName, FILES_PER_BATCH, isImageName, isTorchvisionImageName, readFileBatches, type FileEntry,
 } from './files.js';
@@ -44,7 +43,7 @@ export interface FolderListing {
   /** Class names by label (escaped when not UTF-8), every class folder ImageFolder would make. */
   classNames: string[] | null;
   /** `class_folder` findings (and `io_error` for a folder that cannot be listed), with display paths. */
-  findings: Finding[];
+  findings: Damage[];
   /** Files inside the data that are not images by name. */
   notImages: { count: number; examples: string[] };
 }
@@ -101,7 +100,7 @@ const join = (a: Buffer, b: Buffer): Buffer => (a.length === 0 ? b : Buffer.conc
  */
 export function listImageFolder(root: string, exclude: ReadonlySet<string> = new Set(), shownRoot = root): FolderListing {
   const rootBuf = Buffer.from(root);
-  const findings: Finding[] = [];
+  const findings: Damage[] = [];
   const notImages = { count: 0, examples: [] as string[] };
   const shown = (rel: Buffer): string => path.join(shownRoot, displayName(rel));
   const excluded = (rel: Buffer): boolean => exclude.size > 0 && exclude.has(path.join(root, rel.toString('utf8')));
@@ -121,7 +120,7 @@ export function listImageFolder(root: string, exclude: ReadonlySet<string> = new
     seen.add(real);
     const level = readLevel(abs);
     if (level instanceof Error) {
-      findings.push({ kind: 'io_error', severity: DEFAULT_SEVERITY.io_error, file: shown(rel),
+      findings.push({ kind: 'io_error', file: shown(rel),
         message: `Folder '${shown(rel)}' cannot be listed: ${level.message}` });
       return counts;
     }
@@ -149,7 +148,7 @@ export function listImageFolder(root: string, exclude: ReadonlySet<string> = new
 
   const top = readLevel(rootBuf);
   if (top instanceof Error) {
-    findings.push({ kind: 'io_error', severity: DEFAULT_SEVERITY.io_error, file: shownRoot,
+    findings.push({ kind: 'io_error', file: shownRoot,
       message: `Folder '${shownRoot}' cannot be listed: ${top.message}` });
     return { files: [], labels: null, classNames: null, findings, notImages };
   }
@@ -193,21 +192,21 @@ export function listImageFolder(root: string, exclude: ReadonlySet<string> = new
       const what = c.images > 0
         ? `holds no file ImageFolder loads (its ${c.images} image${c.images === 1 ? ' has an extension' : 's have extensions'} outside torchvision's IMG_EXTENSIONS)`
         : 'holds no image file';
-      findings.push({ kind: 'class_folder', severity: 'error', file: folder,
+      findings.push({ kind: 'class_folder', loaderFails: true, file: folder,
         message: `${hidden ? 'Hidden class' : 'Class'} folder '${folder}' (${at}) ${what}: ImageFolder raises ` +
           `"FileNotFoundError: Found no valid file for the classes ${classNames[label]}".` });
     } else if (hidden) {
-      findings.push({ kind: 'class_folder', severity: DEFAULT_SEVERITY.class_folder, file: folder,
+      findings.push({ kind: 'class_folder', file: folder,
         message: `Hidden folder '${folder}' is a class under ImageFolder (${at}), with ${c.images} image${c.images === 1 ? '' : 's'}: ` +
           'every class sorted after it has its label shifted by one.' });
     }
   });
   for (const name of topImages) {
-    findings.push({ kind: 'class_folder', severity: DEFAULT_SEVERITY.class_folder, file: shown(name),
+    findings.push({ kind: 'class_folder', file: shown(name),
       message: `Image '${shown(name)}' lies beside the class folders: ImageFolder never reads it (it has no class), and it was not checked.` });
   }
   // Errors first: reporters that show one mark per kind take the first finding's severity.
-  findings.sort((a, b) => (a.severity === b.severity ? 0 : a.severity === 'error' ? -1 : 1));
+  findings.sort((a, b) => Number(b.loaderFails === true) - Number(a.loaderFails === true));
   const files: string[] = [];
   const labels: number[] = [];
   classes.forEach((c, label) => {

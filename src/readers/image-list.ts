@@ -17,9 +17,8 @@
  */
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_SEVERITY } from '../kinds.js';
 import { invalidPartition } from '../errors.js';
-import type { Finding } from '../types.js';
+import type { Damage } from '../records.js';
 import { decodeListText, displayName, FILES_PER_BATCH, isImageName, OPEN_FLAGS, readFileBatches, readSmallFile } from './files.js';
 import type { Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo } from './types.js';
 
@@ -145,9 +144,8 @@ class ImageListReader implements Reader {
   }
 
   info(): SourceInfo {
-    const findings: Finding[] = this.parsed.bad.map((b) => ({
-      kind: 'bad_record', severity: DEFAULT_SEVERITY.bad_record,
-      message: `List line ${b.line} ${b.reason}: '${displayName(pathBytes(b.text.slice(0, 200)))}'.`, file: this.source.path, line: b.line,
+    const findings: Damage[] = this.parsed.bad.map((b) => ({
+      kind: 'bad_record', message: `List line ${b.line} ${b.reason}: '${displayName(pathBytes(b.text.slice(0, 200)))}'.`, file: this.source.path, line: b.line,
     }));
     let bytes = 0;
     for (const e of this.parsed.entries) {

@@ -3,11 +3,10 @@
  * Readers are opened twice: once in the main thread to describe the source and plan partitions, then once per
  * worker, which reads its own partitions (no record bytes cross threads).
  */
-import type { DataRecord, UncheckedNote } from '../records.js';
-import type { Finding } from '../types.js';
+import type { DataRecord, Damage, UncheckedNote } from '../records.js';
 
 export type {
-  DataRecord, FileRecord, KvRecord, NumericArray, RowsRecord, SampleField, SampleRecord, UncheckedNote,
+  DataRecord, Damage, FileRecord, KvRecord, NumericArray, RowsRecord, SampleField, SampleRecord, UncheckedNote,
 } from '../records.js';
 
 export type SourceFormat =
@@ -36,12 +35,12 @@ export interface Partition {
 }
 
 /**
- * What a read step yields: records (in order) and damage met on the way. Damage findings are complete
- * findings (kind `corrupt_file` or `io_error`, with `file` and `page`/`offset` where known).
+ * What a read step yields: records (in order) and damage met on the way (kind `corrupt_file`, `io_error`, …, with
+ * `file` and `page`/`offset` where known; the host assigns its severity).
  */
 export interface RecordBatch {
   records: DataRecord[];
-  damage?: Finding[];
+  damage?: Damage[];
   /** Parts of the partition not yielded as records (or yielded, but not checkable). */
   unchecked?: UncheckedNote[];
   /**
@@ -70,8 +69,8 @@ export interface SourceInfo {
    * Default: `declaredRecords`.
    */
   expectedRecords?: number;
-  /** Findings about the source as a whole, found while opening (e.g. one bad meta page). */
-  findings: Finding[];
+  /** Damage to the source as a whole, found while opening (e.g. one bad meta page). */
+  findings: Damage[];
   /** Parts of the source found while opening that no partition will read (see UncheckedNote). */
   unchecked?: UncheckedNote[];
   /** Class names by label, when the format names its classes (class-per-folder image trees). */

@@ -13,6 +13,7 @@ import type { DataRecord, Partition, Reader, Source, SourceFormat } from '../../
 import type { Finding } from '../../src/types.js';
 import { ROOT } from '../helpers/cli.js';
 import { hashTree } from '../helpers/tree.js';
+import { damageFinding } from '../../src/checks/severity.js';
 
 interface Case {
   format: SourceFormat;
@@ -116,7 +117,7 @@ async function readAll(reader: Reader, plan: readonly Partition[]): Promise<Read
         if (rec.kind === 'kv' || rec.kind === 'sample') expect(rec.index).toBe(kvIndex++);
         out.records.push(...describeRecord(rec));
       }
-      if (batch.damage) out.damage.push(...batch.damage);
+      if (batch.damage) out.damage.push(...batch.damage.map(damageFinding));
     }
   }
   return out;

@@ -18,9 +18,8 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { Message, RecordBatchReader, type Field, type Schema } from 'apache-arrow';
 import { Footer } from 'apache-arrow/ipc/metadata/file';
-import { DEFAULT_SEVERITY } from '../../kinds.js';
 import { invalidPartition, ScanError } from '../../errors.js';
-import type { Finding } from '../../types.js';
+import type { Damage } from '../../records.js';
 import { OPEN_FLAGS } from '../files.js';
 import type { JsonValue, OpenPurpose, Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo, UncheckedNote } from '../types.js';
 import { tableBatch, type ImageColumn, type NumericColumn } from '../table/columns.js';
@@ -54,8 +53,8 @@ function parseSpec(spec: unknown): ArrowSpec {
   return s as ArrowSpec;
 }
 
-function corrupt(file: string, message: string, offset: number, extra: Partial<Finding> = {}): Finding {
-  return { kind: 'corrupt_file', severity: DEFAULT_SEVERITY.corrupt_file, message, file, offset, ...extra };
+function corrupt(file: string, message: string, offset: number, extra: Partial<Damage> = {}): Damage {
+  return { kind: 'corrupt_file', message, file, offset, ...extra };
 }
 
 function readSpan(fd: number, [offset, length]: Span): Buffer {
@@ -72,7 +71,7 @@ class ArrowReader implements Reader {
   constructor(
     private readonly source: Source, fd: number, private readonly size: number, private readonly messages: MessageSpan[],
     /** The schema message each batch's small stream starts with. */
-    private readonly schema: Buffer, fields: readonly Field[], private readonly findings: Finding[],
+    private readonly schema: Buffer, fields: readonly Field[], private readonly findings: Damage[],
   ) {
     this.fd = fd;
     this.columns = planArrowColumns(fields);
@@ -141,7 +140,7 @@ class ArrowReader implements Reader {
     } catch (e) {
       return { records: [], tableRows: rows, damage: [corrupt(file, `${where} does not decode: ${(e as Error).message}.`, offset)] };
     }
-    const damage: Finding[] = [];
+    const damage: Damage[] = [];
     const numeric: NumericColumn[] = [];
     const images: ImageColumn[] = [];
     const children = batch.data.children as Parameters<typeof numericColumn>[0][];
@@ -177,7 +176,7 @@ export const arrowReader: ReaderModule = {
       const walk = walkMessages(fd, st.size);
       const schema = readSchema(fd, st.size, walk);
       if (typeof schema === 'string') throw new ScanError('SCAN_CORRUPT_SOURCE', `Cannot read Arrow file ${source.path}: ${schema}.`);
-      const findings: Finding[] = [];
+      const findings: Damage[] = [];
       if (walk.damage !== null) findings.push(corrupt(source.path, `Arrow ${walk.file ? 'file' : 'stream'} is cut short: ${walk.damage.reason}; the batches before offset ${walk.damage.offset} are read.`, walk.damage.offset));
       else if (walk.file && (!walk.ended || readSpan(fd, [Math.max(0, st.size - 6), 6]).toString('latin1') !== 'ARROW1')) {
         findings.push(corrupt(source.path, 'Arrow file ends without its footer (no closing \'ARROW1\'): truncated; readers that use the footer cannot open it.', st.size));

@@ -28,10 +28,9 @@
  */
 import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_SEVERITY } from '../../kinds.js';
 import { adoptMemory, OUT_BYTES } from '../../kernels/scan.js';
 import { invalidOption, invalidPartition, ScanError } from '../../errors.js';
-import type { Finding } from '../../types.js';
+import type { Damage } from '../../records.js';
 import type {
   JsonValue, NumericArray, OpenPurpose, Partition, Reader, ReaderModule, RecordBatch, RowsRecord, Source, SourceInfo,
   UncheckedNote,
@@ -128,7 +127,7 @@ interface SpecSegment extends Segment {
 
 interface Survey {
   files: SurveyedFile[];
-  findings: Finding[];
+  findings: Damage[];
   skipped: string[];
   /** Datasets and compound fields not checked (unsupported_type), as `<file>:<name> (<what>)`. */
   unchecked: string[];
@@ -147,8 +146,8 @@ const throughHdf5 = (d: ScannedDataset): boolean => d.runs === undefined && d.ro
 /** A numeric dataset that one read cannot hold (a row over MAX_SLAB_BYTES) is reported, not read. */
 const readable = (d: DatasetInfo): boolean => slabRows(d, MAX_SLAB_BYTES) > 0;
 
-function corrupt(file: string, message: string, extra: Partial<Finding> = {}): Finding {
-  return { kind: 'corrupt_file', severity: DEFAULT_SEVERITY.corrupt_file, message, file, ...extra };
+function corrupt(file: string, message: string, extra: Partial<Damage> = {}): Damage {
+  return { kind: 'corrupt_file', message, file, ...extra };
 }
 
 class Hdf5SourceReader implements Hdf5Reader {
@@ -307,7 +306,6 @@ class Hdf5SourceReader implements Hdf5Reader {
         if (!buf.ensure(need)) {
           yield { records: [], damage: [{
             kind: 'io_error',
-            severity: DEFAULT_SEVERITY.io_error,
             message: `Rows ${seg.start}–${to - 1} of dataset '${ds.name}' not scanned: no room for a ${need}-byte read in the HDF5 heap.`,
             file: seg.file, field: ds.name, index: seg.start, count: to - seg.start,
           }] };
@@ -440,7 +438,6 @@ class Hdf5SourceReader implements Hdf5Reader {
       if (!entry.exists) {
         s.findings.push({
           kind: 'missing_file',
-          severity: DEFAULT_SEVERITY.missing_file,
           message: `Line ${entry.line} of ${this.source.path} names '${entry.raw}', but ${display} does not exist.`,
           // DESIGN.md: list entries carry the entry's path as resolved, with the list's line.
           file: display,
@@ -516,7 +513,6 @@ function surveyFile(h5: H5, absPath: string, display: string, labelNames: readon
       }
       s.findings.push({
         kind: 'io_error',
-        severity: DEFAULT_SEVERITY.io_error,
         message: `Dataset '${d.name}' has rows of ${d.rowBytes} bytes, more than one read can hold (${MAX_SLAB_BYTES}); not scanned.`,
         file: display,
         field: d.name,
@@ -669,7 +665,7 @@ export function gatherField(bytes: Uint8Array, size: number, n: number, f: Field
 }
 
 /** `corrupt_file` for rows [s, e) of `ds` that HDF5 cannot read. */
-function lostRows(file: string, ds: DatasetInfo, s: number, e: number, err: string): Finding {
+function lostRows(file: string, ds: DatasetInfo, s: number, e: number, err: string): Damage {
   const rows = e === s + 1 ? `Row ${s}` : `Rows ${s}–${e - 1}`;
   return corrupt(file, `${rows} of dataset '${ds.name}' cannot be read: ${err}.`, { field: ds.name, index: s, count: e - s });
 }

@@ -2,8 +2,7 @@
  * Pure planning for the HDF5 reader: how many rows one read takes (slabs), how a source splits into partitions
  * (row ranges of files), and the Caffe HDF5Data consistency rules. No h5wasm here, so all of it is unit-testable.
  */
-import { DEFAULT_SEVERITY } from '../../kinds.js';
-import type { Finding } from '../../types.js';
+import type { Damage } from '../../records.js';
 import type { RawRun } from './direct.js';
 import type { DatasetInfo } from './h5.js';
 
@@ -176,7 +175,7 @@ export const groupOf = (name: string): string => name.slice(0, Math.max(0, name.
  * by row. Datasets of different groups (`train/` and `val/`) are different sets of records and are not
  * compared. One finding per group that disagrees.
  */
-export function lengthFindings(file: string, datasets: readonly DatasetInfo[]): Finding[] {
+export function lengthFindings(file: string, datasets: readonly DatasetInfo[]): Damage[] {
   const groups = new Map<string, DatasetInfo[]>();
   for (const d of datasets) {
     const g = groupOf(d.name);
@@ -184,13 +183,12 @@ export function lengthFindings(file: string, datasets: readonly DatasetInfo[]): 
     if (list === undefined) groups.set(g, [d]);
     else list.push(d);
   }
-  const out: Finding[] = [];
+  const out: Damage[] = [];
   for (const [g, siblings] of groups) {
     if (siblings.length < 2 || siblings.every((d) => d.rows === (siblings[0] as DatasetInfo).rows)) continue;
     const list = siblings.map((d) => `'${d.name}' ${d.rows}`).join(', ');
     out.push({
       kind: 'inconsistent_lengths',
-      severity: DEFAULT_SEVERITY.inconsistent_lengths,
       message: `Datasets of ${g === '' ? 'one file' : `group '${g}'`} disagree on their row count: ${list}.`,
       file,
     });
@@ -211,8 +209,8 @@ const shapeOf = (d: DatasetInfo): string => `${d.dtype} ${rowShapeOf(d)}`;
  * compared with the first file that has it; one finding per disagreeing file. Compound datasets (which the
  * layer cannot read at all) are compared by presence only.
  */
-export function crossFileFindings(files: readonly { file: string; datasets: readonly DatasetInfo[] }[]): Finding[] {
-  const out: Finding[] = [];
+export function crossFileFindings(files: readonly { file: string; datasets: readonly DatasetInfo[] }[]): Damage[] {
+  const out: Damage[] = [];
   const first = new Map<string, { file: string; ds: DatasetInfo }>();
   const firstFile = files[0];
   for (const f of files) {
@@ -227,7 +225,6 @@ export function crossFileFindings(files: readonly { file: string; datasets: read
       const values = (x: DatasetInfo): string => `${x.rowElems} value${x.rowElems === 1 ? '' : 's'} per row ${rowShapeOf(x)}`;
       out.push({
         kind: 'shape_mismatch',
-        severity: DEFAULT_SEVERITY.shape_mismatch,
         message: `Dataset '${d.name}' has ${values(d)} in ${f.file} but ${values(ref.ds)} in ${ref.file}: ` +
           `Caffe's HDF5Data layer copies ${ref.ds.rowElems} a row from every file, so these rows are misread.`,
         file: f.file,
@@ -240,7 +237,6 @@ export function crossFileFindings(files: readonly { file: string; datasets: read
         if (here.has(d.name)) continue;
         out.push({
           kind: 'shape_mismatch',
-          severity: DEFAULT_SEVERITY.shape_mismatch,
           message: `${f.file} has no dataset '${d.name}', which ${firstFile.file} has (${shapeOf(d)}).`,
           file: f.file,
           field: d.name,

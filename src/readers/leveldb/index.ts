@@ -17,7 +17,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { invalidPartition } from '../../errors.js';
-import type { Finding } from '../../types.js';
+import type { Damage } from '../../records.js';
 import type { JsonValue, Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo } from '../types.js';
 import { BLOCK_TRAILER_SIZE } from './block.js';
 import { compareBytes, fromHex, toHex } from './keys.js';
@@ -104,7 +104,7 @@ class LevelDbReader implements Reader {
     const lo = spec.lo === null ? null : fromHex(spec.lo);
     const hi = spec.hi === null ? null : fromHex(spec.hi);
     const mt = this.replay(spec.logs);
-    const damage: Finding[] = lo === null ? [...mt.findings] : [];
+    const damage: Damage[] = lo === null ? [...mt.findings] : [];
     const ctx: ReadContext = {
       dir: this.dir,
       display: this.display,

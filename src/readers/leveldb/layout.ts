@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { readSmallFile } from '../files.js';
 import path from 'node:path';
 import { ScanError } from '../../errors.js';
-import type { Finding } from '../../types.js';
+import type { Damage } from '../../records.js';
 import { compareBytes, showRange } from './keys.js';
 import { compareInternalKeys, NUM_LEVELS, readManifest, userKeyOf, type ManifestResult } from './manifest.js';
 import type { LiveLog } from './memtable.js';
@@ -45,7 +45,7 @@ export interface Layout {
   logs: LiveLog[];
   /** MANIFEST last sequence (§7.4), null when unknown (nothing is hidden then). */
   lastSequence: number | null;
-  findings: Finding[];
+  findings: Damage[];
   /** Bytes of the live files (CURRENT, MANIFEST, tables, logs). */
   bytes: number;
   /** Bytes of the live logs alone (every partition replays them, §7.2). */
@@ -102,15 +102,16 @@ function currentTarget(buf: Buffer): string | undefined {
 
 /** Resolve a database directory. Throws ScanError when nothing can be read or the comparator is foreign. */
 export function loadLayout(dir: string, display: (name: string) => string): Layout {
-  const findings: Finding[] = [];
+  const findings: Damage[] = [];
   let files: DirFiles;
   try {
     files = listDir(dir);
   } catch (e) {
     throw new ScanError('SCAN_CORRUPT_SOURCE', `Cannot list LevelDB directory ${dir}: ${(e as Error).message}`, { cause: e });
   }
-  const corrupt = (name: string, message: string, severity: Finding['severity'] = 'error', offset?: number): void => {
-    const f: Finding = { kind: 'corrupt_file', severity, message, file: display(name) };
+  const corrupt = (name: string, message: string, minor = false, offset?: number): void => {
+    const f: Damage = { kind: 'corrupt_file', message, file: display(name) };
+    if (minor) f.minor = true;
     if (offset !== undefined) f.offset = offset;
     findings.push(f);
   };
@@ -126,9 +127,9 @@ export function loadLayout(dir: string, display: (name: string) => string): Layo
     else if (!fs.existsSync(path.join(dir, named))) {
       corrupt(CURRENT, `CURRENT names ${named}, which does not exist`);
       named = undefined;
-    } else if (!MANIFEST_RE.test(named)) corrupt(CURRENT, `CURRENT names '${named}', not a MANIFEST-<number> file`, 'warning');
+    } else if (!MANIFEST_RE.test(named)) corrupt(CURRENT, `CURRENT names '${named}', not a MANIFEST-<number> file`, true);
   } catch (e) {
-    findings.push({ kind: 'missing_file', severity: 'error', file: display(CURRENT), message: `CURRENT cannot be read: ${(e as Error).message}` });
+    findings.push({ kind: 'missing_file', file: display(CURRENT), message: `CURRENT cannot be read: ${(e as Error).message}` });
   }
 
   // 2. The MANIFEST CURRENT names, else the highest-numbered one that decodes cleanly (§13).
@@ -140,15 +141,15 @@ export function loadLayout(dir: string, display: (name: string) => string): Layo
       result = readManifest(path.join(dir, name));
     } catch (e) {
       if (!isIoError(e)) throw e;
-      findings.push({ kind: 'io_error', severity: 'error', file: display(name), message: `${name} cannot be read: ${(e as Error).message}` });
+      findings.push({ kind: 'io_error', file: display(name), message: `${name} cannot be read: ${(e as Error).message}` });
       continue;
     }
     for (const p of result.problems) {
-      corrupt(name, `${name} offset ${p.offset}: ${p.message}${p.bytes ? ` (${p.bytes} bytes)` : ''}`, p.severity, p.offset);
+      corrupt(name, `${name} offset ${p.offset}: ${p.message}${p.bytes ? ` (${p.bytes} bytes)` : ''}`, p.minor === true, p.offset);
     }
     if (result.clean) {
       if (name !== named) {
-        corrupt(name, `CURRENT does not lead to a usable MANIFEST; using ${name}, the highest-numbered one that decodes cleanly (it may be older than the database's last state)`, 'warning');
+        corrupt(name, `CURRENT does not lead to a usable MANIFEST; using ${name}, the highest-numbered one that decodes cleanly (it may be older than the database's last state)`, true);
       }
       chosen = { name, result };
       break;
@@ -191,11 +192,11 @@ export function loadLayout(dir: string, display: (name: string) => string): Layo
       const largest = userKeyOf(f.largest);
       const range = showRange(smallest, largest);
       const other = seen.get(f.number);
-      if (other !== undefined) corrupt(chosen.name, `table ${f.number} is listed in level ${other} and level ${level}`, 'warning');
+      if (other !== undefined) corrupt(chosen.name, `table ${f.number} is listed in level ${other} and level ${level}`, true);
       seen.set(f.number, level);
       // M6 (§12): files of levels ≥ 1 must not overlap, or LevelDB's own lookups miss keys.
       if (level > 0 && prevLargest && compareInternalKeys(prevLargest, f.smallest, compareBytes) >= 0) {
-        corrupt(chosen.name, `level ${level} tables overlap at table ${f.number} ${range}`, 'warning');
+        corrupt(chosen.name, `level ${level} tables overlap at table ${f.number} ${range}`, true);
       }
       prevLargest = f.largest;
       const base = String(f.number).padStart(FILE_NUMBER_DIGITS, '0');
@@ -204,19 +205,19 @@ export function loadLayout(dir: string, display: (name: string) => string): Layo
       const name = present.includes(`${base}.ldb`) ? `${base}.ldb` : present.includes(`${base}.sst`) ? `${base}.sst` : undefined;
       if (name === undefined) {
         findings.push({
-          kind: 'missing_file', severity: 'error', file: display(`${base}.ldb`),
+          kind: 'missing_file', file: display(`${base}.ldb`),
           message: `table ${base}.ldb (level ${level}, keys ${range}) named by ${chosen.name} is missing: values in that key range may be missing or stale`,
         });
         continue;
       }
       if (present.includes(`${base}.ldb`) && present.includes(`${base}.sst`)) {
-        corrupt(`${base}.sst`, `both ${base}.ldb and ${base}.sst exist; ${base}.ldb is used, as LevelDB does`, 'warning');
+        corrupt(`${base}.sst`, `both ${base}.ldb and ${base}.sst exist; ${base}.ldb is used, as LevelDB does`, true);
       }
       let onDisk: number;
       try {
         onDisk = fs.statSync(path.join(dir, name)).size;
       } catch (e) {
-        findings.push({ kind: 'io_error', severity: 'error', file: display(name), message: `${name} cannot be read: ${(e as Error).message}` });
+        findings.push({ kind: 'io_error', file: display(name), message: `${name} cannot be read: ${(e as Error).message}` });
         continue;
       }
       if (onDisk < f.size) {
@@ -226,7 +227,7 @@ export function loadLayout(dir: string, display: (name: string) => string): Layo
         continue;
       }
       if (onDisk > f.size) {
-        corrupt(name, `table ${name} has ${onDisk - f.size} bytes beyond the ${f.size} ${chosen.name} records; reading the first ${f.size}, as LevelDB does`, 'warning');
+        corrupt(name, `table ${name} has ${onDisk - f.size} bytes beyond the ${f.size} ${chosen.name} records; reading the first ${f.size}, as LevelDB does`, true);
       }
       bytes += onDisk;
       tables.push({ level, number: f.number, name, size: f.size, smallest, largest });
@@ -237,7 +238,7 @@ export function loadLayout(dir: string, display: (name: string) => string): Layo
 }
 
 /** §13 "MANIFEST unusable altogether": every table as level 0 (newest first), every log live, sequences decide. */
-function repairLayout(dir: string, files: DirFiles, findings: Finding[], bytes: number, display: (n: string) => string): Layout {
+function repairLayout(dir: string, files: DirFiles, findings: Damage[], bytes: number, display: (n: string) => string): Layout {
   const tables: TableRef[] = [];
   for (const [number, names] of [...files.tables].sort((a, b) => b[0] - a[0])) {
     const name = names.find((n) => n.endsWith('.ldb')) ?? names[0]!;
@@ -247,7 +248,7 @@ function repairLayout(dir: string, files: DirFiles, findings: Finding[], bytes: 
   }
   const logBytes = files.logs.reduce((sum, l) => sum + fileSize(path.join(dir, l.name)), 0);
   findings.push({
-    kind: 'corrupt_file', severity: 'error', file: display(''),
+    kind: 'corrupt_file', file: display(''),
     message: `no usable MANIFEST: reading all ${tables.length} table(s) and ${files.logs.length} log(s) in the directory as RepairDB would; keys removed by a compaction may reappear from leftover tables`,
   });
   return { manifest: null, tables, logs: files.logs, lastSequence: null, findings, bytes: bytes + logBytes, logBytes };

@@ -32,8 +32,8 @@ export interface LogProblem {
   /** Bytes LevelDB drops there (0 when nothing is dropped). */
   bytes: number;
   message: string;
-  /** `warning` for what a crash leaves behind (a torn tail) and for oddities that lose nothing. */
-  severity: 'error' | 'warning';
+  /** Set for what a crash leaves behind (a torn tail) and for oddities that lose nothing (see Damage.minor). */
+  minor?: true;
 }
 
 export interface LogRecord {
@@ -61,15 +61,14 @@ export function* readLogRecords(fd: number, size: number, report: (p: LogProblem
   const flushOrphans = (): void => {
     if (orphanCount === 0) return;
     report({
-      offset: orphanOffset, bytes: orphanBytes, severity: 'error',
-      message: `${orphanCount} fragment(s) of a record whose start was lost (${orphanBytes} bytes) dropped`,
+      offset: orphanOffset, bytes: orphanBytes, message: `${orphanCount} fragment(s) of a record whose start was lost (${orphanBytes} bytes) dropped`,
     });
     orphanCount = 0;
     orphanBytes = 0;
   };
   const dropPartial = (why: string): void => {
     if (inFragment && partsBytes > 0) {
-      report({ offset: recordOffset, bytes: partsBytes, severity: 'error', message: `record at offset ${recordOffset} lost: ${why}` });
+      report({ offset: recordOffset, bytes: partsBytes, message: `record at offset ${recordOffset} lost: ${why}` });
     }
     inFragment = false;
     partsBytes = 0;
@@ -104,7 +103,7 @@ export function* readLogRecords(fd: number, size: number, report: (p: LogProblem
             // §4.3: the writer zero-fills a trailer of < 7 bytes; anything else is damage or a foreign file (L2).
             for (let i = pos; i < len; i++) {
               if (block[i] !== 0) {
-                report({ offset: fileBlock + pos, bytes: left, severity: 'warning', message: 'non-zero block trailer skipped' });
+                report({ offset: fileBlock + pos, bytes: left, minor: true, message: 'non-zero block trailer skipped' });
                 break;
               }
             }
@@ -119,7 +118,7 @@ export function* readLogRecords(fd: number, size: number, report: (p: LogProblem
         const at = fileBlock + pos;
         if (HEADER_SIZE + length > left) {
           if (!eof) {
-            report({ offset: at, bytes: left, severity: 'error', message: `bad record length ${length}: rest of the 32 KiB block dropped` });
+            report({ offset: at, bytes: left, message: `bad record length ${length}: rest of the 32 KiB block dropped` });
             dropPartial('the log block holding its next fragment is damaged');
             break;
           }
@@ -129,14 +128,14 @@ export function* readLogRecords(fd: number, size: number, report: (p: LogProblem
         }
         if (type === ZERO_TYPE && length === 0) {
           // LevelDB drops the rest of the block silently (zero-filled space, §4.5); say so.
-          report({ offset: at, bytes: left, severity: 'warning', message: 'zero-filled space: rest of the 32 KiB block skipped' });
+          report({ offset: at, bytes: left, minor: true, message: 'zero-filled space: rest of the 32 KiB block skipped' });
           dropPartial('zero-filled space follows its fragment');
           break;
         }
         // §4.2: the CRC covers the type byte and the payload, which are contiguous in the block.
         const crc = crc32cOf(block.subarray(pos + TYPE_OFFSET, pos + HEADER_SIZE + length));
         if (crc !== unmask(fixed32(block, pos))) {
-          report({ offset: at, bytes: left, severity: 'error', message: 'checksum mismatch: rest of the 32 KiB block dropped' });
+          report({ offset: at, bytes: left, message: 'checksum mismatch: rest of the 32 KiB block dropped' });
           dropPartial('the log block holding its next fragment is damaged');
           break;
         }
@@ -175,18 +174,17 @@ export function* readLogRecords(fd: number, size: number, report: (p: LogProblem
             // LevelDB cannot tell a stored 5 from its private end-of-file code: the log ends here (§4.5).
             flushOrphans();
             report({
-              offset: at, bytes: size - at, severity: 'error',
-              message: 'record type 5 (a foreign writer?) ends the log as LevelDB reads it; the rest is ignored',
+              offset: at, bytes: size - at, message: 'record type 5 (a foreign writer?) ends the log as LevelDB reads it; the rest is ignored',
             });
             inFragment = false;
             return;
           case BAD_RECORD_CODE:
             // LevelDB drops it silently, like a damaged record (§4.5).
-            report({ offset: at, bytes: length, severity: 'error', message: 'record type 6 (a foreign writer?) dropped' });
+            report({ offset: at, bytes: length, message: 'record type 6 (a foreign writer?) dropped' });
             dropPartial('a record of type 6 interrupts it');
             break;
           default:
-            report({ offset: at, bytes: length + (inFragment ? partsBytes : 0), severity: 'error', message: `unknown record type ${type} dropped` });
+            report({ offset: at, bytes: length + (inFragment ? partsBytes : 0), message: `unknown record type ${type} dropped` });
             inFragment = false;
             partsBytes = 0;
         }
@@ -212,7 +210,7 @@ export function* readLogRecords(fd: number, size: number, report: (p: LogProblem
 
 function tornTail(report: (p: LogProblem) => void, offset: number, bytes: number, what: string): void {
   report({
-    offset, bytes, severity: 'warning',
+    offset, bytes, minor: true,
     message: `torn tail: ${what} (${bytes} bytes) at the end of the log, as a crash leaves it; LevelDB drops it too`,
   });
 }

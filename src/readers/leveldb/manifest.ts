@@ -64,20 +64,20 @@ export function readManifest(path: string): ManifestResult {
   try {
     bytes = fs.fstatSync(fd).size;
     for (const rec of readLogRecords(fd, bytes, (p) => problems.push(p))) {
-      if (problems.some((p) => p.severity === 'error')) break;
+      if (problems.some((p) => p.minor !== true)) break;
       try {
         applyEdit(state, rec.data);
         records++;
       } catch (e) {
         if (!(e instanceof DecodeError)) throw e;
-        problems.push({ offset: rec.offset, bytes: rec.data.length, severity: 'error', message: `bad VersionEdit: ${e.message}` });
+        problems.push({ offset: rec.offset, bytes: rec.data.length, message: `bad VersionEdit: ${e.message}` });
         break;
       }
     }
   } finally {
     fs.closeSync(fd);
   }
-  return { state, problems, clean: !problems.some((p) => p.severity === 'error'), records, bytes };
+  return { state, problems, clean: !problems.some((p) => p.minor !== true), records, bytes };
 }
 
 /** §6 `VersionEdit::DecodeFrom` then `Builder::Apply`: decode fully first, so a bad edit changes nothing. */

@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import { OPEN_FLAGS } from '../files.js';
-import type { Finding } from '../../types.js';
+import type { Damage } from '../../records.js';
 import { compareKeys } from './keys.js';
 import { readLogRecords } from './log.js';
 import { fixed32, fixed64, isIoError } from './varint.js';
@@ -44,21 +44,22 @@ export interface Memtable {
   /** Highest `sequence + count − 1` of any replayed batch, or −1 (§7.4). */
   maxSequence: number;
   /** Damage met while replaying. */
-  findings: Finding[];
+  findings: Damage[];
 }
 
 /** Replay `logs` (already in ascending number order, §7.2). `display(name)` gives a file's report path. */
 export function replayLogs(dir: string, logs: readonly LiveLog[], display: (name: string) => string): Memtable {
   const table = new EntryTable();
-  const findings: Finding[] = [];
+  const findings: Damage[] = [];
   let maxSequence = -1;
   // L4 (§12): consecutive batches continue each other's sequence numbers; a gap is a lost batch.
   let expected = -1;
 
   for (const log of logs) {
     const file = display(log.name);
-    const err = (severity: Finding['severity'], offset: number, message: string, count?: number): void => {
-      const f: Finding = { kind: 'corrupt_file', severity, message: `${log.name} offset ${offset}: ${message}`, file, offset };
+    const err = (minor: boolean, offset: number, message: string, count?: number): void => {
+      const f: Damage = { kind: 'corrupt_file', message: `${log.name} offset ${offset}: ${message}`, file, offset };
+      if (minor) f.minor = true;
       if (count !== undefined) f.count = count;
       findings.push(f);
     };
@@ -66,30 +67,30 @@ export function replayLogs(dir: string, logs: readonly LiveLog[], display: (name
     try {
       fd = fs.openSync(`${dir}/${log.name}`, OPEN_FLAGS);
     } catch (e) {
-      findings.push({ kind: 'io_error', severity: 'error', file, message: `${log.name}: cannot open log: ${(e as Error).message}` });
+      findings.push({ kind: 'io_error', file, message: `${log.name}: cannot open log: ${(e as Error).message}` });
       continue;
     }
     try {
       const size = fs.fstatSync(fd).size;
-      const report = (p: { severity: Finding['severity']; offset: number; message: string; bytes: number }): void =>
-        err(p.severity, p.offset, p.bytes > 0 ? `${p.message} (${p.bytes} bytes)` : p.message);
+      const report = (p: { minor?: true; offset: number; message: string; bytes: number }): void =>
+        err(p.minor === true, p.offset, p.bytes > 0 ? `${p.message} (${p.bytes} bytes)` : p.message);
       for (const rec of readLogRecords(fd, size, report)) {
         const data = rec.data;
         if (data.length < BATCH_HEADER_SIZE) {
-          err('error', rec.offset, `log record too small for a WriteBatch (${data.length} bytes), skipped`);
+          err(false, rec.offset, `log record too small for a WriteBatch (${data.length} bytes), skipped`);
           continue;
         }
         const seq = fixed64(data, 0);
         const count = fixed32(data, BATCH_COUNT_OFFSET);
         if (seq === undefined) {
-          err('error', rec.offset, 'WriteBatch sequence number beyond 2^53, batch skipped');
+          err(false, rec.offset, 'WriteBatch sequence number beyond 2^53, batch skipped');
           continue;
         }
         if (expected >= 0 && seq !== expected) {
           if (seq > expected) {
-            err('error', rec.offset, `sequence numbers ${expected}…${seq - 1} are missing: ${seq - expected} entries lost with damaged log records`, seq - expected);
+            err(false, rec.offset, `sequence numbers ${expected}…${seq - 1} are missing: ${seq - expected} entries lost with damaged log records`, seq - expected);
           } else {
-            err('warning', rec.offset, `WriteBatch sequence ${seq} overlaps the previous batch (expected ${expected})`);
+            err(true, rec.offset, `WriteBatch sequence ${seq} overlaps the previous batch (expected ${expected})`);
           }
         }
         expected = seq + count;
@@ -98,15 +99,15 @@ export function replayLogs(dir: string, logs: readonly LiveLog[], display: (name
         if (typeof found === 'string') {
           const [applied, why] = found.split('\0') as [string, string];
           const n = Number(applied);
-          err('error', rec.offset, `malformed WriteBatch (${why}); ${n} entries applied as LevelDB does, the rest dropped`, count > n ? count - n : undefined);
+          err(false, rec.offset, `malformed WriteBatch (${why}); ${n} entries applied as LevelDB does, the rest dropped`, count > n ? count - n : undefined);
         } else if (found !== count) {
-          err('error', rec.offset, `malformed WriteBatch (WriteBatch has wrong count: header ${count}, found ${found}); all ${found} entries applied as LevelDB does`);
+          err(false, rec.offset, `malformed WriteBatch (WriteBatch has wrong count: header ${count}, found ${found}); all ${found} entries applied as LevelDB does`);
         }
       }
     } catch (e) {
       if (!isIoError(e)) throw e;
       // An I/O error ends this log, not the scan; what was replayed stays.
-      findings.push({ kind: 'io_error', severity: 'error', file, message: `${log.name}: read failed: ${(e as Error).message}` });
+      findings.push({ kind: 'io_error', file, message: `${log.name}: read failed: ${(e as Error).message}` });
     } finally {
       fs.closeSync(fd);
     }

@@ -4,7 +4,7 @@
  * decides; a deletion hides the key. Emits `RecordBatch`es of at most `BATCH_RECORDS` records or about
  * `BATCH_BYTES` of values, with the damage met while producing them.
  */
-import type { Finding } from '../../types.js';
+import type { Damage } from '../../records.js';
 import type { KvRecord, RecordBatch } from '../types.js';
 import type { Source } from './source.js';
 
@@ -48,7 +48,7 @@ function siftDown(heap: Source[], i: number): void {
  * Merge `sources` into batches. `damage` is drained into each batch as it is yielded; a last batch carries what
  * is left even when it has no records. Closes every source when done or abandoned.
  */
-export function* mergeSources(sources: Source[], damage: Finding[]): Generator<RecordBatch> {
+export function* mergeSources(sources: Source[], damage: Damage[]): Generator<RecordBatch> {
   try {
     const heap: Source[] = [];
     for (const s of sources) if (s.next()) heap.push(s);
@@ -113,7 +113,7 @@ function sameKey(s: Source, key: Uint8Array): boolean {
   return true;
 }
 
-function batch(records: KvRecord[], damage: Finding[]): RecordBatch {
+function batch(records: KvRecord[], damage: Damage[]): RecordBatch {
   if (damage.length === 0) return { records };
   return { records, damage: damage.splice(0) };
 }

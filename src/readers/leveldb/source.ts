@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Finding } from '../../types.js';
+import type { Damage } from '../../records.js';
 import { BlockIter, readBlock, Scratch } from './block.js';
 import { compareBytes, compareKeys, showRange } from './keys.js';
 import type { TableRef } from './layout.js';
@@ -32,7 +32,7 @@ export interface ReadContext {
   hi: Uint8Array | null;
   /** Entries above it are invisible (§7.4, §10 step 3). */
   lastSequence: number;
-  report: (f: Finding) => void;
+  report: (f: Damage) => void;
 }
 
 /** The current entry of a stream; the key buffer is reused, the value bytes stay valid. */
@@ -184,7 +184,7 @@ export class TablesSource implements Source {
     if ('error' in r) {
       const low = this.blockLow(i);
       if (inRange(low, this.ctx.lo, this.ctx.hi)) {
-        this.problem('error', e.offset,
+        this.problem('lost', e.offset,
           `table ${this.ref!.name}: data block ${i} at offset ${e.offset} (${e.size} bytes, keys ${showRange(low, userKeyOf(e.key))}): ${r.error}; ` +
           'its records are lost (how many is unknown) and older values of those keys may show instead');
       }
@@ -206,10 +206,10 @@ export class TablesSource implements Source {
     const e = this.table!.index[i]!;
     const where = `table ${this.ref!.name}: data block ${i} at offset ${e.offset} (keys ${showRange(low, userKeyOf(e.key))})`;
     if (it.error !== undefined) {
-      this.problem('error', e.offset, `${where}: ${it.error}; the entries after offset ${it.entryOffset} in the block are lost (how many is unknown)`);
+      this.problem('lost', e.offset, `${where}: ${it.error}; the entries after offset ${it.entryOffset} in the block are lost (how many is unknown)`);
     }
-    if (bad > 0) this.problem('error', e.offset, `${where}: ${bad} entries with a corrupt internal key skipped, as LevelDB skips them`, bad);
-    if (it.warning !== undefined) this.problem('warning', e.offset, `${where}: ${it.warning}`);
+    if (bad > 0) this.problem('lost', e.offset, `${where}: ${bad} entries with a corrupt internal key skipped, as LevelDB skips them`, bad);
+    if (it.warning !== undefined) this.problem('minor', e.offset, `${where}: ${it.warning}`);
   }
 
   private nextTable(): boolean {
@@ -222,14 +222,14 @@ export class TablesSource implements Source {
     const r = openTable(path.join(this.ctx.dir, ref.name), ref.size);
     if ('error' in r) {
       if (owned) {
-        this.problem(r.io ? 'io_error' : 'error', r.offset,
+        this.problem(r.io ? 'io_error' : 'lost', r.offset,
           `table ${ref.name} (level ${ref.level}, keys ${showRange(ref.smallest, ref.largest)}): ${r.error}; ` +
           'its records cannot be read and older values of those keys may show instead');
       }
       return true;
     }
     this.table = r.table;
-    if (owned) for (const w of r.table.warnings) this.problem('warning', undefined, `table ${ref.name}: ${w}`);
+    if (owned) for (const w of r.table.warnings) this.problem('minor', undefined, `table ${ref.name}: ${w}`);
     const index = r.table.index;
     // First block whose separator's user key reaches lo; last block is the first whose separator reaches hi.
     this.block = lo === null ? 0 : lowerBound(index, lo);
@@ -239,7 +239,7 @@ export class TablesSource implements Source {
 
   private closeTable(): void {
     if (this.hidden > 0 && this.ref !== null) {
-      this.problem('warning', undefined,
+      this.problem('minor', undefined,
         `table ${this.ref.name}: ${this.hidden} entries have sequence numbers above the database's last sequence ` +
         `${this.ctx.lastSequence} and are hidden, as LevelDB hides them`, this.hidden);
     }
@@ -252,11 +252,13 @@ export class TablesSource implements Source {
     }
   }
 
-  /** A finding about the current table; `io_error` is an error that is not damage in the file. */
-  private problem(severity: Finding['severity'] | 'io_error', offset: number | undefined, message: string, count?: number): void {
-    const f: Finding = severity === 'io_error'
-      ? { kind: 'io_error', severity: 'error', message, file: this.ctx.display(this.ref!.name) }
-      : { kind: 'corrupt_file', severity, message, file: this.ctx.display(this.ref!.name) };
+  /**
+   * Damage in the current table: `lost` loses entries, `minor` loses nothing (Damage.minor), `io_error` is an error
+   * that is not damage in the file.
+   */
+  private problem(what: 'lost' | 'minor' | 'io_error', offset: number | undefined, message: string, count?: number): void {
+    const f: Damage = { kind: what === 'io_error' ? 'io_error' : 'corrupt_file', message, file: this.ctx.display(this.ref!.name) };
+    if (what === 'minor') f.minor = true;
     if (offset !== undefined) f.offset = offset;
     if (count !== undefined) f.count = count;
     this.ctx.report(f);

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { OPEN_FLAGS, readFully } from '../files.js';
 import path from 'node:path';
 import { ScanError } from '../../errors.js';
-import type { Finding } from '../../types.js';
+import type { Damage } from '../../records.js';
 import type { Source } from '../types.js';
 import { MDB_ENCRYPT, MIN_PSIZE_V1 } from './constants.js';
 import { PageFile } from './file.js';
@@ -23,7 +23,7 @@ export interface Env {
   layout: Layout;
   meta: Meta;
   /** Open-time findings (a bad meta page, truncation, odd flags). */
-  findings: Finding[];
+  findings: Damage[];
 }
 
 /** data.mdb inside a directory source; the file itself for a single-file (`MDB_NOSUBDIR`) source. */
@@ -90,7 +90,7 @@ export function openEnv(source: Source): Env {
       }
     }
     if (!r0.ok && !r1.ok) throw fail(`is not readable: both meta pages are invalid (page 0: ${r0.problem}; page 1: ${r1.problem})`);
-    const findings: Finding[] = [];
+    const findings: Damage[] = [];
     let meta: Meta;
     if (r0.ok && r1.ok) {
       meta = r1.meta.txnid > r0.meta.txnid ? r1.meta : r0.meta;
@@ -103,7 +103,7 @@ export function openEnv(source: Source): Env {
       const badPage = meta.page === 0 ? 1 : 0;
       findings.push({
         kind: 'corrupt_file',
-        severity: 'warning',
+        minor: true,
         file: display,
         page: badPage,
         message: `LMDB meta page ${badPage} of ${display} is invalid (${bad.problem}); using meta page ${meta.page} (transaction ${meta.txnid}), which may be the previous snapshot.`,
@@ -125,7 +125,6 @@ export function openEnv(source: Source): Env {
       const missing = pagesNeeded * psize - size;
       findings.push({
         kind: 'corrupt_file',
-        severity: 'error',
         file: display,
         offset: size,
         message:
@@ -146,10 +145,10 @@ function readHead(fd: number, len: number): Buffer {
   return readFully(fd, Buffer.alloc(len));
 }
 
-function metaWarnings(warnings: string[], display: string, meta: Meta): Finding[] {
+function metaWarnings(warnings: string[], display: string, meta: Meta): Damage[] {
   return warnings.map((w) => ({
     kind: 'corrupt_file' as const,
-    severity: 'warning' as const,
+    minor: true,
     file: display,
     page: meta.page,
     message: `LMDB meta page ${meta.page} of ${display}: ${w}.`,

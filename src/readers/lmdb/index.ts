@@ -9,7 +9,7 @@
  * order; DUPSORT DBs yield one record per item.
  */
 import { invalidPartition, ScanError } from '../../errors.js';
-import type { Finding } from '../../types.js';
+import type { Damage } from '../../records.js';
 import type { OpenPurpose, Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo } from '../types.js';
 import { F_SUBDATA, MAX_DEPTH, MDB_DUPFIXED, MDB_DUPSORT, MDB_INTEGERDUP, MDB_REVERSEDUP } from './constants.js';
 import { openEnv, type Env } from './env.js';
@@ -58,7 +58,7 @@ class Lmdb implements LmdbReader {
   /** Hex keys of every named DB listed at open (readable or not). */
   private namedKeys: string[] = [];
   /** Named DBs whose `MDB_db` record is damaged: findings, and the names that were not read. */
-  private readonly namedFindings: Finding[] = [];
+  private readonly namedFindings: Damage[] = [];
   private readonly unreadable: string[] = [];
   /** Records the damaged named DBs' records still declare, when plausible (so the count comparison sees them lost). */
   private unreadableEntries = 0;
@@ -108,7 +108,6 @@ class Lmdb implements LmdbReader {
         damage: [
           {
             kind: 'corrupt_file',
-            severity: 'error',
             file: env.display,
             message: `LMDB data file ${env.display} changed while it was being scanned (planned from meta page ${spec.meta}, transaction ${spec.txnid}; now meta page ${meta.page}, transaction ${meta.txnid}); partition ${partition.index} was not read.`,
           },
@@ -192,7 +191,6 @@ class Lmdb implements LmdbReader {
           if (Number.isFinite(sub.entries) && sub.entries <= ((meta.lastPg + 1) * meta.psize) / 8) this.unreadableEntries += sub.entries;
           this.namedFindings.push({
             kind: 'corrupt_file',
-            severity: 'error',
             file: display,
             page: walker.leafPgno,
             database: name,

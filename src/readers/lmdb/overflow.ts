@@ -3,7 +3,7 @@
  * against the database and the file before anything is allocated; values up to one read-ahead block come back
  * as a view into the block cache, bigger ones get their own buffer (one read, never cached).
  */
-import type { Finding } from '../../types.js';
+import type { Damage } from '../../records.js';
 import { MAX_VALUE_BYTES } from './constants.js';
 import { showKey } from './keys.js';
 import { formatKey } from '../../keys.js';
@@ -21,9 +21,8 @@ export function readOverflow(ctx: WalkContext, b: Uint8Array, d: number, dsize: 
   // Both formats start with the run's first page number (op_pgno in format 2).
   const pg = u64(b, d);
   const report = (what: string, page = pg): undefined => {
-    const f: Finding = {
+    const f: Damage = {
       kind: 'corrupt_file',
-      severity: 'error',
       file: ctx.display,
       page,
       key: formatKey(key),
@@ -64,7 +63,6 @@ export function readOverflow(ctx: WalkContext, b: Uint8Array, d: number, dsize: 
   } catch (err) {
     ctx.sink.push({
       kind: 'io_error',
-      severity: 'error',
       file: ctx.display,
       page: pg,
       key: formatKey(key),
@@ -88,7 +86,6 @@ export function flushLostValues(ctx: WalkContext): void {
     lost.count === 1 ? `the value of key ${showKey(lost.firstKey)}` : `${lost.count} values (keys ${showKey(lost.firstKey)} to ${showKey(lost.lastKey)})`;
   ctx.sink.push({
     kind: 'corrupt_file',
-    severity: 'error',
     file: ctx.display,
     page: lost.firstPage,
     key: formatKey(lost.firstKey),

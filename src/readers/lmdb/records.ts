@@ -4,7 +4,7 @@
  * same key). A named database's entry in the main tree is not a record; its records are read as a tree of
  * their own, and carry its name (`database`).
  */
-import type { Finding } from '../../types.js';
+import type { Damage } from '../../records.js';
 import type { KvRecord, RecordBatch } from '../types.js';
 import {
   F_BIGDATA,
@@ -74,7 +74,7 @@ export function* readTrees(ctx: ReadContext, trees: readonly TreeToRead[], plann
   let mark = 0;
   let database: string | undefined;
   const tag = (): void => {
-    if (database !== undefined) for (let i = mark; i < sink.length; i++) (sink[i] as Finding).database ??= database;
+    if (database !== undefined) for (let i = mark; i < sink.length; i++) (sink[i] as Damage).database ??= database;
     mark = sink.length;
   };
   const cut = (): RecordBatch => {
@@ -151,7 +151,7 @@ export function* readTrees(ctx: ReadContext, trees: readonly TreeToRead[], plann
           const where = `LMDB leaf page ${leafPgno}: the duplicates sub-database of key ${showKey(key)}`;
           const problem = checkDupDb(sub, ctx.lastPg, dupfixed);
           if (problem !== undefined) {
-            sink.push({ kind: 'corrupt_file', severity: 'error', file: ctx.display, page: leafPgno, key: formatKey(key), message: `${where} is corrupt: ${problem}; its items were skipped.` });
+            sink.push({ kind: 'corrupt_file', file: ctx.display, page: leafPgno, key: formatKey(key), message: `${where} is corrupt: ${problem}; its items were skipped.` });
             continue;
           }
           const subWalker = new TreeWalker(ctx, {
@@ -195,9 +195,9 @@ function checkDupDb(db: DbRecord, lastPg: number, dupfixed: boolean): string | u
 }
 
 /** Damage in the duplicates (DUPSORT values) of one key on a leaf page. */
-function duplicatesDamage(file: string, page: number, key: Uint8Array, what: string): Finding {
+function duplicatesDamage(file: string, page: number, key: Uint8Array, what: string): Damage {
   return {
-    kind: 'corrupt_file', severity: 'error', file, page, key: formatKey(key),
+    kind: 'corrupt_file', file, page, key: formatKey(key),
     message: `LMDB leaf page ${page}: the duplicates of key ${showKey(key)} ${what}.`,
   };
 }

@@ -8,7 +8,7 @@
  * Pages that lie past the end of a truncated file are reported together, one finding per run of consecutive
  * missing pages in key order, instead of one per page.
  */
-import type { Finding } from '../../types.js';
+import type { Damage } from '../../records.js';
 import type { PageFile } from './file.js';
 import type { Compare } from './keys.js';
 import { rangeText, showKey } from './keys.js';
@@ -64,7 +64,7 @@ export interface WalkContext {
   /** Display path of data.mdb (findings' `file`). */
   display: string;
   visited: Bitmap;
-  sink: Finding[];
+  sink: Damage[];
   /** Overflow values lost past the end of a truncated file, reported together at the end of a read. */
   lostValues?: { count: number; firstPage: number; firstKey: Uint8Array; lastKey: Uint8Array };
 }
@@ -229,7 +229,6 @@ export class TreeWalker {
     } catch (err) {
       this.ctx.sink.push({
         kind: 'io_error',
-        severity: 'error',
         file: this.ctx.display,
         page: pg,
         message: `Could not read page ${pg} of ${this.ctx.display}: ${(err as Error).message}.`,
@@ -253,7 +252,6 @@ export class TreeWalker {
     const lost = role === 'branch' ? 'the records below it were skipped' : 'its records were skipped';
     this.ctx.sink.push({
       kind: 'corrupt_file',
-      severity: 'error',
       file: this.ctx.display,
       page: e.pgno,
       message: `LMDB ${this.describe(e, role)} is corrupt: ${what}; ${lost}.`,
@@ -264,7 +262,6 @@ export class TreeWalker {
     if (++this.orderFindings > MAX_ORDER_FINDINGS) return;
     this.ctx.sink.push({
       kind: 'corrupt_file',
-      severity: 'error',
       file: this.ctx.display,
       page: e.pgno,
       message:
@@ -282,7 +279,6 @@ export class TreeWalker {
     const whose = r.count === 1 ? 'its records' : 'their records';
     this.ctx.sink.push({
       kind: 'corrupt_file',
-      severity: 'error',
       file: this.ctx.display,
       page: r.first,
       message: `LMDB ${what} beyond the end of ${this.ctx.display}, which is truncated; ${whose} in ${this.tree.name} (${rangeText(r.lo, r.hi)}) are lost.`,

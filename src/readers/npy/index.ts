@@ -104,7 +104,7 @@ class NpySourceReader implements Reader {
       try {
         fd = openSync(u.array.path, OPEN_FLAGS);
       } catch (e) {
-        yield { records: [], damage: [{ kind: 'io_error', severity: 'error', message: `Cannot open: ${(e as Error).message}.`, file: u.array.file }] };
+        yield { records: [], damage: [{ kind: 'io_error', message: `Cannot open: ${(e as Error).message}.`, file: u.array.file }] };
         continue;
       }
       try {

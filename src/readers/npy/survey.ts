@@ -11,8 +11,7 @@ import {
   type NpyHeader, type NpyKind,
 } from '../../decode/npy.js';
 import { ScanError } from '../../errors.js';
-import { DEFAULT_SEVERITY } from '../../kinds.js';
-import type { Finding } from '../../types.js';
+import type { Damage } from '../../records.js';
 import { OPEN_FLAGS, readFully } from '../files.js';
 import { DEFAULT_LABEL_NAMES, isLabelName } from '../labels.js';
 import { labelFileFor, NPZ_EXTENSION } from './sniff.js';
@@ -45,7 +44,7 @@ export interface ArraySpec {
 
 export interface Survey {
   arrays: ArraySpec[];
-  findings: Finding[];
+  findings: Damage[];
   /** Arrays not checked, as `<file>:<name> (<why>)`. */
   unchecked: string[];
   bytes: number;
@@ -57,8 +56,8 @@ export const MAX_ROW_BYTES = 256 * 1024 * 1024;
 /** Fortran-order deflated members are inflated whole to be transposed: up to this size. */
 export const MAX_INFLATED_FORTRAN = 256 * 1024 * 1024;
 
-export function corrupt(file: string, message: string, extra: Partial<Finding> = {}): Finding {
-  return { kind: 'corrupt_file', severity: DEFAULT_SEVERITY.corrupt_file, message, file, ...extra };
+export function corrupt(file: string, message: string, extra: Partial<Damage> = {}): Damage {
+  return { kind: 'corrupt_file', message, file, ...extra };
 }
 
 const shapeText = (h: NpyHeader): string => `(${h.shape.join(', ')}${h.shape.length === 1 ? ',' : ''})`;
@@ -125,7 +124,7 @@ function surveyNpy(abs: string, shown: string, labelNames: readonly string[] | u
     try {
       fd = openSync(f.abs, OPEN_FLAGS);
     } catch (e) {
-      s.findings.push({ kind: 'io_error', severity: DEFAULT_SEVERITY.io_error, message: `Cannot open: ${(e as Error).message}.`, file: f.shown });
+      s.findings.push({ kind: 'io_error', message: `Cannot open: ${(e as Error).message}.`, file: f.shown });
       continue;
     }
     try {
@@ -269,8 +268,7 @@ export function survey(abs: string, shown: string, labelNames?: readonly string[
   if (sized.length > 1 && !sized.every((a) => declared(a) === declared(sized[0] as ArraySpec))) {
     const list = sized.map((a) => `'${a.name}' ${declared(a)}`).join(', ');
     s.findings.push({
-      kind: 'inconsistent_lengths', severity: DEFAULT_SEVERITY.inconsistent_lengths,
-      message: `Arrays disagree on their row count: ${list}.`, file: shown,
+      kind: 'inconsistent_lengths', message: `Arrays disagree on their row count: ${list}.`, file: shown,
     });
   }
   return s;

@@ -16,9 +16,8 @@
  */
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { parquetSchema, type FileMetaData, type SchemaTree } from 'hyparquet';
-import { DEFAULT_SEVERITY } from '../../kinds.js';
 import { invalidPartition, ScanError } from '../../errors.js';
-import type { Finding } from '../../types.js';
+import type { Damage } from '../../records.js';
 import { OPEN_FLAGS } from '../files.js';
 import type { OpenPurpose, Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo, UncheckedNote } from '../types.js';
 import { tableBatch, type ImageColumn, type NumericColumn } from '../table/columns.js';
@@ -47,8 +46,8 @@ function parseSpec(spec: unknown): ParquetSpec {
   return s as ParquetSpec;
 }
 
-function corrupt(file: string, message: string, offset: number, extra: Partial<Finding> = {}): Finding {
-  return { kind: 'corrupt_file', severity: DEFAULT_SEVERITY.corrupt_file, message, file, offset, ...extra };
+function corrupt(file: string, message: string, offset: number, extra: Partial<Damage> = {}): Damage {
+  return { kind: 'corrupt_file', message, file, offset, ...extra };
 }
 
 class ParquetReader implements Reader {
@@ -57,7 +56,7 @@ class ParquetReader implements Reader {
   private readonly columns: ColumnPlan[];
   private readonly starts: number[] = [];
 
-  constructor(private readonly source: Source, fd: number, private readonly size: number, private readonly metadata: FileMetaData, private readonly findings: Finding[]) {
+  constructor(private readonly source: Source, fd: number, private readonly size: number, private readonly metadata: FileMetaData, private readonly findings: Damage[]) {
     this.fd = fd;
     this.tree = parquetSchema(metadata);
     this.columns = planColumns(metadata);
@@ -103,7 +102,7 @@ class ParquetReader implements Reader {
   private readGroup(fd: number, g: number, file: string, partitionRow: number): RecordBatch {
     const rows = Number(this.metadata.row_groups[g]!.num_rows);
     const firstRow = this.starts[g]!;
-    const damage: Finding[] = [];
+    const damage: Damage[] = [];
     if (!(rows >= 0 && rows <= MAX_GROUP_ROWS)) {
       damage.push(corrupt(file, `Row group ${g} declares ${rows} rows; not read.`, 0));
       return { records: [], damage };
@@ -163,7 +162,7 @@ export const parquetReader: ReaderModule = {
       if (!footer.ok) {
         throw new ScanError('SCAN_CORRUPT_SOURCE', `Cannot read Parquet file ${source.path}: ${footer.reason} (offset ${footer.offset}).`, { data: { offset: footer.offset } });
       }
-      const findings: Finding[] = footer.headMagic ? [] : [corrupt(source.path, 'File does not start with the Parquet magic \'PAR1\'.', 0)];
+      const findings: Damage[] = footer.headMagic ? [] : [corrupt(source.path, 'File does not start with the Parquet magic \'PAR1\'.', 0)];
       return new ParquetReader(source, fd, st.size, footer.metadata, findings);
     } catch (e) {
       closeSync(fd);

@@ -13,8 +13,7 @@
  *   the count), yielded by the reader: nulls live in the storage (validity bitmaps, definition levels) that
  *   only the reader sees; the analyzer gets the non-null rows, in runs.
  */
-import { DEFAULT_SEVERITY } from '../../kinds.js';
-import type { Finding } from '../../types.js';
+import type { Damage } from '../../records.js';
 import type { NumericArray, RecordBatch, RowsRecord, SampleField, SampleRecord, UncheckedNote } from '../types.js';
 
 export type Dtype = RowsRecord['dtype'];
@@ -58,9 +57,9 @@ export function nullsOf(col: NumericColumn, rows: number): { count: number; firs
 }
 
 /** The `null_value` finding of a column with nulls. `firstRow` is added to the row numbers shown. */
-export function nullFinding(file: string, column: string, count: number, first: number, index: number): Finding {
+export function nullFinding(file: string, column: string, count: number, first: number, index: number): Damage {
   return {
-    kind: 'null_value', severity: DEFAULT_SEVERITY.null_value, file, field: column, index, count,
+    kind: 'null_value', file, field: column, index, count,
     message: `Column '${column}' is null in ${count} row${count === 1 ? '' : 's'}${count > 1 ? `, the first at row ${first}` : ` (row ${first})`}.`,
   };
 }
@@ -157,7 +156,7 @@ export function sampleRecords(
  */
 export function tableBatch(
   numeric: readonly NumericColumn[], images: readonly ImageColumn[], imageMode: boolean, file: string, firstRow: number, rows: number,
-  damage: Finding[], partitionRow: number,
+  damage: Damage[], partitionRow: number,
 ): RecordBatch {
   const base = imageMode ? partitionRow : firstRow;
   for (const col of numeric) {

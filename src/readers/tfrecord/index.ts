@@ -9,8 +9,7 @@ import { closeSync, createReadStream, fstatSync, openSync, readSync, statSync } 
 import path from 'node:path';
 import { createGunzip, createInflate } from 'node:zlib';
 import { invalidPartition, ScanError } from '../../errors.js';
-import { DEFAULT_SEVERITY } from '../../kinds.js';
-import type { Finding } from '../../types.js';
+import type { Damage } from '../../records.js';
 import { OPEN_FLAGS, readFully } from '../files.js';
 import type { Partition, Reader, ReaderModule, RecordBatch, SampleRecord, Source, SourceInfo, UncheckedNote } from '../types.js';
 import { decodeExample, WireError } from './example.js';
@@ -227,8 +226,7 @@ function inflatedSource(abs: string, codec: Codec, failed: { error: Error | null
 /** Reads one piece: its records as samples, its damage as findings. `state.index` numbers the partition's records. */
 async function* readPiece(piece: Piece, state: { index: number }): AsyncGenerator<RecordBatch> {
   const { shown } = piece;
-  const ioError = (e: unknown): RecordBatch => ({ records: [], damage: [{ kind: 'io_error', severity: DEFAULT_SEVERITY.io_error,
-    file: shown, message: `Cannot read '${shown}': ${(e as Error).message}` }] });
+  const ioError = (e: unknown): RecordBatch => ({ records: [], damage: [{ kind: 'io_error', file: shown, message: `Cannot read '${shown}': ${(e as Error).message}` }] });
   let fd: number;
   try { fd = openSync(piece.abs, OPEN_FLAGS); } catch (e) { yield ioError(e); return; }
   const failed: { error: Error | null } = { error: null };
@@ -251,7 +249,7 @@ async function* readPiece(piece: Piece, state: { index: number }): AsyncGenerato
     let examples = piece.examples;
     for await (const events of walker.events()) {
       const records: SampleRecord[] = [];
-      const damage: Finding[] = [];
+      const damage: Damage[] = [];
       const skipped: UncheckedNote = { reason: 'opaque_value', count: 0, examples: [] };
       const nth = (): string => (ordinal === null ? 'A record' : `Record ${ordinal}`);
       const push = (offset: number, fields: SampleRecord['fields']): void => {
@@ -273,7 +271,7 @@ async function* readPiece(piece: Piece, state: { index: number }): AsyncGenerato
             // Not an Example file (SequenceExample-free protos, serialized tensors, text): counted, not checked.
             push(e.offset, [{ type: 'opaque', name: 'record' }]);
           } else if (decoded instanceof WireError) {
-            damage.push({ kind: 'bad_record', severity: DEFAULT_SEVERITY.bad_record, file: shown, index: state.index, offset: e.offset,
+            damage.push({ kind: 'bad_record', file: shown, index: state.index, offset: e.offset,
               message: `${nth()} of '${shown}' at ${at(e.offset)} is not a valid tf.train.Example (${decoded.message}); its CRC verifies, so it was written so.` });
             push(e.offset, []);
           } else {
@@ -284,7 +282,7 @@ async function* readPiece(piece: Piece, state: { index: number }): AsyncGenerato
             push(e.offset, decoded.fields);
           }
         } else if (e.type === 'bad_crc') {
-          damage.push({ kind: 'bad_record', severity: DEFAULT_SEVERITY.bad_record, file: shown, index: state.index, offset: e.offset,
+          damage.push({ kind: 'bad_record', file: shown, index: state.index, offset: e.offset,
             message: `${nth()} of '${shown}' at ${at(e.offset)} fails its data CRC-32C (${e.length} bytes): its bytes are not what was written; TensorFlow raises DataLossError on it.` });
           push(e.offset, []);
         } else if (e.type === 'oversized') {
@@ -302,7 +300,7 @@ async function* readPiece(piece: Piece, state: { index: number }): AsyncGenerato
       yield batch;
     }
     if (failed.error) {
-      yield { records: [], damage: [{ kind: 'corrupt_file', severity: DEFAULT_SEVERITY.corrupt_file, file: shown,
+      yield { records: [], damage: [{ kind: 'corrupt_file', file: shown,
         message: `'${shown}' is not a valid ${piece.codec} stream (${failed.error.message}); the records before the damage were read, the rest of the file was not.` }] };
     }
   } catch (e) {
@@ -316,7 +314,7 @@ async function* readPiece(piece: Piece, state: { index: number }): AsyncGenerato
 }
 
 /** The corrupt_file finding of a framing event: the length lost, or the stream cut short. */
-function framingFinding(e: Extract<FrameEvent, { type: 'lost' | 'truncated' }>, shown: string, ordinal: number | null, at: (o: number) => string): Finding {
+function framingFinding(e: Extract<FrameEvent, { type: 'lost' | 'truncated' }>, shown: string, ordinal: number | null, at: (o: number) => string): Damage {
   const which = ordinal === null ? 'a record' : `record ${ordinal}`;
   let message: string;
   if (e.type === 'lost') {
@@ -328,7 +326,7 @@ function framingFinding(e: Extract<FrameEvent, { type: 'lost' | 'truncated' }>, 
   } else {
     message = `'${shown}' ends inside ${which} at ${at(e.offset)}: its length says ${e.length} bytes of data (and 16 of framing) but only ${e.available} bytes follow; the file is truncated.`;
   }
-  return { kind: 'corrupt_file', severity: DEFAULT_SEVERITY.corrupt_file, file: shown, offset: e.offset, message };
+  return { kind: 'corrupt_file', file: shown, offset: e.offset, message };
 }
 
 /** The spec crossed a thread boundary: check its shape before trusting it. */

@@ -17,8 +17,7 @@
 import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { invalidPartition, ScanError } from '../../errors.js';
-import { DEFAULT_SEVERITY } from '../../kinds.js';
-import type { Finding } from '../../types.js';
+import type { Damage } from '../../records.js';
 import { OPEN_FLAGS } from '../files.js';
 import type { Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo } from '../types.js';
 import { gunzipMembers } from './gzip.js';
@@ -44,7 +43,7 @@ interface WdsPartition {
 interface Listing {
   shards: Shard[];
   bytes: number;
-  findings: Finding[];
+  findings: Damage[];
 }
 
 /** Read size of plain shards (one reused buffer per reader). */
@@ -143,10 +142,10 @@ export function listShards(source: Source): Listing {
       out.shards.push({ abs, shown, size: st.size });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-        out.findings.push({ kind: 'missing_file', severity: DEFAULT_SEVERITY.missing_file, file: shown,
+        out.findings.push({ kind: 'missing_file', file: shown,
           message: `Shard '${shown}' named by '${source.path}' does not exist.` });
       } else {
-        out.findings.push({ kind: 'io_error', severity: DEFAULT_SEVERITY.io_error, file: shown,
+        out.findings.push({ kind: 'io_error', file: shown,
           message: `Cannot read shard '${shown}': ${(e as Error).message}` });
       }
     }
@@ -168,7 +167,7 @@ export function listShards(source: Source): Listing {
     try {
       names = readdirSync(source.absPath);
     } catch (e) {
-      out.findings.push({ kind: 'io_error', severity: DEFAULT_SEVERITY.io_error, file: source.path,
+      out.findings.push({ kind: 'io_error', file: source.path,
         message: `Folder '${source.path}' cannot be listed: ${(e as Error).message}` });
       return out;
     }
@@ -226,18 +225,17 @@ class WebDatasetReader implements Reader {
       fd = openSync(shard.abs, OPEN_FLAGS);
     } catch (e) {
       const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
-      yield { records: [], damage: [{ kind: missing ? 'missing_file' : 'io_error', severity: DEFAULT_SEVERITY[missing ? 'missing_file' : 'io_error'],
-        file: shard.shown, message: missing ? `Shard '${shard.shown}' does not exist.` : `Cannot open shard '${shard.shown}': ${(e as Error).message}` }] };
+      yield { records: [], damage: [{ kind: missing ? 'missing_file' : 'io_error', file: shard.shown, message: missing ? `Shard '${shard.shown}' does not exist.` : `Cannot open shard '${shard.shown}': ${(e as Error).message}` }] };
       return;
     }
     try {
       const st = fstatSync(fd);
       if (!st.isFile()) {
-        yield { records: [], damage: [{ kind: 'io_error', severity: DEFAULT_SEVERITY.io_error, file: shard.shown, message: `Shard '${shard.shown}' is not a regular file.` }] };
+        yield { records: [], damage: [{ kind: 'io_error', file: shard.shown, message: `Shard '${shard.shown}' is not a regular file.` }] };
         return;
       }
       if (st.size === 0) {
-        yield { records: [], damage: [{ kind: 'corrupt_file', severity: DEFAULT_SEVERITY.corrupt_file, file: shard.shown, offset: 0,
+        yield { records: [], damage: [{ kind: 'corrupt_file', file: shard.shown, offset: 0,
           message: `Shard '${shard.shown}' is empty (0 bytes): not a tar archive.` }] };
         return;
       }

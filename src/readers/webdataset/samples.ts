@@ -13,8 +13,7 @@
  * members of one sample with one extension (WebDataset raises "duplicate file name"), a key met again after other
  * samples (WebDataset yields it as two samples).
  */
-import { DEFAULT_SEVERITY } from '../../kinds.js';
-import type { Finding } from '../../types.js';
+import type { Damage } from '../../records.js';
 import { displayName, IMAGE_EXTENSIONS, MAX_FILE_BYTES } from '../files.js';
 import { isLabelName } from '../labels.js';
 import { isNumeric, npyElements, npyRowCount, npyRows, parseNpyHeader } from '../../decode/npy.js';
@@ -90,7 +89,7 @@ interface Seen {
  */
 export class SampleGrouper implements TarSink {
   records: SampleRecord[] = [];
-  findings: Finding[] = [];
+  findings: Damage[] = [];
   private notes: Partial<Record<UncheckedNote['reason'], UncheckedNote>> = {};
   /** Bytes held by `records` (to size batches). */
   bytes = 0;
@@ -120,7 +119,7 @@ export class SampleGrouper implements TarSink {
     if (this.current === null || this.current.key !== key) {
       this.flush();
       if (this.keys.has(key)) {
-        this.find('bad_record', 'warning', key, m.offset, ext,
+        this.find('bad_record', true, key, m.offset, ext,
           `Key '${displayName(Buffer.from(key, 'latin1'))}' appears again at byte ${m.offset}, after other samples: WebDataset yields it as a second sample.`);
       }
       this.keys.add(key);
@@ -128,7 +127,7 @@ export class SampleGrouper implements TarSink {
     }
     const cur = this.current;
     if (cur.exts.has(ext)) {
-      this.find('bad_record', DEFAULT_SEVERITY.bad_record, key, m.offset, ext,
+      this.find('bad_record', false, key, m.offset, ext,
         `Sample has a second '.${displayName(Buffer.from(ext, 'latin1'))}' member (at byte ${m.offset}): WebDataset raises "duplicate file name in tar file".`);
       return;
     }
@@ -150,8 +149,9 @@ export class SampleGrouper implements TarSink {
       const f = cur.fields[i];
       if (f !== undefined && f.type === 'label') cur.fields[i] = { type: 'opaque', name: f.name };
     }
-    this.findings.push({ kind: 'corrupt_file', severity: d.warning === true ? 'warning' : DEFAULT_SEVERITY.corrupt_file,
-      file: this.file, offset: d.offset, message: `Shard '${this.file}': ${d.message}.` });
+    const f: Damage = { kind: 'corrupt_file', file: this.file, offset: d.offset, message: `Shard '${this.file}': ${d.message}.` };
+    if (d.warning === true) f.minor = true;
+    this.findings.push(f);
   }
 
   private field(m: TarMember, ext: string, data: Uint8Array | null, key: string): SampleField | null {
@@ -159,7 +159,7 @@ export class SampleGrouper implements TarSink {
     const shownExt = displayName(Buffer.from(ext, 'latin1'));
     if (kind === 'image') {
       if (data === null) {
-        this.find('oversized_image', DEFAULT_SEVERITY.oversized_image, key, m.offset, ext,
+        this.find('oversized_image', false, key, m.offset, ext,
           `Member '.${shownExt}' is ${m.size} bytes, above the ${MAX_FILE_BYTES}-byte limit; not read.`);
         return { type: 'opaque', name: ext };
       }
@@ -175,7 +175,7 @@ export class SampleGrouper implements TarSink {
       if (value !== null) return { type: 'label', name: ext, value };
       if (int) {
         const shown = text === null ? `${m.size} bytes` : `'${text.length > 40 ? `${text.slice(0, 40)}…` : text.trim()}'`;
-        this.find('bad_record', DEFAULT_SEVERITY.bad_record, key, m.offset, ext,
+        this.find('bad_record', false, key, m.offset, ext,
           `Member '.${shownExt}' holds ${shown}, not an integer: WebDataset's decoder (int()) raises on it.`);
       }
       // A `label`/`target` member of several numbers or text is not a class label: kept, not checked.
@@ -188,7 +188,7 @@ export class SampleGrouper implements TarSink {
   private npyField(m: TarMember, ext: string, data: Uint8Array | null, key: string): SampleField {
     const shownExt = displayName(Buffer.from(ext, 'latin1'));
     const bad = (what: string): SampleField => {
-      this.find('bad_record', DEFAULT_SEVERITY.bad_record, key, m.offset, ext, `Member '.${shownExt}' ${what}.`);
+      this.find('bad_record', false, key, m.offset, ext, `Member '.${shownExt}' ${what}.`);
       return { type: 'opaque', name: ext };
     };
     if (data === null) return bad(`is ${m.size} bytes, above the ${MAX_FILE_BYTES}-byte limit; not read`);
@@ -239,18 +239,20 @@ export class SampleGrouper implements TarSink {
       if (s.cut) continue;
       for (const [ext, c] of common) {
         if (s.exts.includes(ext)) continue;
-        this.find('bad_record', DEFAULT_SEVERITY.bad_record, s.key, s.offset, ext,
+        this.find('bad_record', false, s.key, s.offset, ext,
           `Sample has no '.${displayName(Buffer.from(ext, 'latin1'))}' member, which ${c} of the shard's ${n} samples have: ` +
           `WebDataset loaders that ask for it raise KeyError.`, s.index);
       }
     }
   }
 
-  private find(kind: Finding['kind'], severity: Finding['severity'], key: string, offset: number, field: string, message: string, index?: number): void {
-    const f: Finding = { kind, severity, message, file: this.file, key: displayName(Buffer.from(key, 'latin1')), offset,
+  /** `minor`: the sample is still read as WebDataset reads it (Damage.minor). */
+  private find(kind: Damage['kind'], minor: boolean, key: string, offset: number, field: string, message: string, index?: number): void {
+    const f: Damage = { kind, message, file: this.file, key: displayName(Buffer.from(key, 'latin1')), offset,
       field: displayName(Buffer.from(field, 'latin1')) };
     // The sample index: the sample being assembled (or the one given); rebased to the dataset by the main thread.
     f.index = index ?? this.index;
+    if (minor) f.minor = true;
     this.findings.push(f);
   }
 

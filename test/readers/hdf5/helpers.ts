@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { Hdf5Reader } from '../../../src/readers/hdf5/index.js';
 import type { Partition, ReaderModule, RecordBatch, RowsRecord } from '../../../src/readers/types.js';
 import type { Finding } from '../../../src/types.js';
+import { damageFinding } from '../../../src/checks/severity.js';
 
 /** Debian's interpreter: the `python3` first on PATH is another one, without h5py. */
 export const PYTHON = '/usr/bin/python3';
@@ -92,7 +93,7 @@ export async function readAll(fx: Fixtures, module: ReaderModule, source: string
   const oracles = new Map<string, ArrayLike<number | bigint>>();
   for (const part of parts) {
     for await (const batch of reader.read(part) as AsyncIterable<RecordBatch>) {
-      out.damage.push(...(batch.damage ?? []));
+      out.damage.push(...(batch.damage ?? []).map(damageFinding));
       for (const rec of batch.records) {
         if (rec.kind !== 'rows') throw new Error('HDF5 reader yielded a kv record');
         const rel = path.relative(displayRoot, path.resolve(rec.file));

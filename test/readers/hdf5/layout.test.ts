@@ -77,7 +77,7 @@ describe('Caffe rules', () => {
   it('sibling datasets (one group) must agree on rows; other groups are other records', () => {
     expect(lengthFindings('a.h5', [ds('data', 10, [3]), ds('label', 10, [])])).toEqual([]);
     expect(lengthFindings('a.h5', [ds('data', 10, [3]), ds('label', 9, [])])).toEqual([expect.objectContaining({
-      kind: 'inconsistent_lengths', severity: 'error', file: 'a.h5', message: expect.stringContaining("'data' 10, 'label' 9"),
+      kind: 'inconsistent_lengths', file: 'a.h5', message: expect.stringContaining("'data' 10, 'label' 9"),
     })]);
     // train/ and val/ differ in length: no finding; val/ disagrees within itself: one, naming the group.
     const f = lengthFindings('g.h5', [

@@ -9,6 +9,7 @@ import type { Finding, Report } from '../../../src/types.js';
 import { scanJson } from '../../helpers/cli.js';
 import { hashTree } from '../../helpers/tree.js';
 import { badCoverage, makeFixtures, readAll, type Fixtures } from './helpers.js';
+import { damageFinding } from '../../../src/checks/severity.js';
 
 let fx: Fixtures;
 let treeBefore: string;
@@ -129,7 +130,7 @@ describe('direct reads', () => {
     const damage: Finding[] = [];
     const fields = new Set<string>();
     for await (const b of reader.read(part) as AsyncIterable<RecordBatch>) {
-      damage.push(...(b.damage ?? []));
+      damage.push(...(b.damage ?? []).map(damageFinding));
       for (const rec of b.records) if (rec.kind === 'rows') fields.add(rec.field);
     }
     expect(damage).toHaveLength(1);
@@ -190,7 +191,7 @@ describe('structure', () => {
     const res = await readAll(fx, hdf5Reader, fx.abs('a.h5'), 1);
     expect(res.order.filter((o) => o.isLabel).map((o) => o.field)).toEqual(['label']);
     const t = await open('types.h5');
-    const f = t.info().findings;
+    const f = t.info().findings.map(damageFinding);
     expect(f).toHaveLength(1);
     expect(f[0]).toMatchObject({ kind: 'inconsistent_lengths', severity: 'error', file: fx.abs('types.h5') });
     expect(f[0]?.message).toContain("'gz' 1000");
@@ -225,7 +226,7 @@ describe('structure', () => {
     // Given relative to the cwd, as a user would type it: findings keep that form.
     const rel = path.relative(process.cwd(), fx.abs('mixed.txt'));
     const r = (await hdf5Reader.open({ format: 'hdf5', path: rel, absPath: fx.abs('mixed.txt') })) as Hdf5Reader;
-    const f = r.info().findings;
+    const f = r.info().findings.map(damageFinding);
     const missing = f.filter((x) => x.kind === 'missing_file');
     expect(missing).toHaveLength(1);
     // The entry's own path as resolved (DESIGN.md list locators), with the list's line.
@@ -257,7 +258,7 @@ describe('damage', () => {
 
   it('corrupt files in a list are findings and the other files are read', async () => {
     const r = await open('damaged.txt');
-    const f = r.info().findings;
+    const f = r.info().findings.map(damageFinding);
     expect(f.map((x) => [x.kind, path.basename(x.file ?? '')])).toEqual([
       ['corrupt_file', 'trunc.h5'], ['corrupt_file', 'garbage.h5'],
     ]);

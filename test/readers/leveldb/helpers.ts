@@ -6,6 +6,7 @@ import path from 'node:path';
 import { leveldbReader } from '../../../src/readers/leveldb/index.js';
 import type { Finding } from '../../../src/types.js';
 import type { RecordBatch, SourceInfo } from '../../../src/readers/types.js';
+import { damageFinding } from '../../../src/checks/severity.js';
 
 /** Debian's interpreter: the `python3` on PATH is another one, without plyvel. */
 export const PYTHON = '/usr/bin/python3';
@@ -61,7 +62,8 @@ export interface ReadResult {
   pairs: [Buffer, Buffer][];
   /** Findings from info() followed by the damage of every partition, in partition order. */
   findings: Finding[];
-  info: SourceInfo;
+  /** The source info, its damage given severities as the host gives them. */
+  info: Omit<SourceInfo, 'findings'> & { findings: Finding[] };
   partitions: number;
   /** Record indices restart at 0 in each partition and count up by one. */
   indicesOk: boolean;
@@ -78,7 +80,7 @@ export async function readDb(dir: string, n: number, display = 'db'): Promise<Re
   const parts = main.plan(n);
   main.close();
   const pairs: [Buffer, Buffer][] = [];
-  const findings: Finding[] = [...info.findings];
+  const findings: Finding[] = info.findings.map(damageFinding);
   let indicesOk = true;
   for (const p of parts) {
     const worker = await leveldbReader.open(source);
@@ -90,11 +92,11 @@ export async function readDb(dir: string, n: number, display = 'db'): Promise<Re
         if (r.index !== next++) indicesOk = false;
         pairs.push([Buffer.from(r.key), Buffer.from(r.value)]);
       }
-      if (batch.damage) findings.push(...batch.damage);
+      if (batch.damage) findings.push(...batch.damage.map(damageFinding));
     }
     worker.close();
   }
-  return { pairs, findings, info, partitions: parts.length, indicesOk };
+  return { pairs, findings, info: { ...info, findings: info.findings.map(damageFinding) }, partitions: parts.length, indicesOk };
 }
 
 /** Names, contents and mtimes of every file under `dir`. */

@@ -103,7 +103,7 @@ describe('log container (§4)', () => {
     log[2 * BLOCK + 100] = log[2 * BLOCK + 100]! ^ 0x40; // inside the MIDDLE fragment that fills block 2
     const { records, problems } = readLog(log);
     expect(records).toEqual([recs[0], recs[2]]);
-    const errors = problems.filter((p) => p.severity === 'error');
+    const errors = problems.filter((p) => p.minor !== true);
     expect(errors.map((p) => p.message)).toEqual([
       expect.stringContaining('checksum mismatch'),
       expect.stringContaining('record at offset 107 lost'),
@@ -120,14 +120,14 @@ describe('log container (§4)', () => {
     const t = readLog(tail);
     expect(t.records).toEqual(recs.slice(0, 2));
     expect(t.problems).toHaveLength(1);
-    expect(t.problems[0]!.severity).toBe('warning');
+    expect(t.problems[0]!.minor).toBe(true);
     expect(t.problems[0]!.message).toContain('torn tail');
 
     const bad = Buffer.from(log);
     bad.writeUInt16LE(0xffff, 4); // the first FIRST fragment's length, in a full block
     const b = readLog(bad);
     expect(b.problems[0]!.message).toContain('bad record length');
-    expect(b.problems[0]!.severity).toBe('error');
+    expect(b.problems[0]!.minor).toBeUndefined();
     expect(b.records).toEqual(recs.slice(1));
   });
 
@@ -136,10 +136,10 @@ describe('log container (§4)', () => {
     const log = writeLog(recs);
     const cut = readLog(log.subarray(0, BLOCK + 3));
     expect(cut.records).toEqual([recs[0]]);
-    expect(cut.problems.map((p) => p.severity)).toEqual(['warning', 'warning']);
+    expect(cut.problems.map((p) => p.minor)).toEqual([true, true]);
     const whole = readLog(log.subarray(0, BLOCK + 20));
     expect(whole.records).toEqual([recs[0]]);
-    expect(whole.problems.every((p) => p.severity === 'warning')).toBe(true);
+    expect(whole.problems.every((p) => p.minor === true)).toBe(true);
   });
 
   it('mirrors LevelDB for CRC-valid records of type 5 (end of log), 6 and unknown types (dropped)', () => {

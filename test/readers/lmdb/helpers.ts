@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { Finding } from '../../../src/types.js';
 import type { Partition, Reader, RecordBatch } from '../../../src/readers/types.js';
 import { lmdbReader, type LmdbReader } from '../../../src/readers/lmdb/index.js';
+import { damageFinding } from '../../../src/checks/severity.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -67,16 +68,16 @@ export function readPlan(reader: Reader, plan: Partition[]): ReadResult {
         index++;
         lines.push(`${Buffer.from(rec.key).toString('hex')} ${Buffer.from(rec.value).toString('hex')}`);
       }
-      if (batch.damage) damage.push(...batch.damage);
+      if (batch.damage) damage.push(...batch.damage.map(damageFinding));
     }
   }
   return { lines, damage, partitions: plan.length };
 }
 
-export async function readDir(dir: string, parts = 1): Promise<ReadResult & { info: ReturnType<Reader['info']> }> {
+export async function readDir(dir: string, parts = 1): Promise<ReadResult & { info: Omit<ReturnType<Reader['info']>, 'findings'> & { findings: Finding[] } }> {
   const r = await openEnv(dir);
   try {
-    return { ...readPlan(r, r.plan(parts)), info: r.info() };
+    return { ...readPlan(r, r.plan(parts)), info: { ...r.info(), findings: r.info().findings.map(damageFinding) } };
   } finally {
     r.close();
   }

@@ -57,6 +57,7 @@ np.savez(os.path.join(out, 'zip64.npz'), data=arrs['data'], label=arrs['label'])
 dump('zip64.npz', 'data', arrs['data']); dump('zip64.npz', 'label', arrs['label'])
 json.dump(expect, open(os.path.join(out, 'expect.json'), 'w'))
 `;
+import { damageFinding } from '../../../src/checks/severity.js';
 
 let dir = '';
 let expected: Record<string, Record<string, string>> = {};
@@ -93,7 +94,7 @@ async function readSource(rel: string, parts = 4, mod = small): Promise<Read> {
           list.push(Buffer.from(copy.data.buffer, copy.data.byteOffset, copy.data.byteLength));
           out.fields.set(r.field, list);
         }
-        out.damage.push(...(b.damage ?? []));
+        out.damage.push(...(b.damage ?? []).map(damageFinding));
       }
     }
   } finally {

@@ -18,6 +18,7 @@ import type { Partition, RecordBatch, SampleRecord, Source } from '../../../src/
 import type { Finding } from '../../../src/types.js';
 import { ROOT, scanJson } from '../../helpers/cli.js';
 import { hashTree } from '../../helpers/tree.js';
+import { damageFinding } from '../../../src/checks/severity.js';
 
 const DIR = path.join(ROOT, 'fixtures/tfrecord');
 const SYSTEM_PYTHON = '/usr/bin/python3';
@@ -54,7 +55,7 @@ async function readAll(file: string): Promise<{ records: SampleRecord[]; damage:
     for await (const b of reader.read(p)) {
       out.batches.push(b);
       for (const r of b.records) if (r.kind === 'sample') out.records.push(r);
-      out.damage.push(...(b.damage ?? []));
+      out.damage.push(...(b.damage ?? []).map(damageFinding));
     }
   }
   reader.close();
@@ -152,7 +153,7 @@ describe('TFRecord partitions', () => {
           let n = 0;
           for await (const b of reader.read({ index, spec })) {
             for (const r of b.records) { if (r.kind === 'sample') { got.push(`${r.file} ${r.offset} ${r.index + base}`); n++; } }
-            damage.push(...(b.damage ?? []).map((f) => (f.index === undefined ? f : { ...f, index: f.index + base })));
+            damage.push(...(b.damage ?? []).map(damageFinding).map((f) => (f.index === undefined ? f : { ...f, index: f.index + base })));
           }
           base += n;
         }
@@ -180,7 +181,7 @@ describe('TFRecord lengths that lie', () => {
       const reader = await tfrecordReader.open({ format: 'tfrecord', path: file, absPath: file });
       const damage: Finding[] = [];
       const rss = process.memoryUsage().rss;
-      for (const p of reader.plan(2)) for await (const b of reader.read(p)) damage.push(...(b.damage ?? []));
+      for (const p of reader.plan(2)) for await (const b of reader.read(p)) damage.push(...(b.damage ?? []).map(damageFinding));
       expect(damage.map((f) => [f.kind, f.offset])).toEqual([['corrupt_file', 0]]);
       expect(damage[0]!.message).toContain('900000000 bytes of data');
       expect(process.memoryUsage().rss - rss).toBeLessThan(200 << 20);

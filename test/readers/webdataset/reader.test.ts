@@ -61,11 +61,11 @@ function pythonSamples(dir: string): PySample[] {
 async function readSamples(source: Source): Promise<{ samples: SampleRecord[]; damage: Finding[] }> {
   const reader = await webdatasetReader.open(source);
   const samples: SampleRecord[] = [];
-  const damage: Finding[] = [...reader.info().findings];
+  const damage: Finding[] = reader.info().findings.map(damageFinding);
   for (const p of reader.plan(3)) {
     for await (const batch of reader.read(p)) {
       for (const r of batch.records) if (r.kind === 'sample') samples.push(r);
-      damage.push(...(batch.damage ?? []));
+      damage.push(...(batch.damage ?? []).map(damageFinding));
     }
   }
   reader.close();
@@ -137,6 +137,7 @@ bad = bytearray(one); bad[-8] ^= 1; w('badcrc.tar.gz', bytes(bad))
 w('cut.tar.gz', one[:len(one) // 2])
 w('notgzip.tgz', raw)
 `;
+import { damageFinding } from '../../../src/checks/severity.js';
 
 describe('webdataset gzip shards', () => {
   let dir: string;
