@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { damageFinding } from '../../src/checks/severity.js';
 import { imageFolderReader, listImageFolder } from '../../src/readers/image-folder.js';
 import type { FileRecord, Reader, RecordBatch, Source } from '../../src/readers/types.js';
 import { scan } from '../../src/scan.js';
@@ -153,7 +154,8 @@ describe('image folder classes and order, against torchvision ImageFolder', () =
 
   it('reports the hidden class and the stray image, and counts the files that are not images', () => {
     const listing = listImageFolder(root, new Set(), 'train');
-    expect(listing.findings.map((f) => [f.kind, f.severity, f.file])).toEqual([
+    // Readers yield damage without a severity; the host's (checks/severity.ts) is what the report shows.
+    expect(listing.findings.map((f) => [f.kind, damageFinding(f).severity, f.file])).toEqual([
       ['class_folder', 'warning', 'train/.hidden'],
       ['class_folder', 'warning', 'train/stray.png'],
     ]);
@@ -198,7 +200,8 @@ describe('image folder classes and order, against torchvision ImageFolder', () =
     const listing = listImageFolder(dir, new Set(), 'empty-class');
     expect(listing.classNames).toEqual(want.classes);
     expect(listing.findings).toHaveLength(1);
-    expect(listing.findings[0]).toMatchObject({ kind: 'class_folder', severity: 'error', file: 'empty-class/b' });
+    expect(listing.findings[0]).toMatchObject({ kind: 'class_folder', loaderFails: true, file: 'empty-class/b' });
+    expect(damageFinding(listing.findings[0]!).severity).toBe('error');
     expect(listing.findings[0]!.message).toContain('Found no valid file for the classes b');
   });
 
