@@ -4,6 +4,7 @@
  */
 import { DEFAULT_SEVERITY } from './kinds.js';
 import type { CoverageUnit, Finding, UncheckedGroup, UncheckedReason } from './types.js';
+import { formatCount } from './numbers.js';
 
 export const UNCHECKED_REASONS: Readonly<Record<UncheckedReason, { unit: CoverageUnit; description: string }>> = {
   opaque_value: {
@@ -54,7 +55,7 @@ const UNIT_WORDS: Readonly<Record<CoverageUnit, [string, string]>> = {
 
 /** "200 records", "1 array". */
 export function countOf(unit: CoverageUnit, n: number): string {
-  return `${n.toLocaleString('en-US')} ${UNIT_WORDS[unit][n === 1 ? 0 : 1]}`;
+  return `${formatCount(n)} ${UNIT_WORDS[unit][n === 1 ? 0 : 1]}`;
 }
 
 /** The `unchecked` finding of one group: a warning by default, so `--fail-on warning` fails a partial check. */
@@ -78,8 +79,8 @@ export function cleanVerdict(records: number, checkedRecords: number, groups: re
   const others = [...byUnit].filter(([u]) => u !== 'record').map(([u, n]) => countOf(u, n)).join(', ');
   const unchecked = records - checkedRecords;
   const head = unchecked > 0
-    ? `No problems found in ${checkedRecords.toLocaleString('en-US')} of ${countOf('record', records)}; ` +
-      `${unchecked.toLocaleString('en-US')} not checked`
+    ? `No problems found in ${formatCount(checkedRecords)} of ${countOf('record', records)}; ` +
+      `${formatCount(unchecked)} not checked`
     : `No problems found in the ${countOf('record', records)} checked`;
   return `${head}${others === '' ? '' : `${unchecked > 0 ? ', and' : ';'} ${others} not checked`} (${why}).`;
 }

@@ -11,6 +11,7 @@ import { channelStats, elementMean, elementPosition, elementStd, constantChannel
 import { emptyLayouts, mergeLayouts, type LayoutResult } from './checks/layouts.js';
 import { addUnchecked, uncheckedFinding, uncheckedGroups, type UncheckedTally } from './coverage.js';
 import type { ChannelStat, DatasetReport, ElementReport, Finding, ValueStats } from './types.js';
+import { formatCount } from './numbers.js';
 
 export interface DatasetInput {
   source: Source;
@@ -286,13 +287,13 @@ function layoutFindings(
       c.positions.forEach((i, k) => {
         sink.add({
           kind: 'constant_feature', severity: DEFAULT_SEVERITY.constant_feature, file, field: t.field, element: i,
-          message: `${what} ${elementPosition(t, i)} of '${t.field}' is ${c.values[k]} in all ${c.records.toLocaleString('en-US')} records: ${why}.`,
+          message: `${what} ${elementPosition(t, i)} of '${t.field}' is ${c.values[k]} in all ${formatCount(c.records)} records: ${why}.`,
         });
       });
       for (const ch of constantChannels(c)) {
         sink.add({
           kind: 'channel_std_zero', severity: DEFAULT_SEVERITY.channel_std_zero, file, field: t.field,
-          message: `Channel ${ch.channel} of '${t.field}' is ${ch.value} in every position of all ${c.records.toLocaleString('en-US')} records: ` +
+          message: `Channel ${ch.channel} of '${t.field}' is ${ch.value} in every position of all ${formatCount(c.records)} records: ` +
             'per-channel normalisation (x − mean[c]) / std[c] divides by zero.',
         });
       }

@@ -7,6 +7,7 @@
 import type { Finding, LabelReport, MissingInBatches } from '../types.js';
 import { DEFAULT_SEVERITY } from './severity.js';
 import { formatPercent, labelAtRisk, MAX_PRACTICAL_BATCH_SIZE, TARGET_ALL_LABELS_PROBABILITY } from '../label-rules.js';
+import { formatCount } from '../numbers.js';
 
 export { formatPercent, labelAtRisk, MAX_PRACTICAL_BATCH_SIZE, TARGET_ALL_LABELS_PROBABILITY } from '../label-rules.js';
 
@@ -381,7 +382,7 @@ function missingMessage(r: LabelRisk, B: number, fullBatches: number): string {
 }
 
 
-const num = (n: number): string => n.toLocaleString('en-US');
+const num = formatCount;
 
 /**
  * Merges an analysis into the histogram report for the JSON: `missingInBatches` holds every label's numbers,

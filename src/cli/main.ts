@@ -11,16 +11,13 @@ import { progressLine } from './progress.js';
 import { hostname } from 'node:os';
 import v8 from 'node:v8';
 import type { ReportContext } from '../report/context.js';
-import { renderGithubAnnotations } from '../report/github.js';
-import { renderHtml } from '../report/html.js';
 import { renderJson } from '../report/json.js';
-import { renderJunit } from '../report/junit.js';
-import { renderSarif } from '../report/sarif.js';
 import { renderText } from '../report/text.js';
 import { VERSION } from '../report/build.js';
 import { scan } from '../scan.js';
 import { mergeReports, parseShard } from '../shard.js';
 import type { Report } from '../types.js';
+import { formatCount } from '../numbers.js';
 
 /**
  * V8's concurrent recompilation off for the isolates this process creates from now on (our worker threads; the
@@ -75,7 +72,7 @@ function intArg(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
     if (!Number.isInteger(n) || n < min || n > max) {
       throw new InvalidArgumentError(max === Number.MAX_SAFE_INTEGER
         ? `Expected an integer >= ${min} for ${name}.`
-        : `Expected an integer from ${min} to ${max.toLocaleString('en-US')} for ${name}.`);
+        : `Expected an integer from ${min} to ${formatCount(max)} for ${name}.`);
     }
     return n;
   };
@@ -137,8 +134,8 @@ export function createProgram(): Command {
     .option('--no-color', 'no colours in the text report')
     .option('-q, --quiet', 'print no text report')
     .option('--debug', 'print the stack of an internal failure (also NANSCAN_DEBUG=1)')
-    .action((files: string[], o: MergeOptions) => {
-      process.exitCode = runMerge(files, o);
+    .action(async (files: string[], o: MergeOptions) => {
+      process.exitCode = await runMerge(files, o);
     });
   return program;
 }
@@ -197,7 +194,7 @@ async function runScan(paths: string[], o: CliOptions, typed: (name: string) => 
   if (signalExit !== 0) report.exitCode = signalExit === 143 ? 143 : 130;
   gate(report, baseline, o.baseline, o.writeBaseline, report.options.failOn, report.options.maxWarnings);
   if (useBaseline) capFindings(report, maxExamples);
-  writeOutputs(report, o);
+  await writeOutputs(report, o);
   return report.exitCode;
 }
 
@@ -231,17 +228,20 @@ interface OutputOptions {
   color?: boolean;
 }
 
-/** Writes the report files asked for, the text report, and GitHub annotations under GitHub Actions. */
-function writeOutputs(report: Report, o: OutputOptions): void {
+/**
+ * Writes the report files asked for, the text report, and GitHub annotations under GitHub Actions. The renderers
+ * of files are imported when asked for: most runs print text only, and start-up is most of a small scan.
+ */
+async function writeOutputs(report: Report, o: OutputOptions): Promise<void> {
   const ctx: ReportContext = { now: () => new Date(), hostname: hostname(), cwd: process.cwd() };
   if (o.json !== undefined) {
     const json = renderJson(report);
     if (o.json === '-') process.stdout.write(json);
     else writeOutput('--json', o.json, json);
   }
-  if (o.junit !== undefined) writeOutput('--junit', o.junit, renderJunit(report, ctx));
-  if (o.sarif !== undefined) writeOutput('--sarif', o.sarif, renderSarif(report, ctx));
-  if (o.html !== undefined) writeOutput('--html', o.html, renderHtml(report, ctx));
+  if (o.junit !== undefined) writeOutput('--junit', o.junit, (await import('../report/junit.js')).renderJunit(report, ctx));
+  if (o.sarif !== undefined) writeOutput('--sarif', o.sarif, (await import('../report/sarif.js')).renderSarif(report, ctx));
+  if (o.html !== undefined) writeOutput('--html', o.html, (await import('../report/html.js')).renderHtml(report, ctx));
   if (!o.quiet && o.json !== '-') {
     process.stdout.write(renderText(report, {
       color: o.color !== false && process.stdout.isTTY === true,
@@ -249,7 +249,7 @@ function writeOutputs(report: Report, o: OutputOptions): void {
     }));
   }
   // GitHub Actions turns these lines into annotations on the run (and the PR, for files in the repository).
-  if (process.env.GITHUB_ACTIONS === 'true') process.stdout.write(renderGithubAnnotations(report));
+  if (process.env.GITHUB_ACTIONS === 'true') process.stdout.write((await import('../report/github.js')).renderGithubAnnotations(report));
 }
 
 interface MergeOptions extends OutputOptions {
@@ -265,7 +265,7 @@ interface MergeOptions extends OutputOptions {
  * gate options are the merge's own (flags, then the config file, then the defaults), never the shards':
  * shards are scanned with `--fail-on none` so that every shard uploads its report, and the merge decides.
  */
-function runMerge(files: string[], o: MergeOptions): number {
+async function runMerge(files: string[], o: MergeOptions): Promise<number> {
   const config = loadConfig(process.cwd(), o.config)?.options ?? {};
   checkOutputs({ '--json': o.json, '--junit': o.junit, '--sarif': o.sarif, '--html': o.html, '--write-baseline': o.writeBaseline }, process.cwd());
   const failOn: FailOn = o.failOn ?? config.failOn ?? 'error';
@@ -280,7 +280,7 @@ function runMerge(files: string[], o: MergeOptions): number {
   });
   const report = mergeReports(reports, files, { failOn, maxWarnings });
   gate(report, baseline, o.baseline, o.writeBaseline, failOn, maxWarnings);
-  writeOutputs(report, o);
+  await writeOutputs(report, o);
   return report.exitCode;
 }
 

@@ -1,5 +1,6 @@
 /** The progress line on stderr (a terminal only): records read, rate, and with a known total, percent and ETA. */
 import type { ScanProgress } from '../options.js';
+import { formatCount } from '../numbers.js';
 
 /** "[1/2] data/train_lmdb: 12,000 records 40% (3,100/s, ETA 8 s)". `elapsedMs`: since the scan started. */
 export function formatProgress(p: ScanProgress, elapsedMs: number): string {
@@ -8,8 +9,8 @@ export function formatProgress(p: ScanProgress, elapsedMs: number): string {
   const known = total !== null && total > 0;
   const pct = known ? ` ${Math.min(100, Math.floor((100 * p.records) / total)).toFixed(0)}%` : '';
   const eta = known && rate > 0 ? `, ETA ${duration(Math.max(0, total - p.records) / rate)}` : '';
-  return `[${p.datasetsDone}/${p.datasets}] ${p.dataset}: ${p.records.toLocaleString('en-US')} records` +
-    `${pct} (${Math.round(rate).toLocaleString('en-US')}/s${eta})`;
+  return `[${p.datasetsDone}/${p.datasets}] ${p.dataset}: ${formatCount(p.records)} records` +
+    `${pct} (${formatCount(Math.round(rate))}/s${eta})`;
 }
 
 /** 8 s, 2 min 5 s, 1 h 20 min. */

@@ -9,6 +9,7 @@ import type { DatasetReport, Finding, FindingKind, LabelReport, Report, Severity
 import { formatPercent } from '../label-rules.js';
 import { formatBytes as bytes, locatorParts, remainders, kindSeverity, type ReportContext } from './context.js';
 import { escapeHtml as h } from './xml.js';
+import { formatCount } from '../numbers.js';
 
 export interface HtmlOptions {
   /** Findings rows per kind and dataset; the rest become one "… and N more" row. Default 50. */
@@ -391,7 +392,7 @@ function skipped(report: Report): string {
 
 const rank = (s: Severity): number => (s === 'error' ? 0 : 1);
 const sevClass = (s: Severity): 'e' | 'w' => (s === 'error' ? 'e' : 'w');
-const num = (n: number): string => n.toLocaleString('en-US');
+const num = formatCount;
 const plural = (n: number, w: string, ws = `${w}s`): string => `${num(n)} ${n === 1 ? w : ws}`;
 const seconds = (ms: number): string => (ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`);
 const fmt = (x: number | null): string =>

@@ -4,6 +4,7 @@
  */
 import { formatPercent, labelAtRisk, MAX_PRACTICAL_BATCH_SIZE, TARGET_ALL_LABELS_PROBABILITY } from '../label-rules.js';
 import type { LabelReport } from '../types.js';
+import { formatCount } from '../numbers.js';
 
 export interface LabelChartOptions {
   color: boolean;
@@ -262,7 +263,7 @@ function wrap(text: string, width: number, indent = ''): string[] {
   return lines;
 }
 
-const num = (n: number): string => n.toLocaleString('en-US');
+const num = formatCount;
 const plural = (n: number, w: string): string => `${num(n)} ${w}${n === 1 ? '' : 's'}`;
 const share = (n: number, total: number): string => (total > 0 ? formatPercent(n / total) : '–');
 const ratio = (x: number): string => (x < 10 ? x.toFixed(1) : num(Math.round(x)));

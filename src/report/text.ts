@@ -3,6 +3,7 @@ import { formatBytes as bytes } from './context.js';
 import { cleanVerdict } from '../coverage.js';
 import type { DatasetReport, Finding, FindingKind, Report, UncheckedGroup } from '../types.js';
 import { renderLabelChart } from './label-chart.js';
+import { formatCount } from '../numbers.js';
 
 export interface TextOptions {
   color: boolean;
@@ -45,7 +46,7 @@ export function renderText(report: Report, options: TextOptions): string {
       const st = d.stats;
       out.push(c('dim', `  values: min ${fmt(st.min)}, max ${fmt(st.max)}, mean ${fmt(st.mean)}, std ${fmt(st.std)}`));
       if (st.scaledImages !== undefined) {
-        out.push(c('dim', `  (${st.scaledImages.toLocaleString('en-US')} JPEGs checked from 1/8-scale decodes: these statistics are of 8×8 block means; --full-decode for exact pixel statistics)`));
+        out.push(c('dim', `  (${formatCount(st.scaledImages)} JPEGs checked from 1/8-scale decodes: these statistics are of 8×8 block means; --full-decode for exact pixel statistics)`));
       }
       if (st.channels !== undefined && st.channels.length > 0) {
         out.push(c('dim', `  channels: ${st.channels.map((ch) => `${ch.channel} mean ${fmt(ch.mean)} std ${fmt(ch.std)}`).join(' · ')}`));
@@ -117,7 +118,7 @@ function locator(d: DatasetReport, f: Finding): string {
   return parts.length > 0 ? `${parts.join(' ')}: ` : '';
 }
 
-const num = (n: number): string => n.toLocaleString('en-US');
+const num = formatCount;
 const plural = (n: number, w: string, ws = `${w}s`): string => `${num(n)} ${n === 1 ? w : ws}`;
 const seconds = (ms: number): string => (ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`);
 const fmt = (x: number | null): string => (x === null ? '–' : Number.isInteger(x) ? String(x) : x.toPrecision(5));
