@@ -17,7 +17,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import { crc32c } from '@node-rs/crc32';
-import { FIXTURES, type FixtureSpec } from './lib/fixture-spec.js';
+import { FIXTURES, TFRECORD_SUBFOLDER_DATASETS, type FixtureSpec } from './lib/fixture-spec.js';
 import { FINDING_KINDS } from '../src/types.js';
 import { TFRECORD_NAME } from '../src/readers/tfrecord/sniff.js';
 import { CLI, ROOT } from '../test/helpers/cli.js';
@@ -579,7 +579,10 @@ export interface Recipe {
 export function makeMutant(fx: FuzzFixture, seed: number, index: number, dest: string): Recipe {
   const r = mulberry32(mutantSeed(seed, fx.dir, index));
   const src = path.join(ROOT, 'fixtures', fx.dir);
-  cpSync(src, dest, { recursive: true });
+  // Datasets of their own inside a fixture folder (fixtures/tfrecord/other and shards) are left out: one input,
+  // one dataset.
+  const own = new Set(TFRECORD_SUBFOLDER_DATASETS.map((d) => path.join(ROOT, 'fixtures', d)));
+  cpSync(src, dest, { recursive: true, filter: (f) => !own.has(f) });
   const files = listFiles(dest);
   const images = files.filter((f) => IMAGE_EXT.test(f)).length;
   const weights = files.map((f) => [f, targetWeight(fx, f, statSync(path.join(dest, f)).size, images)] as const).filter(([, w]) => w > 0);

@@ -4,7 +4,8 @@
  */
 import { closeSync, existsSync, openSync, promises as fsp, readSync, type Dirent } from 'node:fs';
 import path from 'node:path';
-import { OPEN_FLAGS } from './readers/files.js';
+import { isUtf8 } from 'node:buffer';
+import { displayName, isImageName, OPEN_FLAGS } from './readers/files.js';
 import { ScanError } from './errors.js';
 import { globToRegExp } from './glob.js';
 import { listImageFolder, looksLikeImageFolder } from './readers/image-folder.js';
@@ -137,8 +138,8 @@ function claimListedFiles(out: Discovery, rootFolder: string | undefined): void 
     if (s.format !== 'image-folder') return true;
     const inside = [...claimed].filter((f) => f.startsWith(s.absPath + path.sep));
     if (inside.length === 0) return true;
-    s.exclude = inside;
-    return listImageFolder(s.absPath, new Set(inside)).files.length > 0;
+    s.exclude = [...(s.exclude ?? []), ...inside];
+    return listImageFolder(s.absPath, new Set(s.exclude)).files.length > 0;
   });
 }
 
@@ -221,12 +222,39 @@ async function visit(abs: string, shown: string, out: Discovery, seen: Set<strin
   // A folder holding a list file is not itself an image folder: the list says what its images are.
   const hasList = entries.some((e) => e.isFile() && isImageList(path.join(abs, e.name)));
   const format = detectFolder(entries) ?? (!hasList && looksLikeImageFolder(abs) ? 'image-folder' : null);
+  let found = false;
   if (format !== null) {
-    return add(out, format, abs, shown, seen);
+    found = add(out, format, abs, shown, seen);
+    if (format === 'image-folder') await claimInnerDatasets(out.sources[out.sources.length - 1]!, out, seen);
+    // A TFRecord or WebDataset folder is read from the files directly in it: datasets in its subfolders are
+    // datasets of their own, searched for as in any folder (else they were neither scanned nor listed).
+    if (format !== 'tfrecord' && format !== 'webdataset') return found;
+    const dirs: Dirent[] = [];
+    for (const e of entries) {
+      if (e.isDirectory() || (e.isSymbolicLink() && (await fsp.stat(path.join(abs, e.name)).then((st) => st.isDirectory(), () => false)))) {
+        dirs.push(e);
+      }
+    }
+    entries = dirs;
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  let found = false;
-  for (const e of entries) found = (await visit(path.join(abs, e.name), path.join(shown, e.name), out, seen)) || found;
+  // A name that is not UTF-8 reaches us decoded lossily (U+FFFD), a path that names no file: it is listed under
+  // its bytes, escaped, with the true reason (readers open datasets by string paths), not as "cannot be read".
+  const notUtf8 = new Map<string, Buffer[]>();
+  if (entries.some((e) => e.name.includes('\uFFFD'))) {
+    for (const n of await fsp.readdir(abs, { encoding: 'buffer' }).catch(() => [])) {
+      if (!isUtf8(n)) notUtf8.set(n.toString('utf8'), [...(notUtf8.get(n.toString('utf8')) ?? []), n]);
+    }
+  }
+  for (const e of entries) {
+    const raw = notUtf8.get(e.name);
+    if (raw === undefined) {
+      found = (await visit(path.join(abs, e.name), path.join(shown, e.name), out, seen)) || found;
+      continue;
+    }
+    // Several such names may decode to one string: each is listed once, at the first of their entries.
+    for (const n of raw.splice(0)) out.skipped.push({ path: path.join(shown, displayName(n)), reason: NOT_UTF8_REASON });
+  }
   return found;
 }
 
@@ -248,6 +276,60 @@ function detectFolder(entries: readonly Dirent[]): SourceFormat | null {
   // A folder of TFRecord shards is one dataset (the shards in sorted order, as tf.data reads a sorted glob).
   if (files.some((n) => TFRECORD_NAME.test(n))) return 'tfrecord';
   return null;
+}
+
+const NOT_UTF8_REASON = 'name is not valid UTF-8: nanscan opens datasets by UTF-8 paths (rename it to scan it)';
+
+/**
+ * Datasets of other formats inside an image folder (an LMDB or an HDF5 file beside the images or the class
+ * folders) are datasets of their own, and their files are not the image folder's: the folder reader would only
+ * count them as files that are not images, and leave them unchecked. Found by their folders' marker files and by
+ * the sniffers, run on the files that are not images (an image folder holds few of those). Links are not
+ * followed here.
+ */
+async function claimInnerDatasets(folder: Source, out: Discovery, seen: Set<string>): Promise<void> {
+  const exclude: string[] = [];
+  const walk = async (dir: string, shown: string): Promise<void> => {
+    let entries: Dirent[];
+    try {
+      entries = await fsp.readdir(dir, { withFileTypes: true });
+    } catch {
+      return; // The folder reader reports it.
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const abs = path.join(dir, e.name);
+      if (e.isDirectory()) {
+        const inner = await fsp.readdir(abs, { withFileTypes: true }).catch(() => null);
+        const format = inner === null ? null : detectFolder(inner);
+        if (format === null) {
+          await walk(abs, path.join(shown, e.name));
+        } else if (add(out, format, abs, path.join(shown, e.name), seen)) {
+          exclude.push(...(await filesUnder(abs)));
+        }
+      } else if (e.isFile() && !isImageName(e.name) && !isLockName(e.name)) {
+        const probe: Discovery = { sources: [], skipped: [], emptyPaths: [] };
+        if (await visit(abs, path.join(shown, e.name), probe, seen)) {
+          out.sources.push(...probe.sources);
+          exclude.push(abs);
+          if (existsSync(`${abs}-lock`) && probe.sources.some((p) => p.format === 'lmdb')) exclude.push(`${abs}-lock`);
+        }
+      }
+    }
+  };
+  await walk(folder.absPath, folder.path);
+  if (exclude.length > 0) folder.exclude = [...(folder.exclude ?? []), ...exclude];
+}
+
+/** Every file below a folder (links not followed). */
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await fsp.readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const abs = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await filesUnder(abs)));
+    else out.push(abs);
+  }
+  return out;
 }
 
 /** Adds a dataset; true (found) also when it was found before, through another path. */

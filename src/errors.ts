@@ -36,11 +36,20 @@ export class ScanError extends Error {
 
 /** "Expected <expected> for <name> but received <value> of type <type>." */
 export function invalidOption(name: string, expected: string, actual: unknown): ScanError {
-  const shown = typeof actual === 'string' ? `'${actual}'` : String(actual);
+  const shown = typeof actual === 'string' ? `'${actual}'` : typeof actual === 'object' && actual !== null ? json(actual) : String(actual);
   return new ScanError(
     'SCAN_INVALID_OPTION',
     `Expected ${expected} for ${name} but received ${shown} of type ${actual === null ? 'null' : typeof actual}.`,
   );
+}
+
+/** An array or object as JSON (String() shows `['']` as nothing and `{}` as `[object Object]`). */
+function json(v: object): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
 }
 
 /** The error every reader throws for a partition spec it did not make. */

@@ -159,14 +159,26 @@ export function parseOptions(o: ScanOptions = {}): ResolvedOptions {
     elementStats: bool(o.elementStats, 'elementStats', false) || o.writeMean !== undefined,
     writeMean: o.writeMean,
     fullDecode: bool(o.fullDecode, 'fullDecode', false) || bool(o.elementStats, 'elementStats', false) || o.writeMean !== undefined,
-    forceJsKernel: o.forceJsKernel ?? process.env.NANSCAN_FORCE_JS_KERNEL === '1',
-    cwd: o.cwd ?? process.cwd(),
-    rootFolder: o.rootFolder,
-    signal: o.signal,
+    forceJsKernel: bool(o.forceJsKernel, 'forceJsKernel', process.env.NANSCAN_FORCE_JS_KERNEL === '1'),
+    cwd: folder(o.cwd, 'cwd') ?? process.cwd(),
+    rootFolder: folder(o.rootFolder, 'rootFolder'),
+    // By shape, not instanceof: a signal from another realm or a polyfill works as well.
+    signal: check(o.signal, 'signal', 'an AbortSignal', (v) => typeof (v as AbortSignal | null)?.addEventListener === 'function' &&
+      typeof (v as AbortSignal).aborted === 'boolean'),
     shard: parseShardOption(o.shard),
-    onProgress: o.onProgress,
+    onProgress: check(o.onProgress, 'onProgress', 'a function', (v) => typeof v === 'function'),
     allowEmpty: bool(o.allowEmpty, 'allowEmpty', false),
   };
+}
+
+function folder(v: string | undefined, name: string): string | undefined {
+  return check(v, name, 'a folder path (a non-empty string)', (x) => typeof x === 'string' && x.length > 0);
+}
+
+/** Options used as given: undefined, or a value `ok` accepts (a callback, a signal, a path). */
+function check<T>(v: T, name: string, expected: string, ok: (v: unknown) => boolean): T {
+  if (v !== undefined && !ok(v)) throw invalidOption(name, expected, v);
+  return v;
 }
 
 function bool(v: unknown, name: string, dflt: boolean): boolean {

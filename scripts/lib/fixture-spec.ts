@@ -523,5 +523,11 @@ export const TABLE_FIXTURES: readonly { path: string; unreadable?: boolean }[] =
   { path: 'parquet/truncated.parquet', unreadable: true },
 ];
 
+/**
+ * Folders inside fixtures/tfrecord that are TFRecord datasets of their own (the folder dataset reads only the
+ * files directly in it; discovery finds these when it searches a tree holding them).
+ */
+export const TFRECORD_SUBFOLDER_DATASETS: readonly string[] = ['tfrecord/other', 'tfrecord/shards'];
+
 /** WebDataset fixtures, written by scripts/make_webdataset_fixtures.py (Python's tarfile and PIL), not by this spec. */
 export const WEBDATASET_FIXTURE_DATASETS: readonly string[] = ['webdataset/clean', 'webdataset/damaged', 'webdataset/formats'];

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES, TABLE_FIXTURES, WEBDATASET_FIXTURE_DATASETS } from '../../scripts/lib/fixture-spec.js';
+import { FIXTURES, TABLE_FIXTURES, TFRECORD_SUBFOLDER_DATASETS, WEBDATASET_FIXTURE_DATASETS } from '../../scripts/lib/fixture-spec.js';
 import { NPY_FIXTURE_DATASETS } from '../../scripts/lib/npy-fixtures.js';
 import { scan } from '../../src/index.js';
 import type { Report } from '../../src/types.js';
@@ -41,7 +41,8 @@ describe('read-only by construction', () => {
     }
     const report = JSON.parse(spawnSync('cat', [out], { encoding: 'utf8' }).stdout) as Report;
     // The fixture specs, the Parquet/Arrow fixtures and the NumPy fixtures (scripts/make-npy-fixtures.ts).
-    expect(report.datasets).toHaveLength(FIXTURES.length + TABLE_FIXTURES.length + NPY_FIXTURE_DATASETS.length + WEBDATASET_FIXTURE_DATASETS.length);
+    expect(report.datasets).toHaveLength(FIXTURES.length + TABLE_FIXTURES.length + NPY_FIXTURE_DATASETS.length +
+      WEBDATASET_FIXTURE_DATASETS.length + TFRECORD_SUBFOLDER_DATASETS.length);
     // Every dataset was read, except the one whose only file is cut in half, the Parquet files without a footer
     // and a text file named .npy.
     expect(report.datasets.filter((d) => d.records === 0).map((d) => path.basename(d.path)).sort())

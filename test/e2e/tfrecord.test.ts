@@ -19,7 +19,12 @@ describe('nanscan scan on TFRecord', () => {
   it('damage anywhere in the folder fails the gate (exit 1) and leaves the dataset incomplete', () => {
     const { run, report } = scanJson(['fixtures/tfrecord', '--no-progress'], ROOT);
     expect(run.status).toBe(1);
-    expect(report.datasets).toHaveLength(1);
+    // The folder's own files are one dataset; its subfolders of TFRecord files are datasets of their own.
+    expect(report.datasets.map((d) => [d.path, d.format])).toEqual([
+      ['fixtures/tfrecord', 'tfrecord'], ['fixtures/tfrecord/other', 'tfrecord'], ['fixtures/tfrecord/shards', 'tfrecord'],
+    ]);
+    // other/data-crc.tfrecord: a record whose data CRC does not match (it was not scanned when the subfolders were skipped).
+    expect(report.datasets[1]!.findingCounts.bad_record).toBeGreaterThan(0);
     const kinds = Object.keys(report.datasets[0]!.findingCounts).sort();
     expect(kinds).toEqual(expect.arrayContaining(['corrupt_file', 'nan', 'posinf', 'truncated_image']));
   });
