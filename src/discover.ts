@@ -289,10 +289,10 @@ const NOT_UTF8_REASON = 'name is not valid UTF-8: nanscan opens datasets by UTF-
  */
 async function claimInnerDatasets(folder: Source, out: Discovery, seen: Set<string>): Promise<void> {
   const exclude: string[] = [];
-  const walk = async (dir: string, shown: string): Promise<void> => {
+  const walk = async (dir: string, shown: string, listed: Dirent[] | null): Promise<void> => {
     let entries: Dirent[];
     try {
-      entries = await fsp.readdir(dir, { withFileTypes: true });
+      entries = listed ?? (await fsp.readdir(dir, { withFileTypes: true }));
     } catch {
       return; // The folder reader reports it.
     }
@@ -303,7 +303,7 @@ async function claimInnerDatasets(folder: Source, out: Discovery, seen: Set<stri
         const inner = await fsp.readdir(abs, { withFileTypes: true }).catch(() => null);
         const format = inner === null ? null : detectFolder(inner);
         if (format === null) {
-          await walk(abs, path.join(shown, e.name));
+          if (inner !== null) await walk(abs, path.join(shown, e.name), inner);
         } else if (add(out, format, abs, path.join(shown, e.name), seen)) {
           exclude.push(...(await filesUnder(abs)));
         }
@@ -317,7 +317,7 @@ async function claimInnerDatasets(folder: Source, out: Discovery, seen: Set<stri
       }
     }
   };
-  await walk(folder.absPath, folder.path);
+  await walk(folder.absPath, folder.path, null);
   if (exclude.length > 0) folder.exclude = [...(folder.exclude ?? []), ...exclude];
 }
 
