@@ -5,7 +5,7 @@ import { analyzeLabelBatches, withBatchAnalysis } from './checks/label-batches.j
 import { labelHistogram } from './checks/labels.js';
 import { damageFinding, DEFAULT_SEVERITY } from './checks/severity.js';
 import { createAccumulator, finishStats, mergeAccumulators } from './checks/stats.js';
-import { emptyKvValues, type KvValues, type PartitionResult, type ShapeTally } from './checks/result.js';
+import { emptyKvValues, type KvValues, type LabelArray, type PartitionResult, type ShapeTally } from './checks/result.js';
 import type { Source, SourceInfo } from './readers/types.js';
 import { channelStats, elementMean, elementPosition, elementStd, constantChannels, type ElementAccumulator } from './checks/elements.js';
 import { emptyLayouts, mergeLayouts, type LayoutResult } from './checks/layouts.js';
@@ -45,7 +45,7 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
   const labelChecks: Finding[] = [];
   const labelCounts = new FindingSink(0);
   const shapes: Record<string, ShapeTally> = {};
-  const labelParts: Int32Array[] = [];
+  const labelParts: LabelArray[] = [];
   let records = 0;
   let bytes = 0;
   let explicitLabels = 0;

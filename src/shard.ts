@@ -96,7 +96,9 @@ export function encodeShardDataset(
 }
 
 function encodePartition(r: PartitionResult): EncodedPartition {
-  const labels = Buffer.from(r.labels.buffer, r.labels.byteOffset, r.labelled * 4);
+  // Shards hold labels as int32 whatever array the partition used.
+  const wide = r.labels instanceof Int32Array ? r.labels : Int32Array.from(r.labels.subarray(0, r.labelled));
+  const labels = Buffer.from(wide.buffer, wide.byteOffset, r.labelled * 4);
   const { labelStats, ...rest } = r;
   return {
     ...rest,

@@ -8,6 +8,7 @@ import type { Finding, LabelReport, MissingInBatches } from '../types.js';
 import { DEFAULT_SEVERITY } from './severity.js';
 import { formatPercent, labelAtRisk, MAX_PRACTICAL_BATCH_SIZE, TARGET_ALL_LABELS_PROBABILITY } from '../label-rules.js';
 import { formatCount } from '../numbers.js';
+import { isLabelArray, type LabelArray } from './result.js';
 
 export { formatPercent, labelAtRisk, MAX_PRACTICAL_BATCH_SIZE, TARGET_ALL_LABELS_PROBABILITY } from '../label-rules.js';
 
@@ -155,7 +156,7 @@ export function epochMissProbability(p: number, batches: number, n: number): num
   return -Math.expm1(batches * Math.log1p(-p));
 }
 
-export function analyzeLabelBatches(labels: Int32Array | readonly Int32Array[], options: LabelBatchOptions): LabelAnalysis {
+export function analyzeLabelBatches(labels: LabelArray | readonly LabelArray[], options: LabelBatchOptions): LabelAnalysis {
   const B = options.batchSize;
   if (!Number.isInteger(B) || B < 1) throw new RangeError(`batch size must be a positive integer, got ${B}`);
   const numClasses = options.numClasses;
@@ -165,7 +166,7 @@ export function analyzeLabelBatches(labels: Int32Array | readonly Int32Array[], 
   const threshold = options.missingThreshold ?? DEFAULT_MISSING_THRESHOLD;
   const inStorageOrder = options.inStorageOrder ?? true;
   // The labels arrive as the partitions' own arrays, in storage order: never concatenated (4 bytes a record once).
-  const parts = labels instanceof Int32Array ? [labels] : labels;
+  const parts = isLabelArray(labels) ? [labels] : labels;
   const N = parts.reduce((n, p) => n + p.length, 0);
   const fullBatches = Math.floor(N / B);
   const partialBatch = N - fullBatches * B;

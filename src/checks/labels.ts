@@ -1,5 +1,6 @@
 /** Label checks: per-record range (in workers, where keys are known) and the dataset histogram. */
 import type { LabelReport } from '../types.js';
+import { isLabelArray, type LabelArray } from './result.js';
 
 /** Why a class label is out of range, or null when it is fine. */
 export function labelRangeProblem(label: number, numClasses: number | null): string | null {
@@ -9,11 +10,11 @@ export function labelRangeProblem(label: number, numClasses: number | null): str
 }
 
 /** Histogram of labels in storage order; `numClasses` is the option, or inferred as max label + 1. */
-export function labelHistogram(labels: Int32Array | readonly Int32Array[], numClasses: number | null, batchSize: number): LabelReport {
+export function labelHistogram(labels: LabelArray | readonly LabelArray[], numClasses: number | null, batchSize: number): LabelReport {
   const counts = new Map<number, number>();
   let max = -1;
   let records = 0;
-  for (const part of labels instanceof Int32Array ? [labels] : labels) {
+  for (const part of isLabelArray(labels) ? [labels] : labels) {
     records += part.length;
     for (let i = 0; i < part.length; i++) {
       const l = part[i]!;

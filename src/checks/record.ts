@@ -8,7 +8,7 @@ import { Scratch } from '../decode/pickle-numpy.js';
 import { pickleFields } from './pickled.js';
 import { decodeImage, decodeImageNow, isConstantImage, sniffImage, type ImageResult } from '../decode/image.js';
 import { createStats, type Kernel, type ScanStats } from '../kernels/scan.js';
-import { emptyKvValues, type AnalyzeOptions, type KvValues, type PartitionResult, type ShapeTally } from './result.js';
+import { emptyKvValues, fitsLabel, grownLabels, type AnalyzeOptions, type LabelArray, type KvValues, type PartitionResult, type ShapeTally } from './result.js';
 import { addUnchecked, type UncheckedTally } from '../coverage.js';
 import type { Damage, FileRecord, KvRecord, NumericArray, RowsRecord, SampleField, SampleRecord, UncheckedNote } from '../records.js';
 import type { Finding } from '../types.js';
@@ -56,7 +56,8 @@ export class PartitionAnalyzer {
   private readonly shapes: Record<string, ShapeTally> = {};
   private lastShape: ShapeTally | undefined;
   private readonly kvWhere: Where = { index: 0 };
-  private labels = new Int32Array(1024);
+  /** Labels in the narrowest array that holds them so far (see LabelArray): 1 byte a record for ≤ 256 classes. */
+  private labels: LabelArray = new Uint8Array(1024);
   private labelled = 0;
   private explicitLabels = 0;
   private records = 0;
@@ -569,11 +570,7 @@ export class PartitionAnalyzer {
   }
 
   private pushLabel(label: number): void {
-    if (this.labelled === this.labels.length) {
-      const next = new Int32Array(this.labels.length * 2);
-      next.set(this.labels);
-      this.labels = next;
-    }
+    if (this.labelled === this.labels.length || !fitsLabel(this.labels, label)) this.labels = grownLabels(this.labels, this.labelled, label);
     this.labels[this.labelled++] = label;
   }
 

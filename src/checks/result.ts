@@ -38,6 +38,32 @@ export interface ShapeTally {
   examples: { index: number; database?: string; key?: string; file?: string; line?: number }[];
 }
 
+/** Labels as a partition holds them: the narrowest array type that holds every label. */
+export type LabelArray = Int32Array | Uint16Array | Uint8Array;
+
+export function isLabelArray(v: LabelArray | readonly LabelArray[]): v is LabelArray {
+  return ArrayBuffer.isView(v);
+}
+
+/** Whether `label` (an integer) can be stored in `a` as it is. */
+export function fitsLabel(a: LabelArray, label: number): boolean {
+  if (a instanceof Int32Array) return true;
+  return label >= 0 && label <= (a instanceof Uint8Array ? 0xff : 0xffff);
+}
+
+/**
+ * The first `n` labels of `a` in a new array with room for one more, of the narrowest type that holds them and
+ * `next`: twice the room when `a` is full, a wider type when `next` does not fit. Labels take 1 byte a record for
+ * up to 256 classes and 2 for up to 65,536, in the workers and in the main process (100M records: 100–200 MB).
+ */
+export function grownLabels(a: LabelArray, n: number, next: number): LabelArray {
+  const room = n === a.length ? Math.max(2 * a.length, 1024) : a.length;
+  const wide = a instanceof Int32Array || next < 0 || next > 0xffff;
+  const out = wide ? new Int32Array(room) : a instanceof Uint16Array || next > 0xff ? new Uint16Array(room) : new Uint8Array(room);
+  out.set(a.subarray(0, n));
+  return out;
+}
+
 /** What a worker returns for one partition. `index` fields in findings and shapes are partition-local. */
 export interface PartitionResult {
   records: number;
@@ -45,8 +71,11 @@ export interface PartitionResult {
   findings: Finding[];
   findingCounts: Partial<Record<FindingKind, number>>;
   severityCounts: Record<Severity, number>;
-  /** Labels in storage order; `labelled` of them are meaningful (the rest of the buffer is spare). */
-  labels: Int32Array;
+  /**
+   * Labels in storage order; `labelled` of them are meaningful (the rest of the buffer is spare). In the narrowest
+   * array that holds them (labelArray): 1 byte a record for up to 256 classes, 2 for up to 65,536.
+   */
+  labels: LabelArray;
   labelled: number;
   /** Records whose Datum set the label field (Caffe reads an absent label as 0). */
   explicitLabels: number;

@@ -7,6 +7,7 @@ import {
 } from '../../src/checks/label-batches.js';
 import type { LabelAnalysis, LabelRisk } from '../../src/checks/label-batches.js';
 import { labelHistogram } from '../../src/checks/labels.js';
+import { fitsLabel, grownLabels, type LabelArray } from '../../src/checks/result.js';
 
 // ---- independent references -------------------------------------------------------------------------------
 
@@ -581,6 +582,21 @@ describe('large input', () => {
 });
 
 describe('labels in partitions', () => {
+  it('grownLabels keeps every label in the narrowest array that holds it, with room for the next', () => {
+    const push = (labels: readonly number[]): LabelArray => {
+      let a: LabelArray = new Uint8Array(2);
+      labels.forEach((l, n) => { if (n === a.length || !fitsLabel(a, l)) a = grownLabels(a, n, l); a[n] = l; });
+      return a.slice(0, labels.length);
+    };
+    expect(push([0, 3, 255])).toEqual(Uint8Array.from([0, 3, 255]));
+    expect(push([0, 256, 65535, 7])).toEqual(Uint16Array.from([0, 256, 65535, 7]));
+    expect(push([1, 2, 3, 65536, 4])).toEqual(Int32Array.from([1, 2, 3, 65536, 4]));
+    expect(push([5, -1, 2])).toEqual(Int32Array.from([5, -1, 2]));
+    expect(push([])).toEqual(new Uint8Array(0));
+    const many = Array.from({ length: 5000 }, (_, i) => i % 300);
+    expect([...push(many)]).toEqual(many);
+  });
+
   it('the analysis and histogram of the partitions\' arrays equal those of the labels joined, for any split', () => {
     const next = rng(11);
     for (const [counts, B] of [[[500, 300, 7, 0, 41], 64], [[1, 1], 3], [[2000], 32], [[3, 900, 900], 1]] as const) {
@@ -593,6 +609,10 @@ describe('labels in partitions', () => {
           const parts = cuts.slice(1).map((c, i) => all.subarray(cuts[i], c)); // some empty
           expect(analyzeLabelBatches(parts, { batchSize: B, numClasses: null })).toEqual(whole);
           expect(labelHistogram(parts, null, B)).toEqual(labelHistogram(all, null, B));
+          // As workers return them: each part in the narrowest array that holds it.
+          const narrow = parts.map((p) => (p.every((l) => l >= 0 && l < 256) ? Uint8Array.from(p) : p));
+          expect(analyzeLabelBatches(narrow, { batchSize: B, numClasses: null })).toEqual(whole);
+          expect(labelHistogram(narrow, null, B)).toEqual(labelHistogram(all, null, B));
         }
       }
     }
