@@ -4,7 +4,7 @@
  * runs; compare the ratios measured in the same run — the machines are shared and noisy.
  *
  *   BENCH_RUNS=n        repetitions (default 5)
- *   BENCH_ONLY=a,b      sections: lmdb, leveldb, hdf5, npy, images, merge, kernel, webdataset (default), parquet
+ *   BENCH_ONLY=a,b      sections: lmdb, leveldb, hdf5, npy, images, png, merge, kernel, webdataset (default), parquet
  *                       (bench/parquet.ts), tfrecord (bench/tfrecord.ts), pickle (bench/pickle.ts)
  */
 import { spawnSync } from 'node:child_process';
@@ -17,7 +17,7 @@ import { benchPickle } from './pickle.js';
 import { caffeKey, encodeDatum, mnistDatum, rng, SYSTEM_PYTHON, writeLevelDb, writeLmdb, type KV } from '../scripts/lib/caffe.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'lmdb,leveldb,hdf5,npy,images,merge,kernel,webdataset').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'lmdb,leveldb,hdf5,npy,images,png,merge,kernel,webdataset').split(','));
 const here = path.dirname(fileURLToPath(import.meta.url));
 const TMP = os.tmpdir();
 
@@ -209,6 +209,43 @@ print((time.perf_counter() - t) * 1000)`;
     hasPil ? { name: 'PIL open().load() in a process pool (python3-pil)', ms: () => Number(python(PIL_POOL, listFile)) } : null);
   if (!hasPil) console.log('  (install python3-pil for the PIL reference)');
   compare('LMDB, 50,000 encoded 256×256 JPEG Datums', lmdbDir, 'images', null);
+  console.log(`  (folder size: ${(files.reduce((n, f) => n + statSync(f).size, 0) / 1e6).toFixed(0)} MB)`);
+}
+
+if (ONLY.has('png')) {
+  // BasicSR-style datasets store PNG (lossless crops): 10,000 256×256 RGB PNGs with noise, as sharp writes them.
+  const folder = path.join(TMP, 'nanscan-bench-png-folder');
+  if (!existsSync(path.join(folder, 'c9'))) {
+    console.log(`generating ${folder} (10,000 256×256 PNGs in 10 class folders) …`);
+    const pngs: Buffer[] = [];
+    for (let i = 0; i < 100; i++) {
+      const next = rng(2000 + i);
+      const px = Buffer.alloc(256 * 256 * 3);
+      for (let p = 0; p < px.length; p++) px[p] = ((p % 768) / 3 + next() * 24) & 0xff;
+      pngs.push(await sharp(px, { raw: { width: 256, height: 256, channels: 3 } }).png().toBuffer());
+    }
+    for (let i = 0; i < 10_000; i++) {
+      const d = path.join(folder, `c${i % 10}`);
+      mkdirSync(d, { recursive: true });
+      writeFileSync(path.join(d, `${i}.png`), pngs[i % pngs.length]!);
+    }
+  }
+  const files = readdirSync(folder).flatMap((c) => readdirSync(path.join(folder, c)).map((f) => path.join(folder, c, f)));
+  const listFile = path.join(TMP, 'nanscan-bench-png-files.txt');
+  writeFileSync(listFile, files.join('\n'));
+  const PIL_POOL = `import sys, time
+from multiprocessing import Pool
+from PIL import Image
+def load(p):
+    with Image.open(p) as im: im.load()
+    return 1
+files = open(sys.argv[1]).read().split('\\n')
+t = time.perf_counter()
+with Pool() as pool: n = sum(pool.imap_unordered(load, files, chunksize=64))
+print((time.perf_counter() - t) * 1000)`;
+  const hasPil = spawnSync(SYSTEM_PYTHON, ['-c', 'import PIL'], { encoding: 'utf8' }).status === 0;
+  compare('Image folder, 10,000 256×256 PNGs', folder, 'images',
+    hasPil ? { name: 'PIL open().load() in a process pool (python3-pil)', ms: () => Number(python(PIL_POOL, listFile)) } : null);
   console.log(`  (folder size: ${(files.reduce((n, f) => n + statSync(f).size, 0) / 1e6).toFixed(0)} MB)`);
 }
 
