@@ -115,6 +115,11 @@ export interface SampleRecord {
   /** Byte offset of the sample in `file` (a TFRecord record's length field): a finding's `offset`. */
   offset?: number;
   fields: SampleField[];
+  /**
+   * The reader yielded damage for this record (a `bad_record`: a failed data CRC, bytes that do not parse): it is a
+   * record the loader meets, and it was judged, so it is neither checked further nor counted as not checked.
+   */
+  damaged?: true;
 }
 
 export type DataRecord = KvRecord | RowsRecord | FileRecord | SampleRecord;

@@ -319,6 +319,7 @@ export class PartitionAnalyzer {
     const base: Where = { index: rec.index, file: rec.file };
     if (rec.key !== undefined) base.name = rec.key;
     if (rec.offset !== undefined) base.offset = rec.offset;
+    if (rec.damaged === true) return undefined;
     if (!rec.fields.some((f) => f.type !== 'opaque')) {
       const l = this.loc(base);
       addUnchecked(this.uncheckedTally, 'opaque_value', 1, [`${l.file ?? ''}${l.key !== undefined ? ` ${l.key}` : ` record ${rec.index}`}`], this.options.maxExamples);

@@ -29,6 +29,15 @@ describe('nanscan scan on TFRecord', () => {
     expect(kinds).toEqual(expect.arrayContaining(['corrupt_file', 'nan', 'posinf', 'truncated_image']));
   });
 
+  it('a record that fails its data CRC is a bad record, counted and judged, not listed as not checked', () => {
+    const { run, report } = scanJson(['fixtures/tfrecord/other/data-crc.tfrecord', '--no-progress'], ROOT);
+    expect(run.status).toBe(1);
+    const d = report.datasets[0]!;
+    expect(d.findings.filter((f) => f.kind === 'bad_record').map((f) => f.message)).toEqual([expect.stringContaining('fails its data CRC-32C')]);
+    expect(d.coverage.checkedRecords).toBe(d.records);
+    expect(d.findingCounts.unchecked).toBeUndefined();
+  });
+
   it('a file of records that are not Examples is not called clean: unchecked, and --fail-on warning fails', () => {
     const { run, report } = scanJson(['fixtures/tfrecord/other/text.tfrecord', '--fail-on', 'warning', '--no-progress'], ROOT);
     expect(run.status).toBe(1);

@@ -252,8 +252,10 @@ async function* readPiece(piece: Piece, state: { index: number }): AsyncGenerato
       const damage: Damage[] = [];
       const skipped: UncheckedNote = { reason: 'opaque_value', count: 0, examples: [] };
       const nth = (): string => (ordinal === null ? 'A record' : `Record ${ordinal}`);
-      const push = (offset: number, fields: SampleRecord['fields']): void => {
-        records.push({ kind: 'sample', index: state.index++, file: shown, offset, fields });
+      const push = (offset: number, fields: SampleRecord['fields'], damaged = false): void => {
+        const r: SampleRecord = { kind: 'sample', index: state.index++, file: shown, offset, fields };
+        if (damaged) r.damaged = true;
+        records.push(r);
         if (ordinal !== null) ordinal++;
       };
       for (const e of events) {
@@ -273,7 +275,7 @@ async function* readPiece(piece: Piece, state: { index: number }): AsyncGenerato
           } else if (decoded instanceof WireError) {
             damage.push({ kind: 'bad_record', file: shown, index: state.index, offset: e.offset,
               message: `${nth()} of '${shown}' at ${at(e.offset)} is not a valid tf.train.Example (${decoded.message}); its CRC verifies, so it was written so.` });
-            push(e.offset, []);
+            push(e.offset, [], true);
           } else {
             if (decoded.skipped) {
               skipped.count++;
@@ -284,7 +286,7 @@ async function* readPiece(piece: Piece, state: { index: number }): AsyncGenerato
         } else if (e.type === 'bad_crc') {
           damage.push({ kind: 'bad_record', file: shown, index: state.index, offset: e.offset,
             message: `${nth()} of '${shown}' at ${at(e.offset)} fails its data CRC-32C (${e.length} bytes): its bytes are not what was written; TensorFlow raises DataLossError on it.` });
-          push(e.offset, []);
+          push(e.offset, [], true);
         } else if (e.type === 'oversized') {
           push(e.offset, [{ type: 'opaque', name: `record of ${e.length} bytes (too large to read)` }]);
         } else if (e.type === 'truncated' && failed.error) {
