@@ -12,7 +12,7 @@
  *   is still in the CPU cache (DIRECT_READ_BYTES). A worker reading only such data never loads h5wasm.
  * - through h5wasm: everything else (compressed, big-endian, other chunk indexes, damaged metadata), in
  *   chunk-aligned slabs into one reused wasm-heap buffer, scanned in place there. h5wasm's `slice()` is not
- *   used: it allocates and copies twice per read (MEASURED §6: 1 GB/s against 3–6 GB/s this way).
+ *   used: it allocates and copies twice per read (measured on these machines: 1 GB/s against 3–6 GB/s this way).
  * Which way each dataset goes is decided once, by the main thread, and is listed in `access`.
  *
  * The main thread surveys the files lazily (on `info()`/`plan()`; survey.ts): missing files, files HDF5 cannot
@@ -236,8 +236,8 @@ let kernelLinked = false;
 
 /**
  * Once per thread: links the value kernel to h5wasm's heap, so that the rows this reader hands out (views of
- * the heap) are scanned where they were read, without a copy (MEASURED §6 said this could not be done; it can,
- * see H5.memory). Without it, scans copy; results are the same.
+ * the heap) are scanned where they were read, without a copy (an earlier measurement said this could not be done; it
+ * can, see H5.memory). Without it, scans copy; results are the same.
  */
 function linkKernel(h5: H5): void {
   if (kernelLinked) return;

@@ -9,8 +9,8 @@ import type { DatasetInfo } from './h5.js';
 /**
  * Bytes one read aims for. Measured on float32 (N,3,32,32), low-level reads into one reused buffer touching
  * every page: 3–6 MiB slabs run at 6–6.7 (chunked) and 10–11 (contiguous) GB/s, 16 MiB ones at 4.5–5.3 and
- * 10–11, 1.5 MiB ones at 5.5–6 and 9–10 (the slab stops fitting the CPU caches above a few MiB; MEASURED §6
- * saw 100 MB slabs run at half speed). 4 MiB is also the smallest batch MEASURED §7 recommends.
+ * 10–11, 1.5 MiB ones at 5.5–6 and 9–10 (the slab stops fitting the CPU caches above a few MiB; 100 MB slabs
+ * ran at half speed).
  */
 export const DEFAULT_SLAB_BYTES = 4 * 1024 * 1024;
 /**
