@@ -124,11 +124,11 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
   if (explicitLabels > 0 && !regression) {
     const histogram = labelHistogram(labelParts, d.numClasses, d.batchSize);
     if (d.info?.classNames) histogram.classNames = d.info.classNames;
-    // Image folders have no storage order a data loader follows (ImageFolder loaders shuffle, and the sorted
-    // listing is ours): only the shuffled-batch risk applies to them.
+    // A source no loader reads in storage order (SourceInfo.unordered: image folders) has only the shuffled-batch
+    // risk.
     const analysis = analyzeLabelBatches(labelParts, {
       batchSize: d.batchSize, numClasses: d.numClasses, missingThreshold: d.missingThreshold,
-      inStorageOrder: d.source.format !== 'image-folder',
+      inStorageOrder: d.info?.unordered !== true,
     });
     for (const f of analysis.findings) sink.add({ ...f, file: d.source.path });
     labels = withBatchAnalysis(histogram, analysis, d.missingThreshold);

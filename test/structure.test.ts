@@ -59,6 +59,13 @@ describe('import seams', () => {
     }
   });
 
+  it('the pool and finalize name no format: what a format needs is declared by its reader (isolated, unordered)', () => {
+    const formats = /'(lmdb|leveldb|hdf5|image-folder|image-list|npy|webdataset|tfrecord|parquet|arrow)'/;
+    for (const f of [...files(path.join(SRC, 'pool')), path.join(SRC, 'finalize.ts')]) {
+      expect(readFileSync(f, 'utf8').split('\n').filter((l) => formats.test(l)).map((l) => `${path.relative(SRC, f)}: ${l.trim()}`)).toEqual([]);
+    }
+  });
+
   it('the pool names no reader module and no check', () => {
     expect(offending('pool/pool.ts', /^(readers\/(?!types)|checks\/)/)).toEqual([]);
   });

@@ -282,7 +282,8 @@ class ImageFolderReader implements Reader {
 
   info(): SourceInfo {
     const { findings, notImages } = this.listing;
-    const info: SourceInfo = { findings: [...findings], expectedRecords: this.listing.files.length };
+    // Loaders shuffle a folder: its listing order is not an order training reads (no storage-order label risks).
+    const info: SourceInfo = { findings: [...findings], expectedRecords: this.listing.files.length, unordered: true };
     if (this.classNames) info.classNames = this.classNames;
     if (notImages.count > 0) {
       const note: UncheckedNote = { reason: 'not_an_image', count: notImages.count, examples: notImages.examples };

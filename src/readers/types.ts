@@ -75,6 +75,11 @@ export interface SourceInfo {
   unchecked?: UncheckedNote[];
   /** Class names by label, when the format names its classes (class-per-folder image trees). */
   classNames?: string[];
+  /**
+   * Set when no data loader reads the records in the order the reader yields them (ImageFolder loaders shuffle,
+   * and a folder's listing order is the reader's own): the label analysis then skips the storage-order risks.
+   */
+  unordered?: true;
 }
 
 export interface Reader {
