@@ -8,7 +8,7 @@ import { Scratch } from '../decode/pickle-numpy.js';
 import { pickleFields } from './pickled.js';
 import { decodeImage, decodeImageNow, isConstantImage, sniffImage, type ImageResult } from '../decode/image.js';
 import { createStats, type Kernel, type ScanStats } from '../kernels/scan.js';
-import { emptyKvValues, fitsLabel, grownLabels, type AnalyzeOptions, type LabelArray, type KvValues, type PartitionResult, type ShapeTally } from './result.js';
+import { emptyKvValues, grownLabels, labelRange, type AnalyzeOptions, type LabelArray, type KvValues, type PartitionResult, type ShapeTally } from './result.js';
 import { addUnchecked, type UncheckedTally } from '../coverage.js';
 import type { Damage, FileRecord, KvRecord, NumericArray, RowsRecord, SampleField, SampleRecord, UncheckedNote } from '../records.js';
 import type { Finding } from '../types.js';
@@ -58,6 +58,9 @@ export class PartitionAnalyzer {
   private readonly kvWhere: Where = { index: 0 };
   /** Labels in the narrowest array that holds them so far (see LabelArray): 1 byte a record for ≤ 256 classes. */
   private labels: LabelArray = new Uint8Array(1024);
+  /** The range of labels `labels` holds as they are (its type's), compared inline: this runs once a record. */
+  private labelMin = 0;
+  private labelMax = 0xff;
   private labelled = 0;
   private explicitLabels = 0;
   private records = 0;
@@ -571,7 +574,10 @@ export class PartitionAnalyzer {
   }
 
   private pushLabel(label: number): void {
-    if (this.labelled === this.labels.length || !fitsLabel(this.labels, label)) this.labels = grownLabels(this.labels, this.labelled, label);
+    if (this.labelled === this.labels.length || label < this.labelMin || label > this.labelMax) {
+      this.labels = grownLabels(this.labels, this.labelled, label);
+      [this.labelMin, this.labelMax] = labelRange(this.labels);
+    }
     this.labels[this.labelled++] = label;
   }
 

@@ -45,10 +45,18 @@ export function isLabelArray(v: LabelArray | readonly LabelArray[]): v is LabelA
   return ArrayBuffer.isView(v);
 }
 
+/**
+ * The labels `a` takes as they are: [min, max]. An Int32Array takes every label (the widest type; a label beyond
+ * int32 wraps, as it always did), so it is never grown for one.
+ */
+export function labelRange(a: LabelArray): [number, number] {
+  return a instanceof Int32Array ? [-Infinity, Infinity] : [0, a instanceof Uint8Array ? 0xff : 0xffff];
+}
+
 /** Whether `label` (an integer) can be stored in `a` as it is. */
 export function fitsLabel(a: LabelArray, label: number): boolean {
-  if (a instanceof Int32Array) return true;
-  return label >= 0 && label <= (a instanceof Uint8Array ? 0xff : 0xffff);
+  const [min, max] = labelRange(a);
+  return label >= min && label <= max;
 }
 
 /**
