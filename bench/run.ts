@@ -80,6 +80,30 @@ function compare(title: string, dir: string, unit: string, reference: { name: st
   console.log(`  peak RSS: ${median(scans.map((s) => s.maxRssMiB)).toFixed(0)} MiB median, ${Math.max(...scans.map((s) => s.maxRssMiB)).toFixed(0)} MiB max; findings: ${first.findings}`);
 }
 
+// What a user would write instead: PIL open().load() in a process pool of one process per core.
+const PIL_POOL = `import sys, time
+from multiprocessing import Pool
+from PIL import Image
+def load(p):
+    with Image.open(p) as im: im.load()
+    return 1
+files = open(sys.argv[1]).read().split('\\n')
+t = time.perf_counter()
+with Pool() as pool: n = sum(pool.imap_unordered(load, files, chunksize=64))
+print((time.perf_counter() - t) * 1000)`;
+
+/** Compares a class-folder image tree with the PIL pool over the same files; returns the files. */
+function compareImageFolder(title: string, folder: string, name: string): string[] {
+  const files = readdirSync(folder).flatMap((c) => readdirSync(path.join(folder, c)).map((f) => path.join(folder, c, f)));
+  const listFile = path.join(TMP, `nanscan-bench-${name}-files.txt`);
+  writeFileSync(listFile, files.join('\n'));
+  const hasPil = spawnSync(SYSTEM_PYTHON, ['-c', 'import PIL'], { encoding: 'utf8' }).status === 0;
+  compare(title, folder, 'images',
+    hasPil ? { name: 'PIL open().load() in a process pool (python3-pil)', ms: () => Number(python(PIL_POOL, listFile)) } : null);
+  if (!hasPil) console.log('  (install python3-pil for the PIL reference)');
+  return files;
+}
+
 async function datums(name: string, n: number, write: (dir: string, recs: Iterable<KV>) => Promise<void>): Promise<string> {
   const dir = path.join(TMP, `nanscan-bench-${name}-${n}`);
   if (existsSync(path.join(dir, 'CURRENT')) || existsSync(path.join(dir, 'data.mdb'))) return dir;
@@ -190,24 +214,7 @@ if (ONLY.has('images')) {
     }
     await writeLmdb(lmdbDir, records());
   }
-  const files = readdirSync(folder).flatMap((c) => readdirSync(path.join(folder, c)).map((f) => path.join(folder, c, f)));
-  const listFile = path.join(TMP, 'nanscan-bench-jpeg-files.txt');
-  writeFileSync(listFile, files.join('\n'));
-  // What a user would write instead: PIL open().load() in a process pool of one process per core.
-  const PIL_POOL = `import sys, time
-from multiprocessing import Pool
-from PIL import Image
-def load(p):
-    with Image.open(p) as im: im.load()
-    return 1
-files = open(sys.argv[1]).read().split('\\n')
-t = time.perf_counter()
-with Pool() as pool: n = sum(pool.imap_unordered(load, files, chunksize=64))
-print((time.perf_counter() - t) * 1000)`;
-  const hasPil = spawnSync(SYSTEM_PYTHON, ['-c', 'import PIL'], { encoding: 'utf8' }).status === 0;
-  compare('Image folder, 20,000 256×256 JPEGs', folder, 'images',
-    hasPil ? { name: 'PIL open().load() in a process pool (python3-pil)', ms: () => Number(python(PIL_POOL, listFile)) } : null);
-  if (!hasPil) console.log('  (install python3-pil for the PIL reference)');
+  const files = compareImageFolder('Image folder, 20,000 256×256 JPEGs', folder, 'jpeg');
   compare('LMDB, 50,000 encoded 256×256 JPEG Datums', lmdbDir, 'images', null);
   console.log(`  (folder size: ${(files.reduce((n, f) => n + statSync(f).size, 0) / 1e6).toFixed(0)} MB)`);
 }
@@ -230,22 +237,7 @@ if (ONLY.has('png')) {
       writeFileSync(path.join(d, `${i}.png`), pngs[i % pngs.length]!);
     }
   }
-  const files = readdirSync(folder).flatMap((c) => readdirSync(path.join(folder, c)).map((f) => path.join(folder, c, f)));
-  const listFile = path.join(TMP, 'nanscan-bench-png-files.txt');
-  writeFileSync(listFile, files.join('\n'));
-  const PIL_POOL = `import sys, time
-from multiprocessing import Pool
-from PIL import Image
-def load(p):
-    with Image.open(p) as im: im.load()
-    return 1
-files = open(sys.argv[1]).read().split('\\n')
-t = time.perf_counter()
-with Pool() as pool: n = sum(pool.imap_unordered(load, files, chunksize=64))
-print((time.perf_counter() - t) * 1000)`;
-  const hasPil = spawnSync(SYSTEM_PYTHON, ['-c', 'import PIL'], { encoding: 'utf8' }).status === 0;
-  compare('Image folder, 10,000 256×256 PNGs', folder, 'images',
-    hasPil ? { name: 'PIL open().load() in a process pool (python3-pil)', ms: () => Number(python(PIL_POOL, listFile)) } : null);
+  const files = compareImageFolder('Image folder, 10,000 256×256 PNGs', folder, 'png');
   console.log(`  (folder size: ${(files.reduce((n, f) => n + statSync(f).size, 0) / 1e6).toFixed(0)} MB)`);
 }
 
