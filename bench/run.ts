@@ -4,11 +4,13 @@
  * runs; compare the ratios measured in the same run — the machines are shared and noisy.
  *
  *   BENCH_RUNS=n        repetitions (default 5)
- *   BENCH_ONLY=a,b      sections: lmdb, leveldb, hdf5, npy, images, png, merge, kernel, webdataset (default), parquet
- *                       (bench/parquet.ts), tfrecord (bench/tfrecord.ts), pickle (bench/pickle.ts)
+ *   BENCH_ONLY=a,b      sections: lmdb, leveldb, hdf5, npy, images, png, merge, kernel, webdataset, startup (default),
+ *                       parquet (bench/parquet.ts), tfrecord (bench/tfrecord.ts), pickle (bench/pickle.ts)
+ *   BENCH_LARGE=1       the large sets: lmdb on 3,000,000 Datums instead of 300,000 (~2.6 GB), hdf5 on 6 GiB
+ *                       (6.44 GB) instead of 2 GiB. Generating them takes a few minutes, and ~9 GB in the temp folder.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +19,8 @@ import { benchPickle } from './pickle.js';
 import { caffeKey, encodeDatum, mnistDatum, rng, SYSTEM_PYTHON, writeLevelDb, writeLmdb, type KV } from '../scripts/lib/caffe.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'lmdb,leveldb,hdf5,npy,images,png,merge,kernel,webdataset').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'lmdb,leveldb,hdf5,npy,images,png,merge,kernel,webdataset,startup').split(','));
+const LARGE = process.env.BENCH_LARGE === '1';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const TMP = os.tmpdir();
 
@@ -39,7 +42,6 @@ function python(code: string, ...args: string[]): string {
   return r.stdout.trim();
 }
 
-/** Runs nanscan (default workers, and 1 worker) and a reference command; prints rates and their ratios. */
 /**
  * Reads every file under `p` once, so that the timed runs start from the page cache ("warm cache", as the
  * targets say). These VMs reclaim page cache on their own (kdamond), so a dataset written or read minutes ago
@@ -61,11 +63,42 @@ function warm(p: string): void {
   }
 }
 
-function compare(title: string, dir: string, unit: string, reference: { name: string; ms: () => number } | null): void {
+/** One timed run of a reference: its own timing in ms and, when measured, its peak RSS (summed over its processes). */
+interface RefRun { ms: number; maxRssMiB?: number }
+interface Reference { name: string; run: () => RefRun }
+
+/**
+ * A Python reference that prints its time in ms as its first output word, run under ref-child.mjs so that its
+ * peak RSS is summed over its pool's processes as nanscan's is over its workers.
+ */
+function pyRef(name: string, code: string, ...args: string[]): Reference {
+  return {
+    name,
+    run: () => {
+      const r = spawnSync(process.execPath, [path.join(here, 'ref-child.mjs'), SYSTEM_PYTHON, '-c', code, ...args],
+        { encoding: 'utf8', maxBuffer: 1 << 26 });
+      if (r.status !== 0) throw new Error(r.stderr);
+      const { stdout, maxRssMiB } = JSON.parse(r.stdout) as { stdout: string; maxRssMiB: number };
+      return { ms: Number(stdout.split(/\s+/)[0]), maxRssMiB };
+    },
+  };
+}
+
+/**
+ * Runs nanscan (default workers, and 1 worker) and the reference commands; prints rates and their ratios. The
+ * runs alternate round by round (nanscan, nanscan with 1 worker, each reference), so that a change in the
+ * machine's load during the section falls on all of them alike.
+ */
+function compare(title: string, dir: string, unit: string, refs: readonly Reference[]): void {
   warm(dir);
-  const scans = Array.from({ length: RUNS }, () => scanOnce(dir));
-  const single = Array.from({ length: RUNS }, () => scanOnce(dir, 1));
-  const ref = reference ? Array.from({ length: RUNS }, () => reference.ms()) : [];
+  const scans: ScanRun[] = [];
+  const single: ScanRun[] = [];
+  const refRuns: RefRun[][] = refs.map(() => []);
+  for (let i = 0; i < RUNS; i++) {
+    scans.push(scanOnce(dir));
+    single.push(scanOnce(dir, 1));
+    refs.forEach((r, j) => refRuns[j]!.push(r.run()));
+  }
   const first = scans[0]!;
   const ms = median(scans.map((s) => s.ms));
   const ms1 = median(single.map((s) => s.ms));
@@ -73,10 +106,14 @@ function compare(title: string, dir: string, unit: string, reference: { name: st
   console.log(`  nanscan, default workers: ${fmt(first.records / (ms / 1000))} ${unit}/s, ${fmt(first.bytes / 1e6 / (ms / 1000))} MB/s` +
     ` (median of ${RUNS}: ${ms.toFixed(0)} ms for ${fmt(first.records)} ${unit}, ${(first.bytes / 1e6).toFixed(0)} MB)`);
   console.log(`  nanscan, 1 worker:        ${fmt(first.records / (ms1 / 1000))} ${unit}/s (${ms1.toFixed(0)} ms); default / 1 worker: ${(ms1 / ms).toFixed(2)}x`);
-  if (reference) {
-    const refMs = median(ref);
-    console.log(`  ${reference.name}: ${fmt(first.records / (refMs / 1000))} ${unit}/s (${refMs.toFixed(0)} ms); nanscan / it: ${(refMs / ms).toFixed(2)}x`);
-  }
+  refs.forEach((r, j) => {
+    const runs = refRuns[j]!;
+    const refMs = median(runs.map((x) => x.ms));
+    const rss = runs.flatMap((x) => (x.maxRssMiB === undefined ? [] : [x.maxRssMiB]));
+    console.log(`  ${r.name}: ${fmt(first.records / (refMs / 1000))} ${unit}/s, ${fmt(first.bytes / 1e6 / (refMs / 1000))} MB/s` +
+      ` (${refMs.toFixed(0)} ms); nanscan / it: ${(refMs / ms).toFixed(2)}x` +
+      (rss.length > 0 ? `; its peak RSS ${median(rss).toFixed(0)} MiB median` : ''));
+  });
   console.log(`  peak RSS: ${median(scans.map((s) => s.maxRssMiB)).toFixed(0)} MiB median, ${Math.max(...scans.map((s) => s.maxRssMiB)).toFixed(0)} MiB max; findings: ${first.findings}`);
 }
 
@@ -99,7 +136,7 @@ function compareImageFolder(title: string, folder: string, name: string): string
   writeFileSync(listFile, files.join('\n'));
   const hasPil = spawnSync(SYSTEM_PYTHON, ['-c', 'import PIL'], { encoding: 'utf8' }).status === 0;
   compare(title, folder, 'images',
-    hasPil ? { name: 'PIL open().load() in a process pool (python3-pil)', ms: () => Number(python(PIL_POOL, listFile)) } : null);
+    hasPil ? [pyRef('PIL open().load() in a process pool (python3-pil)', PIL_POOL, listFile)] : []);
   if (!hasPil) console.log('  (install python3-pil for the PIL reference)');
   return files;
 }
@@ -112,7 +149,9 @@ async function datums(name: string, n: number, write: (dir: string, recs: Iterab
   function* records(): Generator<KV> {
     for (let i = 0; i < n; i++) yield [caffeKey(i), mnistDatum(i, Math.floor(next() * 10), next)];
   }
-  await write(dir, records());
+  // Written under another name and renamed: an interrupted run leaves no database that looks complete.
+  await write(`${dir}.part`, records());
+  renameSync(`${dir}.part`, dir);
   return dir;
 }
 
@@ -133,32 +172,89 @@ db.close(); shutil.rmtree(d)`;
 
 if (ONLY.has('pickle')) benchPickle(RUNS);
 
+/**
+ * What a user would write to check a Datum LMDB: py-lmdb + numpy in a pool of 2 processes, each iterating its
+ * half of the key range (the keys are convert_mnist_data's `%08d`), taking the Datum's `data` bytes by parsing
+ * the protobuf fields by hand, and checking the pixels as float32. Prints ms, then the records seen.
+ */
+const PY_LMDB_POOL = `import lmdb, numpy as np, sys, time
+from multiprocessing import Pool
+PATH = sys.argv[1]
+def varint(v, i):
+    r = s = 0
+    while True:
+        b = v[i]; i += 1; r |= (b & 0x7f) << s; s += 7
+        if b < 0x80: return r, i
+def datum_data(v):
+    i, n = 0, len(v)
+    while i < n:
+        tag, i = varint(v, i)
+        wt = tag & 7
+        if wt == 0: _, i = varint(v, i)
+        elif wt == 2:
+            ln, i = varint(v, i)
+            if tag >> 3 == 4: return v[i:i + ln]
+            i += ln
+        elif wt == 5: i += 4
+        elif wt == 1: i += 8
+        else: raise ValueError('wire type %d' % wt)
+    return b''
+def check(bounds):
+    lo, hi = bounds
+    env = lmdb.open(PATH, readonly=True, lock=False)
+    n = bad = 0
+    with env.begin(buffers=True) as txn:
+        cur = txn.cursor()
+        if cur.set_range(lo):
+            for k, v in cur:
+                if hi is not None and bytes(k) >= hi: break
+                px = np.frombuffer(datum_data(v), dtype=np.uint8).astype(np.float32)
+                if not np.isfinite(px).all(): bad += 1
+                px.min(); px.max(); px.std()
+                n += 1
+    env.close()
+    return n
+entries = lmdb.open(PATH, readonly=True, lock=False).stat()['entries']
+mid = b'%08d' % (entries // 2)
+t = time.perf_counter()
+with Pool(2) as pool: n = sum(pool.map(check, [(b'', mid), (mid, None)]))
+ms = (time.perf_counter() - t) * 1000
+assert n == entries, (n, entries)
+print(ms, n)`;
+
 if (ONLY.has('lmdb')) {
-  const dir = await datums('lmdb', 300_000, writeLmdb);
-  compare('LMDB, 300,000 raw 1×28×28 Datums', dir, 'records',
-    { name: 'py-lmdb cursor iteration, no decoding, no checks', ms: () => Number(python(PY_LMDB_ITER, dir)) });
+  const n = LARGE ? 3_000_000 : 300_000;
+  const dir = await datums('lmdb', n, writeLmdb);
+  compare(`LMDB, ${fmt(n)} raw 1×28×28 Datums`, dir, 'records', [
+    pyRef('py-lmdb + numpy pool of 2 (Datum data parsed, isfinite/min/max/std as float32)', PY_LMDB_POOL, dir),
+    pyRef('py-lmdb cursor iteration, no decoding, no checks', PY_LMDB_ITER, dir),
+  ]);
 }
 
 if (ONLY.has('leveldb')) {
   const dir = await datums('leveldb', 300_000, (d, r) => writeLevelDb(d, r, 'caffe'));
   compare('LevelDB, 300,000 raw 1×28×28 Datums (convert_imageset options, compacted)', dir, 'records',
-    { name: 'plyvel iteration of an opened copy, no decoding', ms: () => Number(python(PLYVEL_ITER, dir)) });
+    [pyRef('plyvel iteration of an opened copy, no decoding', PLYVEL_ITER, dir)]);
 }
 
 if (ONLY.has('hdf5')) {
-  const file = path.join(TMP, 'nanscan-bench-hdf5', 'train.h5');
+  // 174,763 or 524,288 rows × 3·32·32 float32: 2 GiB, or 6 GiB (6.44 GB) with BENCH_LARGE=1; the same layout.
+  const rows = LARGE ? 524_288 : 174_763;
+  const file = path.join(TMP, LARGE ? 'nanscan-bench-hdf5-large' : 'nanscan-bench-hdf5', 'train.h5');
   if (!existsSync(file)) {
     mkdirSync(path.dirname(file), { recursive: true });
-    console.log(`generating ${file} (2 GiB float32, chunked (64,3,32,32)) …`);
+    console.log(`generating ${file} (${(rows * 3 * 32 * 32 * 4 / 2 ** 30).toFixed(0)} GiB float32, chunked (64,3,32,32)) …`);
+    // Written under another name and renamed: an interrupted run leaves no file that looks complete.
     python(`import h5py, numpy as np, sys
-n = 174763  # 174763 × 3·32·32 float32 = 2 GiB
+n = int(sys.argv[2])
 with h5py.File(sys.argv[1], 'w') as f:
     d = f.create_dataset('data', shape=(n, 3, 32, 32), dtype='float32', chunks=(64, 3, 32, 32))
     rng = np.random.default_rng(1)
     for s in range(0, n, 4096):
         e = min(n, s + 4096)
         d[s:e] = rng.standard_normal((e - s, 3, 32, 32), dtype=np.float32)
-    f.create_dataset('label', data=(np.arange(n) % 10).astype('int32'))`, file);
+    f.create_dataset('label', data=(np.arange(n) % 10).astype('int32'))`, `${file}.part`, String(rows));
+    renameSync(`${file}.part`, file);
   }
   // What a user would write instead: h5py reading slabs into a reused buffer, numpy checking them.
   const H5PY_CHECK = `import h5py, numpy as np, time, sys
@@ -168,8 +264,8 @@ for s in range(0, n, 1024):
     e = min(n, s + 1024); b = buf[:e - s]; d.read_direct(b, np.s_[s:e], np.s_[0:e - s])
     bad += int((~np.isfinite(b)).sum()); b.min(); b.max(); b.std()
 print((time.perf_counter() - t) * 1000)`;
-  compare('HDF5, 2 GiB float32 (174,763 × 3×32×32), chunked', file, 'rows',
-    { name: 'h5py read_direct + numpy isfinite/min/max/std, 1024-row slabs', ms: () => Number(python(H5PY_CHECK, file)) });
+  compare(`HDF5, ${(statSync(file).size / 1e9).toFixed(2)} GB float32 (${fmt(rows)} × 3×32×32), chunked`, file, 'rows',
+    [pyRef('h5py read_direct + numpy isfinite/min/max/std, 1024-row slabs', H5PY_CHECK, file)]);
   // The same scan with every row read through h5wasm (NANSCAN_HDF5_DIRECT=0): what direct reads are worth.
   // Interleaved, so that both see the same machine.
   const pairs = Array.from({ length: RUNS }, () => [scanOnce(path.dirname(file), undefined, { NANSCAN_HDF5_DIRECT: '0' }).ms, scanOnce(path.dirname(file)).ms]);
@@ -215,7 +311,7 @@ if (ONLY.has('images')) {
     await writeLmdb(lmdbDir, records());
   }
   const files = compareImageFolder('Image folder, 20,000 256×256 JPEGs', folder, 'jpeg');
-  compare('LMDB, 50,000 encoded 256×256 JPEG Datums', lmdbDir, 'images', null);
+  compare('LMDB, 50,000 encoded 256×256 JPEG Datums', lmdbDir, 'images', []);
   console.log(`  (folder size: ${(files.reduce((n, f) => n + statSync(f).size, 0) / 1e6).toFixed(0)} MB)`);
 }
 
@@ -291,3 +387,42 @@ if (ONLY.has('kernel')) {
 }
 
 if (ONLY.has('parquet')) await (await import('./parquet.js')).benchParquet(RUNS);
+
+if (ONLY.has('startup')) {
+  // What a scan of a small dataset costs on top of starting Node: the nanscan command on a 600-record LMDB and
+  // a 1,000-row HDF5 file, against `node -e 0`, alternating round by round. Wall time of the whole process.
+  const lmdbDir = path.join(here, '..', 'fixtures', 'demo', 'mnist_lmdb');
+  const h5 = path.join(TMP, 'nanscan-bench-hdf5-small', 'small.h5');
+  if (!existsSync(h5)) {
+    mkdirSync(path.dirname(h5), { recursive: true });
+    python(`import h5py, numpy as np, sys
+rng = np.random.default_rng(3)
+with h5py.File(sys.argv[1], 'w') as f:
+    f.create_dataset('data', data=rng.random((1000, 1, 28, 28), dtype=np.float32), chunks=(64, 1, 28, 28))
+    f.create_dataset('label', data=(np.arange(1000) % 10).astype('int32'))`, `${h5}.part`);
+    renameSync(`${h5}.part`, h5);
+  }
+  const cli = path.join(here, '..', 'dist', 'cli', 'main.js');
+  const wall = (args: string[]): number => {
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
+    const ms = performance.now() - t0;
+    // Exit code 1 means findings (the demo LMDB has some); 2 means the scan failed.
+    if (r.status !== 0 && r.status !== 1) throw new Error(`${args.join(' ')}: exit ${r.status}\n${r.stderr}`);
+    return ms;
+  };
+  const rounds = 15;
+  const bare: number[] = [];
+  const lmdbMs: number[] = [];
+  const h5Ms: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    bare.push(wall(['-e', '0']));
+    lmdbMs.push(wall([cli, 'scan', lmdbDir, '-q', '--no-progress']));
+    h5Ms.push(wall([cli, 'scan', h5, '-q', '--no-progress']));
+  }
+  const b = median(bare);
+  console.log(`\nStart-up: wall time of the whole command, median of ${rounds} alternating rounds`);
+  console.log(`  node -e 0: ${b.toFixed(0)} ms`);
+  console.log(`  nanscan scan <LMDB, 600 raw 28×28 Datums (fixtures/demo/mnist_lmdb)> -q --no-progress: ${median(lmdbMs).toFixed(0)} ms (+${(median(lmdbMs) - b).toFixed(0)} ms)`);
+  console.log(`  nanscan scan <HDF5, 1,000 × 1×28×28 float32> -q --no-progress: ${median(h5Ms).toFixed(0)} ms (+${(median(h5Ms) - b).toFixed(0)} ms)`);
+}
