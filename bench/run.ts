@@ -6,8 +6,8 @@
  *   BENCH_RUNS=n        repetitions (default 5)
  *   BENCH_ONLY=a,b      sections: lmdb, leveldb, hdf5, npy, images, png, merge, kernel, webdataset, startup (default),
  *                       parquet (bench/parquet.ts), tfrecord (bench/tfrecord.ts), pickle (bench/pickle.ts)
- *   BENCH_LARGE=1       the large sets: lmdb on 3,000,000 Datums instead of 300,000 (~2.6 GB), hdf5 on 6 GiB
- *                       (6.44 GB) instead of 2 GiB. Generating them takes a few minutes, and ~9 GB in the temp folder.
+ *   BENCH_LARGE=1       the large sets: lmdb on 3,000,000 Datums instead of 300,000 (3.1 GB), hdf5 on 6 GiB
+ *                       (6.45 GB) instead of 2 GiB. Generating them takes ~3.5 minutes and ~10 GB of the temp folder.
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
@@ -238,7 +238,7 @@ if (ONLY.has('leveldb')) {
 }
 
 if (ONLY.has('hdf5')) {
-  // 174,763 or 524,288 rows × 3·32·32 float32: 2 GiB, or 6 GiB (6.44 GB) with BENCH_LARGE=1; the same layout.
+  // 174,763 or 524,288 rows × 3·32·32 float32: 2 GiB, or 6 GiB (6.45 GB) with BENCH_LARGE=1; the same layout.
   const rows = LARGE ? 524_288 : 174_763;
   const file = path.join(TMP, LARGE ? 'nanscan-bench-hdf5-large' : 'nanscan-bench-hdf5', 'train.h5');
   if (!existsSync(file)) {
