@@ -3,8 +3,12 @@
  * that instantiates wasm at the same time must not be intercepted), and the reader still gets h5wasm's Memory,
  * which lets the scan kernel read rows where they lie in h5wasm's heap.
  */
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { H5 } from '../../../src/readers/hdf5/h5.js';
+import { ROOT } from '../../helpers/cli.js';
 
 interface WasmApi {
   instantiate(bytes: Uint8Array): Promise<{ instance: { exports: object } }>;
@@ -31,5 +35,19 @@ describe('loading h5wasm', () => {
     const memory = h5.memory;
     expect(memory).toBeDefined();
     expect(memory!.buffer.byteLength).toBeGreaterThan(0);
+  });
+
+  it("is loaded from Emscripten's JavaScript without its embedded binary, which is the published file's code", () => {
+    const glue = path.join(ROOT, 'build', 'h5wasm', 'hdf5_util.js');
+    const published = fileURLToPath(new URL('hdf5_util.js', import.meta.resolve('h5wasm/node')));
+    expect(statSync(glue).size).toBeLessThan(statSync(published).size / 10);
+    // Everything but the binary's literal is the published code, byte for byte.
+    const a = readFileSync(glue, 'latin1');
+    const b = readFileSync(published, 'latin1');
+    const cut = "function findWasmBinary(){return binaryDecode('";
+    const at = a.indexOf(cut) + cut.length;
+    expect(a.slice(0, at)).toBe(b.slice(0, at));
+    expect(b.endsWith(a.slice(at))).toBe(true);
+    expect(a.slice(at, at + 2)).toBe("')");
   });
 });
