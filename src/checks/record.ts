@@ -8,7 +8,7 @@ import { Scratch } from '../decode/pickle-numpy.js';
 import { pickleFields } from './pickled.js';
 import { decodeImage, decodeImageNow, isConstantImage, sniffImage, type ImageResult } from '../decode/image.js';
 import { createStats, type Kernel, type ScanStats } from '../kernels/scan.js';
-import { emptyKvValues, grownLabels, labelRange, type AnalyzeOptions, type LabelArray, type KvValues, type PartitionResult, type ShapeTally } from './result.js';
+import { emptyKvValues, LabelBuffer, type AnalyzeOptions, type KvValues, type PartitionResult, type ShapeTally } from './result.js';
 import { addUnchecked, type UncheckedTally } from '../coverage.js';
 import type { Damage, FileRecord, KvRecord, NumericArray, RowsRecord, SampleField, SampleRecord, UncheckedNote } from '../records.js';
 import type { Finding } from '../types.js';
@@ -56,12 +56,7 @@ export class PartitionAnalyzer {
   private readonly shapes: Record<string, ShapeTally> = {};
   private lastShape: ShapeTally | undefined;
   private readonly kvWhere: Where = { index: 0 };
-  /** Labels in the narrowest array that holds them so far (see LabelArray): 1 byte a record for ≤ 256 classes. */
-  private labels: LabelArray = new Uint8Array(1024);
-  /** The range of labels `labels` holds as they are (its type's), compared inline: this runs once a record. */
-  private labelMin = 0;
-  private labelMax = 0xff;
-  private labelled = 0;
+  private readonly labels = new LabelBuffer();
   private explicitLabels = 0;
   private records = 0;
   private bytes = 0;
@@ -299,7 +294,7 @@ export class PartitionAnalyzer {
       } else if (v < -(2 ** 31) || v >= 2 ** 31) {
         bad = `label ${v} is beyond any class index`;
       } else {
-        this.pushLabel(v);
+        this.labels.push(v);
         this.explicitLabels++;
         bad = labelRangeProblem(v, numClasses);
       }
@@ -414,7 +409,7 @@ export class PartitionAnalyzer {
   }
 
   private label(label: number, where: Where, what: string): void {
-    this.pushLabel(label);
+    this.labels.push(label);
     this.explicitLabels++;
     const bad = labelRangeProblem(label, this.options.numClasses);
     if (bad !== null) {
@@ -426,7 +421,7 @@ export class PartitionAnalyzer {
   private datum(d: Datum, where: Where): Promise<void> | undefined {
     if (d.hasLabel) this.label(d.label, where, 'Datum');
     // Caffe reads an absent label as 0: keep storage order complete without counting it as explicit.
-    else this.pushLabel(0);
+    else this.labels.push(0);
     if (d.encoded) {
       if (d.data === null || d.data.length === 0) {
         this.sink.add({ kind: 'bad_record', severity: DEFAULT_SEVERITY.bad_record,
@@ -573,14 +568,6 @@ export class PartitionAnalyzer {
     }
   }
 
-  private pushLabel(label: number): void {
-    if (this.labelled === this.labels.length || label < this.labelMin || label > this.labelMax) {
-      this.labels = grownLabels(this.labels, this.labelled, label);
-      [this.labelMin, this.labelMax] = labelRange(this.labels);
-    }
-    this.labels[this.labelled++] = label;
-  }
-
   private loc(w: Where): RecordLocator {
     const l: RecordLocator = {};
     if (w.file !== undefined) l.file = w.file;
@@ -602,7 +589,7 @@ export class PartitionAnalyzer {
     return {
       records: this.records, bytes: this.bytes, findings, findingCounts: this.sink.counts,
       severityCounts: this.sink.severities,
-      labels: this.labels.slice(0, this.labelled), labelled: this.labelled, explicitLabels: this.explicitLabels,
+      labels: this.labels.labels(), labelled: this.labels.length, explicitLabels: this.explicitLabels,
       stats: this.stats, shapes: this.shapes, values: this.values,
       kernel: this.kernel.backend, nonIntegerLabels: this.nonIntegerLabels, localIndexes: this.localIndexes,
       labelStats: this.labelStats,

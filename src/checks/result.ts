@@ -46,30 +46,37 @@ export function isLabelArray(v: LabelArray | readonly LabelArray[]): v is LabelA
 }
 
 /**
- * The labels `a` takes as they are: [min, max]. An Int32Array takes every label (the widest type; a label beyond
- * int32 wraps, as it always did), so it is never grown for one.
+ * A partition's labels in storage order, in the narrowest array that holds them: 1 byte a record for up to 256
+ * classes, 2 for up to 65,536, 4 beyond (in the workers and in the main process; 100M records: 100–200 MB). The
+ * push compares with the current type's range inline: it runs once a record.
  */
-export function labelRange(a: LabelArray): [number, number] {
-  return a instanceof Int32Array ? [-Infinity, Infinity] : [0, a instanceof Uint8Array ? 0xff : 0xffff];
-}
+export class LabelBuffer {
+  private a: LabelArray = new Uint8Array(1024);
+  private min = 0;
+  private max = 0xff;
+  length = 0;
 
-/** Whether `label` (an integer) can be stored in `a` as it is. */
-export function fitsLabel(a: LabelArray, label: number): boolean {
-  const [min, max] = labelRange(a);
-  return label >= min && label <= max;
-}
+  push(label: number): void {
+    if (this.length === this.a.length || label < this.min || label > this.max) this.grow(label);
+    this.a[this.length++] = label;
+  }
 
-/**
- * The first `n` labels of `a` in a new array with room for one more, of the narrowest type that holds them and
- * `next`: twice the room when `a` is full, a wider type when `next` does not fit. Labels take 1 byte a record for
- * up to 256 classes and 2 for up to 65,536, in the workers and in the main process (100M records: 100–200 MB).
- */
-export function grownLabels(a: LabelArray, n: number, next: number): LabelArray {
-  const room = n === a.length ? Math.max(2 * a.length, 1024) : a.length;
-  const wide = a instanceof Int32Array || next < 0 || next > 0xffff;
-  const out = wide ? new Int32Array(room) : a instanceof Uint16Array || next > 0xff ? new Uint16Array(room) : new Uint8Array(room);
-  out.set(a.subarray(0, n));
-  return out;
+  /** The labels so far (a copy, trimmed). */
+  labels(): LabelArray {
+    return this.a.slice(0, this.length);
+  }
+
+  /** Room for one more: twice the room when full, a wider type when `next` does not fit (an Int32Array takes any). */
+  private grow(next: number): void {
+    const a = this.a;
+    const room = this.length === a.length ? 2 * a.length : a.length;
+    const wide = a instanceof Int32Array || next < 0 || next > 0xffff;
+    const out = wide ? new Int32Array(room) : a instanceof Uint16Array || next > 0xff ? new Uint16Array(room) : new Uint8Array(room);
+    out.set(a.subarray(0, this.length));
+    this.a = out;
+    // A label beyond int32 wraps in an Int32Array, as it always did: it never grows the array again.
+    [this.min, this.max] = wide ? [-Infinity, Infinity] : [0, out instanceof Uint8Array ? 0xff : 0xffff];
+  }
 }
 
 /** What a worker returns for one partition. `index` fields in findings and shapes are partition-local. */
@@ -81,7 +88,7 @@ export interface PartitionResult {
   severityCounts: Record<Severity, number>;
   /**
    * Labels in storage order; `labelled` of them are meaningful (the rest of the buffer is spare). In the narrowest
-   * array that holds them (labelArray): 1 byte a record for up to 256 classes, 2 for up to 65,536.
+   * array that holds them (LabelBuffer): 1 byte a record for up to 256 classes, 2 for up to 65,536.
    */
   labels: LabelArray;
   labelled: number;

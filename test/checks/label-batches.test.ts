@@ -7,7 +7,7 @@ import {
 } from '../../src/checks/label-batches.js';
 import type { LabelAnalysis, LabelRisk } from '../../src/checks/label-batches.js';
 import { labelHistogram } from '../../src/checks/labels.js';
-import { fitsLabel, grownLabels, type LabelArray } from '../../src/checks/result.js';
+import { LabelBuffer, type LabelArray } from '../../src/checks/result.js';
 
 // ---- independent references -------------------------------------------------------------------------------
 
@@ -582,19 +582,25 @@ describe('large input', () => {
 });
 
 describe('labels in partitions', () => {
-  it('grownLabels keeps every label in the narrowest array that holds it, with room for the next', () => {
+  it('LabelBuffer keeps every label in the narrowest array that holds it', () => {
     const push = (labels: readonly number[]): LabelArray => {
-      let a: LabelArray = new Uint8Array(2);
-      labels.forEach((l, n) => { if (n === a.length || !fitsLabel(a, l)) a = grownLabels(a, n, l); a[n] = l; });
-      return a.slice(0, labels.length);
+      const b = new LabelBuffer();
+      for (const l of labels) b.push(l);
+      expect(b.length).toBe(labels.length);
+      return b.labels();
     };
     expect(push([0, 3, 255])).toEqual(Uint8Array.from([0, 3, 255]));
     expect(push([0, 256, 65535, 7])).toEqual(Uint16Array.from([0, 256, 65535, 7]));
     expect(push([1, 2, 3, 65536, 4])).toEqual(Int32Array.from([1, 2, 3, 65536, 4]));
     expect(push([5, -1, 2])).toEqual(Int32Array.from([5, -1, 2]));
     expect(push([])).toEqual(new Uint8Array(0));
-    const many = Array.from({ length: 5000 }, (_, i) => i % 300);
-    expect([...push(many)]).toEqual(many);
+    // Growing past the first 1,024 and widening after it, in either order.
+    const many = Array.from({ length: 5000 }, (_, i) => (i < 3000 ? i % 200 : i % 300));
+    const got = push(many);
+    expect(got).toBeInstanceOf(Uint16Array);
+    expect([...got]).toEqual(many);
+    const late = [...Array.from({ length: 2000 }, (_, i) => i % 7), -3];
+    expect([...push(late)]).toEqual(late);
   });
 
   it('the analysis and histogram of the partitions\' arrays equal those of the labels joined, for any split', () => {
