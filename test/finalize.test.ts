@@ -15,25 +15,17 @@ import { runPartition } from '../src/pool/run-partition.js';
 import { loadReader } from '../src/readers/registry.js';
 import type { Source, SourceInfo } from '../src/readers/types.js';
 import type { DatasetReport, Finding } from '../src/types.js';
-import { runPython } from './helpers/python.js';
+import { PY_DATUM, runPython } from './helpers/python.js';
 
 const RECORDS = 40;
 /** Records whose Datum holds a NaN: every fourth from 3. */
 const NAN_AT = Array.from({ length: RECORDS }, (_, i) => i).filter((i) => i % 4 === 3);
 
 /** 40 Datums (3×8×8 float_data: several to an LMDB page, so that plan() can split them), labels 0 for the first 20 and 1 for the rest (sorted), a NaN in NAN_AT. */
-const WRITE_LMDB = String.raw`
-import json, os, struct, sys, lmdb, numpy as np
+const WRITE_LMDB = PY_DATUM + String.raw`
+import json, os, sys, lmdb, numpy as np
 out, nan_at = sys.argv[1], set(json.loads(sys.argv[2]))
 rng = np.random.default_rng(11)
-def varint(n):
-    b = b''
-    while True:
-        x = n & 0x7f
-        n >>= 7
-        if not n: return b + bytes([x])
-        b += bytes([x | 0x80])
-def field(no, wire, payload): return varint(no << 3 | wire) + payload
 os.makedirs(out)
 env = lmdb.open(out, map_size=1 << 22)
 allv = []
@@ -42,10 +34,7 @@ with env.begin(write=True) as t:
         v = rng.normal(size=192).astype('f4')
         if i in nan_at: v[i % 192] = np.nan
         allv.append(v)
-        body = v.tobytes()
-        d = (field(1, 0, varint(3)) + field(2, 0, varint(8)) + field(3, 0, varint(8)) + field(5, 0, varint(0 if i < 20 else 1))
-             + field(6, 2, varint(len(body)) + body))
-        t.put(b'%08d' % i, d)
+        t.put(b'%08d' % i, datum(3, 8, 8, v.tolist(), 0 if i < 20 else 1))
 env.close()
 finite = np.concatenate(allv).astype('f8')
 finite = finite[np.isfinite(finite)]

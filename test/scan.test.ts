@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scan, ScanError, type Report } from '../src/index.js';
-import { runPython } from './helpers/python.js';
+import { PY_DATUM, runPython } from './helpers/python.js';
 import { hashTree } from './helpers/tree.js';
 
 /**
@@ -16,26 +16,11 @@ import { hashTree } from './helpers/tree.js';
  * HDF5 file of 6 rows with one NaN (row 2) and one +Inf (row 5), a NumPy array of 5 clean rows, an image
  * folder of 2 classes (3 noisy PNGs), and a README nobody reads.
  */
-const WRITE_TREE = String.raw`
-import os, struct, sys, lmdb, h5py, numpy as np
+const WRITE_TREE = PY_DATUM + String.raw`
+import os, sys, lmdb, h5py, numpy as np
 from PIL import Image
 r = sys.argv[1]
 rng = np.random.default_rng(7)
-def varint(n):
-    out = b''
-    while True:
-        b = n & 0x7f
-        n >>= 7
-        if n:
-            out += bytes([b | 0x80])
-        else:
-            return out + bytes([b])
-def field(no, wire, payload):
-    return varint(no << 3 | wire) + payload
-def datum(c, h, w, floats, label):
-    body = struct.pack('<%df' % len(floats), *floats)
-    return (field(1, 0, varint(c)) + field(2, 0, varint(h)) + field(3, 0, varint(w)) + field(5, 0, varint(label))
-            + field(6, 2, varint(len(body)) + body))
 os.makedirs(os.path.join(r, 'train_lmdb'))
 env = lmdb.open(os.path.join(r, 'train_lmdb'), map_size=1 << 22)
 with env.begin(write=True) as t:
