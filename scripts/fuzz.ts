@@ -5,7 +5,7 @@
  * dataset. Deterministic: mutant `i` of seed `K` is always the same bytes, whatever else runs.
  *
  *   npx tsx scripts/fuzz.ts [--count N] [--seconds S] [--seed K] [--out DIR] [--fixture a,b] [--start I]
- *                           [--timeout S] [--jobs J] [--keep] [--cli dist/cli/main.js]
+ *                           [--timeout S] [--jobs J] [--keep] [--cli dist/bundle/nanscan.js]
  *
  * Reproduce one mutant: `--fixture <dir> --seed K --start I --count 1 --keep` saves it whether or not it fails.
  */
@@ -744,7 +744,7 @@ export interface CampaignOptions {
   timeoutMs?: number;
   /** Save every mutant, passing or not (for replay). */
   keep?: boolean;
-  /** The built CLI to run (default: this checkout's dist/cli/main.js). */
+  /** The built CLI to run (default: this checkout's dist/bundle/nanscan.js). */
   cli?: string;
   /** Progress and failure lines. */
   log?: (line: string) => void;

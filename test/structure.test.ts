@@ -74,3 +74,28 @@ describe('import seams', () => {
     expect(importsOf(path.join(SRC, 'scan.ts'))).toContain('finalize');
   });
 });
+
+describe('the command bundle (scripts/bundle.mjs)', () => {
+  const BUNDLE = path.join(ROOT, 'dist', 'bundle');
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    bin: Record<string, string>; dependencies: Record<string, string>;
+  };
+
+  it('is the package bin, with its own worker entry beside it', () => {
+    expect(pkg.bin['nanscan']).toBe('dist/bundle/nanscan.js');
+    expect(readFileSync(path.join(BUNDLE, 'nanscan.js'), 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
+    expect(statSync(path.join(BUNDLE, 'worker.js')).isFile()).toBe(true);
+  });
+
+  it('imports only its own files, Node built-ins and runtime dependencies (never a devDependency)', () => {
+    const bare = new Set<string>();
+    for (const f of readdirSync(BUNDLE).filter((n) => n.endsWith('.js'))) {
+      const text = readFileSync(path.join(BUNDLE, f), 'utf8');
+      for (const m of text.matchAll(/(?:\bimport\s*(?:[\w*{},\s]+from\s*)?|\bimport\(\s*|\brequire\(\s*)["']([^"'./][^"']*)["']/g)) bare.add(m[1]!);
+    }
+    const outside = [...bare].filter((s) => !s.startsWith('node:') && !Object.hasOwn(pkg.dependencies, s.replace(/^((@[^/]+\/)?[^/]+).*$/, '$1')));
+    expect(outside).toEqual([]);
+    // What a scan loads natively stays outside the bundle, so that it is resolved from node_modules at run time.
+    expect([...bare].filter((s) => !s.startsWith('node:')).sort()).toEqual(expect.arrayContaining(['sharp']));
+  });
+});

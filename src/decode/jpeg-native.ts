@@ -7,6 +7,8 @@
  * (damaged entropy data, a missing EOI, which libjpeg pads for and warns about) is 'warning'.
  */
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { packageFile } from '../package-root.js';
 
 export type NativeJpegResult =
   | { status: 'ok'; width: number; height: number; channels: number; pixels: Uint8Array; fullWidth: number; fullHeight: number }
@@ -35,8 +37,7 @@ export interface NativeJpeg {
   version: string;
 }
 
-// Relative to this file: src/decode/ under tsx and dist/decode/ after tsc are both two levels down.
-const ADDON_PATH = '../../native/jpeg/build/Release/nanscan_jpeg.node';
+const ADDON_PATH = fileURLToPath(packageFile('native/jpeg/build/Release/nanscan_jpeg.node'));
 
 let cached: NativeJpeg | null | undefined;
 

@@ -7,6 +7,7 @@ import { loadKernel } from '../kernels/scan.js';
 import { Worker } from 'node:worker_threads';
 import type { FromWorker, PartitionResult, TaskMessage, ToWorker } from './protocol.js';
 import type { Source } from '../readers/types.js';
+import { packageFile } from '../package-root.js';
 import { ReaderCache, runPartition } from './run-partition.js';
 import { sharedModuleCount, sharedModules } from '../wasm-share.js';
 
@@ -31,14 +32,15 @@ function aborted(): ScanError {
 export type ProgressListener = (records: number, bytes: number) => void;
 
 /**
- * Resolves the worker entry: the compiled `worker.js` beside this module. Run from source (tests under
+ * Resolves the worker entry: the compiled `worker.js` beside this module (dist/pool/, or dist/bundle/ in the
+ * command's bundle, which has its own bundled worker entry: scripts/bundle.mjs). Run from source (tests under
  * vitest), this module is `src/pool/pool.ts` and Node cannot run a TypeScript worker by itself
  * (vitest-dev/vitest#6040), so the built `dist/pool/worker.js` is used: `npm test` builds first.
  */
 export function defaultWorkerEntry(): URL {
   const beside = new URL('./worker.js', import.meta.url);
   if (existsSync(fileURLToPath(beside))) return beside;
-  const built = new URL('../../dist/pool/worker.js', import.meta.url);
+  const built = packageFile('dist/pool/worker.js');
   if (existsSync(fileURLToPath(built))) return built;
   throw new ScanError('SCAN_INTERNAL', `No compiled worker at ${fileURLToPath(built)}: run 'npm run build'.`);
 }

@@ -1,11 +1,9 @@
 /** Assembles the report object from finished datasets: shared by scan() and the shard merge. */
-import { readFileSync } from 'node:fs';
 import { exitCodeFor } from '../options.js';
+import { PACKAGE_VERSION } from '../package-root.js';
 import { EXIT_INTERRUPTED, type DatasetReport, type FindingKind, type Report, type ReportOptions, type ReportSummary } from '../types.js';
 
-export const VERSION: string = (
-  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
+export const VERSION: string = PACKAGE_VERSION;
 
 /** Assembles the report from finished datasets. Shared by scan() and mergeReports(). */
 export function buildReport(

@@ -1,10 +1,10 @@
-/** Runs the built CLI (dist/cli/main.js) as a user would, and parses its JSON report. */
+/** Runs the built command (dist/bundle/nanscan.js, the package's bin) as a user would, and parses its JSON report. */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Report } from '../../src/types.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../dist/bundle/nanscan.js', import.meta.url));
 
 export interface CliRun {
   status: number | null;

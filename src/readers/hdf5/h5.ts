@@ -17,6 +17,7 @@
  */
 import fs from 'node:fs';
 import type { Metadata } from 'h5wasm/node';
+import { packageFile } from '../../package-root.js';
 import { sharedModule, shareModule } from '../../wasm-share.js';
 import { DEFAULT_LABEL_NAMES } from '../labels.js';
 
@@ -452,12 +453,12 @@ const H5WASM_MODULE = 'h5wasm';
 let caughtMemory: { readonly buffer: ArrayBuffer } | undefined;
 
 /** h5wasm's wasm binary, copied out of its JavaScript at build time (scripts/build-h5wasm.mjs). */
-const H5WASM_BINARY = new URL('../../../build/h5wasm/hdf5_util.wasm', import.meta.url);
+const H5WASM_BINARY = packageFile('build/h5wasm/hdf5_util.wasm');
 /**
  * Emscripten's JavaScript without the copy of the binary it embeds (scripts/build-h5wasm.mjs): 190 KB to load
  * instead of 4.2 MB (~90 ms of a small HDF5 scan). Used with the binary above; absent, the published file is.
  */
-const H5WASM_GLUE = new URL('../../../build/h5wasm/hdf5_util.js', import.meta.url);
+const H5WASM_GLUE = packageFile('build/h5wasm/hdf5_util.js');
 
 interface WasmApi {
   compile(bytes: Uint8Array): Promise<object>;

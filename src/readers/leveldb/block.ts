@@ -3,10 +3,15 @@
  * the compression byte *before* decompressing, decompress (none or Snappy), then walk the prefix-compressed
  * entries in front of the restart array. Every failure is a message, never an exception.
  */
-import { uncompressSync } from 'snappy';
+import { createRequire } from 'node:module';
 import { crc32cOf, unmask } from './crc32c.js';
 import { readFully } from '../files.js';
 import { fixed32 } from './varint.js';
+
+type Snappy = typeof import('snappy');
+let snappyModule: Snappy | undefined;
+/** The native snappy addon, loaded on the first compressed block: a scan without one never pays for it. */
+const snappy = (): Snappy => (snappyModule ??= createRequire(import.meta.url)('snappy') as Snappy);
 
 /** §9.4 `kBlockTrailerSize`: compression type (1) + masked CRC (4). */
 export const BLOCK_TRAILER_SIZE = 5;
@@ -68,7 +73,7 @@ export function readBlock(fd: number, offset: number, size: number, limit: numbe
       }
       try {
         // copyOutputData: 3–4x faster than napi external buffers here (measured on these machines when the reader was written).
-        const out = uncompressSync(stored, { copyOutputData: true }) as Buffer;
+        const out = snappy().uncompressSync(stored, { copyOutputData: true }) as Buffer;
         if (out.length !== promised) return { error: `Snappy output is ${out.length} bytes, the preamble promised ${promised}` };
         return { data: out };
       } catch (e) {
