@@ -353,8 +353,41 @@ static napi_value decode(napi_env env, napi_callback_info info) {
   unsigned cinfo = z[0] >> 4;
   if (cinfo < 7 && ((size_t)1 << (cinfo + 8)) < filtered_size) UNSUPPORTED("zlib window smaller than the image data");
 
-  uint8_t *filtered = scratch(&st->filtered, &st->filtered_cap, filtered_size);
-  if (filtered == NULL) INVALID("out of memory");
+  /* Where to inflate: 8-bit gray, RGB and RGBA need no expansion, so when the filtered scanlines fit in the
+   * pixels' own memory they are inflated there and unfiltered in place (no scratch, no copy); else into the
+   * scratch buffer, and unfiltered (or expanded) from there into the pixels. */
+  bool direct = colour == 0 || colour == 2 || colour == 6;
+  napi_value pixels;
+  uint8_t *out = NULL, *filtered = NULL;
+  if (dest != NULL && total <= dest_length) {
+    out = dest;
+    if (napi_create_typedarray(env, napi_uint8_array, total, dest_ab, dest_offset, &pixels) != napi_ok) return NULL;
+    if (direct && filtered_size <= dest_length) filtered = dest;
+  } else {
+    /* A new Buffer, of the filtered size when inflating into it; `pixels` is then a view of its start. */
+    size_t size = direct ? filtered_size : total;
+    napi_value buffer, ab;
+    size_t offset = 0;
+    if (napi_create_buffer(env, size, (void **)&out, &buffer) != napi_ok || out == NULL ||
+        napi_get_typedarray_info(env, buffer, NULL, NULL, NULL, &ab, &offset) != napi_ok ||
+        napi_create_typedarray(env, napi_uint8_array, total, ab, offset, &pixels) != napi_ok) {
+      bool pending = false;
+      napi_value ignored;
+      napi_is_exception_pending(env, &pending);
+      if (pending) napi_get_and_clear_last_exception(env, &ignored);
+      trim_scratch(&st->idat, &st->idat_cap);
+      INVALID("out of memory");
+    }
+    if (direct) filtered = out;
+  }
+  if (filtered == NULL) {
+    filtered = scratch(&st->filtered, &st->filtered_cap, filtered_size);
+    if (filtered == NULL) {
+      trim_scratch(&st->idat, &st->idat_cap);
+      INVALID("out of memory");
+    }
+  }
+
   size_t in_used = 0, out_made = 0;
   enum libdeflate_result zr = libdeflate_zlib_decompress_ex(st->inflater, z, idat_total, filtered, filtered_size,
                                                             &in_used, &out_made);
@@ -366,20 +399,6 @@ static napi_value decode(napi_env env, napi_callback_info info) {
   if (out_made != filtered_size || in_used != idat_total) {
     trim_scratch(&st->filtered, &st->filtered_cap);
     INVALID(out_made != filtered_size ? "less image data than the image size" : "data after the zlib stream");
-  }
-
-  napi_value pixels;
-  uint8_t *out = NULL;
-  if (dest != NULL && total <= dest_length) {
-    out = dest;
-    if (napi_create_typedarray(env, napi_uint8_array, total, dest_ab, dest_offset, &pixels) != napi_ok) return NULL;
-  } else if (napi_create_buffer(env, total, (void **)&out, &pixels) != napi_ok || out == NULL) {
-    bool pending = false;
-    napi_value ignored;
-    napi_is_exception_pending(env, &pending);
-    if (pending) napi_get_and_clear_last_exception(env, &ignored);
-    trim_scratch(&st->filtered, &st->filtered_cap);
-    INVALID("out of memory");
   }
 
   bool ok;
