@@ -71,7 +71,7 @@ static void free_state(napi_env env, void *data, void *hint) {
   free(s);
 }
 
-/* A buffer of at least n bytes from *buf/*cap, grown when needed; NULL when out of memory. */
+/* A buffer of at least n bytes from buf and cap, grown when needed; NULL when out of memory. */
 static uint8_t *scratch(uint8_t **buf, size_t *cap, size_t n) {
   if (n <= *cap && *buf != NULL) return *buf;
   free(*buf);
