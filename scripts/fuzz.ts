@@ -5,7 +5,11 @@
  * dataset. Deterministic: mutant `i` of seed `K` is always the same bytes, whatever else runs.
  *
  *   npx tsx scripts/fuzz.ts [--count N] [--seconds S] [--seed K] [--out DIR] [--fixture a,b] [--start I]
- *                           [--timeout S] [--jobs J] [--keep] [--cli dist/bundle/nanscan.js]
+ *                           [--timeout S] [--jobs J] [--keep] [--cli dist/bundle/nanscan.js] [--differential ENV=V,...]
+ *
+ * With --differential, every mutant is also scanned with those environment variables set, and the two reports
+ * must have the same exit code, record counts and findings: e.g. `--differential NANSCAN_NO_NATIVE_PNG=1`
+ * checks that the native PNG fast path changes no finding (the same for NANSCAN_NO_NATIVE_JPEG=1).
  *
  * Reproduce one mutant: `--fixture <dir> --seed K --start I --count 1 --keep` saves it whether or not it fails.
  */
@@ -613,7 +617,7 @@ export function makeMutant(fx: FuzzFixture, seed: number, index: number, dest: s
 
 export type FailureKind =
   | 'timeout' | 'signal' | 'exit-code' | 'stack-trace' | 'stderr' | 'no-report' | 'invalid-json' | 'invalid-report'
-  | 'dataset-count' | 'tree-changed';
+  | 'dataset-count' | 'tree-changed' | 'differential';
 
 export interface Failure {
   kind: FailureKind;
@@ -632,12 +636,14 @@ interface Run {
 const OUTPUT_CAP = 1 << 20;
 
 /** Runs the CLI in its own process group, killed as a group after `timeoutMs`. */
-function runCli(cli: string, args: readonly string[], cwd: string, timeoutMs: number): Promise<Run> {
+function runCli(cli: string, args: readonly string[], cwd: string, timeoutMs: number, env?: Readonly<Record<string, string>>): Promise<Run> {
   return new Promise((resolve) => {
     const t0 = performance.now();
     // stdin stays an open pipe nobody writes: a reader that follows a list to /dev/stdin hangs here as it would
     // in a terminal, and the timeout catches it.
-    const child = spawn(process.execPath, [cli, ...args], { cwd, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, ...args], {
+      cwd, detached: true, stdio: ['pipe', 'pipe', 'pipe'], ...(env === undefined ? {} : { env: { ...process.env, ...env } }),
+    });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
@@ -748,6 +754,11 @@ export interface CampaignOptions {
   cli?: string;
   /** Progress and failure lines. */
   log?: (line: string) => void;
+  /**
+   * Environment variables for a second scan of every mutant, whose report must agree with the first (exit code,
+   * records, findings): e.g. { NANSCAN_NO_NATIVE_PNG: '1' } checks that the native PNG path changes nothing.
+   */
+  differential?: Readonly<Record<string, string>>;
 }
 
 export interface MutantResult {
@@ -781,12 +792,50 @@ function treeSize(dir: string): number {
  * Scans `target` (a dataset inside `<work>/mutant/`) with the built CLI and judges the run. The JSON report goes
  * to `<work>/report.json`, outside the hashed tree.
  */
-async function scanAndJudge(cli: string, work: string, target: string, timeoutMs: number): Promise<{ run: Run; failures: Failure[] }> {
+async function scanAndJudge(cli: string, work: string, target: string, timeoutMs: number,
+  differential?: Readonly<Record<string, string>>): Promise<{ run: Run; failures: Failure[] }> {
   const mutantRoot = path.join(work, 'mutant');
   const hashBefore = hashTree(mutantRoot);
   const reportFile = path.join(work, 'report.json');
-  const run = await runCli(cli, ['scan', path.relative(work, target), '--json', reportFile, '-q', '--workers', '1'], work, timeoutMs);
-  return { run, failures: judge(run, reportFile, hashBefore, mutantRoot) };
+  const args = (file: string): string[] => ['scan', path.relative(work, target), '--json', file, '-q', '--workers', '1'];
+  const run = await runCli(cli, args(reportFile), work, timeoutMs);
+  const failures = judge(run, reportFile, hashBefore, mutantRoot);
+  if (differential === undefined || failures.length > 0) return { run, failures };
+  const otherFile = path.join(work, 'report-differential.json');
+  const other = await runCli(cli, args(otherFile), work, timeoutMs, differential);
+  const otherFailures = judge(other, otherFile, hashBefore, mutantRoot);
+  if (otherFailures.length > 0) {
+    return { run, failures: otherFailures.map((f) => ({ ...f, message: `with ${envText(differential)}: ${f.message}` })) };
+  }
+  const a = comparable(readFileSync(reportFile, 'utf8'));
+  const b = comparable(readFileSync(otherFile, 'utf8'));
+  if (a !== b) {
+    failures.push({ kind: 'differential', message: `reports differ with ${envText(differential)}: ${firstDifference(a, b)}` });
+  }
+  return { run, failures };
+}
+
+const envText = (env: Readonly<Record<string, string>>): string => Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ');
+
+/** What two scans of the same data must agree on: exit code, and each dataset's record count and findings. */
+function comparable(reportText: string): string {
+  const r = JSON.parse(reportText) as { exitCode: unknown; datasets: { records: unknown; findingCounts: unknown; findings: unknown }[] };
+  return JSON.stringify({
+    exitCode: r.exitCode,
+    // findingCounts lists kinds in the order they were first met, which depends on which decodes finish first.
+    datasets: r.datasets.map((d) => ({ records: d.records, findingCounts: sortKeys(d.findingCounts), findings: d.findings })),
+  }, null, 1);
+}
+
+function sortKeys(o: unknown): unknown {
+  return typeof o === 'object' && o !== null ? Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b))) : o;
+}
+
+function firstDifference(a: string, b: string): string {
+  const x = a.split('\n');
+  const y = b.split('\n');
+  const i = x.findIndex((line, k) => line !== y[k]);
+  return `${(x[i] ?? '').trim().slice(0, 200)} / ${(y[i] ?? '').trim().slice(0, 200)}`;
 }
 
 /**
@@ -805,8 +854,8 @@ export async function checkSaved(dir: string, scan: string, timeoutMs = 30_000, 
   }
 }
 
-async function runOne(fx: FuzzFixture, index: number, o: Required<Omit<CampaignOptions, 'log' | 'fixtures'>>, tmp: string,
-  saved: Map<string, number>): Promise<MutantResult> {
+async function runOne(fx: FuzzFixture, index: number, o: Required<Omit<CampaignOptions, 'log' | 'fixtures' | 'differential'>>, tmp: string,
+  saved: Map<string, number>, options: Pick<CampaignOptions, 'differential'>): Promise<MutantResult> {
   const work = path.join(tmp, `m${index}`);
   const mutantRoot = path.join(work, 'mutant');
   mkdirSync(work);
@@ -814,7 +863,7 @@ async function runOne(fx: FuzzFixture, index: number, o: Required<Omit<CampaignO
   try {
     const recipe = makeMutant(fx, o.seed, index, dataset);
     const reportFile = path.join(work, 'report.json');
-    const { run, failures } = await scanAndJudge(o.cli, work, path.join(dataset, recipe.scan), o.timeoutMs);
+    const { run, failures } = await scanAndJudge(o.cli, work, path.join(dataset, recipe.scan), o.timeoutMs, options.differential);
     const result: MutantResult = { recipe, failures, ms: run.ms, status: run.status };
     if (failures.length > 0 || o.keep) {
       const name = `${fx.dir.replace(/\//g, '_')}-s${o.seed}-i${index}`;
@@ -868,7 +917,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     while (next < o.start + o.count && performance.now() < deadline) {
       const index = next++;
       const fx = fixtures[index % fixtures.length]!;
-      const res = await runOne(fx, index, o, tmp, saved);
+      const res = await runOne(fx, index, o, tmp, saved, options);
       done++;
       const pf = (perFixture[fx.dir] ??= { mutants: 0, failed: 0 });
       pf.mutants++;
@@ -930,6 +979,13 @@ function parseArgs(argv: readonly string[]): CampaignOptions {
     else if (a === '--fixture') o.fixtures = v().split(',');
     else if (a === '--keep') o.keep = true;
     else if (a === '--cli') o.cli = v();
+    else if (a === '--differential') {
+      o.differential = Object.fromEntries(v().split(',').map((kv) => {
+        const eq = kv.indexOf('=');
+        if (eq <= 0) throw new Error(`--differential takes NAME=VALUE pairs, got '${kv}'`);
+        return [kv.slice(0, eq), kv.slice(eq + 1)];
+      }));
+    }
     else throw new Error(`unknown argument ${a}`);
   }
   return o;

@@ -1,7 +1,8 @@
 /**
  * Encoded image decoding: the only module that imports sharp (libvips). Runs in worker processes. JPEGs go to
  * the native libjpeg-turbo decoder (jpeg-native.ts) when it is built: about 1.7 ms of libvips pipeline set-up
- * per image is most of the time sharp takes on small images.
+ * per image is most of the time sharp takes on small images. Clean 8-bit PNGs go to the native libdeflate
+ * decoder (png-native.ts); any PNG it does not verify clean is decoded and classified by sharp as before.
  *
  * Strictness (measured on these machines with mutated fixtures): sharp's `metadata()` passes truncated and corrupt files,
  * so every image is fully decoded. A decode at `failOn: 'warning'` (the strictest level) that succeeds is
@@ -12,6 +13,7 @@
 import type { Sharp, SharpOptions } from 'sharp';
 import { bmpSize, decodeBmp } from './bmp.js';
 import { loadNativeJpeg, type NativeJpegResult } from './jpeg-native.js';
+import { loadNativePng } from './png-native.js';
 
 /** Formats decoded here: JPEG (native or sharp), PNG, GIF, WebP, TIFF and AVIF (sharp), BMP (bmp.ts). */
 export type DecodedFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'tiff' | 'bmp' | 'avif';
@@ -118,7 +120,7 @@ async function loadSharp(): Promise<SharpFactory> {
 
 /**
  * Decodes `buf` now, in this call, when it can be done synchronously (a BMP; a JPEG, with the native decoder
- * built); else null, and decodeImage() is the way. Pixels that fit in `out` are decoded into it: the caller reuses
+ * built; a PNG the native PNG decoder verified clean); else null, and decodeImage() is the way. Pixels that fit in `out` are decoded into it: the caller reuses
  * it, so they are valid only until its next use.
  */
 export function decodeImageNow(buf: Uint8Array, options: DecodeImageOptions, out?: Uint8Array): ImageResult | null {
@@ -128,6 +130,12 @@ export function decodeImageNow(buf: Uint8Array, options: DecodeImageOptions, out
     const r = decodeBmp(buf, options.limitInputPixels);
     if (r.ok) return { ...r, format: 'bmp' };
     return r.kind === 'unsupported' ? { ok: false, kind: 'unsupported', format: 'bmp', reason: r.reason } : { ok: false, kind: r.kind, reason: r.reason };
+  }
+  if (format === 'png') {
+    // A fast path that only ever says clean: any other outcome (damage, doubt, a variant it leaves alone) goes
+    // to sharp, which classifies the file exactly as without the addon.
+    const r = loadNativePng()?.decode(buf, options.limitInputPixels, out);
+    return r?.status === 'ok' ? { ok: true, format: 'png', width: r.width, height: r.height, channels: r.channels, pixels: r.pixels } : null;
   }
   if (format !== 'jpeg') return null;
   const native = loadNativeJpeg();
