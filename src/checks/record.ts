@@ -6,7 +6,7 @@ import { DatumDecoder, looksLikeDatum, type Datum } from '../decode/datum.js';
 import { decodePickle, looksLikePickle } from '../decode/pickle.js';
 import { Scratch } from '../decode/pickle-numpy.js';
 import { pickleFields } from './pickled.js';
-import { decodeImage, decodeImageNow, isConstantImage, sniffImage, type ImageResult } from '../decode/image.js';
+import { decodeImageNow, decodeImageWithSharp, isConstantImage, sniffImage, type ImageResult } from '../decode/image.js';
 import { createStats, type Kernel, type ScanStats } from '../kernels/scan.js';
 import { emptyKvValues, LabelBuffer, type AnalyzeOptions, type KvValues, type PartitionResult, type ShapeTally } from './result.js';
 import { addUnchecked, type UncheckedTally } from '../coverage.js';
@@ -39,8 +39,12 @@ interface Where {
 
 interface PendingImage {
   promise: Promise<ImageResult>;
+  /** The result once `promise` has resolved (set by its handler), so that finished images are taken in order without waiting. */
+  done?: ImageResult;
   where: Where;
   what: string;
+  /** A copy of the encoded image, kept for a scaled decode that may have to be confirmed at full size. */
+  bytes?: Uint8Array;
 }
 
 export class PartitionAnalyzer {
@@ -498,29 +502,44 @@ export class PartitionAnalyzer {
     if (this.observer?.decode !== undefined) {
       this.observer.decode(where.file ?? (where.key ? Buffer.from(where.key).toString('latin1') : ''));
     }
-    // A JPEG with the native decoder: decoded now, into the kernel's arena when it fits (scanned there without
-    // a copy), and checked at once. Only with nothing queued, so that findings keep record order.
-    if (this.pending.length === 0) {
-      const scale = this.options.fullDecode ? 1 : this.pixelScale;
-      const now = decodeImageNow(bytes, { limitInputPixels: this.options.limitInputPixels, scale }, this.kernel.arena);
-      if (now !== null) {
-        this.imageResult(now, where, what, bytes);
-        return undefined;
-      }
+    // Images that earlier ones are still waiting behind (in sharp) and that have finished since: checked now,
+    // in record order.
+    while (this.pending.length > 0 && this.pending[0]!.done !== undefined) {
+      const p = this.pending.shift()!;
+      this.imageResult(p.done!, p.where, p.what, p.bytes);
     }
-    // The reader may reuse its buffers after we return: sharp must get its own copy, and so must the key.
-    const copy = Uint8Array.prototype.slice.call(bytes);
+    // BMP, and JPEG or PNG with the native decoders: decoded now, on this thread. With nothing queued, into the
+    // kernel's arena when it fits (scanned there without a copy) and checked at once; behind images still in
+    // sharp, into a buffer of its own and queued already decoded, so that findings keep record order. (Sending
+    // it to sharp instead would turn every image after the first that needs sharp into a sharp decode.)
+    const scale = this.options.fullDecode ? 1 : this.pixelScale;
+    const decodeOptions = { limitInputPixels: this.options.limitInputPixels, scale };
+    const queued = this.pending.length > 0;
+    const now = decodeImageNow(bytes, decodeOptions, queued ? undefined : this.kernel.arena);
+    if (now !== null && !queued) {
+      this.imageResult(now, where, what, bytes);
+      return undefined;
+    }
+    // The reader may reuse its buffers after we return: what is kept must be a copy, and so must the key.
     const own: Where = { ...where };
     if (where.key !== undefined) own.key = Uint8Array.prototype.slice.call(where.key);
-    const promise = withTimeout(decodeImage(copy, { limitInputPixels: this.options.limitInputPixels }), this.options.timeoutMs);
-    this.pending.push({ promise, where: own, what });
+    let entry: PendingImage;
+    if (now !== null) {
+      entry = { promise: Promise.resolve(now), done: now, where: own, what };
+      if (now.ok && now.scaled !== undefined) entry.bytes = Uint8Array.prototype.slice.call(bytes);
+    } else {
+      const copy = Uint8Array.prototype.slice.call(bytes);
+      entry = { promise: withTimeout(decodeImageWithSharp(copy, decodeOptions), this.options.timeoutMs), where: own, what };
+      entry.promise.then((r) => { entry.done = r; }, () => undefined);
+    }
+    this.pending.push(entry);
     return this.pending.length >= this.options.imageConcurrency ? this.takeImage() : undefined;
   }
 
   private async takeImage(): Promise<void> {
     const p = this.pending.shift();
     if (p === undefined) return;
-    this.imageResult(await p.promise, p.where, p.what);
+    this.imageResult(p.done ?? await p.promise, p.where, p.what, p.bytes);
   }
 
   /**

@@ -145,10 +145,16 @@ export function decodeImageNow(buf: Uint8Array, options: DecodeImageOptions, out
 
 /** Decodes `buf` to 8-bit pixels, keeping the channel count the file really has. */
 export async function decodeImage(buf: Uint8Array, options: DecodeImageOptions): Promise<ImageResult> {
+  return decodeImageNow(buf, options) ?? decodeImageWithSharp(buf, options);
+}
+
+/**
+ * What `decodeImage` does when `decodeImageNow` gave null: sharp's decode and classification, for a caller that
+ * has already tried the synchronous decoders (so that they do not run twice on the same bytes).
+ */
+export async function decodeImageWithSharp(buf: Uint8Array, options: DecodeImageOptions): Promise<ImageResult> {
   const format = sniffImage(buf);
   if (format === null) return { ok: false, kind: 'corrupt_image', reason: 'not a recognised image format' };
-  const now = decodeImageNow(buf, options);
-  if (now !== null) return now;
   if (UNSUPPORTED.has(format)) {
     return { ok: false, kind: 'unsupported', format, reason: `${FORMAT_NAMES[format]} image: no decoder here reads this format` };
   }

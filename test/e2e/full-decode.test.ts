@@ -14,6 +14,7 @@ import { scanJson } from '../helpers/cli.js';
 import { hashTree } from '../helpers/tree.js';
 
 let dir: string;
+let mixed: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'nanscan-full-decode-'));
@@ -33,8 +34,25 @@ beforeAll(async () => {
     }
     writeFileSync(path.join(cls, `${String(i).padStart(4, '0')}.jpg`), jpeg);
   }
+  // One class folder of JPEGs with GIFs among them (sharp decodes those, on its own threads), a blank JPEG and a
+  // cut one after them.
+  mixed = mkdtempSync(path.join(os.tmpdir(), 'nanscan-mixed-decode-'));
+  mkdirSync(path.join(mixed, 'a'));
+  for (let i = 0; i < 120; i++) {
+    const px = Buffer.alloc(64 * 48 * 3);
+    if (i !== 90) for (let p = 0; p < px.length; p++) px[p] = (p % 192) + next() * 60;
+    else px.fill(200);
+    const img = sharp(px, { raw: { width: 64, height: 48, channels: 3 } });
+    const gif = i === 3 || i === 40 || i === 41;
+    let bytes = gif ? await img.gif().toBuffer() : await img.jpeg({ quality: 85 }).toBuffer();
+    if (i === 100) bytes = bytes.subarray(0, Math.floor(bytes.length * 0.6));
+    writeFileSync(path.join(mixed, 'a', `${String(i).padStart(4, '0')}.${gif ? 'gif' : 'jpg'}`), bytes);
+  }
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(mixed, { recursive: true, force: true });
+});
 
 const findings = (r: Report): string[] => r.datasets.flatMap((d) => d.findings.map((f) => JSON.stringify(f))).sort();
 
@@ -61,5 +79,22 @@ describe('1/8-scale JPEG decoding in scans', () => {
     // Block means keep the mean, up to the rounding and clamping of each decode (within 2% here).
     const [a, b] = [scaled.datasets[0]!.stats!.mean!, full.datasets[0]!.stats!.mean!];
     expect(Math.abs(a - b) / b).toBeLessThan(0.02);
+  });
+
+  it.runIf(loadNativeJpeg() !== null)('keeps decoding JPEGs natively, in record order, after an image that needs sharp', () => {
+    const before = hashTree(mixed);
+    const args = [mixed, '--fail-on', 'none', '--workers', '1'];
+    const scaled = scanJson(args).report;
+    // The oracle: every image decoded at full size.
+    const full = scanJson([...args, '--full-decode']).report;
+    expect(hashTree(mixed)).toBe(before);
+    const d = scaled.datasets[0]!;
+    expect(d.records).toBe(120);
+    // In the order of the records, not sorted: the queue behind the GIFs keeps it.
+    expect(d.findings.map((f) => JSON.stringify(f))).toEqual(full.datasets[0]!.findings.map((f) => JSON.stringify(f)));
+    expect(d.findings.map((f) => `${f.kind} ${path.basename(f.file ?? '')}`)).toEqual(['constant_sample 0090.jpg', 'truncated_image 0100.jpg']);
+    // All but the first few JPEGs (decoded fully while the per-pixel constant tracking settles) are checked
+    // from 1/8-scale native decodes; when images queued behind one in sharp went to sharp too, 56 of 117 were.
+    expect(d.stats?.scaledImages).toBeGreaterThan(90);
   });
 });
