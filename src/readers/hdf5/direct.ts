@@ -63,9 +63,9 @@ export interface Superblock {
 }
 
 /** Thrown inside the locator; becomes `{ unsupported }`. */
-class Unsupported extends Error {}
+export class Unsupported extends Error {}
 
-function bail(why: string): never {
+export function bail(why: string): never {
   throw new Unsupported(why);
 }
 
@@ -79,7 +79,7 @@ const MAX_BTREE_LEVEL = 64;
 const SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 /** Positional reads of one open file, bounded by its size. */
-class FileBytes {
+export class FileBytes {
   constructor(readonly fd: number, readonly size: number) {}
 
   /** Exactly `length` bytes at absolute `offset`, or Unsupported. */
@@ -101,7 +101,7 @@ class FileBytes {
 }
 
 /** Little-endian field reader over one structure's bytes, in file-format widths. */
-class Fields {
+export class Fields {
   pos = 0;
   constructor(readonly buf: Buffer, private readonly sb: Pick<Superblock, 'offsetSize' | 'lengthSize'>) {}
 
@@ -217,7 +217,7 @@ export function lookup3(buf: Uint8Array, initval = 0): number {
 }
 
 /** Checks the 4-byte checksum that ends `buf` (it covers everything before it). */
-function checkChecksum(buf: Buffer, what: string): void {
+export function checkChecksum(buf: Buffer, what: string): void {
   if (buf.length < 4) bail(`${what} is too short for its checksum`);
   const stored = buf.readUInt32LE(buf.length - 4);
   if (lookup3(buf.subarray(0, buf.length - 4)) !== stored) bail(`${what} fails its checksum`);
@@ -249,7 +249,7 @@ export function readSuperblock(fd: number, fileSize = fstatSync(fd).size): Super
 }
 
 /** One object header message. */
-interface Message {
+export interface Message {
   type: number;
   flags: number;
   data: Buffer;
@@ -262,13 +262,25 @@ const MSG_PIPELINE = 0x0b;
 const MSG_CONTINUATION = 0x10;
 const MSG_FLAG_SHARED = 0x02;
 
+/** What headerMessages saw of a header besides its messages (for quick.ts's checks). */
+export interface HeaderFacts {
+  version: number;
+  /** v1: the message count the prefix declares; v2: -1. */
+  declared: number;
+  /** Messages found, continuation and null messages included. */
+  counted: number;
+  /** Bytes left over at the ends of blocks, too few for a message. */
+  gaps: number;
+}
+
 /** Every message of the object header at absolute `at` (v1 or v2), following continuation blocks. */
-function headerMessages(file: FileBytes, sb: Superblock, at: number): Message[] {
+export function headerMessages(file: FileBytes, sb: Superblock, at: number, facts?: HeaderFacts): Message[] {
   const out: Message[] = [];
   const prefix = file.read(at, 16, 'object header');
   const blocks: { start: number; length: number; first: boolean }[] = [];
   let v2 = false;
   let v2Flags = 0;
+  if (facts !== undefined) Object.assign(facts, { version: prefix.toString('latin1', 0, 4) === 'OHDR' ? 2 : 1, declared: -1, counted: 0, gaps: 0 });
   if (prefix.toString('latin1', 0, 4) === 'OHDR') {
     v2 = true;
     if (prefix[4] !== 2) bail(`object header version ${prefix[4]}`);
@@ -286,6 +298,7 @@ function headerMessages(file: FileBytes, sb: Superblock, at: number): Message[] 
     blocks.push({ start: at + pos, length: chunk0, first: true });
   } else {
     if (prefix[0] !== 1) bail(`object header version ${prefix[0]}`);
+    if (facts !== undefined) facts.declared = prefix.readUInt16LE(2);
     const headerSize = prefix.readUInt32LE(8);
     blocks.push({ start: at + 16, length: headerSize, first: true });
   }
@@ -313,22 +326,24 @@ function headerMessages(file: FileBytes, sb: Superblock, at: number): Message[] 
       if (f.pos + size > bytes.length) bail('an object header message overruns its block');
       const data = bytes.subarray(f.pos, f.pos + size);
       f.pos += size;
+      if (facts !== undefined) facts.counted++;
       if (type === MSG_CONTINUATION) {
         const c = new Fields(data, sb);
         const addr = c.addr();
         const length = c.length();
-        if (addr === undefined) bail('a continuation message with no address');
+        if (addr === undefined || length === 0) bail('a continuation message with no address or length');
         blocks.push({ start: sb.base + (addr as number), length, first: false });
         continue;
       }
       out.push({ type, flags, data });
     }
+    if (facts !== undefined) facts.gaps += bytes.length - f.pos;
   }
   return out;
 }
 
 /** Standard IEEE layouts of float16/32/64: exponent location and size, mantissa size, bias, sign bit. */
-const IEEE: Record<number, [number, number, number, number, number]> = {
+export const IEEE: Record<number, [number, number, number, number, number]> = {
   2: [10, 5, 10, 15, 15],
   4: [23, 8, 23, 127, 31],
   8: [52, 11, 52, 1023, 63],

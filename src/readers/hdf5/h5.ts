@@ -329,13 +329,13 @@ export class H5 {
 }
 
 /** What the walk makes of one dataset: what it scans, what it cannot (named), or damage. */
-interface Described {
+export interface Described {
   info?: DatasetInfo;
   unsupported: { name: string; reason: string }[];
   problem?: string;
 }
 
-function describe(name: string, md: Metadata, labelNames: readonly string[]): Described {
+export function describe(name: string, md: Metadata, labelNames: readonly string[]): Described {
   const unsupported: { name: string; reason: string }[] = [];
   let kind: { dtype: Dtype | 'compound'; elemBytes: number; compound?: CompoundInfo };
   if (md.type === H5T_COMPOUND) {
@@ -433,7 +433,7 @@ function hasVariableParts(m: Metadata): boolean {
  * One label dataset per group: where several siblings carry label names, the first in the order of
  * `labelNames` keeps the flag (each record gets one label); the others are scanned as data.
  */
-function pickLabels(datasets: DatasetInfo[], labelNames: readonly string[]): void {
+export function pickLabels(datasets: DatasetInfo[], labelNames: readonly string[]): void {
   const best = new Map<string, DatasetInfo>();
   const rank = (d: DatasetInfo): number => labelNames.indexOf(d.name.slice(d.name.lastIndexOf('/') + 1).toLowerCase());
   for (const d of datasets) {

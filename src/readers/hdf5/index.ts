@@ -84,7 +84,6 @@ export interface Hdf5Reader extends Reader {
 const MAX_NOTE_EXAMPLES = 1000;
 
 class Hdf5SourceReader implements Hdf5Reader {
-  private surveyed: Survey | undefined;
   private closed = false;
 
   constructor(
@@ -98,6 +97,8 @@ class Hdf5SourceReader implements Hdf5Reader {
     private readonly minPartitionBytes: number,
     private readonly labelNames: readonly string[],
     private readonly direct: boolean,
+    /** The survey, when it was made without HDF5 (quick.ts). */
+    private surveyed?: Survey,
   ) {}
 
   get skipped(): string[] {
@@ -216,6 +217,9 @@ export function createHdf5Reader(options: Hdf5ReaderOptions = {}): ReaderModule 
       const list = entries ?? [{ line: 0, raw: source.path, path: abs, exists: true }];
       // A reader that only reads partitions loads h5wasm when a dataset needs it (read()), maybe never.
       if (purpose === 'read') return new Hdf5SourceReader(undefined, source, kind, list, slabBytes, minPartitionBytes, labels, direct);
+      // Files whose datasets are all read directly are surveyed without HDF5 (quick.ts): no h5wasm to load.
+      const quick = surveySource(null, { source, kind, entries: list, labelNames: labels, direct });
+      if (quick !== null) return new Hdf5SourceReader(undefined, source, kind, list, slabBytes, minPartitionBytes, labels, direct, quick);
       const h5 = await H5.load();
       linkKernel(h5);
       if (kind === 'list') return new Hdf5SourceReader(h5, source, kind, list, slabBytes, minPartitionBytes, labels, direct);

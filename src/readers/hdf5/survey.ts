@@ -9,9 +9,10 @@ import path from 'node:path';
 import type { Damage } from '../../records.js';
 import type { Source } from '../types.js';
 import { OPEN_FLAGS } from '../files.js';
-import { locateRows, readSuperblock, type RawRun } from './direct.js';
-import type { DatasetInfo, H5 } from './h5.js';
+import { locateRows, readSuperblock, type RawLocation, type RawRun } from './direct.js';
+import type { DatasetInfo, H5, Walk } from './h5.js';
 import { crossFileFindings, lengthFindings, MAX_SLAB_BYTES, slabRows } from './layout.js';
+import { quickWalk } from './quick.js';
 import type { ListedFile } from './sniff.js';
 
 /** A scanned dataset as the survey found it, with its row runs when it is read directly. */
@@ -60,10 +61,16 @@ export function corrupt(file: string, message: string, extra: Partial<Damage> = 
 /** A numeric dataset that one read cannot hold (a row over MAX_SLAB_BYTES) is reported, not read. */
 const readable = (d: DatasetInfo): boolean => slabRows(d, MAX_SLAB_BYTES) > 0;
 
-/** Surveys every file of the source with `h5`. */
-export function surveySource(h5: H5, t: SurveyTarget): Survey {
+/**
+ * Surveys every file of the source with `h5`; without it (null), from the files' own metadata (quick.ts), or
+ * null when a file needs HDF5 itself.
+ */
+export function surveySource(h5: H5, t: SurveyTarget): Survey;
+export function surveySource(h5: null, t: SurveyTarget): Survey | null;
+export function surveySource(h5: H5 | null, t: SurveyTarget): Survey | null {
+  if (h5 === null && !t.direct) return null;
   const s: Survey = { files: [], findings: [], skipped: [], unchecked: [], bytes: 0, unopenable: [], access: new Map() };
-  t.entries.forEach((entry, index) => {
+  for (const [index, entry] of t.entries.entries()) {
     const display = t.kind === 'file' ? t.source.path : displayPath(t.source, entry.path);
     if (!entry.exists) {
       s.findings.push({
@@ -74,12 +81,22 @@ export function surveySource(h5: H5, t: SurveyTarget): Survey {
         line: entry.line,
         index,
       });
-      return;
+      continue;
     }
     s.bytes += fileSize(entry.path);
+    if (h5 === null) {
+      const q = quickWalk(entry.path, t.labelNames);
+      if ('unsupported' in q) return null;
+      const locate = (d: DatasetInfo): RawLocation => {
+        const runs = q.runs.get(d);
+        return runs === undefined ? { unsupported: 'not located' } : { runs };
+      };
+      s.files.push(surveyed(q.walk, locate, entry.path, display, s));
+      continue;
+    }
     const f = surveyFile(h5, entry.path, display, t.labelNames, t.direct, s);
     if (f !== null) s.files.push(f);
-  });
+  }
   if (t.kind === 'list') s.findings.push(...crossFileFindings(s.files));
   return s;
 }
@@ -105,17 +122,8 @@ function surveyFile(h5: H5, absPath: string, display: string, labelNames: readon
   let fd: number | undefined;
   try {
     const walk = h5.walk(opened.id, labelNames);
-    for (const p of walk.problems) {
-      s.findings.push(corrupt(display, p.name === '' ? `${p.message}.` : `Dataset '${p.name}': ${p.message}.`,
-        p.name === '' ? {} : { field: p.name }));
-    }
-    for (const k of walk.skipped) s.skipped.push(`${display}:${k.name} (${k.reason})`);
-    for (const u of walk.unsupported) {
-      s.skipped.push(`${display}:${u.name} (${u.reason})`);
-      s.unchecked.push(`${display}:${u.name} (${u.reason})`);
-    }
     // Direct reads (direct.ts): the superblock once per file, then each dataset from its object header.
-    let locate: (d: DatasetInfo) => { runs: RawRun[] } | { unsupported: string } = () => ({ unsupported: 'direct reads turned off' });
+    let locate: (d: DatasetInfo) => RawLocation = () => ({ unsupported: 'direct reads turned off' });
     if (direct) {
       try {
         fd = openSync(absPath, OPEN_FLAGS);
@@ -131,28 +139,42 @@ function surveyFile(h5: H5, absPath: string, display: string, labelNames: readon
         locate = () => why;
       }
     }
-    const datasets: ScannedDataset[] = [];
-    for (const d of walk.datasets) {
-      if (readable(d)) {
-        const where = locate(d);
-        s.access.set(`${display}:${d.name}`, 'runs' in where ? 'direct' : where.unsupported);
-        datasets.push('runs' in where ? { ...d, runs: where.runs } : d);
-        continue;
-      }
-      s.findings.push({
-        kind: 'io_error',
-        message: `Dataset '${d.name}' has rows of ${d.rowBytes} bytes, more than one read can hold (${MAX_SLAB_BYTES}); not scanned.`,
-        file: display,
-        field: d.name,
-      });
-    }
-    s.findings.push(...lengthFindings(display, datasets));
-    if (datasets.length === 0) s.skipped.push(`${display} (no numeric dataset)`);
-    return { path: absPath, file: display, datasets, rows: datasets.reduce((a, d) => Math.max(a, d.rows), 0) };
+    return surveyed(walk, locate, absPath, display, s);
   } finally {
     h5.close(opened.id);
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+/** A file's survey from its walk, each dataset located (or not) by `locate`; findings and skips go to `s`. */
+function surveyed(walk: Walk, locate: (d: DatasetInfo) => RawLocation, absPath: string, display: string, s: Survey): SurveyedFile {
+  for (const p of walk.problems) {
+    s.findings.push(corrupt(display, p.name === '' ? `${p.message}.` : `Dataset '${p.name}': ${p.message}.`,
+      p.name === '' ? {} : { field: p.name }));
+  }
+  for (const k of walk.skipped) s.skipped.push(`${display}:${k.name} (${k.reason})`);
+  for (const u of walk.unsupported) {
+    s.skipped.push(`${display}:${u.name} (${u.reason})`);
+    s.unchecked.push(`${display}:${u.name} (${u.reason})`);
+  }
+  const datasets: ScannedDataset[] = [];
+  for (const d of walk.datasets) {
+    if (readable(d)) {
+      const where = locate(d);
+      s.access.set(`${display}:${d.name}`, 'runs' in where ? 'direct' : where.unsupported);
+      datasets.push('runs' in where ? { ...d, runs: where.runs } : d);
+      continue;
+    }
+    s.findings.push({
+      kind: 'io_error',
+      message: `Dataset '${d.name}' has rows of ${d.rowBytes} bytes, more than one read can hold (${MAX_SLAB_BYTES}); not scanned.`,
+      file: display,
+      field: d.name,
+    });
+  }
+  s.findings.push(...lengthFindings(display, datasets));
+  if (datasets.length === 0) s.skipped.push(`${display} (no numeric dataset)`);
+  return { path: absPath, file: display, datasets, rows: datasets.reduce((a, d) => Math.max(a, d.rows), 0) };
 }
 
 function fileSize(p: string): number {
