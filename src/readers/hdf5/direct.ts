@@ -60,6 +60,12 @@ export interface Superblock {
   base: number;
   offsetSize: number;
   lengthSize: number;
+  /**
+   * Where HDF5's address space ends (absolute): the stored end-of-file address, less the stored base address
+   * (H5F__super_read rebases both on the superblock's position). HDF5 reads nothing past it ("addr overflow"),
+   * so neither do direct reads, even where the file goes on.
+   */
+  end: number;
 }
 
 /** Thrown inside the locator; becomes `{ unsupported }`. */
@@ -239,7 +245,16 @@ export function readSuperblock(fd: number, fileSize = fstatSync(fd).size): Super
       }
       // Addresses count from the superblock, whatever its base address field says: HDF5 itself rebases on
       // the superblock's position when they differ (H5F__super_read), so this is what it reads too.
-      return { base: at, offsetSize, lengthSize };
+      const f = new Fields(head, { offsetSize, lengthSize });
+      f.pos = version === 0 ? 24 : version === 1 ? 28 : 12;
+      const storedBase = f.addr();
+      if (version >= 2) f.addr(); // superblock extension
+      else f.addr(); // free-space info
+      const storedEof = f.addr();
+      if (storedBase === undefined || storedEof === undefined || storedEof < storedBase) {
+        return { unsupported: 'no base or end-of-file address' };
+      }
+      return { base: at, offsetSize, lengthSize, end: at + storedEof - storedBase };
     }
     return { unsupported: 'no superblock' };
   } catch (e) {
@@ -405,7 +420,7 @@ export function locateRows(fd: number, fileSize: number, sb: Superblock, objectA
   try {
     if (target.rows === 0 || target.rowBytes === 0) return { runs: [] };
     if (target.dtype === 'compound') return { unsupported: 'compound type' };
-    const file = new FileBytes(fd, fileSize);
+    const file = new FileBytes(fd, Math.min(fileSize, sb.end));
     const messages = headerMessages(file, sb, sb.base + objectAddress);
     const datatype = messages.find((m) => m.type === MSG_DATATYPE);
     const layout = messages.find((m) => m.type === MSG_LAYOUT);

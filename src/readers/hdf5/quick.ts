@@ -131,7 +131,8 @@ function rootGroup(file: FileBytes, sb: Superblock): Root {
     // HDF5 counts the stored end of file from the stored base address; one elsewhere than the superblock
     // (where readSuperblock takes addresses from) is left to it.
     if (f.addr() !== sb.base) bail('a base address other than the superblock\'s');
-    f.addr(); // free-space info, never used by HDF5 1.8+
+    // The free-space address, read by HDF5 as the superblock extension's, which only v2+ may have.
+    if (f.addr() !== undefined) bail('a superblock extension address in a v0/v1 superblock');
     eof = f.addr();
     if (f.addr() !== undefined) bail('driver information block');
     f.addr(); // root entry: link name offset

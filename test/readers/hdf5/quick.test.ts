@@ -181,6 +181,40 @@ describe('quick HDF5 survey', () => {
     expect(declined).toBeGreaterThan(500);
   });
 
+  it('superblock edits HDF5 refuses or rebases on: declined, and direct reads stop where HDF5 stops', async () => {
+    // Found by `npm run fuzz -- --differential NANSCAN_HDF5_DIRECT=0`: a v0 superblock naming an extension
+    // (HDF5 cannot open the file), and a stored base address (HDF5 rebases and its address space ends that
+    // many bytes before the file does: the chunks there are unreadable to it, so they must be to direct reads too).
+    const clean = readFileSync(path.join(dir, 'chunked.h5'));
+    const copy = path.join(dir, 'edited.h5');
+    const source: Source = { path: 'edited.h5', absPath: copy, format: 'hdf5' };
+    const scanAll = async (direct: boolean): Promise<{ rows: number; damage: string[] }> => {
+      const reader = await createHdf5Reader({ direct }).open(source);
+      let rows = 0;
+      const damage: string[] = reader.info().findings.map((f) => f.kind);
+      for (const p of reader.plan(4)) {
+        for await (const b of reader.read(p)) {
+          for (const r of b.records) rows += r.kind === 'rows' ? r.rows : 1;
+          for (const d of b.damage ?? []) damage.push(`${d.kind} ${d.field ?? ''}`);
+        }
+      }
+      reader.close();
+      return { rows, damage };
+    };
+    const extension = Buffer.from(clean);
+    extension.writeBigUInt64LE(64n, 32);
+    writeFileSync(copy, extension);
+    expect(surveySource(null, target(copy))).toBeNull();
+    await expect(createHdf5Reader().open(source)).rejects.toThrow(/extension/);
+    const based = Buffer.from(clean);
+    based.writeBigUInt64LE(BigInt(clean.length >> 1), 24);
+    writeFileSync(copy, based);
+    expect(surveySource(null, target(copy))).toBeNull();
+    const direct = await scanAll(true);
+    expect(direct.damage.some((d) => d.startsWith('corrupt_file'))).toBe(true);
+    expect(direct).toEqual(await scanAll(false));
+  });
+
   it('the reader reads what the quick survey planned', async () => {
     const reader = await createHdf5Reader().open({ path: 'nested.h5', absPath: path.join(dir, 'nested.h5'), format: 'hdf5' });
     expect(reader.info().expectedRecords).toBe(10);
