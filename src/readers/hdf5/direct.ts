@@ -358,11 +358,28 @@ export function headerMessages(file: FileBytes, sb: Superblock, at: number, fact
 }
 
 /** Standard IEEE layouts of float16/32/64: exponent location and size, mantissa size, bias, sign bit. */
-export const IEEE: Record<number, [number, number, number, number, number]> = {
+const IEEE: Record<number, [number, number, number, number, number]> = {
   2: [10, 5, 10, 15, 15],
   4: [23, 8, 23, 127, 31],
   8: [52, 11, 52, 1023, 63],
 };
+
+/**
+ * A float datatype's properties after its bit offset and precision: exponent and mantissa fields and bias must be
+ * the standard IEEE layout of `size` bytes, with the sign bit (`signBit`, from the class bits) where IEEE has it.
+ */
+export function checkIeeeFields(f: Fields, size: number, signBit: number): void {
+  const expLoc = f.u8();
+  const expSize = f.u8();
+  const mantLoc = f.u8();
+  const mantSize = f.u8();
+  const bias = f.u32();
+  const ieee = IEEE[size];
+  if (ieee === undefined || mantLoc !== 0 || signBit !== ieee[4] || expLoc !== ieee[0] || expSize !== ieee[1] ||
+    mantSize !== ieee[2] || bias !== ieee[3]) {
+    bail('non-IEEE float layout');
+  }
+}
 
 /** Whether the stored type is exactly the little-endian type h5wasm reported (else Unsupported). */
 function checkDatatype(m: Message, target: RawTarget): void {
@@ -383,16 +400,8 @@ function checkDatatype(m: Message, target: RawTarget): void {
     if ((b0 & 0x0e) !== 0 || ((b0 >> 4) & 3) !== 2) bail('non-IEEE float padding or normalization');
     const offset = f.u16();
     const precision = f.u16();
-    const expLoc = f.u8();
-    const expSize = f.u8();
-    const mantLoc = f.u8();
-    const mantSize = f.u8();
-    const bias = f.u32();
-    const ieee = IEEE[size];
-    if (ieee === undefined || offset !== 0 || precision !== size * 8 || mantLoc !== 0 || b1 !== ieee[4] ||
-      expLoc !== ieee[0] || expSize !== ieee[1] || mantSize !== ieee[2] || bias !== ieee[3]) {
-      bail('non-IEEE float layout');
-    }
+    if (offset !== 0 || precision !== size * 8) bail('non-IEEE float layout');
+    checkIeeeFields(f, size, b1);
     return;
   }
   if (cls !== 0) bail(`datatype class ${cls} for integer data`);

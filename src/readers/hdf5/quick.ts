@@ -18,7 +18,7 @@
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { OPEN_FLAGS } from '../files.js';
 import {
-  bail, checkChecksum, Fields, FileBytes, headerMessages, IEEE, locateRows, readSuperblock, Unsupported,
+  bail, checkChecksum, checkIeeeFields, Fields, FileBytes, headerMessages, locateRows, readSuperblock, Unsupported,
   type HeaderFacts, type Message, type RawRun, type Superblock,
 } from './direct.js';
 import { describe, pickLabels, type DatasetInfo, type Walk } from './h5.js';
@@ -472,16 +472,7 @@ function datatype(m: Message): { type: number; size: number; signed: boolean; li
   }
   // Little-endian, no padding, implied mantissa bit (normalization 2), nothing else.
   if (b0 !== 0x20 || b2 !== 0) bail('float byte order, padding or normalization');
-  const expLoc = f.u8();
-  const expSize = f.u8();
-  const mantLoc = f.u8();
-  const mantSize = f.u8();
-  const bias = f.u32();
-  const ieee = IEEE[size];
-  if (ieee === undefined || mantLoc !== 0 || b1 !== ieee[4] || expLoc !== ieee[0] || expSize !== ieee[1] ||
-    mantSize !== ieee[2] || bias !== ieee[3]) {
-    bail('non-IEEE float');
-  }
+  checkIeeeFields(f, size, b1);
   return { type: 1, size, signed: true, littleEndian: true };
 }
 
