@@ -248,8 +248,7 @@ export function readSuperblock(fd: number, fileSize = fstatSync(fd).size): Super
       const f = new Fields(head, { offsetSize, lengthSize });
       f.pos = version === 0 ? 24 : version === 1 ? 28 : 12;
       const storedBase = f.addr();
-      if (version >= 2) f.addr(); // superblock extension
-      else f.addr(); // free-space info
+      f.addr(); // superblock extension (v2+), free-space info (v0/v1)
       const storedEof = f.addr();
       if (storedBase === undefined || storedEof === undefined || storedEof < storedBase) {
         return { unsupported: 'no base or end-of-file address' };
@@ -295,9 +294,9 @@ export function headerMessages(file: FileBytes, sb: Superblock, at: number, fact
   const blocks: { start: number; length: number; first: boolean }[] = [];
   let v2 = false;
   let v2Flags = 0;
-  if (facts !== undefined) Object.assign(facts, { version: prefix.toString('latin1', 0, 4) === 'OHDR' ? 2 : 1, declared: -1, counted: 0, gaps: 0 });
   if (prefix.toString('latin1', 0, 4) === 'OHDR') {
     v2 = true;
+    if (facts !== undefined) Object.assign(facts, { version: 2, declared: -1, counted: 0, gaps: 0 });
     if (prefix[4] !== 2) bail(`object header version ${prefix[4]}`);
     v2Flags = prefix[5] as number;
     let pos = 6 + ((v2Flags & 0x20) !== 0 ? 16 : 0) + ((v2Flags & 0x10) !== 0 ? 4 : 0);
@@ -313,7 +312,7 @@ export function headerMessages(file: FileBytes, sb: Superblock, at: number, fact
     blocks.push({ start: at + pos, length: chunk0, first: true });
   } else {
     if (prefix[0] !== 1) bail(`object header version ${prefix[0]}`);
-    if (facts !== undefined) facts.declared = prefix.readUInt16LE(2);
+    if (facts !== undefined) Object.assign(facts, { version: 1, declared: prefix.readUInt16LE(2), counted: 0, gaps: 0 });
     const headerSize = prefix.readUInt32LE(8);
     blocks.push({ start: at + 16, length: headerSize, first: true });
   }

@@ -48,7 +48,6 @@ const MSG_MTIME = 0x12;
 const MSG_SYMBOL_TABLE = 0x11;
 /** Highest message type of the format (0x18, the reference count message); a higher one is not understood. */
 const MSG_LAST_KNOWN = 0x18;
-const MSG_FLAG_SHARED = 0x02;
 
 /**
  * Walks `absPath` and locates its datasets' rows, or says why h5wasm must do it (see the module comment).
@@ -66,7 +65,8 @@ export function quickWalk(absPath: string, labelNames: readonly string[]): Quick
     const sb = readSuperblock(fd, size);
     if ('unsupported' in sb) return sb;
     const root = rootGroup(new FileBytes(fd, size), sb);
-    const walker = new Walker(new FileBytes(fd, root.eof), sb, labelNames, root);
+    // HDF5 reads no metadata past its end of file ("addr overflow"), even where the file goes on.
+    const walker = new Walker(new FileBytes(fd, sb.end), sb, labelNames, root);
     walker.root();
     const datasets = walker.found.map((f) => f.info);
     pickLabels(datasets, labelNames);
@@ -89,8 +89,6 @@ export function quickWalk(absPath: string, labelNames: readonly string[]): Quick
 interface Root {
   addr: number;
   cached?: StabAddresses;
-  /** The stored end of file: HDF5 reads no metadata past it ("addr overflow"). */
-  eof: number;
   /** Symbol table leaf and internal node K (sizes of symbol nodes and group B-tree nodes). */
   leafK: number;
   internalK: number;
@@ -113,7 +111,6 @@ function rootGroup(file: FileBytes, sb: Superblock): Root {
   const head = file.read(sb.base, Math.min(file.size - sb.base, 48 + 6 * o), 'superblock');
   const version = head[8] as number;
   const f = new Fields(head, sb);
-  let eof: number | undefined;
   let root: number | undefined;
   let cached: StabAddresses | undefined;
   // HDF5's defaults, which v2/v3 superblocks do not store (they would be in the superblock extension).
@@ -133,7 +130,7 @@ function rootGroup(file: FileBytes, sb: Superblock): Root {
     if (f.addr() !== sb.base) bail('a base address other than the superblock\'s');
     // The free-space address, read by HDF5 as the superblock extension's, which only v2+ may have.
     if (f.addr() !== undefined) bail('a superblock extension address in a v0/v1 superblock');
-    eof = f.addr();
+    f.addr(); // end of file (readSuperblock's sb.end)
     if (f.addr() !== undefined) bail('driver information block');
     f.addr(); // root entry: link name offset
     root = f.addr();
@@ -146,14 +143,14 @@ function rootGroup(file: FileBytes, sb: Superblock): Root {
     if (f.u8() !== 0) bail('file consistency flags set');
     if (f.addr() !== sb.base) bail('a base address other than the superblock\'s');
     if (f.addr() !== undefined) bail('superblock extension');
-    eof = f.addr();
+    f.addr(); // end of file (readSuperblock's sb.end)
     root = f.addr();
     checkChecksum(head.subarray(0, f.pos + 4), 'superblock');
   }
   // HDF5 compares the stored end of file with the file's whole size, a user block included (H5F__super_read).
-  if (eof === undefined || eof > file.size) bail('end-of-file address beyond the file');
+  if (sb.end > file.size) bail('end-of-file address beyond the file');
   if (root === undefined) bail('no root group');
-  const r: Root = { addr: root as number, eof: eof as number, leafK, internalK };
+  const r: Root = { addr: root as number, leafK, internalK };
   if (cached !== undefined) r.cached = cached;
   return r;
 }
@@ -387,14 +384,13 @@ class Walker {
   private dataset(name: string, messages: Message[]): DatasetInfo {
     const one = (t: number): Message => {
       const found = messages.filter((m) => m.type === t);
+      // Shared (committed) messages are not among PLAIN_FLAGS: messages() has refused them.
       if (found.length !== 1) bail('a dataset message missing or repeated');
-      const m = found[0] as Message;
-      if ((m.flags & MSG_FLAG_SHARED) !== 0) bail('shared message');
-      return m;
+      return found[0] as Message;
     };
     const type = datatype(one(MSG_DATATYPE));
     const { shape, maxshape } = dataspace(one(MSG_DATASPACE), this.sb.lengthSize);
-    const chunks = chunkShape(one(MSG_LAYOUT), shape, maxshape, type.size, this.sb, this.rootGroup.eof);
+    const chunks = chunkShape(one(MSG_LAYOUT), shape, maxshape, type.size, this.sb);
     // Other messages HDF5 decodes when it opens a dataset: the fill value (new or old form), times.
     for (const m of messages) {
       if (m.type === MSG_FILL_OLD || m.type === MSG_FILL) fillValue(m, type.size);
@@ -512,8 +508,7 @@ function dataspace(m: Message, lengthSize: number): { shape: number[]; maxshape:
  * (H5D__contig_check, H5D__chunk_init): contiguous storage of exactly the dataset's size, inside the stored end of
  * file; chunk dimensions above 0 and, where the maximum extent is fixed, within it. direct.ts checks the rest.
  */
-function chunkShape(m: Message, shape: readonly number[], maxshape: readonly number[], elemBytes: number, sb: Superblock,
-  eof: number): number[] | null {
+function chunkShape(m: Message, shape: readonly number[], maxshape: readonly number[], elemBytes: number, sb: Superblock): number[] | null {
   const rank = shape.length;
   const f = new Fields(m.data, sb);
   const version = f.u8();
@@ -523,7 +518,7 @@ function chunkShape(m: Message, shape: readonly number[], maxshape: readonly num
     const addr = f.addr();
     const size = f.length();
     if (size !== shape.reduce((a, b) => a * b, elemBytes)) bail('contiguous storage of another size than the dataset');
-    if (addr === undefined || sb.base + addr + size > eof) bail('contiguous storage unwritten or past the end of file');
+    if (addr === undefined || sb.base + addr + size > sb.end) bail('contiguous storage unwritten or past the end of file');
     return null;
   }
   if (cls !== 2) bail(`layout class ${cls}`);
