@@ -1,15 +1,15 @@
 /**
  * The survey of an HDF5 file without HDF5: its groups walked and its datasets described from the file's own
  * metadata (superblock, object headers, symbol tables and link messages), for files whose every dataset is read
- * directly (direct.ts) anyway. Then h5wasm is never loaded: loading it costs ~200 ms of the main thread (HDF5's
- * library initialisation runs as unoptimised wasm at instantiation), which was most of a small HDF5 scan.
+ * directly (direct.ts) anyway. Then h5wasm is never loaded: loading it costs ~140–190 ms of the main thread (a ~30 ms
+ * compile, then HDF5's library initialisation as unoptimised wasm), which was most of a small HDF5 scan.
  *
  * It gives an answer only when it is sure the answer is HDF5's: the common layouts h5py writes (superblocks
  * v0–v3, old-style groups with a symbol table, new-style compact groups with link messages, hard links, numeric
  * little-endian datasets with at least one dimension and values, each located by direct.ts). Anything else
  * (soft and external links, dense link storage, strings, compounds, scalars, empty datasets, filters,
- * big-endian types, damage of any kind, an object reached twice) makes the whole file `null`, and the caller
- * surveys it with h5wasm as before. A differential test holds the two to the same result on every fixture
+ * big-endian types, damage of any kind, an object reached twice) declines the whole file (`{ unsupported }`),
+ * and the caller surveys it with h5wasm as before. A differential test holds the two to the same result on every fixture
  * and on damaged copies of them.
  *
  * Names are walked as h5wasm's recursive `get_names` (H5Lvisit by name, increasing) walks them: each group's
