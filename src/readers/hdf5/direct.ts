@@ -7,8 +7,8 @@
  * exported). Measured on this VM, reading a 2 GiB file from the page cache into one reused buffer runs at
  * 9.7 GB/s when the buffer is 128 KiB (it stays in L2) and at 2.2–2.4 GB/s when it is 192 KiB to 4 MiB or a
  * chunk of 768 KiB (every byte goes out to DRAM and back): the chunk cache's buffer is the slow case whatever
- * we do after it. Reading row runs of ~128 KiB ourselves and scanning them while they are in L2 is what gets
- * past 3 GB/s.
+ * we do after it. Reading row runs of ~224 KiB ourselves (DIRECT_READ_BYTES) and scanning them while they are
+ * in L2 is what gets past 3 GB/s.
  *
  * Scope: what h5py and h5wasm write for numeric arrays. Superblocks v0–v3 (after a user block too);
  * object headers v1 and v2 with continuation blocks; contiguous layouts; chunked layouts whose chunks span

@@ -8,7 +8,7 @@
  * record's `data` is valid only until the iterator advances (float16 is widened into a reused Float32Array,
  * same rule; views.ts). Two ways to read rows (read.ts):
  * - direct (direct.ts): plain data, contiguous or in chunks of whole rows, unfiltered and little-endian, is read
- *   with `pread` in ~128 KiB runs of rows straight into the scan kernel's memory, where it is scanned while it
+ *   with `pread` in ~224 KiB runs of rows straight into the scan kernel's memory, where it is scanned while it
  *   is still in the CPU cache (DIRECT_READ_BYTES). A worker reading only such data never loads h5wasm.
  * - through h5wasm: everything else (compressed, big-endian, other chunk indexes, damaged metadata), in
  *   chunk-aligned slabs into one reused wasm-heap buffer, scanned in place there. h5wasm's `slice()` is not
@@ -40,7 +40,7 @@ export { gatherField } from './views.js';
 export interface Hdf5ReaderOptions {
   /**
    * Bytes one read through h5wasm aims for (default 4 MiB, at most MAX_SLAB_BYTES). Direct reads take
-   * DIRECT_READ_BYTES (128 KiB), or this when it is smaller.
+   * DIRECT_READ_BYTES (224 KiB), or this when it is smaller.
    */
   slabBytes?: number;
   /** Smallest partition `plan()` makes, in bytes (default 8 MiB; 0 splits as finely as asked). */

@@ -15,11 +15,14 @@ import type { DatasetInfo } from './h5.js';
 export const DEFAULT_SLAB_BYTES = 4 * 1024 * 1024;
 /**
  * Bytes one direct read (direct.ts: rows read with pread into the scan kernel's memory) aims for. The buffer
- * must stay in L2 (512 KiB a core on this Zen 3 VM): pread of a 2 GiB file from the page cache into one reused
- * buffer ran at 9.7 GB/s into 64–128 KiB and 2.2–2.4 GB/s into 192 KiB–4 MiB; pread plus the wasm scan of the
- * same bytes 5.3–5.6 GB/s at 96–240 KiB and 3.5 GB/s at 60 KiB, where the system call starts to show.
+ * must stay in L2 (512 KiB a core on the Zen 3 VMs, 1 MiB on the Zen 5 ones): on Zen 3, pread of a 2 GiB file
+ * from the page cache into one reused buffer ran at 9.7 GB/s into 64–128 KiB and 2.2–2.4 GB/s into 192 KiB–
+ * 4 MiB; pread plus the wasm scan of the same bytes 5.3–5.6 GB/s at 96–240 KiB and 3.5 GB/s at 60 KiB, where
+ * the system call starts to show. On Zen 5, 6.45 GB of 12 KiB rows with one worker took 1.54–1.57 s at
+ * 128 KiB, 1.48–1.52 s at 160 KiB and 1.37–1.44 s at 192–256 KiB (each read is a batch for the analyser, so
+ * fewer reads also mean fewer batches); 224 KiB sits inside both plateaus, and inside the kernel's 256 KiB arena.
  */
-export const DIRECT_READ_BYTES = 128 * 1024;
+export const DIRECT_READ_BYTES = 224 * 1024;
 
 /**
  * No single read is bigger than this, even for one huge row or one huge chunk: h5wasm's heap tops out at

@@ -2,7 +2,7 @@
  * NumPy reader (format `npy`): a loose `.npy` file (with the label file the rule in sniff.ts pairs with it), or
  * an `.npz` archive, whose `.npy` members are the arrays of one dataset (like the datasets of one HDF5 file).
  * Rows along the first axis are records (a 1-D array: one value a record; 0-d: one record), handed out as
- * RowsRecord slabs, typed-array views of reused memory: little-endian C-order rows ~128 KiB at a time in the
+ * RowsRecord slabs, typed-array views of reused memory: little-endian C-order rows ~224 KiB at a time in the
  * scan kernel's own memory (scanned in place), everything else in ~4 MiB slabs (big-endian data swapped, float16
  * widened, Fortran order transposed into C order, deflated members inflated).
  *

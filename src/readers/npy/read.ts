@@ -68,7 +68,7 @@ function* readPlain(fd: number, u: Unit, buf: Buffers): Generator<RecordBatch> {
   const checkCrc = zip !== undefined && u.start === 0 && u.end === a.rows && a.rows === n0;
   // C order: the CRC runs over the rows as they are read; Fortran order reads columns, so it takes a pass of its own.
   let crc = checkCrc && !a.fortran ? crc32(readFully(fd, Buffer.alloc(a.dataOffset - (zip as { start: number }).start), (zip as { start: number }).start)) : 0;
-  // Little-endian C-order rows that need no conversion are read into the scan kernel's memory, ~128 KiB at a
+  // Little-endian C-order rows that need no conversion are read into the scan kernel's memory, ~224 KiB at a
   // time, and scanned there while still in the CPU cache (as HDF5's direct reads: src/readers/hdf5/layout.ts).
   const arena = loadKernel().arena;
   const inPlace = !a.fortran && (!a.bigEndian || a.itemSize === 1) && a.kind !== 'f16' && arena !== undefined && rb <= arena.length;

@@ -114,10 +114,12 @@ with h5py.File(os.path.join(out, "btree.h5"), "w") as f:
     shrunk.resize((55, 4))
     f.create_dataset("subrow", data=rng.standard_normal((40, 3, 4)).astype("f4"), chunks=(8, 1, 4))
 
-# Rows too big for one direct read (3x128x128 float32 = 192 KiB; 3x224x224 uint8 = 147 KiB): read in pieces.
+# Rows of their own direct read each (3x128x128 float32 = 192 KiB; 3x224x224 uint8 = 147 KiB), and rows bigger
+# than the scan kernel's 256 KiB arena (80,000 float32 = 312.5 KiB), read into a buffer of their own and scanned
+# in pieces.
 with h5py.File(os.path.join(out, "big.h5"), "w") as f:
     big = rng.standard_normal((6, 3, 128, 128)).astype("f4")
-    big[1, 2, 100, 5] = np.nan  # element 45,061: in the second 128 KiB piece
+    big[1, 2, 100, 5] = np.nan  # element 45,061
     big[1, 0, 0, 3] = np.nan
     big[3] = 0.25  # a constant row
     big[4, 1, 64, 64] = -np.inf
@@ -126,6 +128,9 @@ with h5py.File(os.path.join(out, "big.h5"), "w") as f:
     px[2] = 7
     f["pixels"] = px
     f["wide64"] = rng.standard_normal((3, 20000)).astype("f8")  # 160,000 bytes a row
+    wide = rng.standard_normal((2, 80000)).astype("f4")
+    wide[1, 70000] = np.inf  # byte 280,000 of its row: in the second piece the kernel scans
+    f["wide"] = wide
     f["label"] = np.arange(6, dtype="i4")
 
 # Raw data in an external file that is then deleted: contiguous data HDF5 cannot read.
