@@ -185,13 +185,13 @@ describe('an internal failure', () => {
   // Test-side fault injection: a preload that throws in every worker thread and worker process (never in the
   // main thread), as a broken install would.
   let preload: string;
-  // Worker threads read sources above 16 MiB (smaller ones are read in the main thread): an LMDB of 20 MiB.
+  // Worker threads read sources above 64 MiB (smaller ones may be read in the main thread): an LMDB of 68 MiB.
   let big: string;
   beforeAll(async () => {
     big = path.join(tmp, 'big-lmdb');
     mkdirSync(big);
     const pixels = new Uint8Array(3 * 64 * 64).fill(7);
-    await writeLmdb(big, Array.from({ length: 1700 }, (_, i) => [caffeKey(i), encodeDatum({ channels: 3, height: 64, width: 64, data: pixels.map((v, k) => (v + i + k) & 0xff), label: i % 3 })] as const));
+    await writeLmdb(big, Array.from({ length: 5800 }, (_, i) => [caffeKey(i), encodeDatum({ channels: 3, height: 64, width: 64, data: pixels.map((v, k) => (v + i + k) & 0xff), label: i % 3 })] as const));
     preload = path.join(tmp, 'no-workers.cjs');
     writeFileSync(preload, "const { isMainThread } = require('node:worker_threads');\n" +
       "if (!isMainThread || typeof process.send === 'function') throw new Error('workers are broken here');\n");
