@@ -35,13 +35,12 @@ const PARTITIONS = 64;
  */
 const LOCAL_SOURCE_BYTES = 16 * 1024 * 1024;
 /**
- * Bigger sources, up to this size, are read in the main thread too while the scan's LOCAL_BUDGET_BYTES last
- * (so that a folder of many such datasets still gets its workers). Measured on 2 cores, whole command, main
- * thread against two workers: HDF5 float32 62 MB 189 vs 356 ms, 123 MB 230 vs 354 ms; LMDB raw Datums 64 MB
- * 428 vs 664 ms, 99 MB 531 vs 693 ms, 295 MB 891 vs 992 ms. Workers win only once their start-up and JIT
- * warm-up (~0.4 s of CPU each) are paid back: past ~300 MB of Datums on 2 cores, past ~150 MB on 64.
+ * Bigger sources are read in the main thread too while this much of them in all has not been (so that a folder
+ * of many such datasets still gets its workers); one source bigger than it never is. Measured on 2 cores, whole
+ * command, main thread against two workers: HDF5 float32 62 MB 189 vs 356 ms, 123 MB 230 vs 354 ms; LMDB raw
+ * Datums 64 MB 428 vs 664 ms, 99 MB 531 vs 693 ms, 295 MB 891 vs 992 ms. Workers win only once their start-up
+ * and JIT warm-up (~0.4 s of CPU each) are paid back: past ~300 MB of Datums on 2 cores, past ~150 MB on 64.
  */
-const LOCAL_LARGE_SOURCE_BYTES = 64 * 1024 * 1024;
 const LOCAL_BUDGET_BYTES = 64 * 1024 * 1024;
 
 /** What is left of LOCAL_BUDGET_BYTES in one scan. */
@@ -50,7 +49,7 @@ class LocalBudget {
 
   /** Whether a source of `bytes` may be read in the main thread (without taking it from the budget). */
   allows(bytes: number): boolean {
-    return bytes <= LOCAL_SOURCE_BYTES || (bytes <= LOCAL_LARGE_SOURCE_BYTES && bytes <= this.left);
+    return bytes <= LOCAL_SOURCE_BYTES || bytes <= this.left;
   }
 
   /** allows(), and takes the bytes of a big source from the budget. */
