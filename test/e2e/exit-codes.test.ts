@@ -14,7 +14,7 @@ import { renderJunit } from '../../src/report/junit.js';
 import { renderText } from '../../src/report/text.js';
 import type { Report } from '../../src/types.js';
 import { caffeKey, encodeDatum, writeLmdb } from '../../scripts/lib/caffe.js';
-import { CLI, ROOT, runCli, scanJson, type CliRun } from '../helpers/cli.js';
+import { brokenWorkersEnv, CLI, ROOT, runCli, scanJson, type CliRun } from '../helpers/cli.js';
 import { hashTree } from '../helpers/tree.js';
 
 let tmp: string;
@@ -184,7 +184,7 @@ describe('--write-baseline', () => {
 describe('an internal failure', () => {
   // Test-side fault injection: a preload that throws in every worker thread and worker process (never in the
   // main thread), as a broken install would.
-  let preload: string;
+  let broken: NodeJS.ProcessEnv;
   // Worker threads read sources above 64 MiB (smaller ones may be read in the main thread): an LMDB of 68 MiB.
   let big: string;
   beforeAll(async () => {
@@ -192,16 +192,14 @@ describe('an internal failure', () => {
     mkdirSync(big);
     const pixels = new Uint8Array(3 * 64 * 64).fill(7);
     await writeLmdb(big, Array.from({ length: 5800 }, (_, i) => [caffeKey(i), encodeDatum({ channels: 3, height: 64, width: 64, data: pixels.map((v, k) => (v + i + k) & 0xff), label: i % 3 })] as const));
-    preload = path.join(tmp, 'no-workers.cjs');
-    writeFileSync(preload, "const { isMainThread } = require('node:worker_threads');\n" +
-      "if (!isMainThread || typeof process.send === 'function') throw new Error('workers are broken here');\n");
+    broken = brokenWorkersEnv(tmp);
   });
 
   // The small LMDB of encoded JPEGs is read in the main thread until its first image: decoding goes to processes.
   it.each([['threads', ''], ['processes', 'fixtures/images/classes'], ['processes', 'fixtures/lmdb/encoded']])(
     'exits 2 with one line when worker %s cannot start, never with findings on the data', (kind, target) => {
       const json = path.join(tmp, `internal-${kind}.json`);
-      const run = runCli(['scan', target === '' ? big : target, '--json', json], ROOT, { NODE_OPTIONS: `--require ${preload}` });
+      const run = runCli(['scan', target === '' ? big : target, '--json', json], ROOT, broken);
       expectUsageError(run, `worker ${kind} could not start`);
       expect(run.stderr).toContain('workers are broken here');
       expect(run.stderr).toContain('not a problem in your data');
@@ -213,7 +211,7 @@ describe('an internal failure', () => {
 
   it('prints the details with --debug or NANSCAN_DEBUG=1', () => {
     for (const [args, env] of [[['--debug'], {}], [[], { NANSCAN_DEBUG: '1' }]] as const) {
-      const run = runCli(['scan', big, ...args], ROOT, { NODE_OPTIONS: `--require ${preload}`, ...env });
+      const run = runCli(['scan', big, ...args], ROOT, { ...broken, ...env });
       expect(run.status).toBe(2);
       expect(run.stderr).toContain('workers are broken here');
       expect(run.stderr).not.toContain('shows the stack trace');

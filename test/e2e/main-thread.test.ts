@@ -4,25 +4,23 @@
  * partition runs never changes the report; these tests see where it ran by breaking the workers (a preload that
  * throws in every worker thread and process, never in the main thread, as a broken install would).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../src/types.js';
 import { caffeKey, encodeDatum, writeLmdb } from '../../scripts/lib/caffe.js';
-import { ROOT, runCli, scanJson } from '../helpers/cli.js';
+import { brokenWorkersEnv, ROOT, runCli, scanJson } from '../helpers/cli.js';
 
 let tmp: string;
-let preload: string;
+let broken: NodeJS.ProcessEnv;
 /** Two LMDBs of ~40 MiB each (3,300 Datums of 3×64×64 pixels): each fits the budget, both do not. */
 let a: string;
 let b: string;
 
 beforeAll(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'nanscan-main-thread-'));
-  preload = path.join(tmp, 'no-workers.cjs');
-  writeFileSync(preload, "const { isMainThread } = require('node:worker_threads');\n" +
-    "if (!isMainThread || typeof process.send === 'function') throw new Error('workers are broken here');\n");
+  broken = brokenWorkersEnv(tmp);
   const pixels = new Uint8Array(3 * 64 * 64);
   for (const [name, seed] of [['a', 1], ['b', 2]] as const) {
     const dir = path.join(tmp, 'two', name);
@@ -46,19 +44,19 @@ const comparable = (r: Report): unknown => r.datasets.map((d) => ({
 
 describe('sources read in the main thread while the scan has workers', () => {
   it('a 40 MiB LMDB is read in the main thread: broken workers are never asked, and the report is the workers\' one', () => {
-    const broken = scanJson([a, '--workers', '2'], ROOT, { NODE_OPTIONS: `--require ${preload}` });
+    const here = scanJson([a, '--workers', '2'], ROOT, broken);
     const workers = scanJson([a, '--workers', '2'], ROOT);
     const inThread = scanJson([a, '--workers', '0'], ROOT);
-    expect(broken.run.status, broken.run.stderr).toBe(workers.run.status);
-    expect(broken.report.datasets[0]!.records).toBe(3300);
-    expect(comparable(broken.report)).toEqual(comparable(workers.report));
-    expect(comparable(broken.report)).toEqual(comparable(inThread.report));
+    expect(here.run.status, here.run.stderr).toBe(workers.run.status);
+    expect(here.report.datasets[0]!.records).toBe(3300);
+    expect(comparable(here.report)).toEqual(comparable(workers.report));
+    expect(comparable(here.report)).toEqual(comparable(inThread.report));
   });
 
   it('two of them are more than the budget: the second goes to the workers, so broken workers fail the scan', () => {
-    const broken = runCli(['scan', a, b, '--workers', '2'], ROOT, { NODE_OPTIONS: `--require ${preload}` });
-    expect(broken.status).toBe(2);
-    expect(broken.stderr).toContain('worker threads could not start');
+    const run = runCli(['scan', a, b, '--workers', '2'], ROOT, broken);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('worker threads could not start');
     // With working workers, the same two are scanned as the main thread alone scans them.
     const workers = scanJson([a, b, '--workers', '2'], ROOT);
     expect(comparable(workers.report)).toEqual(comparable(scanJson([a, b, '--workers', '0'], ROOT).report));

@@ -1,5 +1,7 @@
 /** Runs the built command (dist/bundle/nanscan.js, the package's bin) as a user would, and parses its JSON report. */
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Report } from '../../src/types.js';
 
@@ -26,4 +28,15 @@ export function scanJson(args: readonly string[], cwd = ROOT, env?: NodeJS.Proce
     throw new Error(`nanscan exited with ${run.status ?? run.signal}: ${run.stderr}`);
   }
   return { run, report: JSON.parse(run.stdout) as Report };
+}
+
+/**
+ * Test-side fault injection: writes into `dir` a preload that throws in every worker thread and worker process
+ * (never in the main thread), as a broken install would, and returns the environment that loads it.
+ */
+export function brokenWorkersEnv(dir: string): NodeJS.ProcessEnv {
+  const preload = path.join(dir, 'no-workers.cjs');
+  writeFileSync(preload, "const { isMainThread } = require('node:worker_threads');\n" +
+    "if (!isMainThread || typeof process.send === 'function') throw new Error('workers are broken here');\n");
+  return { NODE_OPTIONS: `--require ${preload}` };
 }
