@@ -118,13 +118,12 @@ class Lmdb implements LmdbReader {
     const ctx = this.context(env.file.fork());
     for (const p of spec.above) if (p < ctx.visited.size) ctx.visited.mark(p);
     const trees: TreeToRead[] = spec.trees.map((t) => {
-      const entries: WalkEntry[] = t.pages.map((pgno, i) => ({
-        pgno,
-        level: t.levels[i] as number,
-        lo: fromHex(t.bounds[i]),
-        hi: fromHex(t.bounds[i + 1]),
-        parent: t.parents[i] as number,
-      }));
+      const entries: WalkEntry[] = t.pages.map((pgno, i) => {
+        const e: WalkEntry = { pgno, level: t.levels[i] as number, lo: fromHex(t.bounds[i]), hi: fromHex(t.bounds[i + 1]), parent: t.parents[i] as number };
+        const slice = t.children[i];
+        if (slice !== null && slice !== undefined) e.children = slice;
+        return e;
+      });
       const tree: TreeToRead = { flags: t.flags, depth: t.depth, entries };
       if (t.db !== null) tree.database = subDbName(fromHex(t.db) as Uint8Array, ctx.version);
       return tree;
@@ -256,11 +255,14 @@ function parseSpec(spec: unknown): LmdbPartitionSpec {
     t.parents.length === t.pages.length &&
     Array.isArray(t.bounds) &&
     t.bounds.length === t.pages.length + 1 &&
-    t.bounds.every((b) => b === null || hex(b));
+    t.bounds.every((b) => b === null || hex(b)) &&
+    Array.isArray(t.children) &&
+    t.children.length === t.pages.length &&
+    t.children.every((c) => c === null || (okNums(c) && c.length === 2 && (c[0] as number) < (c[1] as number)));
   if (
     s === null ||
     typeof s !== 'object' ||
-    s.v !== 2 ||
+    s.v !== 3 ||
     typeof s.meta !== 'number' ||
     typeof s.txnid !== 'string' ||
     !okNums(s.above) ||

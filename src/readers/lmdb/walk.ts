@@ -46,7 +46,11 @@ export class Bitmap {
   }
 }
 
-/** A subtree to walk: its root page, its level (1 = the tree's root) and its key bounds [lo, hi). */
+/**
+ * A subtree to walk: its root page, its level (1 = the tree's root) and its key bounds [lo, hi). With `children`,
+ * only the subtrees of children `[from, to)` of the branch page `pgno` (a slice of a page the planner expanded;
+ * `lo` and `hi` then bound the slice, not the page).
+ */
 export interface WalkEntry {
   pgno: number;
   level: number;
@@ -54,6 +58,7 @@ export interface WalkEntry {
   hi: Uint8Array | null;
   /** The branch page that points here, for messages (-1: the meta or the plan). */
   parent: number;
+  children?: readonly [from: number, to: number];
 }
 
 /** Shared state of one read: the file, where findings go, which pages were entered. */
@@ -80,14 +85,23 @@ export interface TreeParams {
 }
 
 /**
- * Key bounds of a branch page's children: child i holds keys in `[cuts[i], cuts[i+1])` (§6.3), where the
- * separators are clamped into the page's own range `[lo, hi)` so that no child's range leaves its parent's (and
- * partitions never overlap). Separators must already be known to increase, and must not live in a block that
- * can be recycled (the returned bounds are the separators themselves).
+ * Key bounds of a branch page's children `[from, to)` (all of them by default): child `from + i` holds keys in
+ * `[cuts[i], cuts[i+1])` (§6.3), where the separators are clamped into `[lo, hi)`, the range of the page or of the
+ * slice of its children, so that no child's range leaves its parent's (and partitions never overlap). Clamping
+ * into a slice's range gives the same cuts as clamping into the page's, since separators increase. Separators
+ * must already be known to increase, and must not live in a block that can be recycled (the returned bounds are
+ * the separators themselves).
  */
-export function childBounds(compare: Compare, lo: Uint8Array | null, hi: Uint8Array | null, br: BranchNodes): (Uint8Array | null)[] {
+export function childBounds(
+  compare: Compare,
+  lo: Uint8Array | null,
+  hi: Uint8Array | null,
+  br: BranchNodes,
+  from = 0,
+  to = br.n,
+): (Uint8Array | null)[] {
   const cuts: (Uint8Array | null)[] = [lo];
-  for (let i = 1; i < br.n; i++) {
+  for (let i = from + 1; i < to; i++) {
     const s = br.seps[i] as Uint8Array;
     if (lo !== null && compare(s, lo) < 0) cuts.push(lo);
     else if (hi !== null && compare(s, hi) > 0) cuts.push(hi);
@@ -124,7 +138,12 @@ export class TreeWalker {
     while (stack.length > 0) {
       const e = stack.pop() as WalkEntry;
       const role: PageRole = e.level < depth ? 'branch' : this.tree.rules.leaf2Size > 0 ? 'leaf2' : 'leaf';
-      const page = this.enter(e, role);
+      const slice = e.children;
+      if (slice !== undefined && role !== 'branch') {
+        this.broken(e, role, `the plan gives a slice of its children, but level ${e.level} holds leaves`);
+        continue;
+      }
+      const page = this.enter(e, role, slice !== undefined);
       if (page === undefined) continue;
       const [b, p] = page;
       if (role === 'branch') {
@@ -147,10 +166,15 @@ export class TreeWalker {
           this.broken(e, role, order);
           continue;
         }
+        const [from, to] = slice ?? [0, br.n];
+        if (to > br.n) {
+          this.broken(e, role, `it has ${br.n} children, fewer than the ${to} it had when the scan was planned`);
+          continue;
+        }
         // Child i holds keys in [sep[i], sep[i+1]) (§6.3), intersected with this page's own bounds.
-        const cuts = childBounds(compare, e.lo, e.hi, br);
-        for (let i = br.n - 1; i >= 0; i--) {
-          stack.push({ pgno: br.children[i] as number, level: e.level + 1, lo: cuts[i] ?? null, hi: cuts[i + 1] ?? null, parent: e.pgno });
+        const cuts = childBounds(compare, e.lo, e.hi, br, from, to);
+        for (let i = to - 1; i >= from; i--) {
+          stack.push({ pgno: br.children[i] as number, level: e.level + 1, lo: cuts[i - from] ?? null, hi: cuts[i - from + 1] ?? null, parent: e.pgno });
         }
         continue;
       }
@@ -200,8 +224,12 @@ export class TreeWalker {
     this.flushEof();
   }
 
-  /** Range, truncation, cycle and header checks; the page's block and offset, or undefined (reported). */
-  private enter(e: WalkEntry, role: PageRole): [Uint8Array, number] | undefined {
+  /**
+   * Range, truncation, cycle and header checks; the page's block and offset, or undefined (reported). A `shared`
+   * page (a slice's branch page) may have been entered before: by the plan, which marked it (its `above`), or by
+   * another slice of it.
+   */
+  private enter(e: WalkEntry, role: PageRole, shared = false): [Uint8Array, number] | undefined {
     const { file, lastPg, visited } = this.ctx;
     const pg = e.pgno;
     if (!(pg >= 2 && pg <= lastPg)) {
@@ -216,7 +244,7 @@ export class TreeWalker {
       return undefined;
     }
     this.flushEof();
-    if (!visited.mark(pg)) {
+    if (!visited.mark(pg) && !shared) {
       this.broken(e, role, 'it was already reached from another page (a cycle or a shared subtree)');
       return undefined;
     }
@@ -245,7 +273,8 @@ export class TreeWalker {
 
   private describe(e: WalkEntry, role: PageRole): string {
     const from = e.parent >= 0 ? `, reached from page ${e.parent}` : '';
-    return `page ${e.pgno} (${role} at level ${e.level} of ${this.tree.depth} in ${this.tree.name}${from}, ${rangeText(e.lo, e.hi)})`;
+    const slice = e.children === undefined ? '' : `, children ${e.children[0]}..${e.children[1] - 1} of it`;
+    return `page ${e.pgno} (${role} at level ${e.level} of ${this.tree.depth} in ${this.tree.name}${from}, ${rangeText(e.lo, e.hi)}${slice})`;
   }
 
   private broken(e: WalkEntry, role: PageRole, what: string): void {

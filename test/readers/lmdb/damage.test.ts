@@ -211,6 +211,21 @@ describe('damaged pages', () => {
     }
   });
 
+  it('a branch page whose separators are out of order, split between partitions: reported once', async () => {
+    // The header is sound, so the planner counts its children and cuts it between partitions; parsing it for
+    // the cut finds the damage, and the whole page goes to one partition, which reports it.
+    const br = branches[1] as number;
+    const d = copy();
+    patch(d, childPointerOffset(d, psize, br, 5) + 8, Buffer.from('k999999999'));
+    for (const parts of [1, 8, 64]) {
+      const res = await readDir(d, parts);
+      const f = only(res.damage);
+      expect(f.page).toBe(br);
+      expect(f.message).toMatch(/separator keys 5 and 6 are not in default LMDB order/);
+      expect(firstDiff(res.lines, without(br))).toBe(-1);
+    }
+  });
+
   it('the root pointing at itself', async () => {
     const first = branches[0] as number;
     const d = copy();

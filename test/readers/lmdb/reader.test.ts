@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScanError } from '../../../src/errors.js';
-import { isLmdbDir, lmdbReader } from '../../../src/readers/lmdb/index.js';
+import { isLmdbDir, lmdbReader, type LmdbPartitionSpec } from '../../../src/readers/lmdb/index.js';
 import type { DataRecord, Partition, RecordBatch } from '../../../src/readers/types.js';
 import {
   copyEnv,
@@ -88,6 +88,30 @@ describe('plans and partitions', () => {
         expect(sizes.reduce((a, b) => a + b, 0)).toBe(30000);
         // Balanced within a factor of 3 of the ideal share.
         for (const s of sizes) expect(s).toBeGreaterThan(30000 / parts / 3);
+      }
+    } finally {
+      r.close();
+    }
+  });
+
+  it('lists a level of many leaves as slices of their branch pages: few entries, every record once', async () => {
+    // `small`: 30,000 records under a few branch pages. Each partition takes consecutive leaves; it lists at most
+    // one entry per branch page it touches (a slice of its children), not one entry (and key) per leaf.
+    const dir = path.join(v1, 'small');
+    const stat = JSON.parse(fs.readFileSync(path.join(v1, 'small.json'), 'utf8')) as { branch_pages: number; leaf_pages: number };
+    expect(stat.leaf_pages).toBeGreaterThan(512);
+    const r = await openEnv(dir);
+    try {
+      for (const parts of [7, 64]) {
+        const plan = r.plan(parts).map((p): Partition => JSON.parse(JSON.stringify(p)) as Partition);
+        expect(plan.length).toBe(parts);
+        const specs = plan.map((p) => p.spec as LmdbPartitionSpec);
+        const listed = specs.reduce((a, s) => a + s.trees.reduce((b, t) => b + t.pages.length, 0), 0);
+        expect(listed).toBeLessThanOrEqual(parts + stat.branch_pages);
+        expect(specs.some((s) => s.trees.some((t) => t.children.some((c) => c !== null)))).toBe(true);
+        const got = readPlan(r, plan);
+        expect(got.damage).toEqual([]);
+        expect(firstDiff(got.lines, expected(v1, 'small').lines)).toBe(-1);
       }
     } finally {
       r.close();
