@@ -264,17 +264,32 @@ async function visit(abs: string, shown: string, out: Discovery, seen: Set<strin
  * a WebDataset when most of its files are tar shards.
  */
 function detectFolder(entries: readonly Dirent[]): SourceFormat | null {
-  const files = entries.filter((e) => !e.isDirectory()).map((e) => e.name);
-  if (files.includes(LMDB_DATA)) return 'lmdb';
-  const hasMeta = files.some((n) => n === 'CURRENT' || /^MANIFEST-\d+$/.test(n));
-  if (hasMeta && files.some((n) => /^\d+\.(ldb|sst|log)$/.test(n))) return 'leveldb';
+  // One pass (discovery runs this on every class folder of an image folder: thousands of names each).
+  let lmdb = false;
+  let meta = false;
+  let tables = false;
+  let visible = 0;
+  let shards = 0;
+  let tfrecord = false;
+  for (const e of entries) {
+    if (e.isDirectory()) continue;
+    const n = e.name;
+    if (n === LMDB_DATA) lmdb = true;
+    else if (n === 'CURRENT' || /^MANIFEST-\d+$/.test(n)) meta = true;
+    else if (/^\d+\.(ldb|sst|log)$/.test(n)) tables = true;
+    if (!n.startsWith('.')) {
+      visible++;
+      if (isShardName(n)) shards++;
+    }
+    if (TFRECORD_NAME.test(n)) tfrecord = true;
+  }
+  if (lmdb) return 'lmdb';
+  if (meta && tables) return 'leveldb';
   // WebDataset: a folder whose files are mostly tar shards (beside them, at most as many others: a README, a
   // shard list, an index).
-  const visible = files.filter((n) => !n.startsWith('.'));
-  const shards = visible.filter(isShardName).length;
-  if (shards > 0 && 2 * shards >= visible.length) return 'webdataset';
+  if (shards > 0 && 2 * shards >= visible) return 'webdataset';
   // A folder of TFRecord shards is one dataset (the shards in sorted order, as tf.data reads a sorted glob).
-  if (files.some((n) => TFRECORD_NAME.test(n))) return 'tfrecord';
+  if (tfrecord) return 'tfrecord';
   return null;
 }
 
@@ -296,8 +311,11 @@ async function claimInnerDatasets(folder: Source, out: Discovery, seen: Set<stri
     } catch {
       return; // The folder reader reports it.
     }
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const e of entries) {
+    // Only folders and files that are not images can be datasets (a class folder's images are passed over
+    // without a path built for each).
+    const candidates = entries.filter((e) => e.isDirectory() || (e.isFile() && !isImageName(e.name) && !isLockName(e.name)));
+    candidates.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of candidates) {
       const abs = path.join(dir, e.name);
       if (e.isDirectory()) {
         const inner = await fsp.readdir(abs, { withFileTypes: true }).catch(() => null);
@@ -307,7 +325,7 @@ async function claimInnerDatasets(folder: Source, out: Discovery, seen: Set<stri
         } else if (add(out, format, abs, path.join(shown, e.name), seen)) {
           exclude.push(...(await filesUnder(abs)));
         }
-      } else if (e.isFile() && !isImageName(e.name) && !isLockName(e.name)) {
+      } else {
         const probe: Discovery = { sources: [], skipped: [], emptyPaths: [] };
         if (await visit(abs, path.join(shown, e.name), probe, seen)) {
           out.sources.push(...probe.sources);

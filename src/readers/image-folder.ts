@@ -19,7 +19,7 @@
  * finding. Names are read as bytes, so a name that is not valid UTF-8 is read and shown escaped (`caf\xe9.jpg`).
  */
 import { isUtf8 } from 'node:buffer';
-import { readdirSync, statSync, type Dirent } from 'node:fs';
+import { opendirSync, readdirSync, statSync, type Dir, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { invalidPartition } from '../errors.js';
 import type { Damage } from '../records.js';
@@ -53,17 +53,27 @@ const NOT_IMAGE_EXAMPLES = 20;
 
 /** One directory level read as bytes: subfolders (links followed) and everything else, in Python's sort order. */
 interface Level {
-  dirs: Buffer[];
-  files: Buffer[];
+  dirs: string[];
+  files: string[];
 }
 
-const SLASH = Buffer.from('/');
+/**
+ * Names and paths in the listing are byte strings: the raw bytes of the name, one latin1 character per byte
+ * (readdir's 'latin1' encoding). Exact for any name, cheap to make, and ordered as the bytes are; a Buffer per
+ * name (the listing's earlier form) cost ~40% of listing 10,000 files in allocation and garbage collection.
+ */
+const bytesOf = (s: string): Buffer => Buffer.from(s, 'latin1');
+
+/** Only names with a byte above 0x7f can be anything but ASCII. */
+const NON_ASCII = /[^\x00-\x7f]/;
+const PRINTABLE = /^[\x20-\x7e]*$/;
 
 /** Python's `sorted()` on names decoded with surrogateescape: by code point. */
-function sortPy(names: Buffer[]): Buffer[] {
-  // UTF-8 keeps code point order bytewise: only names that are not UTF-8 need their code points.
-  if (names.every((n) => isUtf8(n))) return names.sort(Buffer.compare);
-  const keyed = names.map((name) => ({ name, key: codePoints(name) }));
+function sortPy(names: string[]): string[] {
+  // UTF-8 keeps code point order bytewise, and byte strings compare bytewise: only names that are not UTF-8
+  // need their code points.
+  if (names.every((n) => !NON_ASCII.test(n) || isUtf8(bytesOf(n)))) return names.sort();
+  const keyed = names.map((name) => ({ name, key: codePoints(bytesOf(name)) }));
   keyed.sort(({ key: x }, { key: y }) => {
     for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
     return x.length - y.length;
@@ -71,49 +81,50 @@ function sortPy(names: Buffer[]): Buffer[] {
   return keyed.map((k) => k.name);
 }
 
-function readLevel(dir: Buffer): Level | Error {
-  let entries: Dirent<Buffer>[];
+/** One folder, `dir` a byte string. */
+function readLevel(dir: string): Level | Error {
+  let entries: Dirent[];
   try {
-    entries = readdirSync(dir, { withFileTypes: true, encoding: 'buffer' });
+    entries = readdirSync(bytesOf(dir), { withFileTypes: true, encoding: 'latin1' });
   } catch (e) {
     return e as Error;
   }
-  const dirs: Buffer[] = [];
-  const files: Buffer[] = [];
+  const dirs: string[] = [];
+  const files: string[] = [];
   for (const entry of entries) {
     // The entry's own type, without a stat per file (20,000 stats: ~100 ms); only links are followed, as
     // os.scandir's is_dir() does. A link to nothing is a file name, as it is for os.walk.
     let isDir = entry.isDirectory();
     if (entry.isSymbolicLink()) {
-      try { isDir = statSync(Buffer.concat([dir, SLASH, entry.name])).isDirectory(); } catch { isDir = false; }
+      try { isDir = statSync(bytesOf(`${dir}/${entry.name}`)).isDirectory(); } catch { isDir = false; }
     }
     (isDir ? dirs : files).push(entry.name);
   }
   return { dirs: sortPy(dirs), files: sortPy(files) };
 }
 
-const join = (a: Buffer, b: Buffer): Buffer => (a.length === 0 ? b : Buffer.concat([a, SLASH, b]));
+const join = (a: string, b: string): string => (a.length === 0 ? b : `${a}/${b}`);
 
 /**
  * Lists a folder as ImageFolder would. `exclude` holds absolute paths of files other datasets (lists) claim.
  * Symlinked folders are followed once (cycles are cut by device and inode).
  */
 export function listImageFolder(root: string, exclude: ReadonlySet<string> = new Set(), shownRoot = root): FolderListing {
-  const rootBuf = Buffer.from(root);
+  const rootBytes = Buffer.from(root).toString('latin1');
   const findings: Damage[] = [];
   const notImages = { count: 0, examples: [] as string[] };
-  const shown = (rel: Buffer): string => path.join(shownRoot, displayName(rel));
-  const excluded = (rel: Buffer): boolean => exclude.size > 0 && exclude.has(path.join(root, rel.toString('utf8')));
-  const rootReal = folderId(rootBuf) ?? root;
+  const shown = (rel: string): string => path.join(shownRoot, displayName(bytesOf(rel)));
+  const excluded = (rel: string): boolean => exclude.size > 0 && exclude.has(path.join(root, bytesOf(rel).toString('utf8')));
+  const rootReal = folderId(rootBytes) ?? root;
   let seen = new Set<string>();
 
   /**
    * Every image under `rel`, as groups of one folder's images in sorted name order (non-images counted);
    * walkClass() puts the groups in torchvision's order.
    */
-  const walk = (rel: Buffer, groups: { rel: Buffer; files: Buffer[] }[]): { torch: number; images: number } => {
+  const walk = (rel: string, groups: { rel: string; files: string[] }[]): { torch: number; images: number } => {
     const counts = { torch: 0, images: 0 };
-    const abs = join(rootBuf, rel);
+    const abs = join(rootBytes, rel);
     // A folder is known by device and inode (realpath would turn a name that is not UTF-8 into another).
     const real = folderId(abs);
     if (real === null || seen.has(real)) return counts;
@@ -124,19 +135,21 @@ export function listImageFolder(root: string, exclude: ReadonlySet<string> = new
         message: `Folder '${shown(rel)}' cannot be listed: ${level.message}` });
       return counts;
     }
-    const out: Buffer[] = [];
+    const out: string[] = [];
     groups.push({ rel, files: out });
     for (const name of level.files) {
       const r = join(rel, name);
       if (excluded(r)) continue;
-      if (isImageName(name)) {
+      const image = isImageName(name);
+      if (image) {
         out.push(r);
         counts.images++;
+        // torchvision's extensions are a subset of ours.
+        if (isTorchvisionImageName(name)) counts.torch++;
       } else {
         notImages.count++;
         if (notImages.examples.length < NOT_IMAGE_EXAMPLES) notImages.examples.push(shown(r));
       }
-      if (isTorchvisionImageName(name)) counts.torch++;
     }
     for (const d of level.dirs) {
       const sub = walk(join(rel, d), groups);
@@ -146,7 +159,7 @@ export function listImageFolder(root: string, exclude: ReadonlySet<string> = new
     return counts;
   };
 
-  const top = readLevel(rootBuf);
+  const top = readLevel(rootBytes);
   if (top instanceof Error) {
     findings.push({ kind: 'io_error', file: shownRoot,
       message: `Folder '${shownRoot}' cannot be listed: ${top.message}` });
@@ -156,19 +169,19 @@ export function listImageFolder(root: string, exclude: ReadonlySet<string> = new
   const classes = top.dirs.map((name) => {
     // Each class is walked on its own, as os.walk is: two classes that link to one folder both have its files.
     seen = new Set([rootReal]);
-    const groups: { rel: Buffer; files: Buffer[] }[] = [];
+    const groups: { rel: string; files: string[] }[] = [];
     const counts = walk(name, groups);
     // torchvision's make_dataset: `for root, _, fnames in sorted(os.walk(class_dir))`, names sorted in each:
     // folders in the order of their whole paths, so `cls/sub-a` comes before `cls/sub/x` ('-' sorts before '/'),
     // unlike a depth-first walk.
-    groups.sort((a, b) => Buffer.compare(a.rel, b.rel));
+    groups.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
     return { name, files: groups.flatMap((g) => g.files), ...counts };
   });
   const inClasses = classes.reduce((n, c) => n + c.images, 0);
 
   if (inClasses === 0 || topImages.length >= inClasses) {
     // Flat layout: every image, top level first, then each folder's, in os.walk order; no labels.
-    const files: Buffer[] = [];
+    const files: string[] = [];
     for (const name of top.files) {
       if (excluded(name)) continue;
       if (isImageName(name)) files.push(name);
@@ -178,15 +191,15 @@ export function listImageFolder(root: string, exclude: ReadonlySet<string> = new
       }
     }
     for (const c of classes) files.push(...c.files);
-    return { files: files.map((f) => f.toString('latin1')), labels: null, classNames: null, findings, notImages };
+    return { files, labels: null, classNames: null, findings, notImages };
   }
 
   // Class layout.
-  const classNames = classes.map((c) => displayName(c.name));
+  const classNames = classes.map((c) => displayName(bytesOf(c.name)));
   const n = classes.length;
   classes.forEach((c, label) => {
     const folder = shown(c.name);
-    const hidden = c.name[0] === 0x2e; // '.'
+    const hidden = c.name.startsWith('.');
     const at = `label ${label} of ${n} under ImageFolder`;
     if (c.torch === 0) {
       const what = c.images > 0
@@ -210,14 +223,15 @@ export function listImageFolder(root: string, exclude: ReadonlySet<string> = new
   const files: string[] = [];
   const labels: number[] = [];
   classes.forEach((c, label) => {
-    for (const f of c.files) { files.push(f.toString('latin1')); labels.push(label); }
+    for (const f of c.files) { files.push(f); labels.push(label); }
   });
   return { files, labels, classNames, findings, notImages };
 }
 
-function folderId(p: Buffer): string | null {
+/** Device and inode of the folder at byte string `p`. */
+function folderId(p: string): string | null {
   try {
-    const st = statSync(p, { bigint: true });
+    const st = statSync(bytesOf(p), { bigint: true });
     return `${st.dev}:${st.ino}`;
   } catch {
     return null;
@@ -230,37 +244,53 @@ function folderId(p: Buffer): string | null {
  * images (a database, a tree of datasets) makes this no image folder, and discovery searches it further.
  */
 export function looksLikeImageFolder(dir: string): boolean {
-  // Names as bytes: a folder or file whose name is not UTF-8 is still found.
-  const root = Buffer.from(dir);
-  let names: Buffer[];
+  // Names as byte strings: a folder or file whose name is not UTF-8 is still found.
+  const root = Buffer.from(dir).toString('latin1');
+  let names: string[];
   try {
-    names = readdirSync(root, { encoding: 'buffer' });
+    names = readdirSync(bytesOf(root), { encoding: 'latin1' });
   } catch {
     return false;
   }
   if (names.some((n) => isImageName(n) && isFile(join(root, n)))) return true;
-  const subdirs = names.filter((n) => n[0] !== 0x2e).map((n) => join(root, n)).filter(isDir);
+  const subdirs = names.filter((n) => !n.startsWith('.')).map((n) => join(root, n)).filter(isDir);
   if (subdirs.length === 0) return false;
   let withImages = 0;
   for (const d of subdirs) {
-    let inner: Buffer[];
-    try {
-      inner = readdirSync(d, { encoding: 'buffer' });
-    } catch {
-      return false;
-    }
-    if (inner.length === 0) continue;
-    if (!inner.some((n) => isImageName(n))) return false;
-    withImages++;
+    const inner = firstImage(d);
+    if (inner === 'unreadable' || inner === 'no images') return false;
+    if (inner === 'image') withImages++;
   }
   return withImages > 0;
 }
 
-function isFile(p: Buffer): boolean {
-  try { return statSync(p).isFile(); } catch { return false; }
+/**
+ * Whether a folder holds an image by name, reading its entries only up to the first image (a class folder
+ * of 1,300 ImageNet images was read whole, and read again by discovery and by the listing).
+ */
+function firstImage(dir: string): 'image' | 'no images' | 'empty' | 'unreadable' {
+  let handle: Dir | undefined;
+  try {
+    // Names as text: a name that is not UTF-8 is decoded lossily, but its ASCII extension survives.
+    handle = opendirSync(bytesOf(dir));
+    let entries = 0;
+    for (let e = handle.readSync(); e !== null; e = handle.readSync()) {
+      entries++;
+      if (isImageName(e.name)) return 'image';
+    }
+    return entries === 0 ? 'empty' : 'no images';
+  } catch {
+    return 'unreadable';
+  } finally {
+    try { handle?.closeSync(); } catch { /* already closed */ }
+  }
 }
-function isDir(p: Buffer): boolean {
-  try { return statSync(p).isDirectory(); } catch { return false; }
+
+function isFile(p: string): boolean {
+  try { return statSync(bytesOf(p)).isFile(); } catch { return false; }
+}
+function isDir(p: string): boolean {
+  try { return statSync(bytesOf(p)).isDirectory(); } catch { return false; }
 }
 
 class ImageFolderReader implements Reader {
@@ -307,10 +337,13 @@ class ImageFolderReader implements Reader {
 
   *read(p: Partition): Iterable<RecordBatch> {
     const spec = parseFolderSpec(p.spec);
-    const root = Buffer.from(this.source.absPath);
+    const root = Buffer.from(this.source.absPath).toString('latin1');
     yield* readFileBatches(spec.files.map((rel, i) => {
-      const bytes = Buffer.from(rel, 'latin1');
-      const e: FileEntry = { abs: join(root, bytes), shown: path.join(this.source.path, displayName(bytes)), index: spec.start + i };
+      // A printable ASCII path is its own text and its own display name; any other goes to fs as its bytes.
+      const plain = PRINTABLE.test(rel);
+      const e: FileEntry = plain
+        ? { abs: `${this.source.absPath}/${rel}`, shown: path.join(this.source.path, rel), index: spec.start + i }
+        : { abs: bytesOf(join(root, rel)), shown: path.join(this.source.path, displayName(bytesOf(rel))), index: spec.start + i };
       const label = spec.labels?.[i];
       if (label !== undefined) e.label = label;
       return e;

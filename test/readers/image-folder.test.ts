@@ -4,6 +4,7 @@
  * (`find_classes`, `make_dataset`, `has_file_allowed_extension`, IMG_EXTENSIONS; v0.15–0.20) and run by
  * Debian's Python on trees of PNG, JPEG and BMP files written by PIL.
  */
+import { isUtf8 } from 'node:buffer';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -119,6 +120,8 @@ beforeAll(() => {
     'cat/sub/c.bmp': '101010', 'cat/sub-a/d.png': '202020', 'cat/sub/x/e.jpeg': '303030',
     'cat/caf\xe9.png': '404040',
     'dog/1.png': '505050', 'dog/10.png': '606060', 'dog/2.png': '707070',
+    // UTF-8 ('été.png'): sorted by code point, shown as text.
+    'dog/\xc3\xa9t\xc3\xa9.png': '757575',
     // A hidden folder is a class to ImageFolder (and label 0: '.' sorts first).
     '.hidden/h.png': '808080',
     // Beside the class folders: ImageFolder never reads it.
@@ -148,7 +151,7 @@ describe('image folder classes and order, against torchvision ImageFolder', () =
     expect(listing.files.map((f) => Buffer.from(f, 'latin1').toString('latin1'))).toEqual([
       '.hidden/h.png', 'bird/p1.png', 'bird/deeper/p2.bmp',
       'cat/Z.PNG', 'cat/a.jpg', 'cat/b.png', 'cat/caf\xe9.png', 'cat/sub/c.bmp', 'cat/sub-a/d.png', 'cat/sub/x/e.jpeg',
-      'dog/1.png', 'dog/10.png', 'dog/2.png', 'dog/gone.png',
+      'dog/1.png', 'dog/10.png', 'dog/2.png', 'dog/gone.png', 'dog/\xc3\xa9t\xc3\xa9.png',
     ]);
   });
 
@@ -170,7 +173,9 @@ describe('image folder classes and order, against torchvision ImageFolder', () =
     expect(records.map((r) => r.index)).toEqual(want.samples!.map((_, i) => i));
     expect(records.map((r) => r.label)).toEqual(want.samples!.map(([, t]) => t));
     expect(records.map((r) => r.file)).toEqual(want.samples!.map(([p]) => {
-      const shown = Buffer.from(p, 'hex').toString('latin1').replace(/[\x80-\xff]/g, (c) => `\\x${c.charCodeAt(0).toString(16)}`);
+      const bytes = Buffer.from(p, 'hex');
+      const shown = isUtf8(bytes) ? bytes.toString('utf8')
+        : bytes.toString('latin1').replace(/[\x80-\xff]/g, (c) => `\\x${c.charCodeAt(0).toString(16)}`);
       return path.join('train', shown);
     }));
     for (const r of records) {
