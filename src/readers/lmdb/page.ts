@@ -87,8 +87,12 @@ export interface BranchNodes {
   seps: Uint8Array[];
 }
 
-/** Parse a branch page (P5, P6, P7). Separator order is checked by the walker, which knows the comparator. */
-export function parseBranch(L: Layout, b: Uint8Array, p: number, out: BranchNodes): string | undefined {
+/**
+ * Parse a branch page (P5, P6, P7). Separator order is checked by the walker, which knows the comparator. Every
+ * node is checked; children and separators are filled in only for nodes `[from, to)` (all by default): a
+ * partition that reads a slice of a page's children makes no key views for the rest.
+ */
+export function parseBranch(L: Layout, b: Uint8Array, p: number, out: BranchNodes, from = 0, to = Infinity): string | undefined {
   const psize = L.psize;
   const bd = bounds(L, b, p, psize);
   if (typeof bd === 'string') return bd;
@@ -102,6 +106,7 @@ export function parseBranch(L: Layout, b: Uint8Array, p: number, out: BranchNode
     const ksize = u16(b, p + no + N_KSIZE);
     if (no + NODE_HEADER + ksize > psize) return `node ${i}'s key (${ksize} bytes) runs past the end of the page`;
     used += even(NODE_HEADER + ksize);
+    if (i < from || i >= to) continue;
     // 48-bit child page number: mn_lo | mn_hi << 16 | mn_flags << 32 (§6.2).
     out.children[i] = u32(b, p + no) + u16(b, p + no + N_FLAGS) * 0x1_0000_0000;
     out.seps[i] = view(b, p + no + NODE_HEADER, i === 0 ? 0 : ksize);
@@ -133,9 +138,21 @@ export interface LeafNodes {
   dsize: Float64Array;
 }
 
+/**
+ * Room for the nodes of a leaf page: grown to the largest page met (`n` is at most psize / 2), not allocated at
+ * that size up front: a walker is made per partition, and 64 of them at 32 KiB each cost ~2 ms of a small scan.
+ */
 export function newLeafNodes(psize: number): LeafNodes {
-  const max = Math.ceil(psize / 2);
-  return { n: 0, buf: new Uint8Array(0), keys: [], flags: new Int32Array(max), dataOff: new Int32Array(max), dsize: new Float64Array(max) };
+  const start = Math.min(64, Math.ceil(psize / 2));
+  return { n: 0, buf: new Uint8Array(0), keys: [], flags: new Int32Array(start), dataOff: new Int32Array(start), dsize: new Float64Array(start) };
+}
+
+function reserveLeaf(out: LeafNodes, n: number): void {
+  if (n <= out.flags.length) return;
+  const size = Math.max(n, 2 * out.flags.length);
+  out.flags = new Int32Array(size);
+  out.dataOff = new Int32Array(size);
+  out.dsize = new Float64Array(size);
 }
 
 export function newBranchNodes(): BranchNodes {
@@ -150,6 +167,7 @@ export function parseLeaf(L: Layout, b: Uint8Array, p: number, rules: LeafRules,
   const { n, area } = bd;
   out.n = n;
   out.buf = b;
+  reserveLeaf(out, n);
   if (rules.leaf2Size > 0) {
     // P_LEAF2 (§8): items of md_pad bytes packed after the header; mp_lower still counts them.
     const ks = rules.leaf2Size;

