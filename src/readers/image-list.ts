@@ -20,7 +20,7 @@ import path from 'node:path';
 import { invalidPartition } from '../errors.js';
 import type { Damage } from '../records.js';
 import { decodeListText, displayName, FILES_PER_BATCH, isImageName, OPEN_FLAGS, readFileBatches, readSmallFile } from './files.js';
-import type { Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo } from './types.js';
+import type { OpenPurpose, Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo } from './types.js';
 
 /** A list larger than this is not an image list we sniff (the reader still reads any size when told to). */
 const SNIFF_BYTES = 64 * 1024;
@@ -120,76 +120,110 @@ export function isImageList(file: string): boolean {
   return entries.length > 0 && entries.filter((e) => isImageName(e.path)).length >= Math.max(1, bad.length);
 }
 
+/** A relative path that path.resolve() would leave as it is once joined to an absolute, normal root. */
+const NORMAL_RELATIVE = /^(?!\/)(?!.*(?:^|\/)\.{1,2}(?:\/|$))(?!.*\/\/)(?!.*\/$)[\x20-\x7e]+$/;
+
 /** Absolute paths of the files a list names (for discovery: those are not scanned again on their own). */
-export function listedImageFiles(listFile: string, rootFolder?: string): string[] {
-  const root = rootFolder ?? path.dirname(listFile);
-  return parseImageList(readSmallFile(listFile, Number.MAX_SAFE_INTEGER).toString('latin1')).entries
-    .map((e) => path.resolve(root, pathBytes(e.path).toString('utf8')));
+export function listedImageFiles(listFile: string, rootFolder?: string): Set<string> {
+  const root = path.resolve(rootFolder ?? path.dirname(listFile));
+  const out = new Set<string>();
+  for (const e of parseImageList(readSmallFile(listFile, Number.MAX_SAFE_INTEGER).toString('latin1')).entries) {
+    // Most list paths are plain relative ASCII paths: joined without path.resolve() (1,000,000 of them: ~0.2 s).
+    out.add(NORMAL_RELATIVE.test(e.path) ? `${root}${path.sep}${e.path}` : path.resolve(root, pathBytes(e.path).toString('utf8')));
+  }
+  return out;
 }
 
+/**
+ * A run of the list's entries, carried in the partition itself (as an image folder's files are), so that a
+ * worker never reads and parses the whole list again: a 1,000,000-line list took ~1 s to parse, in every worker.
+ */
 interface ListPartition {
   start: number;
-  end: number;
+  /** Per entry: its path as written (raw bytes as a latin1 string), its line and its label. */
+  paths: string[];
+  lines: number[];
+  labels: number[];
 }
 
 class ImageListReader implements Reader {
-  private readonly parsed: ParsedList;
+  private parsedList: ParsedList | undefined;
   private readonly shownRoot: string;
   private readonly absRoot: string;
 
-  constructor(private readonly source: Source, text: string) {
-    this.parsed = parseImageList(text);
+  constructor(private readonly source: Source, purpose: OpenPurpose) {
     this.absRoot = source.rootFolder ?? path.dirname(source.absPath);
     this.shownRoot = source.rootFolder ?? path.dirname(source.path);
+    // Read at open when planning, so that an unreadable list fails open() as before.
+    if (purpose === 'plan') void this.parsed;
+  }
+
+  /** The list, read and parsed on first use (a reader opened to read partitions never needs it). */
+  private get parsed(): ParsedList {
+    return (this.parsedList ??= parseImageList(readSmallFile(this.source.absPath, Number.MAX_SAFE_INTEGER).toString('latin1')));
   }
 
   info(): SourceInfo {
     const findings: Damage[] = this.parsed.bad.map((b) => ({
       kind: 'bad_record', message: `List line ${b.line} ${b.reason}: '${displayName(pathBytes(b.text.slice(0, 200)))}'.`, file: this.source.path, line: b.line,
     }));
-    let bytes = 0;
-    for (const e of this.parsed.entries) {
-      try { bytes += statSync(this.abs(e.path)).size; } catch { /* reported when read */ }
-    }
-    return { bytes, findings, expectedRecords: this.parsed.entries.length };
+    // No byte count up front: it took a stat of every listed file (~6.6 s for 1,000,000 lines); the report
+    // counts the bytes read instead, as for image folders.
+    return { findings, expectedRecords: this.parsed.entries.length };
   }
 
-  /** An entry's absolute path as bytes: the root, then the path exactly as the list holds it. */
-  private abs(p: string): Buffer {
+  /** An entry's absolute path: the root, then the path exactly as the list holds it (as bytes unless plain). */
+  private abs(p: string): string | Buffer {
+    if (PRINTABLE.test(p)) return p.startsWith('/') ? p : `${this.absRoot}${path.sep}${p}`;
     const bytes = pathBytes(p);
     return bytes[0] === 0x2f ? bytes : Buffer.concat([Buffer.from(this.absRoot + path.sep), bytes]);
   }
 
   plan(maxPartitions: number): Partition[] {
-    const total = this.parsed.entries.length;
+    const entries = this.parsed.entries;
+    const total = entries.length;
     const n = Math.max(1, Math.min(maxPartitions, Math.ceil(total / FILES_PER_BATCH)));
-    return Array.from({ length: n }, (_, i) => ({
-      index: i,
-      spec: { start: Math.floor((i * total) / n), end: Math.floor(((i + 1) * total) / n) } satisfies ListPartition,
-    }));
+    return Array.from({ length: n }, (_, i) => {
+      const start = Math.floor((i * total) / n);
+      const run = entries.slice(start, Math.floor(((i + 1) * total) / n));
+      const spec: ListPartition = { start, paths: run.map((e) => e.path), lines: run.map((e) => e.line), labels: run.map((e) => e.label) };
+      return { index: i, spec: spec as unknown as Partition['spec'] };
+    });
   }
 
   *read(p: Partition): Iterable<RecordBatch> {
-    const spec = p.spec as Partial<ListPartition> | null;
-    const total = this.parsed.entries.length;
-    if (
-      spec === null || typeof spec !== 'object' || Array.isArray(spec) || !Number.isSafeInteger(spec.start) ||
-      !Number.isSafeInteger(spec.end) || spec.start! < 0 || spec.start! > spec.end! || spec.end! > total
-    ) {
-      throw invalidPartition('image list', `not a run of its ${total} entries`);
-    }
-    const start = spec.start!;
-    yield* readFileBatches(this.parsed.entries.slice(start, spec.end).map((e, i) => ({
-      abs: this.abs(e.path), shown: path.join(this.shownRoot, displayName(pathBytes(e.path))), index: start + i,
-      line: e.line, label: e.label,
+    const spec = parseListSpec(p.spec);
+    yield* readFileBatches(spec.paths.map((rel, i) => ({
+      abs: this.abs(rel),
+      shown: path.join(this.shownRoot, PRINTABLE.test(rel) ? rel : displayName(pathBytes(rel))),
+      index: spec.start + i,
+      line: spec.lines[i]!,
+      label: spec.labels[i]!,
     })));
   }
 
   close(): void {}
 }
 
+/** A printable ASCII path is its own text and its own display name. */
+const PRINTABLE = /^[\x20-\x7e]*$/;
+
+/** The spec crossed a process boundary: check its shape before trusting it. */
+function parseListSpec(v: Partition['spec']): ListPartition {
+  const s = v as Partial<ListPartition> | null;
+  const ints = (a: unknown, n: number): boolean => Array.isArray(a) && a.length === n && a.every((x) => Number.isSafeInteger(x));
+  if (
+    s === null || typeof s !== 'object' || Array.isArray(s) || !Number.isSafeInteger(s.start) || (s.start as number) < 0 ||
+    !Array.isArray(s.paths) || !s.paths.every((x) => typeof x === 'string') ||
+    !ints(s.lines, s.paths.length) || !ints(s.labels, s.paths.length)
+  ) {
+    throw invalidPartition('image list', 'not made by this reader\'s plan()');
+  }
+  return s as ListPartition;
+}
+
 export const imageListReader: ReaderModule = {
   isolated: true,
   format: 'image-list',
-  open: async (source) => new ImageListReader(source, readSmallFile(source.absPath, Number.MAX_SAFE_INTEGER).toString('latin1')),
+  open: async (source, purpose = 'plan') => new ImageListReader(source, purpose),
 };

@@ -98,8 +98,20 @@ describe('image list sniffing', () => {
 
   it('lists the files a list names, relative to its folder or to a root folder', () => {
     const s = list('names.txt', 'imgs/a.png 0\nimgs/with space.png 1\nbad line\n');
-    expect(listedImageFiles(s.absPath)).toEqual([path.join(tmp, 'data/imgs/a.png'), path.join(tmp, 'data/imgs/with space.png')]);
-    expect(listedImageFiles(s.absPath, path.join(tmp, 'root'))).toEqual([path.join(tmp, 'root/imgs/a.png'), path.join(tmp, 'root/imgs/with space.png')]);
+    expect([...listedImageFiles(s.absPath)]).toEqual([path.join(tmp, 'data/imgs/a.png'), path.join(tmp, 'data/imgs/with space.png')]);
+    expect([...listedImageFiles(s.absPath, path.join(tmp, 'root'))]).toEqual([path.join(tmp, 'root/imgs/a.png'), path.join(tmp, 'root/imgs/with space.png')]);
+  });
+
+  it('resolves every path as path.resolve() does, the plain ones without it', () => {
+    const paths = [
+      'a.png', 'imgs/b.png', './c.png', 'imgs/./d.png', 'imgs/../e.png', '../f.png', 'imgs//g.png', 'imgs/h.png/',
+      '/abs/i.png', '.hidden/j.png', 'imgs/..k.png', 'imgs/.../l.png', 'x/..', '.', 'sp ace/m.png', 'caf\xe9.png',
+    ];
+    const s = list('resolve.txt', Buffer.from(`${paths.map((p, i) => `${p} ${i}`).join('\n')}\n`, 'latin1'));
+    const root = path.join(tmp, 'root');
+    // The oracle: Node's own path.resolve of each path, decoded as the list's bytes are.
+    const want = paths.map((p) => path.resolve(root, Buffer.from(p, 'latin1').toString('utf8')));
+    expect([...listedImageFiles(s.absPath, root)]).toEqual([...new Set(want)]);
   });
 });
 
