@@ -88,6 +88,48 @@ describe('parseImageList()', () => {
   });
 });
 
+describe('parseImageList() on random lines', () => {
+  /** Caffe's rules, line by line (getline, one CR dropped, the last space splits), as the oracle. */
+  function caffeRules(text: string): { entries: [number, string, number][]; bad: number[] } {
+    const lines = text.split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    const entries: [number, string, number][] = [];
+    const bad: number[] = [];
+    lines.forEach((raw, i) => {
+      const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+      const cut = line.lastIndexOf(' ');
+      const p = cut < 0 ? '' : line.slice(0, cut);
+      const l = cut < 0 ? '' : line.slice(cut + 1);
+      const ok = line.trim() !== '' && cut >= 0 && p !== '' && !/[\x00-\x1f\x7f]/.test(p) && /^[+-]?[0-9]+$/.test(l) &&
+        Math.abs(Number(l)) < 2 ** 31;
+      if (ok) entries.push([i + 1, p, Number(l)]);
+      else bad.push(i + 1);
+    });
+    return { entries, bad };
+  }
+
+  it('agrees with Caffe\'s rules on 20,000 lines made of the characters that matter', () => {
+    let seed = 12345;
+    const rand = (n: number): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 16) % n;
+    const alphabet = ['a', 'b', '/', '.', ' ', ' ', '\t', '\r', '#', '+', '-', '0', '7', '9', '\x00', '\x7f', '\xa0', '\xe9', 'x.png'];
+    const lines: string[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      let line = '';
+      const n = rand(12);
+      for (let k = 0; k < n; k++) line += alphabet[rand(alphabet.length)];
+      // Half of them end like an entry: a space and a label, sometimes too long for 32 bits.
+      if (rand(2) === 0) line += ` ${rand(3) === 0 ? '-' : ''}${rand(5) === 0 ? '98765432109' : String(rand(100000))}`;
+      lines.push(line);
+    }
+    for (const text of [lines.join('\n'), `${lines.join('\r\n')}\n`, `${lines.join('\n')}\n\n`]) {
+      const got = parseImageList(text);
+      const want = caffeRules(text);
+      expect(got.entries.map((e) => [e.line, e.path, e.label])).toEqual(want.entries);
+      expect(got.bad.map((b) => b.line)).toEqual(want.bad);
+    }
+  });
+});
+
 describe('image list sniffing', () => {
   it('takes a list whose entries name images, and not other text', () => {
     expect(isImageList(list('sniff-ok.txt', 'imgs/a.png 0\nimgs/b.jpg 1\n').absPath)).toBe(true);
