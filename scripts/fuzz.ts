@@ -6,10 +6,13 @@
  *
  *   npx tsx scripts/fuzz.ts [--count N] [--seconds S] [--seed K] [--out DIR] [--fixture a,b] [--start I]
  *                           [--timeout S] [--jobs J] [--keep] [--cli dist/bundle/nanscan.js] [--differential ENV=V,...]
+ *                           [--against OTHER_CLI]
  *
  * With --differential, every mutant is also scanned with those environment variables set, and the two reports
  * must have the same exit code, record counts and findings: e.g. `--differential NANSCAN_NO_NATIVE_PNG=1`
- * checks that the native PNG fast path changes no finding (the same for NANSCAN_NO_NATIVE_JPEG=1).
+ * checks that the native PNG fast path changes no finding (the same for NANSCAN_NO_NATIVE_JPEG=1). With
+ * `--against <cli>`, the second scan runs another build instead (e.g. main's, checked out and built beside this
+ * one): a refactoring of a reader must not change one finding on thousands of damaged datasets.
  *
  * Reproduce one mutant: `--fixture <dir> --seed K --start I --count 1 --keep` saves it whether or not it fails.
  */
@@ -759,6 +762,14 @@ export interface CampaignOptions {
    * records, findings): e.g. { NANSCAN_NO_NATIVE_PNG: '1' } checks that the native PNG path changes nothing.
    */
   differential?: Readonly<Record<string, string>>;
+  /** Another build's CLI for that second scan (with `differential`'s variables, if any). */
+  against?: string;
+}
+
+/** The second scan of a differential campaign: another environment, another build, or both. */
+interface SecondScan {
+  env: Readonly<Record<string, string>>;
+  cli?: string;
 }
 
 export interface MutantResult {
@@ -793,7 +804,7 @@ function treeSize(dir: string): number {
  * to `<work>/report.json`, outside the hashed tree.
  */
 async function scanAndJudge(cli: string, work: string, target: string, timeoutMs: number,
-  differential?: Readonly<Record<string, string>>): Promise<{ run: Run; failures: Failure[] }> {
+  differential?: SecondScan): Promise<{ run: Run; failures: Failure[] }> {
   const mutantRoot = path.join(work, 'mutant');
   const hashBefore = hashTree(mutantRoot);
   const reportFile = path.join(work, 'report.json');
@@ -802,20 +813,21 @@ async function scanAndJudge(cli: string, work: string, target: string, timeoutMs
   const failures = judge(run, reportFile, hashBefore, mutantRoot);
   if (differential === undefined || failures.length > 0) return { run, failures };
   const otherFile = path.join(work, 'report-differential.json');
-  const other = await runCli(cli, args(otherFile), work, timeoutMs, differential);
+  const other = await runCli(differential.cli ?? cli, args(otherFile), work, timeoutMs, differential.env);
   const otherFailures = judge(other, otherFile, hashBefore, mutantRoot);
   if (otherFailures.length > 0) {
-    return { run, failures: otherFailures.map((f) => ({ ...f, message: `with ${envText(differential)}: ${f.message}` })) };
+    return { run, failures: otherFailures.map((f) => ({ ...f, message: `with ${secondText(differential)}: ${f.message}` })) };
   }
   const a = comparable(readFileSync(reportFile, 'utf8'));
   const b = comparable(readFileSync(otherFile, 'utf8'));
   if (a !== b) {
-    failures.push({ kind: 'differential', message: `reports differ with ${envText(differential)}: ${firstDifference(a, b)}` });
+    failures.push({ kind: 'differential', message: `reports differ with ${secondText(differential)}: ${firstDifference(a, b)}` });
   }
   return { run, failures };
 }
 
-const envText = (env: Readonly<Record<string, string>>): string => Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ');
+const secondText = (d: SecondScan): string =>
+  [...Object.entries(d.env).map(([k, v]) => `${k}=${v}`), ...(d.cli === undefined ? [] : [d.cli])].join(' ');
 
 /** What two scans of the same data must agree on: exit code, and each dataset's record count and findings. */
 function comparable(reportText: string): string {
@@ -854,8 +866,8 @@ export async function checkSaved(dir: string, scan: string, timeoutMs = 30_000, 
   }
 }
 
-async function runOne(fx: FuzzFixture, index: number, o: Required<Omit<CampaignOptions, 'log' | 'fixtures' | 'differential'>>, tmp: string,
-  saved: Map<string, number>, options: Pick<CampaignOptions, 'differential'>): Promise<MutantResult> {
+async function runOne(fx: FuzzFixture, index: number, o: Required<Omit<CampaignOptions, 'log' | 'fixtures' | 'differential' | 'against'>>,
+  tmp: string, saved: Map<string, number>, second: SecondScan | undefined): Promise<MutantResult> {
   const work = path.join(tmp, `m${index}`);
   const mutantRoot = path.join(work, 'mutant');
   mkdirSync(work);
@@ -863,7 +875,7 @@ async function runOne(fx: FuzzFixture, index: number, o: Required<Omit<CampaignO
   try {
     const recipe = makeMutant(fx, o.seed, index, dataset);
     const reportFile = path.join(work, 'report.json');
-    const { run, failures } = await scanAndJudge(o.cli, work, path.join(dataset, recipe.scan), o.timeoutMs, options.differential);
+    const { run, failures } = await scanAndJudge(o.cli, work, path.join(dataset, recipe.scan), o.timeoutMs, second);
     const result: MutantResult = { recipe, failures, ms: run.ms, status: run.status };
     if (failures.length > 0 || o.keep) {
       const name = `${fx.dir.replace(/\//g, '_')}-s${o.seed}-i${index}`;
@@ -904,6 +916,10 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     return f;
   });
   if (!existsSync(o.cli)) throw new Error(`${o.cli} is missing: run npm run build first`);
+  const against = options.against === undefined ? undefined : path.resolve(options.against);
+  if (against !== undefined && !existsSync(against)) throw new Error(`${against} (--against) is missing`);
+  const second: SecondScan | undefined = options.differential === undefined && against === undefined ? undefined
+    : { env: options.differential ?? {}, ...(against === undefined ? {} : { cli: against }) };
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'nanscan-fuzz-'));
   const t0 = performance.now();
   const deadline = t0 + o.seconds * 1000;
@@ -917,7 +933,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     while (next < o.start + o.count && performance.now() < deadline) {
       const index = next++;
       const fx = fixtures[index % fixtures.length]!;
-      const res = await runOne(fx, index, o, tmp, saved, options);
+      const res = await runOne(fx, index, o, tmp, saved, second);
       done++;
       const pf = (perFixture[fx.dir] ??= { mutants: 0, failed: 0 });
       pf.mutants++;
@@ -979,6 +995,7 @@ function parseArgs(argv: readonly string[]): CampaignOptions {
     else if (a === '--fixture') o.fixtures = v().split(',');
     else if (a === '--keep') o.keep = true;
     else if (a === '--cli') o.cli = v();
+    else if (a === '--against') o.against = v();
     else if (a === '--differential') {
       o.differential = Object.fromEntries(v().split(',').map((kv) => {
         const eq = kv.indexOf('=');
