@@ -130,6 +130,19 @@ describe('parseImageList() on random lines', () => {
   });
 });
 
+describe('parseImageList() on a long list without labels', () => {
+  it('looks for each line\'s last space in that line only (a search running on into earlier lines never ends)', () => {
+    // 300,000 lines without a space: a search from each line's end back to the previous space is quadratic here
+    // (~10^11 steps), so this test would hang on it rather than fail an assertion.
+    const text = Array.from({ length: 300_000 }, (_, i) => `c${i % 10}/${i}.jpg\n`).join('');
+    const { entries, bad } = parseImageList(text);
+    expect(entries).toEqual([]);
+    expect(bad).toHaveLength(300_000);
+    expect(bad[299_999]).toMatchObject({ line: 300_000, text: 'c9/299999.jpg' });
+    expect(bad.every((b) => b.reason.startsWith('has no label'))).toBe(true);
+  });
+});
+
 describe('image list sniffing', () => {
   it('takes a list whose entries name images, and not other text', () => {
     expect(isImageList(list('sniff-ok.txt', 'imgs/a.png 0\nimgs/b.jpg 1\n').absPath)).toBe(true);
