@@ -80,6 +80,31 @@ export function displayName(bytes: Uint8Array): string {
 }
 
 /**
+ * Paths read as bytes are kept as byte strings: one latin1 character per byte, exact for any name (UTF-8 or
+ * not), cheap to make and compared as the bytes are. These turn them back into bytes, into what fs takes, and
+ * into what a report shows.
+ */
+export const bytesOf = (s: string): Buffer => Buffer.from(s, 'latin1');
+
+/** A printable ASCII byte string is its own text: the same bytes, the same display name. */
+const PRINTABLE = /^[\x20-\x7e]*$/;
+
+/** How a byte-string path is shown (displayName of its bytes; itself when printable ASCII). */
+export function displayBytes(s: string): string {
+  return PRINTABLE.test(s) ? s : displayName(bytesOf(s));
+}
+
+/**
+ * The byte-string path `rel` under the folder `root` (text) as fs takes it: a string when `rel` is printable
+ * ASCII, else bytes. A `rel` starting with '/' is already absolute.
+ */
+export function fsPathUnder(root: string, rel: string): string | Buffer {
+  if (PRINTABLE.test(rel)) return rel.startsWith('/') ? rel : `${root}/${rel}`;
+  const bytes = bytesOf(rel);
+  return bytes[0] === 0x2f ? bytes : Buffer.concat([Buffer.from(`${root}/`), bytes]);
+}
+
+/**
  * Flags for opening any file of a dataset. O_NONBLOCK: a FIFO (a named pipe where a file should be) opens at
  * once and reads as empty, where a plain open() would wait for a writer forever and hang the scan. It changes
  * nothing for regular files.

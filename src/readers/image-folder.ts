@@ -24,7 +24,8 @@ import path from 'node:path';
 import { invalidPartition } from '../errors.js';
 import type { Damage } from '../records.js';
 import {
-  codePoints, displayName, FILES_PER_BATCH, isImageName, isTorchvisionImageName, readFileBatches, type FileEntry,
+  bytesOf, codePoints, displayBytes, FILES_PER_BATCH, fsPathUnder, isImageName, isTorchvisionImageName,
+  readFileBatches, type FileEntry,
 } from './files.js';
 import type { Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo, UncheckedNote } from './types.js';
 
@@ -57,16 +58,13 @@ interface Level {
   files: string[];
 }
 
-/**
- * Names and paths in the listing are byte strings: the raw bytes of the name, one latin1 character per byte
- * (readdir's 'latin1' encoding). Exact for any name, cheap to make, and ordered as the bytes are; a Buffer per
- * name (the listing's earlier form) cost ~40% of listing 10,000 files in allocation and garbage collection.
+/*
+ * Names and paths in the listing are byte strings (files.ts; readdir's 'latin1' encoding): a Buffer per name (the
+ * listing's earlier form) cost ~40% of listing 10,000 files in allocation and garbage collection.
  */
-const bytesOf = (s: string): Buffer => Buffer.from(s, 'latin1');
 
 /** Only names with a byte above 0x7f can be anything but ASCII. */
 const NON_ASCII = /[^\x00-\x7f]/;
-const PRINTABLE = /^[\x20-\x7e]*$/;
 
 /** Python's `sorted()` on names decoded with surrogateescape: by code point. */
 function sortPy(names: string[]): string[] {
@@ -113,7 +111,7 @@ export function listImageFolder(root: string, exclude: ReadonlySet<string> = new
   const rootBytes = Buffer.from(root).toString('latin1');
   const findings: Damage[] = [];
   const notImages = { count: 0, examples: [] as string[] };
-  const shown = (rel: string): string => path.join(shownRoot, displayName(bytesOf(rel)));
+  const shown = (rel: string): string => path.join(shownRoot, displayBytes(rel));
   const excluded = (rel: string): boolean => exclude.size > 0 && exclude.has(path.join(root, bytesOf(rel).toString('utf8')));
   const rootReal = folderId(rootBytes) ?? root;
   let seen = new Set<string>();
@@ -195,7 +193,7 @@ export function listImageFolder(root: string, exclude: ReadonlySet<string> = new
   }
 
   // Class layout.
-  const classNames = classes.map((c) => displayName(bytesOf(c.name)));
+  const classNames = classes.map((c) => displayBytes(c.name));
   const n = classes.length;
   classes.forEach((c, label) => {
     const folder = shown(c.name);
@@ -337,13 +335,8 @@ class ImageFolderReader implements Reader {
 
   *read(p: Partition): Iterable<RecordBatch> {
     const spec = parseFolderSpec(p.spec);
-    const root = Buffer.from(this.source.absPath).toString('latin1');
     yield* readFileBatches(spec.files.map((rel, i) => {
-      // A printable ASCII path is its own text and its own display name; any other goes to fs as its bytes.
-      const plain = PRINTABLE.test(rel);
-      const e: FileEntry = plain
-        ? { abs: `${this.source.absPath}/${rel}`, shown: path.join(this.source.path, rel), index: spec.start + i }
-        : { abs: bytesOf(join(root, rel)), shown: path.join(this.source.path, displayName(bytesOf(rel))), index: spec.start + i };
+      const e: FileEntry = { abs: fsPathUnder(this.source.absPath, rel), shown: path.join(this.source.path, displayBytes(rel)), index: spec.start + i };
       const label = spec.labels?.[i];
       if (label !== undefined) e.label = label;
       return e;

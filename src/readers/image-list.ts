@@ -19,7 +19,9 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { invalidPartition } from '../errors.js';
 import type { Damage } from '../records.js';
-import { decodeListText, displayName, FILES_PER_BATCH, isImageName, OPEN_FLAGS, readFileBatches, readSmallFile } from './files.js';
+import {
+  bytesOf, decodeListText, displayBytes, FILES_PER_BATCH, fsPathUnder, isImageName, OPEN_FLAGS, readFileBatches, readSmallFile,
+} from './files.js';
 import type { OpenPurpose, Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo } from './types.js';
 
 /** A list larger than this is not an image list we sniff (the reader still reads any size when told to). */
@@ -136,8 +138,6 @@ function atoi(s: string): number {
   return Number.isSafeInteger(n) && Math.abs(n) < 2 ** 31 ? n : n > 0 ? 2 ** 31 - 1 : -(2 ** 31);
 }
 
-/** A parsed path (latin1 string of raw bytes) as bytes, for I/O. */
-const pathBytes = (p: string): Buffer => Buffer.from(p, 'latin1');
 
 /** Cheap sniff: a small text file whose first entries parse and name image files. */
 export function isImageList(file: string): boolean {
@@ -172,7 +172,7 @@ export function listedImageFiles(listFile: string, rootFolder?: string): Set<str
   const out = new Set<string>();
   for (const e of parseImageList(readSmallFile(listFile, Number.MAX_SAFE_INTEGER).toString('latin1')).entries) {
     // Most list paths are plain relative ASCII paths: joined without path.resolve() (1,000,000 of them: ~0.2 s).
-    out.add(NORMAL_RELATIVE.test(e.path) ? `${root}${path.sep}${e.path}` : path.resolve(root, pathBytes(e.path).toString('utf8')));
+    out.add(NORMAL_RELATIVE.test(e.path) ? `${root}${path.sep}${e.path}` : path.resolve(root, bytesOf(e.path).toString('utf8')));
   }
   return out;
 }
@@ -208,18 +208,11 @@ class ImageListReader implements Reader {
 
   info(): SourceInfo {
     const findings: Damage[] = this.parsed.bad.map((b) => ({
-      kind: 'bad_record', message: `List line ${b.line} ${b.reason}: '${displayName(pathBytes(b.text.slice(0, 200)))}'.`, file: this.source.path, line: b.line,
+      kind: 'bad_record', message: `List line ${b.line} ${b.reason}: '${displayBytes(b.text.slice(0, 200))}'.`, file: this.source.path, line: b.line,
     }));
     // No byte count up front: it took a stat of every listed file (~6.6 s for 1,000,000 lines); the report
     // counts the bytes read instead, as for image folders.
     return { findings, expectedRecords: this.parsed.entries.length };
-  }
-
-  /** An entry's absolute path: the root, then the path exactly as the list holds it (as bytes unless plain). */
-  private abs(p: string): string | Buffer {
-    if (PRINTABLE.test(p)) return p.startsWith('/') ? p : `${this.absRoot}${path.sep}${p}`;
-    const bytes = pathBytes(p);
-    return bytes[0] === 0x2f ? bytes : Buffer.concat([Buffer.from(this.absRoot + path.sep), bytes]);
   }
 
   plan(maxPartitions: number): Partition[] {
@@ -237,8 +230,9 @@ class ImageListReader implements Reader {
   *read(p: Partition): Iterable<RecordBatch> {
     const spec = parseListSpec(p.spec);
     yield* readFileBatches(spec.paths.map((rel, i) => ({
-      abs: this.abs(rel),
-      shown: path.join(this.shownRoot, PRINTABLE.test(rel) ? rel : displayName(pathBytes(rel))),
+      // The root, then the path exactly as the list holds it.
+      abs: fsPathUnder(this.absRoot, rel),
+      shown: path.join(this.shownRoot, displayBytes(rel)),
       index: spec.start + i,
       line: spec.lines[i]!,
       label: spec.labels[i]!,
@@ -247,9 +241,6 @@ class ImageListReader implements Reader {
 
   close(): void {}
 }
-
-/** A printable ASCII path is its own text and its own display name. */
-const PRINTABLE = /^[\x20-\x7e]*$/;
 
 /** The spec crossed a process boundary: check its shape before trusting it. */
 function parseListSpec(v: Partition['spec']): ListPartition {
