@@ -402,7 +402,7 @@ with h5py.File(sys.argv[1], 'w') as f:
     f.create_dataset('label', data=(np.arange(1000) % 10).astype('int32'))`, `${h5}.part`);
     renameSync(`${h5}.part`, h5);
   }
-  const cli = path.join(here, '..', 'dist', 'bundle', 'nanscan.js');
+  const cli = path.join(here, '..', 'dist', 'bundle', 'nanscan.cjs');
   const wall = (args: string[]): number => {
     const t0 = performance.now();
     const r = spawnSync(process.execPath, args, { encoding: 'utf8' });

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { rng } from './lib/caffe.js';
 
-const CLI = fileURLToPath(new URL('../dist/bundle/nanscan.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../dist/bundle/nanscan.cjs', import.meta.url));
 
 interface Finding { kind: string; file?: string; field?: string; index?: number; count?: number }
 

@@ -5,7 +5,7 @@
  * dataset. Deterministic: mutant `i` of seed `K` is always the same bytes, whatever else runs.
  *
  *   npx tsx scripts/fuzz.ts [--count N] [--seconds S] [--seed K] [--out DIR] [--fixture a,b] [--start I]
- *                           [--timeout S] [--jobs J] [--keep] [--cli dist/bundle/nanscan.js] [--differential ENV=V,...]
+ *                           [--timeout S] [--jobs J] [--keep] [--cli dist/bundle/nanscan.cjs] [--differential ENV=V,...]
  *                           [--against OTHER_CLI]
  *
  * With --differential, every mutant is also scanned with those environment variables set, and the two reports
@@ -753,7 +753,7 @@ export interface CampaignOptions {
   timeoutMs?: number;
   /** Save every mutant, passing or not (for replay). */
   keep?: boolean;
-  /** The built CLI to run (default: this checkout's dist/bundle/nanscan.js). */
+  /** The built CLI to run (default: this checkout's dist/bundle/nanscan.cjs). */
   cli?: string;
   /** Progress and failure lines. */
   log?: (line: string) => void;

@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT } from './helpers/cli.js';
+import { ROOT, runCli } from './helpers/cli.js';
 
 const SRC = path.join(ROOT, 'src');
 
@@ -82,16 +82,28 @@ describe('the command bundle (scripts/bundle.mjs)', () => {
   };
 
   it('is the package bin, with its own worker entry beside it', () => {
-    expect(pkg.bin['nanscan']).toBe('dist/bundle/nanscan.js');
-    expect(readFileSync(path.join(BUNDLE, 'nanscan.js'), 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
+    expect(pkg.bin['nanscan']).toBe('dist/bundle/nanscan.cjs');
+    expect(readFileSync(path.join(BUNDLE, 'nanscan.cjs'), 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
     expect(statSync(path.join(BUNDLE, 'worker.js')).isFile()).toBe(true);
+  });
+
+  it('runs the command through a code cache that V8 takes, and the same without it', () => {
+    const status = (mode: string) => runCli(['--version'], ROOT, { NANSCAN_CODE_CACHE: mode });
+    const used = status('status');
+    expect(used.status).toBe(0);
+    expect(used.stderr).toBe('code cache: used\n');
+    const off = status('off');
+    expect(off.status).toBe(0);
+    expect(off.stdout).toBe(used.stdout);
+    // The cache holds what a scan compiled (the build scanned the demo with it), not only the top level.
+    expect(statSync(path.join(BUNDLE, 'cli.cache')).size).toBeGreaterThan(200_000);
   });
 
   it('imports only its own files, Node built-ins and runtime dependencies (never a devDependency)', () => {
     const bare = new Set<string>();
-    for (const f of readdirSync(BUNDLE).filter((n) => n.endsWith('.js'))) {
+    for (const f of readdirSync(BUNDLE).filter((n) => n.endsWith('.js') || n.endsWith('.cjs'))) {
       const text = readFileSync(path.join(BUNDLE, f), 'utf8');
-      for (const m of text.matchAll(/(?:\bimport\s*(?:[\w*{},\s]+from\s*)?|\bimport\(\s*|\brequire\(\s*)["']([^"'./][^"']*)["']/g)) bare.add(m[1]!);
+      for (const m of text.matchAll(/(?:\bimport\s*(?:[\w*{},\s]+from\s*)?|\bimport\(\s*|\bimportEsm\d*\(\s*|\brequire\(\s*)["']([^"'./][^"']*)["']/g)) bare.add(m[1]!);
     }
     const outside = [...bare].filter((s) => !s.startsWith('node:') && !Object.hasOwn(pkg.dependencies, s.replace(/^((@[^/]+\/)?[^/]+).*$/, '$1')));
     expect(outside).toEqual([]);

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /** The `nanscan` command: argument parsing, output files, progress and exit codes. Wiring only. */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
@@ -315,4 +314,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv);
+// Not a top-level await: the command is bundled as CommonJS (scripts/bundle.mjs, for V8's code cache).
+void main(process.argv).then((code) => {
+  process.exitCode = code;
+});

@@ -11,6 +11,7 @@
  * past (error) from data it decoded with warnings, such as damaged JPEG entropy data (warning).
  */
 import type { Sharp, SharpOptions } from 'sharp';
+import { importEsm } from '../import-esm.js';
 import { bmpSize, decodeBmp } from './bmp.js';
 import { loadNativeJpeg, type NativeJpegResult } from './jpeg-native.js';
 import { loadNativePng } from './png-native.js';
@@ -108,7 +109,7 @@ type SharpFactory = typeof import('sharp').default;
 let sharpModule: SharpFactory | undefined;
 async function loadSharp(): Promise<SharpFactory> {
   if (!sharpModule) {
-    const mod = (await import('sharp')).default;
+    const mod = (await importEsm<typeof import('sharp')>('sharp')).default;
     // One libvips thread per image: parallelism comes from several decodes in flight across the libuv pool;
     // measured here, concurrency(2) inside one image brings nothing (measured on these machines).
     mod.concurrency(1);

@@ -1,4 +1,4 @@
-/** Runs the built command (dist/bundle/nanscan.js, the package's bin) as a user would, and parses its JSON report. */
+/** Runs the built command (dist/bundle/nanscan.cjs, the package's bin) as a user would, and parses its JSON report. */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Report } from '../../src/types.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const CLI = fileURLToPath(new URL('../../dist/bundle/nanscan.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../dist/bundle/nanscan.cjs', import.meta.url));
 
 export interface CliRun {
   status: number | null;

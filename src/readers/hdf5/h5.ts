@@ -17,6 +17,7 @@
  */
 import fs from 'node:fs';
 import type { Metadata } from 'h5wasm/node';
+import { importEsm } from '../../import-esm.js';
 import { packageFile } from '../../package-root.js';
 import { sharedModule, shareModule } from '../../wasm-share.js';
 import { DEFAULT_LABEL_NAMES } from '../labels.js';
@@ -470,27 +471,29 @@ interface WasmApi {
  * a view cannot give back its Memory), yet our kernel can scan h5wasm's heap in place only by linking to that
  * Memory. So this module compiles h5wasm's binary itself (or takes the module the main thread compiled and
  * shared, see wasm-share.ts) and hands Emscripten the instance through its `instantiateWasm` hook, keeping the
- * Memory; nothing global is touched. Without the binary (a build that could not extract it), h5wasm loads as
- * published and scans copy out of its heap.
+ * Memory; nothing global is touched. Without the binary or the JavaScript beside it (a build that could not
+ * extract them), h5wasm loads as published and scans copy out of its heap.
  */
 async function loadModule(): Promise<H5Module> {
   const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+  // Without our copy of Emscripten's JavaScript, h5wasm loads as published (its factory is not reachable by a
+  // path that resolves the same from the ESM library and from the command's CommonJS bundle).
+  if (!fs.existsSync(H5WASM_GLUE)) return (await importEsm<typeof import('h5wasm/node')>('h5wasm/node')).ready;
   let compiled = sharedModule(H5WASM_MODULE);
   if (compiled === undefined) {
     let bytes: Buffer;
     try {
       bytes = fs.readFileSync(H5WASM_BINARY);
     } catch {
-      return (await import('h5wasm/node')).ready;
+      return (await importEsm<typeof import('h5wasm/node')>('h5wasm/node')).ready;
     }
     compiled = await wasm.compile(bytes);
     shareModule(H5WASM_MODULE, compiled);
   }
   const module = compiled;
   // The Emscripten factory h5wasm/node wraps (its package exports only the wrapper, which would instantiate a
-  // second copy at import): the same file by path, or its copy without the embedded binary.
-  const factoryUrl = fs.existsSync(H5WASM_GLUE) ? H5WASM_GLUE.href : new URL('hdf5_util.js', import.meta.resolve('h5wasm/node')).href;
-  const factory = (await import(factoryUrl) as { default: (arg: object) => Promise<H5Module> }).default;
+  // second copy at import), in its copy without the embedded binary.
+  const factory = (await importEsm<{ default: (arg: object) => Promise<H5Module> }>(H5WASM_GLUE.href)).default;
   return factory({
     noInitialRun: true,
     // Synchronous on purpose: an error thrown here rejects the factory's promise; a rejected promise would not.

@@ -231,7 +231,7 @@ describe('quick HDF5 survey', () => {
     const hook = `const c = WebAssembly.compile; let max = 0;
 WebAssembly.compile = (b, ...r) => { max = Math.max(max, b.byteLength); return c.call(WebAssembly, b, ...r); };
 process.on('exit', () => process.stderr.write('largest-wasm=' + max + '\\n'));`;
-    const cli = path.join(import.meta.dirname, '..', '..', '..', 'dist', 'bundle', 'nanscan.js');
+    const cli = path.join(import.meta.dirname, '..', '..', '..', 'dist', 'bundle', 'nanscan.cjs');
     const largest = (file: string): number => {
       const r = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(hook)}`, cli, 'scan', file, '-q', '--no-progress'],
         { encoding: 'utf8' });
