@@ -26,7 +26,7 @@ export default tseslint.config(
     },
   },
   {
-    // The bin (src/cli/bin.cjs): CommonJS, so that it can compile the bundled command with V8's code cache.
+    // The bundles' host (src/bundle/): CommonJS, so that it can compile the bundled command with V8's code cache.
     files: ['**/*.cjs'],
     languageOptions: {
       sourceType: 'commonjs',

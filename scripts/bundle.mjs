@@ -1,20 +1,19 @@
 /**
  * Bundles the command and its worker entry, as tsc wrote them (dist/cli/main.js, dist/pool/worker.js), into
- * dist/bundle/ with esbuild, and writes the command's V8 code cache. Start-up is most of a small scan.
+ * dist/bundle/ with esbuild, and writes their V8 code caches. Start-up is most of a small scan, and every worker
+ * thread and process pays its own.
  *
- * - The command: one CommonJS file, `cli.cjs`, run by the bin `nanscan.cjs` (src/cli/bin.cjs) through V8's code
- *   cache `cli.cache`. Node 20 caches compiled code only for scripts it compiles through `vm.Script` (ES modules
- *   get no code cache before Node 22), so the command is CommonJS; it can no longer be split into chunks, and the
- *   formats a scan does not meet cost only their bytes (V8 compiles functions when they first run). Measured on a
- *   scan of a 600-record LMDB: 123 → 98 ms (medians of 40, `node -e 0` 26 ms); the same bundle without the cache:
- *   131 ms. `import.meta.url` becomes the bundle's own file URL (package-root.ts and the worker path find the
- *   package's files from it).
- * - The worker entry: ES modules, `worker.js` and its chunks, loaded on demand by format (code splitting), so a
- *   worker of an LMDB scan never reads the Parquet reader. Node's ESM loader pays per module (resolve, read,
- *   parse, link): ~80 modules in dist/ against a handful here.
- * - The cache: written by a scan of the demo datasets and the HDF5 fixture with the bin itself
- *   (NANSCAN_CODE_CACHE=write), so it holds what a scan compiles, not only the top level. Without the demo (a
- *   packed package), or if that scan fails, the command runs without a cache, as fast as before it had one.
+ * - Two CommonJS files, `cli.cjs` and `worker-main.cjs`, each run through V8's code cache (`cli.cache`,
+ *   `worker-main.cache`) by src/bundle/host.cjs, from the bin `nanscan.cjs` and the pool's worker entry
+ *   `worker.cjs` (a worker has two: `worker-main.thread.cache` and `.process.cache`, see host.cjs). Node 20 caches compiled code only for scripts compiled through `vm.Script` (ES modules get no
+ *   code cache before Node 22), so the bundles are CommonJS. They can no longer be split into chunks by format;
+ *   the formats a scan does not meet cost only their bytes (V8 compiles a function when it first runs). Measured
+ *   on a scan of a 600-record LMDB: 131 → 92 ms (medians of 40, `node -e 0` 29 ms); the same bundle without the
+ *   cache: 131 ms. `import.meta.url` becomes the bundle's own file URL (package-root.ts and the worker path find
+ *   the package's files from it).
+ * - The caches: written by scans of the demo datasets and the HDF5 and image fixtures (NANSCAN_CODE_CACHE=write),
+ *   so they hold what a scan compiles, not only the top level. Without the fixtures (a packed package), or if that scan fails, the command runs without them, as
+ *   fast as it did before it had them.
  *
  * Packages with native code stay external. The library (`import { scan } from 'nanscan'`, dist/index.js) is not
  * bundled: its host has its own loader and bundler. Run by `npm run build` after tsc.
@@ -23,7 +22,7 @@ import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'dist', 'bundle');
@@ -32,9 +31,9 @@ const external = ['sharp', 'snappy', '@node-rs/crc32', 'h5wasm', 'h5wasm/*'];
 
 rmSync(OUT, { recursive: true, force: true });
 
-await build({
+for (const [name, entry] of [['cli', 'dist/cli/main.js'], ['worker-main', 'dist/pool/worker.js']]) await build({
   absWorkingDir: ROOT,
-  entryPoints: { cli: 'dist/cli/main.js' },
+  entryPoints: { [name]: entry },
   outdir: OUT,
   outExtension: { '.js': '.cjs' },
   bundle: true,
@@ -48,36 +47,34 @@ await build({
   logLevel: 'warning',
 });
 
-await build({
-  absWorkingDir: ROOT,
-  entryPoints: { worker: 'dist/pool/worker.js' },
-  outdir: OUT,
-  bundle: true,
-  splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  // Every file in one folder: modules find the package's files through package-root.ts, at any depth.
-  chunkNames: '[name]-[hash]',
-  external,
-  // CommonJS dependencies call require() for Node's built-ins; ESM output has no require of its own.
-  banner: { js: "import { createRequire as __nanscanRequire } from 'node:module'; const require = __nanscanRequire(import.meta.url);" },
-  sourcemap: 'linked',
-  logLevel: 'warning',
-});
-
+for (const f of ['host.cjs', 'nanscan.cjs', 'worker.cjs']) copyFileSync(join(ROOT, 'src', 'bundle', f), join(OUT, f));
 const bin = join(OUT, 'nanscan.cjs');
-copyFileSync(join(ROOT, 'src', 'cli', 'bin.cjs'), bin);
 chmodSync(bin, 0o755);
 
-const warm = ['fixtures/demo', 'fixtures/hdf5/plain'].filter((d) => existsSync(join(ROOT, d)));
+// The caches, from scans of the fixtures (see above). The command's: the bin itself scans them. The workers':
+// a scan through the library with the bundled worker as its entry, which sends every source to the workers
+// (threads, and processes for images), from this process, whose flags are the command's.
+const warm = ['fixtures/demo', 'fixtures/hdf5/plain', 'fixtures/images'].filter((d) => existsSync(join(ROOT, d)));
+const caches = ['cli.cache', 'worker-main.thread.cache', 'worker-main.process.cache'].map((f) => join(OUT, f));
 if (warm.length > 0) {
+  let failed = '';
   const r = spawnSync(process.execPath, [bin, 'scan', '-q', '--no-progress', ...warm], {
     cwd: ROOT, encoding: 'utf8', env: { ...process.env, NANSCAN_CODE_CACHE: 'write' },
   });
   // 1: the demo has findings on purpose.
-  if ((r.status !== 0 && r.status !== 1) || !existsSync(join(OUT, 'cli.cache'))) {
-    rmSync(join(OUT, 'cli.cache'), { force: true });
-    console.warn(`bundle: no code cache (the scan that writes it exited with ${r.status ?? r.signal}): ${r.stderr.trim()}`);
+  if (r.status !== 0 && r.status !== 1) failed = `the command exited with ${r.status ?? r.signal}: ${r.stderr.trim()}`;
+  process.env['NANSCAN_CODE_CACHE'] = 'write';
+  try {
+    const { scanWith } = await import(pathToFileURL(join(ROOT, 'dist', 'scan.js')).href);
+    await scanWith(warm, { cwd: ROOT, workers: 2 }, { workerEntry: pathToFileURL(join(OUT, 'worker.cjs')) });
+  } catch (e) {
+    failed ||= `the workers' scan failed: ${e instanceof Error ? e.message : String(e)}`;
+  } finally {
+    delete process.env['NANSCAN_CODE_CACHE'];
+  }
+  if (failed === '' && !caches.every((f) => existsSync(f))) failed = 'a cache was not written';
+  if (failed !== '') {
+    for (const f of caches) rmSync(f, { force: true });
+    console.warn(`bundle: no code cache (${failed}); the command runs without one`);
   }
 }

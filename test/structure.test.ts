@@ -84,7 +84,7 @@ describe('the command bundle (scripts/bundle.mjs)', () => {
   it('is the package bin, with its own worker entry beside it', () => {
     expect(pkg.bin['nanscan']).toBe('dist/bundle/nanscan.cjs');
     expect(readFileSync(path.join(BUNDLE, 'nanscan.cjs'), 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
-    expect(statSync(path.join(BUNDLE, 'worker.js')).isFile()).toBe(true);
+    expect(statSync(path.join(BUNDLE, 'worker.cjs')).isFile()).toBe(true);
   });
 
   it('runs the command through a code cache that V8 takes, and the same without it', () => {

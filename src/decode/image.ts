@@ -11,7 +11,7 @@
  * past (error) from data it decoded with warnings, such as damaged JPEG entropy data (warning).
  */
 import type { Sharp, SharpOptions } from 'sharp';
-import { importEsm } from '../import-esm.js';
+import { importEsm } from '../bundle-host.js';
 import { bmpSize, decodeBmp } from './bmp.js';
 import { loadNativeJpeg, type NativeJpegResult } from './jpeg-native.js';
 import { loadNativePng } from './png-native.js';

@@ -32,14 +32,16 @@ function aborted(): ScanError {
 export type ProgressListener = (records: number, bytes: number) => void;
 
 /**
- * Resolves the worker entry: the compiled `worker.js` beside this module (dist/pool/, or dist/bundle/ in the
- * command's bundle, which has its own bundled worker entry: scripts/bundle.mjs). Run from source (tests under
+ * Resolves the worker entry: the compiled `worker.js` beside this module (dist/pool/), or in the command's bundle
+ * its own bundled worker, `worker.cjs` (dist/bundle/: scripts/bundle.mjs). Run from source (tests under
  * vitest), this module is `src/pool/pool.ts` and Node cannot run a TypeScript worker by itself
  * (vitest-dev/vitest#6040), so the built `dist/pool/worker.js` is used: `npm test` builds first.
  */
 export function defaultWorkerEntry(): URL {
-  const beside = new URL('./worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(beside))) return beside;
+  for (const name of ['./worker.cjs', './worker.js']) {
+    const beside = new URL(name, import.meta.url);
+    if (existsSync(fileURLToPath(beside))) return beside;
+  }
   const built = packageFile('dist/pool/worker.js');
   if (existsSync(fileURLToPath(built))) return built;
   throw new ScanError('SCAN_INTERNAL', `No compiled worker at ${fileURLToPath(built)}: run 'npm run build'.`);

@@ -7,6 +7,7 @@
  * down, while a dead child process only fails its task. The pool reruns such partitions in processes.
  */
 import { parentPort } from 'node:worker_threads';
+import { codeCachePoint } from '../bundle-host.js';
 import { loadKernel } from '../kernels/scan.js';
 import { NEEDS_ISOLATION, type FromWorker, type ToWorker } from './protocol.js';
 import { ReaderCache, runPartition } from './run-partition.js';
@@ -56,6 +57,7 @@ export function startWorker(observer?: RecordObserver): void {
           ...(observer === undefined ? {} : { observer }),
         });
         post({ type: 'result', taskId: msg.taskId, result });
+        codeCachePoint();
       } catch (e) {
         if (e instanceof NeedsIsolation) {
           post({ type: 'isolate', taskId: msg.taskId });

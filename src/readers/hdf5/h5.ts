@@ -17,7 +17,7 @@
  */
 import fs from 'node:fs';
 import type { Metadata } from 'h5wasm/node';
-import { importEsm } from '../../import-esm.js';
+import { importEsm } from '../../bundle-host.js';
 import { packageFile } from '../../package-root.js';
 import { sharedModule, shareModule } from '../../wasm-share.js';
 import { DEFAULT_LABEL_NAMES } from '../labels.js';
