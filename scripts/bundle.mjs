@@ -20,7 +20,7 @@
  */
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -46,6 +46,15 @@ for (const [name, entry] of [['cli', 'dist/cli/main.js'], ['worker-main', 'dist/
   sourcemap: 'linked',
   logLevel: 'warning',
 });
+
+// The bundles as ASCII, which host.cjs reads as latin1: one byte a character, no UTF-8 decoding (1.6 MB: ~2.5 ms
+// instead of 7-12). esbuild escapes what strings and regular expressions hold beyond ASCII; what is left is in
+// comments (§, ±, →), written here as \u escapes, which a comment leaves inert.
+for (const name of ['cli', 'worker-main']) {
+  const file = join(OUT, `${name}.cjs`);
+  const ascii = readFileSync(file, 'utf8').replace(/[\u0080-\u{10ffff}]/gu, (c) => `\\u{${c.codePointAt(0).toString(16)}}`);
+  writeFileSync(file, ascii);
+}
 
 for (const f of ['host.cjs', 'nanscan.cjs', 'worker.cjs']) copyFileSync(join(ROOT, 'src', 'bundle', f), join(OUT, f));
 const bin = join(OUT, 'nanscan.cjs');

@@ -3,11 +3,15 @@
  * today's findings by a stable fingerprint; `--baseline` then removes those from the report (and from the
  * exit code) and says how many it suppressed, so only new findings fail the build.
  */
-import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { ScanError } from './errors.js';
 import { exitCodeFor, type FailOn } from './options.js';
 import type { DatasetReport, Finding, FindingKind, Report } from './types.js';
+
+/** node:crypto, loaded on first use: most scans have no baseline, and loading it is ~3 ms of every start-up. */
+let crypto: typeof import('node:crypto') | undefined;
+const loadCrypto = (): typeof import('node:crypto') => (crypto ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto'));
 
 /**
  * A finding's identity across runs: kind, dataset and locator (database and key, file, field, row, label, page, offset).
@@ -20,7 +24,7 @@ export function findingFingerprint(datasetPath: string, f: Finding): string {
   const key = f.database === undefined ? f.key ?? null : [f.database, f.key ?? null];
   const id = [f.kind, datasetPath, key, f.file ?? null, f.field ?? null, positional ? f.index ?? null : null,
     f.label ?? null, f.page ?? null, f.offset ?? null];
-  return createHash('sha256').update(JSON.stringify(id)).digest('hex').slice(0, 32);
+  return loadCrypto().createHash('sha256').update(JSON.stringify(id)).digest('hex').slice(0, 32);
 }
 
 export interface Baseline {

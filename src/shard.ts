@@ -5,7 +5,7 @@
  * examples, value sums, shape tallies and labels in storage order), and the merge runs the very same
  * finalizeDataset() a single scan runs, on the partitions of all shards in order.
  */
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { createRequire } from 'node:module';
 import type { SeverityOverrides } from './checks/findings.js';
 import { ScanError } from './errors.js';
 import type { FailOn } from './options.js';
@@ -14,6 +14,10 @@ import type { PartitionResult } from './checks/result.js';
 import type { Source, SourceFormat, SourceInfo } from './readers/types.js';
 import { buildReport, VERSION } from './report/build.js';
 import { SHARD_FORMAT, type DatasetReport, type Finding, type Report, type ReportOptions } from './types.js';
+
+/** node:zlib, loaded on first use: only shard reports need it, and loading it is part of every start-up. */
+let zlib: typeof import('node:zlib') | undefined;
+const loadZlib = (): typeof import('node:zlib') => (zlib ??= createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib'));
 
 export interface ShardSpec {
   /** 1-based, as in `--shard 2/8`. */
@@ -102,14 +106,14 @@ function encodePartition(r: PartitionResult): EncodedPartition {
   const { labelStats, ...rest } = r;
   return {
     ...rest,
-    labels: deflateRawSync(labels).toString('base64'),
+    labels: loadZlib().deflateRawSync(labels).toString('base64'),
     stats: jsonStats(r.stats),
     ...(labelStats === undefined ? {} : { labelStats: jsonStats(labelStats) }),
   };
 }
 
 function decodePartition(e: EncodedPartition): PartitionResult {
-  const raw = inflateRawSync(Buffer.from(e.labels, 'base64'));
+  const raw = loadZlib().inflateRawSync(Buffer.from(e.labels, 'base64'));
   const labels = new Int32Array(raw.length / 4);
   Buffer.from(labels.buffer).set(raw);
   const { labelStats, ...rest } = e;

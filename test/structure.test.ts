@@ -97,6 +97,13 @@ describe('the command bundle (scripts/bundle.mjs)', () => {
     expect(off.stdout).toBe(used.stdout);
     // The cache holds what a scan compiled (the build scanned the demo with it), not only the top level.
     expect(statSync(path.join(BUNDLE, 'cli.cache')).size).toBeGreaterThan(200_000);
+    for (const kind of ['thread', 'process']) expect(statSync(path.join(BUNDLE, `worker-main.${kind}.cache`)).size).toBeGreaterThan(100_000);
+  });
+
+  it('bundles are ASCII, as the host reads them (latin1: a character a byte)', () => {
+    for (const f of ['cli.cjs', 'worker-main.cjs']) {
+      expect(readFileSync(path.join(BUNDLE, f)).findIndex((b) => b > 0x7f)).toBe(-1);
+    }
   });
 
   it('imports only its own files, Node built-ins and runtime dependencies (never a devDependency)', () => {

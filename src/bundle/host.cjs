@@ -44,7 +44,8 @@ exports.run = (name) => {
   }
   // Node's module wrapper with two more parameters (src/bundle-host.ts): this file's own import(), for the ES
   // modules left outside the bundle (sharp, h5wasm), and the point where a worker's cache may be written.
-  const source = fs.readFileSync(file, 'utf8');
+  // ASCII (scripts/bundle.mjs): latin1 reads it without UTF-8 decoding.
+  const source = fs.readFileSync(file, 'latin1');
   const script = new vm.Script(
     `(function (exports, require, module, __filename, __dirname, __nanscan_import, __nanscan_cache_point) { ${source}\n})`,
     { filename: file, cachedData },
