@@ -241,9 +241,9 @@ async function visit(abs: string, shown: string, out: Discovery, seen: Set<strin
     return false;
   }
   // A folder holding a list file is not itself an image folder: the list says what its images are.
-  // (An image is no list: a folder of 2,000 JPEGs was 2,000 sniffs.)
-  const hasList = entries.some((e) => e.isFile() && !isImageName(e.name) && isImageList(path.join(abs, e.name)));
-  const format = detectFolder(entries) ?? (!hasList && looksLikeImageFolder(abs) ? 'image-folder' : null);
+  // (An image is no list: a folder of 2,000 JPEGs was 2,000 sniffs. A database's files are not sniffed either.)
+  const hasList = (): boolean => entries.some((e) => e.isFile() && !isImageName(e.name) && isImageList(path.join(abs, e.name)));
+  const format = detectFolder(entries) ?? (!hasList() && looksLikeImageFolder(abs) ? 'image-folder' : null);
   let found = false;
   if (format !== null) {
     found = add(out, format, abs, shown, seen);

@@ -240,11 +240,11 @@ export function* readFileBatches(entries: Iterable<FileEntry>): Generator<Record
  * whichever is more; what is left is judged by its lines (list sniffers want entries that name real files).
  */
 export function decodeListText(bytes: Uint8Array): string | null {
+  const most = Math.max(16, bytes.length / 100);
   let control = 0;
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i]!;
-    if (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) control++;
+    if (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d && ++control > most) return null;
   }
-  if (control > Math.max(16, bytes.length / 100)) return null;
   return new TextDecoder('utf-8').decode(bytes);
 }
