@@ -8,7 +8,7 @@
  *   `worker.cjs` (a worker has two: `worker-main.thread.cache` and `.process.cache`, see host.cjs). Node 20 caches compiled code only for scripts compiled through `vm.Script` (ES modules get no
  *   code cache before Node 22), so the bundles are CommonJS. They can no longer be split into chunks by format;
  *   the formats a scan does not meet cost only their bytes (V8 compiles a function when it first runs). Measured
- *   on a scan of a 600-record LMDB: 131 → 92 ms (medians of 40, `node -e 0` 29 ms); the same bundle without the
+ *   on a scan of a 600-record LMDB: 131 → 85 ms (means of 40, `node -e 0` 26 ms); the same bundle without the
  *   cache: 131 ms. `import.meta.url` becomes the bundle's own file URL (package-root.ts and the worker path find
  *   the package's files from it).
  * - The caches: written by scans of the demo datasets and the HDF5 and image fixtures (NANSCAN_CODE_CACHE=write),
