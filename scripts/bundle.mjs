@@ -3,17 +3,18 @@
  * dist/bundle/ with esbuild, and writes their V8 code caches. Start-up is most of a small scan, and every worker
  * thread and process pays its own.
  *
- * - Two CommonJS files, `cli.cjs` and `worker-main.cjs`, each run through V8's code cache (`cli.cache`,
- *   `worker-main.cache`) by src/bundle/host.cjs, from the bin `nanscan.cjs` and the pool's worker entry
- *   `worker.cjs` (a worker has two: `worker-main.thread.cache` and `.process.cache`, see host.cjs). Node 20 caches compiled code only for scripts compiled through `vm.Script` (ES modules get no
- *   code cache before Node 22), so the bundles are CommonJS. They can no longer be split into chunks by format;
- *   the formats a scan does not meet cost only their bytes (V8 compiles a function when it first runs). Measured
- *   on a scan of a 600-record LMDB: 131 → 85 ms (means of 40, `node -e 0` 26 ms); the same bundle without the
- *   cache: 131 ms. `import.meta.url` becomes the bundle's own file URL (package-root.ts and the worker path find
- *   the package's files from it).
- * - The caches: written by scans of the demo datasets and the HDF5 and image fixtures (NANSCAN_CODE_CACHE=write),
- *   so they hold what a scan compiles, not only the top level. Without the fixtures (a packed package), or if that scan fails, the command runs without them, as
- *   fast as it did before it had them.
+ * - Two CommonJS files, `cli.cjs` and `worker-main.cjs`, each run through V8's code cache by src/bundle/host.cjs,
+ *   from the bin `nanscan.cjs` and from the pool's worker entry `worker.cjs`. The caches: `cli.cache`, and for
+ *   the worker `worker-main.thread.cache` and `worker-main.process.cache` (V8 takes a cache only under the flags
+ *   it was made with: host.cjs). Node 20 caches compiled code only for scripts compiled through `vm.Script` (ES
+ *   modules get no code cache before Node 22), so the bundles are CommonJS. They can no longer be split into
+ *   chunks by format; the formats a scan does not meet cost only their bytes (V8 compiles a function when it
+ *   first runs). Measured on a scan of a 600-record LMDB: 131 → 85 ms (means of 40, `node -e 0` 26 ms); the
+ *   same bundle without the cache: 131 ms. `import.meta.url` becomes the bundle's own file URL (package-root.ts
+ *   and the worker path find the package's files from it).
+ * - The caches are written by scans of the demo datasets and the HDF5 and image fixtures
+ *   (NANSCAN_CODE_CACHE=write), so they hold what a scan compiles, not only the top level. Without the fixtures
+ *   (a packed package), or if a scan fails, the command runs without them, as fast as it did before them.
  *
  * Packages with native code stay external. The library (`import { scan } from 'nanscan'`, dist/index.js) is not
  * bundled: its host has its own loader and bundler. Run by `npm run build` after tsc.
