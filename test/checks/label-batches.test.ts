@@ -296,7 +296,18 @@ describe('sequential batches', () => {
           expect(r.sequentialBatchesWithout).toBe(ref.without.get(r.label));
           expect(r.sequential).toBe(ref.full > 0 ? ref.without.get(r.label)! / ref.full : 0);
         }
+        // Cut into parts at random places (batches then straddle parts): the same analysis.
+        const cuts = [0, ...Array.from({ length: 3 }, () => Math.floor(next() * (N + 1))).sort((x, y) => x - y), N];
+        expect(analyzeLabelBatches(cuts.slice(1).map((c, i) => labels.subarray(cuts[i], c)), { batchSize: B, numClasses: null })).toEqual(a);
       }
+      // The histogram against a plain count; inferred classes = max label + 1, 0 when every label is negative.
+      const h = labelHistogram(labels, null, 8);
+      const byLabel = new Map<number, number>();
+      for (const l of labels) byLabel.set(l, (byLabel.get(l) ?? 0) + 1);
+      expect(Object.entries(h.histogram).map(([k, v]) => [Number(k), v]).sort((x, y) => x[0]! - y[0]!))
+        .toEqual([...byLabel].sort((x, y) => x[0] - y[0]));
+      expect(h.records).toBe(N);
+      expect(h.numClasses).toBe(Math.max(-1, ...labels) + 1);
     }
   });
 
