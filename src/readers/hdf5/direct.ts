@@ -581,14 +581,16 @@ function btreeChunks(file: FileBytes, sb: Superblock, root: number, dims: readon
       if (c < (lt[0] as number)) return -1;
       return 0;
     }
-    const target = [c, ...new Array<number>(n - 1).fill(0)];
-    const lexLess = (a: number[], b: number[]): boolean => {
-      for (let i = 0; i < n; i++) if ((a[i] as number) !== (b[i] as number)) return (a[i] as number) < (b[i] as number);
-      return false;
-    };
-    if (!lexLess(target, rt)) return 1;
-    if (lexLess(target, lt)) return -1;
+    // The chunk's key is [c, 0, ..., 0]: compared in place (this runs ~10 times a chunk, for every chunk).
+    if (!targetBefore(c, rt)) return 1;
+    if (targetBefore(c, lt)) return -1;
     return 0;
+  };
+  /** Whether [c, 0, ..., 0] sorts before `key` (lexicographic; keys are non-negative). */
+  const targetBefore = (c: number, key: number[]): boolean => {
+    if (c !== key[0]) return c < (key[0] as number);
+    for (let i = 1; i < n; i++) if (key[i] !== 0) return true;
+    return false;
   };
   const rootNode = load(root, -1);
   const out: ChunkEntry[] = [];
