@@ -142,17 +142,39 @@ class Hdf5SourceReader implements Hdf5Reader {
     return planPartitions(this.survey().files, maxPartitions, this.minPartitionBytes);
   }
 
-  /** Async only to load h5wasm the first time a dataset needs it; direct reads never wait. */
-  async *read(partition: Partition, scratch?: Uint8Array): AsyncGenerator<RecordBatch> {
+  /**
+   * A plain generator when h5wasm is not needed or already loaded (no promise per batch: see runPartition), an
+   * async one when it must be loaded first.
+   */
+  read(partition: Partition, scratch?: Uint8Array): Iterable<RecordBatch> | AsyncIterable<RecordBatch> {
+    if (this.h5 !== undefined) return this.readWith(partition, scratch);
+    let needsHdf5 = true;
+    try {
+      needsHdf5 = parseSpec(partition.spec).segments.some((seg) => liveDatasets(seg).some(throughHdf5));
+    } catch {
+      // A spec that does not parse: the generator throws it when read, as it always did.
+    }
+    return needsHdf5 ? this.loadThenRead(partition, scratch) : this.readWith(partition, scratch);
+  }
+
+  private async *loadThenRead(partition: Partition, scratch?: Uint8Array): AsyncGenerator<RecordBatch> {
+    if (this.closed) throw new ScanError('SCAN_ABORTED', `Reader for ${this.source.path} is closed.`);
+    parseSpec(partition.spec);
+    this.h5 ??= await H5.load();
+    yield* this.readWith(partition, scratch);
+  }
+
+  private *readWith(partition: Partition, scratch?: Uint8Array): Generator<RecordBatch> {
     if (this.closed) throw new ScanError('SCAN_ABORTED', `Reader for ${this.source.path} is closed.`);
     const { segments } = parseSpec(partition.spec);
     let buf: SlabBuffer | undefined;
     try {
       for (const seg of segments) {
         if (buf === undefined && liveDatasets(seg).some(throughHdf5)) {
-          this.h5 ??= await H5.load();
-          linkKernel(this.h5);
-          buf = new SlabBuffer(this.h5);
+          const h5 = this.h5;
+          if (h5 === undefined) throw new Error('h5wasm not loaded for a dataset that needs it');
+          linkKernel(h5);
+          buf = new SlabBuffer(h5);
         }
         yield* readSegment(seg, buf, this.slabBytes, scratch);
       }

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { invalidOption, invalidPartition, ScanError } from '../../errors.js';
 import type { JsonValue, OpenPurpose, Partition, Reader, ReaderModule, RecordBatch, Source, SourceInfo } from '../types.js';
 import { OPEN_FLAGS } from '../files.js';
-import { readUnit, type Unit } from './read.js';
+import { readPlain, readUnit, type Buffers, type Unit } from './read.js';
 import { survey, type ArraySpec, type Survey } from './survey.js';
 
 export { isNpyFile, isNpzFile, pairNpyFiles, labelFileFor } from './sniff.js';
@@ -95,16 +95,44 @@ class NpySourceReader implements Reader {
     return groups.map((units, index) => ({ index, spec: { v: SPEC_VERSION, units: units as unknown as JsonValue[] } }));
   }
 
-  async *read(partition: Partition): AsyncGenerator<RecordBatch> {
-    if (this.closed) throw new ScanError('SCAN_ABORTED', `Reader for ${this.source.path} is closed.`);
-    const units = parseSpec(partition.spec);
-    const buffers = { slab: this.slabBytes };
+  /**
+   * A plain generator unless a unit is a deflated .npz member (inflated by a zlib stream, which is async): no
+   * promise per batch for the rest (see runPartition).
+   */
+  read(partition: Partition): Iterable<RecordBatch> | AsyncIterable<RecordBatch> {
+    let deflated = true;
+    try {
+      deflated = parseSpec(partition.spec).some((u) => u.array.zip?.method === 8);
+    } catch {
+      // A spec that does not parse: the generator throws it when read, as it always did.
+    }
+    return deflated ? this.readAsync(partition) : this.readPlainUnits(partition);
+  }
+
+  private *readPlainUnits(partition: Partition): Generator<RecordBatch> {
+    const units = this.units(partition);
+    const buffers: Buffers = { slab: this.slabBytes };
     for (const u of units) {
-      let fd: number;
+      const fd = openUnit(u);
+      if (typeof fd !== 'number') {
+        yield fd;
+        continue;
+      }
       try {
-        fd = openSync(u.array.path, OPEN_FLAGS);
-      } catch (e) {
-        yield { records: [], damage: [{ kind: 'io_error', message: `Cannot open: ${(e as Error).message}.`, file: u.array.file }] };
+        yield* readPlain(fd, u, buffers);
+      } finally {
+        closeSync(fd);
+      }
+    }
+  }
+
+  private async *readAsync(partition: Partition): AsyncGenerator<RecordBatch> {
+    const units = this.units(partition);
+    const buffers: Buffers = { slab: this.slabBytes };
+    for (const u of units) {
+      const fd = openUnit(u);
+      if (typeof fd !== 'number') {
+        yield fd;
         continue;
       }
       try {
@@ -115,8 +143,23 @@ class NpySourceReader implements Reader {
     }
   }
 
+  /** The partition's units, checked (called from inside the generators, so a bad spec throws when read). */
+  private units(partition: Partition): Unit[] {
+    if (this.closed) throw new ScanError('SCAN_ABORTED', `Reader for ${this.source.path} is closed.`);
+    return parseSpec(partition.spec);
+  }
+
   close(): void {
     this.closed = true;
+  }
+}
+
+/** The unit's file opened for reading, or the batch that says it cannot be. */
+function openUnit(u: Unit): number | RecordBatch {
+  try {
+    return openSync(u.array.path, OPEN_FLAGS);
+  } catch (e) {
+    return { records: [], damage: [{ kind: 'io_error', message: `Cannot open: ${(e as Error).message}.`, file: u.array.file }] };
   }
 }
 

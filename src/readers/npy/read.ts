@@ -57,7 +57,7 @@ export async function* readUnit(fd: number, u: Unit, buf: Buffers): AsyncGenerat
 }
 
 /** Rows by pread: C order in runs of whole rows; Fortran order column by column, then transposed. */
-function* readPlain(fd: number, u: Unit, buf: Buffers): Generator<RecordBatch> {
+export function* readPlain(fd: number, u: Unit, buf: Buffers): Generator<RecordBatch> {
   const a = u.array;
   const rb = rowBytesOf(a);
   const per = Math.max(1, Math.floor(buf.slab / Math.max(rb, 1)));
