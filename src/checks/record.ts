@@ -3,9 +3,9 @@
  * or something opaque), runs the record checks on it and keeps the partition's running tallies.
  */
 import { DatumDecoder, looksLikeDatum, type Datum } from '../decode/datum.js';
-import { decodePickle, looksLikePickle } from '../decode/pickle.js';
+import { looksLikePickle } from '../decode/pickle.js';
 import { Scratch } from '../decode/pickle-numpy.js';
-import { pickleFields } from './pickled.js';
+import { PickleTemplates } from './pickled.js';
 import { decodeImageNow, decodeImageWithSharp, isConstantImage, sniffImage, type ImageResult } from '../decode/image.js';
 import { createStats, type Kernel, type ScanStats } from '../kernels/scan.js';
 import { emptyKvValues, LabelBuffer, type AnalyzeOptions, type KvValues, type PartitionResult, type ShapeTally } from './result.js';
@@ -51,6 +51,8 @@ export class PartitionAnalyzer {
   private readonly sink: FindingSink;
   private readonly decoder = new DatumDecoder();
   private readonly pickleScratch = new Scratch();
+  /** Pickled values' members by skeleton: most values of a database differ only in their arrays' bytes. */
+  private readonly pickles = new PickleTemplates();
   private readonly stats = createAccumulator();
   /** Label arrays' values: reported apart from the data's (`labelStats`). */
   private readonly labelStats = createAccumulator();
@@ -60,6 +62,7 @@ export class PartitionAnalyzer {
   private readonly shapes: Record<string, ShapeTally> = {};
   private lastShape: ShapeTally | undefined;
   private readonly kvWhere: Where = { index: 0 };
+  private readonly memberWhere: Where = { index: 0 };
   private readonly labels = new LabelBuffer();
   private explicitLabels = 0;
   private records = 0;
@@ -175,7 +178,9 @@ export class PartitionAnalyzer {
    * tensor, a custom class), is only tallied: what it means depends on the database (finalize.ts).
    */
   private pickled(value: Uint8Array, v: KvValues, where: Where): Promise<void> | undefined {
-    const r = decodePickle(value);
+    // Array copies go to scratch room reused per value: the analysis reads them synchronously and keeps none.
+    this.pickleScratch.reset();
+    const r = this.pickles.fields(value, this.pickleScratch);
     if (r.status === 'invalid') {
       v.badPickles++;
       if (v.badPickleExamples.length < this.options.maxExamples) {
@@ -183,9 +188,7 @@ export class PartitionAnalyzer {
       }
       return undefined;
     }
-    // Array copies go to scratch room reused per value: the analysis reads them synchronously and keeps none.
-    this.pickleScratch.reset();
-    const fields = r.status === 'ok' ? pickleFields(r.value, this.pickleScratch) : [];
+    const fields = r.status === 'ok' ? r.fields : [];
     if (!fields.some((f) => f.type !== 'opaque')) {
       v.uncheckedPickles++;
       if (v.uncheckedPickleExamples.length < this.options.maxExamples) {
@@ -339,9 +342,18 @@ export class PartitionAnalyzer {
     this.memberBytes = countBytes;
     let labelled = false;
     let waits: Promise<void>[] | undefined;
+    // One locator for the members, reused: sync findings read it at once, queued images take a copy.
+    const where = this.memberWhere;
+    where.index = base.index;
+    where.key = base.key;
+    where.database = base.database;
+    where.file = base.file;
+    where.line = base.line;
+    where.name = base.name;
+    where.offset = base.offset;
     for (const f of fields) {
       if (f.type === 'opaque') continue;
-      const where: Where = { ...base, field: f.name };
+      where.field = f.name;
       if (f.type === 'label' && !labelled) {
         labelled = true;
         this.sampleLabel(f.value, where);

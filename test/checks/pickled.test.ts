@@ -5,8 +5,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { pickleFields } from '../../src/checks/pickled.js';
+import { pickleFields, PickleTemplates } from '../../src/checks/pickled.js';
 import { decodePickle } from '../../src/decode/pickle.js';
+import { Scratch } from '../../src/decode/pickle-numpy.js';
 import type { SampleField } from '../../src/readers/types.js';
 
 function fieldsOf(python: string): string[] {
@@ -64,5 +65,78 @@ describe('pickled values as sample members', () => {
     expect(selfRef.length).toBeLessThanOrEqual(256);
     const shared = fieldsOf(`(lambda a: [[[[[[[[[[a, a], [a, a]]] * 2] * 2] * 2] * 2] * 2] * 2] * 2])(np.ones(1))`);
     expect(shared.length).toBeLessThanOrEqual(256);
+  });
+});
+
+/**
+ * Values as a database holds them: the same pickle around different arrays and labels. Each case is decoded one
+ * value at a time by PickleTemplates, which decodes a value only when no earlier one has its skeleton, and must
+ * give what decoding every value gives, with the arrays' bytes and the labels numpy and Python wrote.
+ */
+describe('pickled values decoded once per skeleton', () => {
+  const WRITER = String.raw`
+import io, pickle, sys, numpy as np
+from PIL import Image
+rng = np.random.default_rng(5)
+b = io.BytesIO(); Image.new('RGB', (4, 4)).save(b, format='PNG'); png = b.getvalue()
+def arr(kind, i):
+    if kind == 'f4': x = rng.standard_normal(8).astype('f4')
+    elif kind == 'be': x = rng.standard_normal(5).astype('>f8')
+    elif kind == 'f2': x = rng.standard_normal(6).astype('f2')
+    elif kind == 'fortran': x = np.asfortranarray(rng.standard_normal((2, 3)))
+    else: x = rng.integers(0, 255, 7, dtype='u1')
+    if kind != 'u1' and i % 7 == 3: x.flat[i % x.size] = np.nan
+    if kind == 'f4' and i % 11 == 5: x[1] = np.inf
+    return x
+def want(x):
+    c = np.ascontiguousarray(x)
+    return (c.astype('<f4') if c.dtype == np.float16 else c.astype(c.dtype.newbyteorder('<'))).tobytes().hex()
+# Runs of 20 values of one form (case, protocol, array kind), with random labels: as databases are written.
+for i in range(800):
+    case = (i // 20) % 8
+    protocol = [0, 2, 3, 4, 5][(i // 160) % 5]
+    kind = ['f4', 'be', 'f2', 'fortran', 'u1'][(case + i // 160) % 5]
+    x = arr(kind, i); label = int(rng.integers(0, 4))
+    if case == 0: v, name = {'x': x, 'label': label}, 'x'
+    elif case == 1: v, name = (x, label), '[0]'
+    elif case == 2: v, name = {'x': x, 'label': np.int64(label)}, 'x'
+    elif case == 3: v, name = {'x': x, 'label': np.array(label, '>i4')[()], 'note': 'same'}, 'x'
+    elif case == 4:
+        # The same length of bytes, an image or not: the payload decides.
+        img = png if rng.random() < 0.5 else bytes(len(png))
+        v, name = {'img': img, 'x': x, 'label': label}, 'x'
+    elif case == 5:
+        k = b'%02d' % (i % 3)
+        v, name = {k: k, 'x': x, 'label': label}, 'x'
+    elif case == 6: v, name = {'x': x, 'target': float(label), 'meta': {'id': label}}, 'x'
+    else: v, name = [x, np.float32(label), label], '[0]'
+    p = pickle.dumps(v, protocol=protocol)
+    sys.stdout.write('%s %s %s %d\n' % (p.hex(), name, want(x), label))
+`;
+
+  it('gives every value the members a full decode gives, with the bytes numpy wrote, and decodes few', () => {
+    const r = spawnSync('/usr/bin/python3', ['-c', WRITER], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => l.split(' '));
+    expect(lines.length).toBe(800);
+    const templates = new PickleTemplates();
+    const scratch = new Scratch();
+    lines.forEach(([hex, name, bytes, label], i) => {
+      const value = Buffer.from(hex!, 'hex');
+      const full = decodePickle(value);
+      if (full.status !== 'ok') throw new Error(`value ${i}: ${JSON.stringify(full)}`);
+      scratch.reset();
+      const got = templates.fields(value, scratch);
+      if (got.status !== 'ok') throw new Error(`value ${i}: ${JSON.stringify(got)}`);
+      expect(got.fields.map(show), `value ${i}`).toEqual(pickleFields(full.value).map(show));
+      const x = got.fields.find((f) => f.name === name);
+      if (x?.type !== 'array') throw new Error(`value ${i}: no array '${name}'`);
+      expect(Buffer.from(x.data.buffer, x.data.byteOffset, x.data.byteLength).toString('hex'), `value ${i}`).toBe(bytes);
+      const l = got.fields.find((f) => f.type === 'label');
+      if ((i / 20 | 0) % 8 < 6) expect(l?.type === 'label' ? l.value : null, `value ${i}`).toBe(Number(label));
+    });
+    // Protocols 0 and 2 write bytes as text (_codecs.encode): their arrays are not payloads, nor is a value whose
+    // key is its bytes (case 5) a template. That leaves 21 runs of 20, each decoding about one value per label.
+    expect(templates.hits).toBeGreaterThan(300);
   });
 });
