@@ -76,6 +76,26 @@ describe('crash isolation', () => {
   });
 });
 
+describe('crash isolation of sources read in threads', () => {
+  // TFRecord files are read in threads; the first image moves the partition, and the rest of the source, to
+  // worker processes before it is decoded. The fault hook kills only processes: a decode in a thread would leave
+  // the images decoded and no crash reported.
+  it('decodes the images of a TFRecord in worker processes, and survives each decoder crash there', () => {
+    const target = 'fixtures/tfrecord/shards';
+    const normal = scanJson([target, '--max-examples', '100']).report.datasets[0]!;
+    const env = { ...process.env, NANSCAN_FAULT_CRASH_ON: '00001-of-00002' };
+    const r = spawnSync(process.execPath, [FAULT_SCAN, target, '--max-examples', '100'], { cwd: ROOT, encoding: 'utf8', env });
+    expect(r.status).toBe(1);
+    const d = (JSON.parse(r.stdout) as Report).datasets[0]!;
+    // The second shard's 5 images each killed a process; the first shard's 6 were decoded.
+    const crashed = d.findings.filter((f) => f.message.includes('decoder crashed'));
+    expect(crashed.map((f) => `${path.basename(f.file ?? '')} ${f.index}`))
+      .toEqual([6, 7, 8, 9, 10].map((i) => `train.tfrecord-00001-of-00002 ${i}`));
+    expect(d.records).toBe(normal.records);
+    expect(normal.findings).toEqual([]);
+  });
+});
+
 describe('worker heap cap', () => {
   // With NANSCAN_FAULT_OOM_ON, the test worker entry fills its heap at a matching key: the worker dies at its
   // cap, the partition is retried once and then reported, and every other partition is read.
