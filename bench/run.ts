@@ -5,7 +5,8 @@
  *
  *   BENCH_RUNS=n        repetitions (default 5)
  *   BENCH_ONLY=a,b      sections: lmdb, leveldb, hdf5, npy, images, png, merge, kernel, webdataset, startup (default),
- *                       parquet (bench/parquet.ts), tfrecord (bench/tfrecord.ts), pickle (bench/pickle.ts)
+ *                       parquet (bench/parquet.ts), tfrecord (bench/tfrecord.ts), pickle (bench/pickle.ts),
+ *                       scale (bench/scale.ts: peak memory from 1M to 20M records, 100M with BENCH_LARGE=1)
  *   BENCH_LARGE=1       the large sets: lmdb on 3,000,000 Datums instead of 300,000 (3.1 GB), hdf5 on 6 GiB
  *                       (6.45 GB) instead of 2 GiB. Generating them takes ~3.5 minutes and ~10 GB of the temp folder.
  */
@@ -171,6 +172,7 @@ print((time.perf_counter()-t)*1000)
 db.close(); shutil.rmtree(d)`;
 
 if (ONLY.has('pickle')) benchPickle(RUNS);
+if (ONLY.has('scale')) (await import('./scale.js')).benchScale(RUNS, LARGE);
 
 /**
  * What a user would write to check a Datum LMDB: py-lmdb + numpy in a pool of 2 processes, each iterating its

@@ -1,7 +1,7 @@
 /** Merges a dataset's partition results (in partition order) into its report, then runs dataset-level checks. */
 import { checkShapes } from './checks/consistency.js';
 import { FindingSink, type SeverityOverrides } from './checks/findings.js';
-import { analyzeLabelBatches, withBatchAnalysis } from './checks/label-batches.js';
+import { analyzeLabelBatches, tallyLabels, withBatchAnalysis, type LabelTally } from './checks/label-batches.js';
 import { labelHistogram } from './checks/labels.js';
 import { damageFinding, DEFAULT_SEVERITY } from './checks/severity.js';
 import { createAccumulator, finishStats, mergeAccumulators } from './checks/stats.js';
@@ -30,6 +30,11 @@ export interface DatasetInput {
   batchSize: number;
   severity: SeverityOverrides;
   missingThreshold: number;
+  /**
+   * The labels of `results`, tallied in storage order as partitions finished (scan.ts, which then drops them from
+   * the results); when absent, they are tallied here from the results' own labels.
+   */
+  labels?: LabelTally;
   /** Full per-element sums by layout key, merged as partitions finished (scan.ts; only with elementStats). */
   elements?: Record<string, ElementAccumulator>;
 }
@@ -67,7 +72,7 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
     mergeAccumulators(stats, r.stats);
     scaledImages += r.scaledImages ?? 0;
     mergeShapes(shapes, r.shapes, base, d.maxExamples);
-    labelParts.push(r.labels.subarray(0, r.labelled));
+    if (d.labels === undefined) labelParts.push(r.labels.subarray(0, r.labelled));
     explicitLabels += r.explicitLabels;
     nonIntegerLabels += r.nonIntegerLabels;
     if (r.labelStats) mergeAccumulators(labelStats, r.labelStats);
@@ -122,11 +127,12 @@ export function finalizeDataset(d: DatasetInput): DatasetReport {
     sink.mergeCounts(labelCounts.counts, labelCounts.severities);
   }
   if (explicitLabels > 0 && !regression) {
-    const histogram = labelHistogram(labelParts, d.numClasses, d.batchSize);
+    const tally = d.labels ?? tallyLabels(labelParts, d.batchSize);
+    const histogram = labelHistogram(tally, d.numClasses, d.batchSize);
     if (d.info?.classNames) histogram.classNames = d.info.classNames;
     // A source no loader reads in storage order (SourceInfo.unordered: image folders) has only the shuffled-batch
     // risk.
-    const analysis = analyzeLabelBatches(labelParts, {
+    const analysis = analyzeLabelBatches(tally, {
       batchSize: d.batchSize, numClasses: d.numClasses, missingThreshold: d.missingThreshold,
       inStorageOrder: d.info?.unordered !== true,
     });

@@ -7,6 +7,7 @@ import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { meanImage, type ElementAccumulator } from './checks/elements.js';
 import { OrderedElements } from './checks/layouts.js';
+import { OrderedLabels } from './checks/label-batches.js';
 import { encodeBlobProto, encodeNpy } from './mean-file.js';
 import { finalizeDataset } from './finalize.js';
 import { loadKernel } from './kernels/scan.js';
@@ -59,6 +60,8 @@ class LocalBudget {
     return true;
   }
 }
+
+const NO_LABELS = new Uint8Array(0);
 
 /** Datasets scanned at once: one being planned or finalized while another keeps the workers busy. */
 const DATASETS_IN_FLIGHT = 2;
@@ -161,10 +164,13 @@ async function scanDataset(
   const findings: Finding[] = [];
   let info: SourceInfo | null = null;
   const elements = new OrderedElements();
+  // Labels tallied as partitions finish, then dropped from their results (a shard keeps them: the merge needs them).
+  const labels = new OrderedLabels(opts.batchSize);
   const finish = (results: (PartitionResult | null)[], total: number, covered: [number, number], aborted: boolean): ScannedDataset => {
     const durationMs = performance.now() - t0;
     const report = finalizeDataset({
       source, info, findings, results, durationMs, aborted, partial: opts.shard !== null, elements: elements.merged,
+      labels: labels.tally(results.length),
       ...finalizeOptions(reportOptions(opts)),
     });
     if (opts.shard === null) return { report, elements: elements.merged };
@@ -212,9 +218,15 @@ async function scanDataset(
     results = await Promise.all(partitions.map((partition, k) =>
       run({ source, partition, options: analyze }).then((r) => {
         elements.add(k, r.layouts);
+        labels.add(k, r.labels.subarray(0, r.labelled));
+        if (opts.shard === null) {
+          r.labels = NO_LABELS;
+          r.labelled = 0;
+        }
         return r;
       }, (e: unknown) => {
         elements.add(k, null);
+        labels.add(k, null);
         // A bug or workers that cannot start fail the scan (exit 2): never a finding on the user's data.
         if (isInternalError(e)) throw internalError(`Scanning ${source.path}`, e);
         // A stopped scan is incomplete, not damaged: no finding for the parts it did not read.

@@ -1,8 +1,9 @@
 /**
  * Label distribution analysis for losses normalised per batch (docs/DESIGN.md, "Label math"): how often a
  * label is missing from shuffled batches and from the real batches of storage order, the batch size that makes
- * every label appear, and whether the dataset is stored sorted by label. Pure functions over an Int32Array of
- * labels in storage order; O(N) time, memory proportional to the number of labels, never to N.
+ * every label appear, and whether the dataset is stored sorted by label. One pass over the labels in storage
+ * order (LabelPass, fed a partition at a time), then pure functions of its tally; O(N) time, memory
+ * proportional to the number of distinct labels, never to N.
  */
 import type { Finding, LabelReport, MissingInBatches } from '../types.js';
 import { DEFAULT_SEVERITY } from './severity.js';
@@ -231,21 +232,130 @@ function densePass(part: LabelArray, min: number, counts: Float64Array, batchesW
   p.changes = changes;
 }
 
-/** The same pass when labels span too wide a range for slots by offset: slots from `sparse`. */
-function sparsePass(part: LabelArray, sparse: Map<number, number>, counts: Float64Array, batchesWith: Int32Array,
-  lastBatch: Int32Array, p: OrderPass, B: number, fullBatches: number): void {
-  for (let k = 0; k < part.length; k++) {
-    const l = part[k]!;
-    if (l !== p.prev) {
-      p.changes++;
-      p.prev = l;
+/**
+ * What the label analysis needs of a dataset's labels, from one pass in storage order: each label's count and
+ * how many full storage-order batches of `batchSize` hold it, label changes, single-label batches.
+ */
+export interface LabelTally {
+  batchSize: number;
+  records: number;
+  /** Every label seen, ascending; `with`: the full storage-order batches that hold it. */
+  labels: { label: number; count: number; with: number }[];
+  changes: number;
+  singleLabelBatches: number;
+  fullBatches: number;
+  /** Records after the last full batch. */
+  partialBatch: number;
+}
+
+/**
+ * The storage-order pass, fed a partition's labels at a time in storage order (scan.ts feeds partitions as they
+ * finish, in order, and drops their labels: memory holds the partitions that finished early, not every label).
+ * Every batch that fills is counted as full; the labels of the last, partial batch are taken back out at the end,
+ * so the tally is that of one pass over all the labels with N known in advance. Slots are offsets from the
+ * smallest label while the labels span at most DENSE_RANGE_LIMIT values (growing with each part that widens
+ * the span), else a Map (out-of-range ids).
+ */
+export class LabelPass {
+  private records = 0;
+  private min = 0;
+  private max = -1;
+  private sparse: Map<number, number> | null = null;
+  private counts = new Float64Array(0);
+  // Batch indexes and counts of batches stay below N / B < 2^31.
+  private batchesWith = new Int32Array(0);
+  private lastBatch = new Int32Array(0);
+  private readonly p: OrderPass = { prev: 0, changes: 0, batch: 0, inBatch: 0, distinct: 0, singleLabelBatches: 0 };
+
+  constructor(readonly batchSize: number) {
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);
+  }
+
+  add(part: LabelArray): void {
+    if (part.length === 0) return;
+    if (this.records === 0) this.p.prev = part[0]!;
+    this.records += part.length;
+    if (this.sparse === null) {
+      const range = { min: part[0]!, max: part[0]! };
+      extentOf(part, range);
+      if (this.max < this.min) this.resize(range.min, range.max);
+      else if (range.min < this.min || range.max > this.max) this.resize(Math.min(range.min, this.min), Math.max(range.max, this.max));
     }
-    const s = sparse.get(l)!;
-    counts[s]!++;
-    if (p.batch < fullBatches) {
-      if (lastBatch[s] !== p.batch) {
-        lastBatch[s] = p.batch;
-        batchesWith[s]!++;
+    if (this.sparse === null) densePass(part, this.min, this.counts, this.batchesWith, this.lastBatch, this.p, this.batchSize, Infinity);
+    else this.sparsePass(part);
+  }
+
+  tally(): LabelTally {
+    const p = this.p;
+    const labels: LabelTally['labels'] = [];
+    // The partial batch's labels were counted as in a batch: not a full one.
+    const partial = p.inBatch > 0 ? p.batch : -1;
+    const entry = (label: number, s: number): void => {
+      if (this.counts[s]! > 0) labels.push({ label, count: this.counts[s]!, with: this.batchesWith[s]! - (this.lastBatch[s] === partial ? 1 : 0) });
+    };
+    if (this.sparse === null) {
+      for (let s = 0; s < this.counts.length; s++) entry(s + this.min, s);
+    } else {
+      for (const [l, s] of this.sparse) entry(l, s);
+      labels.sort((a, b) => a.label - b.label);
+    }
+    return {
+      batchSize: this.batchSize, records: this.records, labels, changes: p.changes,
+      singleLabelBatches: p.singleLabelBatches, fullBatches: p.batch, partialBatch: p.inBatch,
+    };
+  }
+
+  /** Slots for the labels of [min, max]: by offset while the span allows, else the labels seen so far into a Map. */
+  private resize(min: number, max: number): void {
+    const { counts, batchesWith, lastBatch } = this;
+    if (max - min + 1 <= DENSE_RANGE_LIMIT) {
+      const at = this.max < this.min ? 0 : this.min - min;
+      this.counts = new Float64Array(max - min + 1);
+      this.batchesWith = new Int32Array(max - min + 1);
+      this.lastBatch = new Int32Array(max - min + 1).fill(-1);
+      this.counts.set(counts, at);
+      this.batchesWith.set(batchesWith, at);
+      this.lastBatch.set(lastBatch, at);
+      this.min = min;
+      this.max = max;
+      return;
+    }
+    const sparse = new Map<number, number>();
+    for (let s = 0; s < counts.length; s++) {
+      if (counts[s]! === 0) continue;
+      const t = sparse.size;
+      sparse.set(s + this.min, t);
+      counts[t] = counts[s]!;
+      batchesWith[t] = batchesWith[s]!;
+      lastBatch[t] = lastBatch[s]!;
+    }
+    this.sparse = sparse;
+  }
+
+  /** The pass when slots come from the Map; a new label takes the next slot (arrays doubled when full). */
+  private sparsePass(part: LabelArray): void {
+    const sparse = this.sparse!;
+    const p = this.p;
+    const B = this.batchSize;
+    for (let k = 0; k < part.length; k++) {
+      const l = part[k]!;
+      if (l !== p.prev) {
+        p.changes++;
+        p.prev = l;
+      }
+      let s = sparse.get(l);
+      if (s === undefined) {
+        s = sparse.size;
+        sparse.set(l, s);
+        if (s === this.counts.length) this.grow(Math.max(16, 2 * s));
+        this.counts[s] = 0;
+        this.batchesWith[s] = 0;
+        this.lastBatch[s] = -1;
+      }
+      this.counts[s]!++;
+      if (this.lastBatch[s] !== p.batch) {
+        this.lastBatch[s] = p.batch;
+        this.batchesWith[s]!++;
         p.distinct++;
       }
       if (++p.inBatch === B) {
@@ -256,9 +366,68 @@ function sparsePass(part: LabelArray, sparse: Map<number, number>, counts: Float
       }
     }
   }
+
+  private grow(room: number): void {
+    const counts = new Float64Array(room);
+    const batchesWith = new Int32Array(room);
+    const lastBatch = new Int32Array(room).fill(-1);
+    counts.set(this.counts.subarray(0, Math.min(room, this.counts.length)));
+    batchesWith.set(this.batchesWith.subarray(0, Math.min(room, this.batchesWith.length)));
+    lastBatch.set(this.lastBatch.subarray(0, Math.min(room, this.lastBatch.length)));
+    this.counts = counts;
+    this.batchesWith = batchesWith;
+    this.lastBatch = lastBatch;
+  }
 }
 
-export function analyzeLabelBatches(labels: LabelArray | readonly LabelArray[], options: LabelBatchOptions): LabelAnalysis {
+/**
+ * A LabelPass fed partitions in partition order as they finish, in any order: a partition's labels wait only
+ * until every earlier partition's have been fed.
+ */
+export class OrderedLabels {
+  private readonly pass: LabelPass;
+  private next = 0;
+  private readonly waiting = new Map<number, LabelArray | null>();
+
+  constructor(batchSize: number) {
+    this.pass = new LabelPass(batchSize);
+  }
+
+  /** Partition `index` finished with these labels (null: it failed). The pass holds what it needs of them after. */
+  add(index: number, labels: LabelArray | null): void {
+    this.waiting.set(index, labels);
+    while (this.waiting.has(this.next)) {
+      const part = this.waiting.get(this.next);
+      if (part) this.pass.add(part);
+      this.waiting.delete(this.next++);
+    }
+  }
+
+  /** The tally over partitions 0 … n−1; every one of them must have been added. */
+  tally(n: number): LabelTally {
+    if (this.next !== n || this.waiting.size > 0) {
+      throw new Error(`label tally of ${n} partitions asked with ${this.next} fed and ${this.waiting.size} waiting`);
+    }
+    return this.pass.tally();
+  }
+}
+
+function isTally(v: LabelArray | readonly LabelArray[] | LabelTally): v is LabelTally {
+  return !ArrayBuffer.isView(v) && !Array.isArray(v);
+}
+
+/** One LabelPass over the parts, in order. */
+export function tallyLabels(labels: LabelArray | readonly LabelArray[], batchSize: number): LabelTally {
+  const pass = new LabelPass(batchSize);
+  for (const part of isLabelArray(labels) ? [labels] : labels) pass.add(part);
+  return pass.tally();
+}
+
+/**
+ * The analysis of a dataset's labels, given in storage order as one array, as parts (a partition's each), or as
+ * the tally of a LabelPass over them.
+ */
+export function analyzeLabelBatches(labels: LabelArray | readonly LabelArray[] | LabelTally, options: LabelBatchOptions): LabelAnalysis {
   const B = options.batchSize;
   if (!Number.isInteger(B) || B < 1) throw new RangeError(`batch size must be a positive integer, got ${B}`);
   const numClasses = options.numClasses;
@@ -267,53 +436,13 @@ export function analyzeLabelBatches(labels: LabelArray | readonly LabelArray[], 
   }
   const threshold = options.missingThreshold ?? DEFAULT_MISSING_THRESHOLD;
   const inStorageOrder = options.inStorageOrder ?? true;
-  // The labels arrive as the partitions' own arrays, in storage order: never concatenated (4 bytes a record once).
-  const parts = isLabelArray(labels) ? [labels] : labels;
-  const N = parts.reduce((n, p) => n + p.length, 0);
-  const fullBatches = Math.floor(N / B);
-  const partialBatch = N - fullBatches * B;
-  const first = parts.find((p) => p.length > 0)?.[0] ?? 0;
-
-  // Label → slot: an offset when the labels span a small range (the normal case), else a Map (out-of-range ids).
-  const range = { min: first, max: N > 0 ? first : -1 };
-  for (const part of parts) extentOf(part, range);
-  const min = N === 0 ? 0 : range.min;
-  const max = range.max;
-  const dense = max - min + 1 <= DENSE_RANGE_LIMIT;
-  let sparse: Map<number, number> | null = null;
-  let slots = max - min + 1;
-  if (!dense) {
-    sparse = new Map();
-    for (const part of parts) {
-      for (let k = 0; k < part.length; k++) {
-        const l = part[k]!;
-        if (!sparse.has(l)) sparse.set(l, sparse.size);
-      }
-    }
-    slots = sparse.size;
-  }
-  const counts = new Float64Array(Math.max(slots, 0));
-  // Batch indexes and counts of batches stay below N / B < 2^31.
-  const batchesWith = new Int32Array(Math.max(slots, 0));
-  const lastBatch = new Int32Array(Math.max(slots, 0)).fill(-1);
-
-  // One pass in storage order: counts, label changes, and per full batch which labels it holds.
-  const pass: OrderPass = { prev: first, changes: 0, batch: 0, inBatch: 0, distinct: 0, singleLabelBatches: 0 };
-  for (const part of parts) {
-    if (sparse === null) densePass(part, min, counts, batchesWith, lastBatch, pass, B, fullBatches);
-    else sparsePass(part, sparse, counts, batchesWith, lastBatch, pass, B, fullBatches);
-  }
-  const { changes, singleLabelBatches } = pass;
+  const t = isTally(labels) ? labels : tallyLabels(labels, B);
+  if (t.batchSize !== B) throw new RangeError(`labels tallied for batches of ${t.batchSize}, analysed for ${B}`);
+  const N = t.records;
+  const { fullBatches, partialBatch, changes, singleLabelBatches } = t;
 
   // The labels to report: every one seen, plus the never-seen classes of [0, numClasses).
-  const seen: { label: number; count: number; with: number }[] = [];
-  if (sparse === null) {
-    for (let s = 0; s < slots; s++) {
-      if (counts[s]! > 0) seen.push({ label: s + min, count: counts[s]!, with: batchesWith[s]! });
-    }
-  } else {
-    for (const [l, s] of sparse) seen.push({ label: l, count: counts[s]!, with: batchesWith[s]! });
-  }
+  const seen = t.labels.map((e) => ({ ...e }));
   const entries = seen;
   if (numClasses !== null) {
     const present = new Set(seen.map((e) => e.label));

@@ -47,7 +47,7 @@ export function isLabelArray(v: LabelArray | readonly LabelArray[]): v is LabelA
 
 /**
  * A partition's labels in storage order, in the narrowest array that holds them: 1 byte a record for up to 256
- * classes, 2 for up to 65,536, 4 beyond (in the workers and in the main process; 100M records: 100–200 MB). The
+ * classes, 2 for up to 65,536, 4 beyond (the main process tallies them as partitions finish: OrderedLabels). The
  * push compares with the current type's range inline: it runs once a record.
  */
 export class LabelBuffer {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { rng } from '../../scripts/lib/caffe.js';
 import {
   analyzeLabelBatches, DEFAULT_MISSING_THRESHOLD, epochMissProbability, formatPercent, MAX_PRACTICAL_BATCH_SIZE,
-  shuffledAbsentProbability, TARGET_ALL_LABELS_PROBABILITY, withBatchAnalysis,
+  OrderedLabels, shuffledAbsentProbability, tallyLabels, TARGET_ALL_LABELS_PROBABILITY, withBatchAnalysis,
 } from '../../src/checks/label-batches.js';
 import type { LabelAnalysis, LabelRisk } from '../../src/checks/label-batches.js';
 import { labelHistogram } from '../../src/checks/labels.js';
@@ -309,6 +309,44 @@ describe('sequential batches', () => {
       expect(h.records).toBe(N);
       expect(h.numClasses).toBe(Math.max(-1, ...labels) + 1);
     }
+  });
+
+  it('tallies partitions fed as they finish, in any order, through dense ranges that widen and turn sparse', () => {
+    const next = rng(123);
+    for (let t = 0; t < 40; t++) {
+      const N = Math.floor(next() * 900);
+      const labels = new Int32Array(N);
+      for (let i = 0; i < N;) {
+        const run = 1 + Math.floor(next() ** 3 * 60);
+        // Small labels first, then wider ones: parts widen the range, and past 65,536 values it becomes a Map.
+        const wide = i > N / 2 && t % 2 === 0;
+        labels.fill(wide ? Math.floor(next() * 5) * 40_000 - 70_000 : Math.floor(next() * 6), i, Math.min(N, i + run));
+        i += run;
+      }
+      const cuts = [0, ...Array.from({ length: 7 }, () => Math.floor(next() * (N + 1))).sort((x, y) => x - y), N];
+      const parts: LabelArray[] = cuts.slice(1).map((c, i) => labels.subarray(cuts[i], c));
+      for (const B of [1, 4, 13, 64]) {
+        const ordered = new OrderedLabels(B);
+        // Finish order: a random permutation of the partitions; a failed one (null) is skipped by both.
+        const failed = Math.floor(next() * parts.length);
+        const order = parts.map((_, i) => i).sort(() => next() - 0.5);
+        for (const i of order) ordered.add(i, i === failed ? null : parts[i]!);
+        const kept = parts.filter((_, i) => i !== failed);
+        const opts = { batchSize: B, numClasses: null };
+        expect(analyzeLabelBatches(ordered.tally(parts.length), opts)).toEqual(analyzeLabelBatches(kept, opts));
+        // And against the brute force over the labels joined.
+        const joined = Int32Array.from(kept.flatMap((p) => Array.from(p)));
+        const ref = bruteSequential(joined, B);
+        const a = analyzeLabelBatches(tallyLabels(kept, B), opts);
+        expect([a.fullBatches, a.labelChanges]).toEqual([ref.full, ref.changes]);
+        for (const r of a.risks) expect(r.sequentialBatchesWithout).toBe(ref.without.get(r.label));
+        expect(labelHistogram(tallyLabels(kept, B), null, B)).toEqual(labelHistogram(joined, null, B));
+      }
+    }
+    // Asked before every partition is in: a bug in the caller, never a wrong tally.
+    const o = new OrderedLabels(4);
+    o.add(1, Int32Array.from([1, 2]));
+    expect(() => o.tally(2)).toThrow(/0 fed and 1 waiting/);
   });
 
   it('leaves the partial last batch out of the fractions', () => {
