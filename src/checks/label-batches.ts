@@ -403,10 +403,13 @@ export class OrderedLabels {
     }
   }
 
-  /** The tally over partitions 0 … n−1; every one of them must have been added. */
+  /**
+   * The tally over partitions 0 … n−1; every one of them must have been added (a RangeError otherwise: a bug in
+   * the caller, which the scan reports as an internal failure, never as a finding).
+   */
   tally(n: number): LabelTally {
     if (this.next !== n || this.waiting.size > 0) {
-      throw new Error(`label tally of ${n} partitions asked with ${this.next} fed and ${this.waiting.size} waiting`);
+      throw new RangeError(`label tally of ${n} partitions asked with ${this.next} fed and ${this.waiting.size} waiting`);
     }
     return this.pass.tally();
   }
