@@ -11,12 +11,13 @@
  *                       (6.45 GB) instead of 2 GiB. Generating them takes ~3.5 minutes and ~10 GB of the temp folder.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { benchPickle } from './pickle.js';
+import { loadNativeJpeg } from '../src/decode/jpeg-native.js';
 import { caffeKey, encodeDatum, mnistDatum, rng, SYSTEM_PYTHON, writeLevelDb, writeLmdb, type KV } from '../scripts/lib/caffe.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -90,7 +91,9 @@ function pyRef(name: string, code: string, ...args: string[]): Reference {
  * runs alternate round by round (nanscan, nanscan with 1 worker, each reference), so that a change in the
  * machine's load during the section falls on all of them alike.
  */
-function compare(title: string, dir: string, unit: string, refs: readonly Reference[]): void {
+interface Compared { records: number; ms: number; refMs: number[] }
+
+function compare(title: string, dir: string, unit: string, refs: readonly Reference[]): Compared {
   warm(dir);
   const scans: ScanRun[] = [];
   const single: ScanRun[] = [];
@@ -116,6 +119,7 @@ function compare(title: string, dir: string, unit: string, refs: readonly Refere
       (rss.length > 0 ? `; its peak RSS ${median(rss).toFixed(0)} MiB median` : ''));
   });
   console.log(`  peak RSS: ${median(scans.map((s) => s.maxRssMiB)).toFixed(0)} MiB median, ${Math.max(...scans.map((s) => s.maxRssMiB)).toFixed(0)} MiB max; findings: ${first.findings}`);
+  return { records: first.records, ms, refMs: refRuns.map((runs) => median(runs.map((x) => x.ms))) };
 }
 
 // What a user would write instead: PIL open().load() in a process pool of one process per core.
@@ -130,16 +134,49 @@ t = time.perf_counter()
 with Pool() as pool: n = sum(pool.imap_unordered(load, files, chunksize=64))
 print((time.perf_counter() - t) * 1000)`;
 
-/** Compares a class-folder image tree with the PIL pool over the same files; returns the files. */
-function compareImageFolder(title: string, folder: string, name: string): string[] {
+/** Compares a class-folder image tree with the PIL pool over the same files; returns the files and the timings. */
+function compareImageFolder(title: string, folder: string, name: string): { files: string[]; compared: Compared } {
   const files = readdirSync(folder).flatMap((c) => readdirSync(path.join(folder, c)).map((f) => path.join(folder, c, f)));
   const listFile = path.join(TMP, `nanscan-bench-${name}-files.txt`);
   writeFileSync(listFile, files.join('\n'));
   const hasPil = spawnSync(SYSTEM_PYTHON, ['-c', 'import PIL'], { encoding: 'utf8' }).status === 0;
-  compare(title, folder, 'images',
+  const compared = compare(title, folder, 'images',
     hasPil ? [pyRef('PIL open().load() in a process pool (python3-pil)', PIL_POOL, listFile)] : []);
   if (!hasPil) console.log('  (install python3-pil for the PIL reference)');
-  return files;
+  return { files, compared };
+}
+
+/**
+ * What the JPEG decoder itself allows: libjpeg-turbo through the native addon, at the 1/8 scale the integrity
+ * check uses, one image at a time in this thread, over the first `n` files (in memory, and read one by one as a
+ * worker does); best of 3 rounds. Times the number of cores, it is what a scanner with no other cost would reach.
+ */
+function jpegCeiling(files: readonly string[], c: Compared, n = 4000): void {
+  const native = loadNativeJpeg();
+  if (native === null) {
+    console.log('  (native JPEG addon not built: no decoder ceiling)');
+    return;
+  }
+  const some = files.slice(0, n);
+  const bufs = some.map((f) => readFileSync(f));
+  const out = new Uint8Array(1 << 20);
+  const best = (decode: () => void): number => {
+    let ms = Infinity;
+    for (let round = 0; round < 3; round++) {
+      const t = performance.now();
+      decode();
+      ms = Math.min(ms, performance.now() - t);
+    }
+    return some.length / (ms / 1000);
+  };
+  const inMemory = best(() => { for (const b of bufs) native.decode(b, 50_000_000, out, 8); });
+  const withRead = best(() => { for (const f of some) native.decode(readFileSync(f), 50_000_000, out, 8); });
+  const cores = os.availableParallelism();
+  const ours = c.records / (c.ms / 1000);
+  console.log(`  ${native.version} alone, 1/8 scale, one thread: ${fmt(inMemory)} images/s (files in memory), ` +
+    `${fmt(withRead)} with readFileSync; × ${cores} cores: ${fmt(inMemory * cores)} images/s, which nanscan reaches at ` +
+    `${(100 * ours / (inMemory * cores)).toFixed(0)}%` +
+    (c.refMs[0] === undefined ? '' : `; that ceiling / the PIL pool: ${((inMemory * cores) / (c.records / (c.refMs[0] / 1000))).toFixed(2)}x`));
 }
 
 async function datums(name: string, n: number, write: (dir: string, recs: Iterable<KV>) => Promise<void>): Promise<string> {
@@ -312,7 +349,8 @@ if (ONLY.has('images')) {
     }
     await writeLmdb(lmdbDir, records());
   }
-  const files = compareImageFolder('Image folder, 20,000 256×256 JPEGs', folder, 'jpeg');
+  const { files, compared } = compareImageFolder('Image folder, 20,000 256×256 JPEGs', folder, 'jpeg');
+  jpegCeiling(files, compared);
   compare('LMDB, 50,000 encoded 256×256 JPEG Datums', lmdbDir, 'images', []);
   console.log(`  (folder size: ${(files.reduce((n, f) => n + statSync(f).size, 0) / 1e6).toFixed(0)} MB)`);
 }
@@ -335,7 +373,7 @@ if (ONLY.has('png')) {
       writeFileSync(path.join(d, `${i}.png`), pngs[i % pngs.length]!);
     }
   }
-  const files = compareImageFolder('Image folder, 10,000 256×256 PNGs', folder, 'png');
+  const { files } = compareImageFolder('Image folder, 10,000 256×256 PNGs', folder, 'png');
   console.log(`  (folder size: ${(files.reduce((n, f) => n + statSync(f).size, 0) / 1e6).toFixed(0)} MB)`);
 }
 
