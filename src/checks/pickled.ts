@@ -131,7 +131,7 @@ class Walker {
     const bytes = x instanceof NdArray ? x.data : x;
     const start = bytes.byteOffset - from.byteOffset;
     if (bytes.length === 0 && x instanceof NdArray) {
-      this.recipes.push({ nd: x, start: 0, end: 0, name, isLabel });
+      this.recipes.push({ nd: copyArray(x), start: 0, end: 0, name, isLabel });
     } else if (bytes.buffer === from.buffer && start >= 0 && start + bytes.length <= from.length) {
       const end = start + bytes.length;
       if (x instanceof Uint8Array) this.recipes.push({ start, end, name, isLabel });
@@ -143,16 +143,15 @@ class Walker {
   }
 }
 
+/**
+ * The array as a template keeps it: everything but its data, which apply() takes from each value. Not a view of
+ * this value's bytes either: that would keep the reader's buffer alive as long as the template.
+ */
 function copyArray(x: NdArray): NdArray {
-  const a = new NdArray();
-  a.dtype = x.dtype;
-  a.shape = x.shape;
-  a.fortranOrder = x.fortranOrder;
-  a.structured = x.structured;
-  a.pending = x.pending;
-  a.data = x.data;
-  return a;
+  return Object.assign(new NdArray(), x, { data: NO_DATA });
 }
+
+const NO_DATA = new Uint8Array(0);
 
 /** Templates kept at most per cache (each holds its skeleton, at most MAX_SKELETON bytes). */
 const MAX_TEMPLATES = 1024;
