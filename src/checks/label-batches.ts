@@ -307,19 +307,13 @@ export class LabelPass {
 
   /** Slots for the labels of [min, max]: by offset while the span allows, else the labels seen so far into a Map. */
   private resize(min: number, max: number): void {
-    const { counts, batchesWith, lastBatch } = this;
     if (max - min + 1 <= DENSE_RANGE_LIMIT) {
-      const at = this.max < this.min ? 0 : this.min - min;
-      this.counts = new Float64Array(max - min + 1);
-      this.batchesWith = new Int32Array(max - min + 1);
-      this.lastBatch = new Int32Array(max - min + 1).fill(-1);
-      this.counts.set(counts, at);
-      this.batchesWith.set(batchesWith, at);
-      this.lastBatch.set(lastBatch, at);
+      this.realloc(max - min + 1, this.max < this.min ? 0 : this.min - min);
       this.min = min;
       this.max = max;
       return;
     }
+    const { counts, batchesWith, lastBatch } = this;
     const sparse = new Map<number, number>();
     for (let s = 0; s < counts.length; s++) {
       if (counts[s]! === 0) continue;
@@ -347,7 +341,7 @@ export class LabelPass {
       if (s === undefined) {
         s = sparse.size;
         sparse.set(l, s);
-        if (s === this.counts.length) this.grow(Math.max(16, 2 * s));
+        if (s === this.counts.length) this.realloc(Math.max(16, 2 * s), 0);
         this.counts[s] = 0;
         this.batchesWith[s] = 0;
         this.lastBatch[s] = -1;
@@ -367,13 +361,14 @@ export class LabelPass {
     }
   }
 
-  private grow(room: number): void {
-    const counts = new Float64Array(room);
-    const batchesWith = new Int32Array(room);
-    const lastBatch = new Int32Array(room).fill(-1);
-    counts.set(this.counts.subarray(0, Math.min(room, this.counts.length)));
-    batchesWith.set(this.batchesWith.subarray(0, Math.min(room, this.batchesWith.length)));
-    lastBatch.set(this.lastBatch.subarray(0, Math.min(room, this.lastBatch.length)));
+  /** Slot arrays of `size` slots, the current ones copied in from slot `at` (new slots: nothing seen). */
+  private realloc(size: number, at: number): void {
+    const counts = new Float64Array(size);
+    const batchesWith = new Int32Array(size);
+    const lastBatch = new Int32Array(size).fill(-1);
+    counts.set(this.counts, at);
+    batchesWith.set(this.batchesWith, at);
+    lastBatch.set(this.lastBatch, at);
     this.counts = counts;
     this.batchesWith = batchesWith;
     this.lastBatch = lastBatch;
@@ -415,7 +410,7 @@ export class OrderedLabels {
   }
 }
 
-function isTally(v: LabelArray | readonly LabelArray[] | LabelTally): v is LabelTally {
+export function isTally(v: LabelArray | readonly LabelArray[] | LabelTally): v is LabelTally {
   return !ArrayBuffer.isView(v) && !Array.isArray(v);
 }
 
@@ -445,10 +440,9 @@ export function analyzeLabelBatches(labels: LabelArray | readonly LabelArray[] |
   const { fullBatches, partialBatch, changes, singleLabelBatches } = t;
 
   // The labels to report: every one seen, plus the never-seen classes of [0, numClasses).
-  const seen = t.labels.map((e) => ({ ...e }));
-  const entries = seen;
+  const entries = [...t.labels];
   if (numClasses !== null) {
-    const present = new Set(seen.map((e) => e.label));
+    const present = new Set(t.labels.map((e) => e.label));
     for (let c = 0; c < numClasses; c++) if (!present.has(c)) entries.push({ label: c, count: 0, with: 0 });
   }
   entries.sort((a, b) => a.label - b.label);

@@ -1,7 +1,7 @@
 /** Label checks: per-record range (in workers, where keys are known) and the dataset histogram. */
 import type { LabelReport } from '../types.js';
 import type { LabelArray } from './result.js';
-import { tallyLabels, type LabelTally } from './label-batches.js';
+import { isTally, tallyLabels, type LabelTally } from './label-batches.js';
 
 /** Why a class label is out of range, or null when it is fine. */
 export function labelRangeProblem(label: number, numClasses: number | null): string | null {
@@ -15,7 +15,7 @@ export function labelRangeProblem(label: number, numClasses: number | null): str
  * inferred as max label + 1.
  */
 export function labelHistogram(labels: LabelArray | readonly LabelArray[] | LabelTally, numClasses: number | null, batchSize: number): LabelReport {
-  const t = ArrayBuffer.isView(labels) || Array.isArray(labels) ? tallyLabels(labels as LabelArray | readonly LabelArray[], batchSize) : labels as LabelTally;
+  const t = isTally(labels) ? labels : tallyLabels(labels, batchSize);
   const histogram: Record<string, number> = {};
   for (const e of t.labels) histogram[String(e.label)] = e.count;
   const max = t.labels.length > 0 ? t.labels[t.labels.length - 1]!.label : -1;
