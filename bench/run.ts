@@ -86,13 +86,14 @@ function pyRef(name: string, code: string, ...args: string[]): Reference {
   };
 }
 
+/** What compare() measured: nanscan's records and median ms, and each reference's median ms. */
+interface Compared { records: number; ms: number; refMs: number[] }
+
 /**
  * Runs nanscan (default workers, and 1 worker) and the reference commands; prints rates and their ratios. The
  * runs alternate round by round (nanscan, nanscan with 1 worker, each reference), so that a change in the
  * machine's load during the section falls on all of them alike.
  */
-interface Compared { records: number; ms: number; refMs: number[] }
-
 function compare(title: string, dir: string, unit: string, refs: readonly Reference[]): Compared {
   warm(dir);
   const scans: ScanRun[] = [];

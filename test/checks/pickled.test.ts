@@ -4,7 +4,8 @@
  * what stays opaque.
  */
 import { spawnSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { rng } from '../../scripts/lib/caffe.js';
 import { pickleFields, PickleTemplates } from '../../src/checks/pickled.js';
 import { decodePickle } from '../../src/decode/pickle.js';
 import { Scratch } from '../../src/decode/pickle-numpy.js';
@@ -116,11 +117,17 @@ for i in range(800):
     sys.stdout.write('%s %s %s %d %d %d\n' % (p.hex(), name, want(x), label, p.find(raw), len(raw)))
 `;
 
-  it('gives every value the members a full decode gives, with the bytes numpy wrote, and decodes few', () => {
+  // Each line: the pickle's hex, the array's member name, its bytes as numpy gives them (C order, little-endian),
+  // the label, and where the array's bytes lie in the pickle and how many.
+  let lines: string[][];
+  beforeAll(() => {
     const r = spawnSync('/usr/bin/python3', ['-c', WRITER], { encoding: 'utf8', maxBuffer: 1 << 26 });
     expect(r.status, r.stderr).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => l.split(' '));
+    lines = r.stdout.trim().split('\n').map((l) => l.split(' '));
     expect(lines.length).toBe(800);
+  });
+
+  it('gives every value the members a full decode gives, with the bytes numpy wrote, and decodes few', () => {
     const templates = new PickleTemplates();
     const scratch = new Scratch();
     lines.forEach(([hex, name, bytes, label], i) => {
@@ -143,9 +150,6 @@ for i in range(800):
   });
 
   it('gives a damaged value what decoding it gives: 5,600 mutants among the values they were made from', () => {
-    const r = spawnSync('/usr/bin/python3', ['-c', WRITER], { encoding: 'utf8', maxBuffer: 1 << 26 });
-    expect(r.status, r.stderr).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => l.split(' '));
     const values = lines.map((l) => Buffer.from(l[0]!, 'hex'));
     const templates = new PickleTemplates();
     const scratch = new Scratch();
@@ -158,14 +162,8 @@ for i in range(800):
       const d = decodePickle(v);
       return d.status === 'ok' ? pickleFields(d.value).map(exact).join('\n') : JSON.stringify(d);
     };
-    let seed = 0x9e3779b9;
-    const random = (n: number): number => {
-      seed = (seed + 0x6d2b79f5) >>> 0;
-      let t = seed;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * n);
-    };
+    const next = rng(0x9e3779b9);
+    const random = (n: number): number => Math.floor(next() * n);
     let mutants = 0;
     let fromTemplates = 0;
     for (let round = 0; round < 7; round++) {
